@@ -1,0 +1,48 @@
+using System.Text.Json.Nodes;
+using Kcm.ApiServer.Authentication;
+using Kcm.ApiServer.Errors;
+using Kcm.ApiServer.Registry;
+
+namespace Kcm.ApiServer.Admission;
+
+public enum AdmissionOperation
+{
+    Create,
+    Update,
+    Delete,
+}
+
+/// <summary>What an admission step sees: the object being written (mutable for mutating steps) and the stored one.</summary>
+public sealed record AdmissionRequest(
+    AdmissionOperation Operation,
+    ResourceStrategy Strategy,
+    string Subresource,
+    string Namespace,
+    string Name,
+    JsonObject? Object,
+    JsonObject? OldObject,
+    UserInfo User);
+
+/// <summary>A defaulting/mutating step; runs before validation, in registration order.</summary>
+public interface IMutatingAdmission
+{
+    void Admit(AdmissionRequest request);
+}
+
+/// <summary>A validating step; throws <see cref="ApiException"/> (422 Invalid, 403...) to reject.</summary>
+public interface IValidatingAdmission
+{
+    void Validate(AdmissionRequest request);
+}
+
+/// <summary>Defaulting and validation in upstream's order: mutating steps, then validating ones.</summary>
+public sealed class AdmissionPipeline(IReadOnlyList<IMutatingAdmission> mutating, IReadOnlyList<IValidatingAdmission> validating)
+{
+    public static AdmissionPipeline Default() => new([], [new ObjectMetaValidation()]);
+
+    public void Run(AdmissionRequest request)
+    {
+        foreach (var m in mutating) m.Admit(request);
+        foreach (var v in validating) v.Validate(request);
+    }
+}

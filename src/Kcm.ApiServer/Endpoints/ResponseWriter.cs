@@ -1,0 +1,58 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Text;
+using System.Text.Json;
+using Kcm.ApiServer.Errors;
+using Kcm.ApiServer.Storage;
+using Microsoft.AspNetCore.Http;
+
+namespace Kcm.ApiServer.Endpoints;
+
+internal static class ResponseWriter
+{
+    public const string JsonContentType = "application/json";
+
+    public static async Task WriteJsonAsync(HttpContext ctx, int statusCode, ReadOnlyMemory<byte> json)
+    {
+        ctx.Response.StatusCode = statusCode;
+        ctx.Response.ContentType = JsonContentType;
+        ctx.Response.ContentLength = json.Length;
+        await ctx.Response.Body.WriteAsync(json, ctx.RequestAborted);
+    }
+
+    public static Task WriteObjectAsync(HttpContext ctx, int statusCode, StoredObject o) => WriteJsonAsync(ctx, statusCode, o.Json);
+
+    public static Task WriteTextAsync(HttpContext ctx, int statusCode, string text)
+    {
+        ctx.Response.StatusCode = statusCode;
+        ctx.Response.ContentType = "text/plain; charset=utf-8";
+        var bytes = Encoding.UTF8.GetBytes(text);
+        ctx.Response.ContentLength = bytes.Length;
+        return ctx.Response.Body.WriteAsync(bytes, ctx.RequestAborted).AsTask();
+    }
+
+    public static byte[] Render(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var w = new Utf8JsonWriter(buffer, ObjectEncoder.WriterOptions)) write(w);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    public static byte[] RenderStatus(ApiException e) => Render(e.WriteStatus);
+
+    public static Task WriteErrorAsync(HttpContext ctx, ApiException e) => WriteJsonAsync(ctx, e.Code, RenderStatus(e));
+
+    public static void Write(PipeWriter pipe, ReadOnlySpan<byte> bytes)
+    {
+        var span = pipe.GetSpan(bytes.Length);
+        bytes.CopyTo(span);
+        pipe.Advance(bytes.Length);
+    }
+
+    public static void Write(PipeWriter pipe, string ascii)
+    {
+        var span = pipe.GetSpan(Encoding.UTF8.GetMaxByteCount(ascii.Length));
+        var n = Encoding.UTF8.GetBytes(ascii, span);
+        pipe.Advance(n);
+    }
+}

@@ -1,0 +1,136 @@
+using System.Globalization;
+using System.IO.Pipelines;
+using Kcm.ApiServer.Errors;
+using Kcm.ApiServer.Storage;
+using Microsoft.AspNetCore.Http;
+
+namespace Kcm.ApiServer.Endpoints;
+
+/// <summary>
+/// Serves a watch as newline-delimited JSON events, flushed one by one, with upstream cacher semantics:
+/// filtered watches see DELETED when an object stops matching and ADDED when it starts to.
+/// </summary>
+public sealed class WatchStreamer(TimeProvider time, TimeSpan bookmarkInterval)
+{
+    // Upstream picks a random timeout in [minRequestTimeout, 2*minRequestTimeout) when the client sets none.
+    private static readonly TimeSpan MinRequestTimeout = TimeSpan.FromMinutes(30);
+
+    public async Task ServeAsync(HttpContext ctx, ResourceRequest req, ResourceStore store, ObjectFilter filter, CancellationToken ct)
+    {
+        var query = ctx.Request.Query;
+        long? fromRv = null;
+        var rvText = query["resourceVersion"].ToString();
+        if (rvText.Length > 0)
+        {
+            if (!long.TryParse(rvText, NumberStyles.None, CultureInfo.InvariantCulture, out var rv))
+            {
+                throw ApiException.BadRequest($"Invalid value: \"{rvText}\": must be a valid resource version");
+            }
+            fromRv = rv;
+        }
+        var bookmarks = IsTrue(query["allowWatchBookmarks"]);
+        var timeout = long.TryParse(query["timeoutSeconds"], NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds > 0
+            ? TimeSpan.FromSeconds(seconds)
+            : MinRequestTimeout + TimeSpan.FromSeconds(Random.Shared.NextDouble() * MinRequestTimeout.TotalSeconds);
+
+        ctx.Response.StatusCode = 200;
+        ctx.Response.ContentType = ResponseWriter.JsonContentType;
+        ctx.Response.Headers.CacheControl = "no-cache, private";
+        var pipe = ctx.Response.BodyWriter;
+
+        Watcher watcher;
+        try
+        {
+            watcher = store.Watch(fromRv);
+        }
+        catch (ApiException e)
+        {
+            // Once the request is accepted, upstream's cacher reports watch errors as a single ERROR event.
+            WriteEvent(pipe, "ERROR", ResponseWriter.RenderStatus(e));
+            await pipe.FlushAsync(ct);
+            return;
+        }
+
+        using (watcher)
+        using (var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(ct))
+        {
+            timeoutCts.CancelAfter(timeout);
+            var token = timeoutCts.Token;
+            try
+            {
+                await ctx.Response.StartAsync(token);
+                foreach (var e in watcher.Initial)
+                {
+                    if (Send(pipe, e, filter, req)) await pipe.FlushAsync(token);
+                }
+                await pipe.FlushAsync(token);
+                var reader = watcher.Events;
+                var nextBookmark = time.GetUtcNow() + bookmarkInterval;
+                Task<bool>? pendingWait = null;
+                while (true)
+                {
+                    if (pendingWait is null && reader.TryRead(out var ev))
+                    {
+                        if (Send(pipe, ev, filter, req)) await pipe.FlushAsync(token);
+                        continue;
+                    }
+                    if (bookmarks && time.GetUtcNow() >= nextBookmark)
+                    {
+                        store.Bookmark(watcher);
+                        nextBookmark = time.GetUtcNow() + bookmarkInterval;
+                    }
+                    pendingWait ??= reader.WaitToReadAsync(token).AsTask();
+                    if (bookmarks && !pendingWait.IsCompleted)
+                    {
+                        var delay = nextBookmark - time.GetUtcNow();
+                        if (delay < TimeSpan.Zero) delay = TimeSpan.Zero;
+                        using var delayCts = CancellationTokenSource.CreateLinkedTokenSource(token);
+                        var done = await Task.WhenAny(pendingWait, Task.Delay(delay, time, delayCts.Token));
+                        await delayCts.CancelAsync();
+                        if (done != pendingWait) continue;
+                    }
+                    var more = await pendingWait;
+                    pendingWait = null;
+                    if (!more) break; // closed: overflow or server shutdown
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // Timeout or client gone: the stream just ends, as upstream.
+            }
+        }
+    }
+
+    private static bool IsTrue(string? value) => value is "true" or "1" or "t" or "T" or "True" or "TRUE";
+
+    private static bool Send(PipeWriter pipe, WatchEvent e, ObjectFilter filter, ResourceRequest req)
+    {
+        switch (e.Type)
+        {
+            case WatchEventType.Bookmark:
+                var bookmark = $"{{\"kind\":\"{req.Entry.Kind}\",\"apiVersion\":\"{req.GroupVersion}\",\"metadata\":{{\"resourceVersion\":\"{e.ResourceVersion}\"}}}}";
+                WriteEvent(pipe, "BOOKMARK", System.Text.Encoding.UTF8.GetBytes(bookmark));
+                return true;
+            case WatchEventType.Deleted:
+                if (e.Previous is not null && !filter.Matches(e.Previous)) return false;
+                WriteEvent(pipe, "DELETED", e.Object!.Json);
+                return true;
+        }
+        var now = filter.Matches(e.Object!);
+        var before = e.Previous is not null && filter.Matches(e.Previous);
+        if (now && !before) WriteEvent(pipe, "ADDED", e.Object!.Json);
+        else if (now) WriteEvent(pipe, "MODIFIED", e.Object!.Json);
+        else if (before) WriteEvent(pipe, "DELETED", e.Previous!.WithResourceVersion(e.ResourceVersion).Json);
+        else return false;
+        return true;
+    }
+
+    private static void WriteEvent(PipeWriter pipe, string type, ReadOnlySpan<byte> json)
+    {
+        ResponseWriter.Write(pipe, "{\"type\":\"");
+        ResponseWriter.Write(pipe, type);
+        ResponseWriter.Write(pipe, "\",\"object\":"u8);
+        ResponseWriter.Write(pipe, json);
+        ResponseWriter.Write(pipe, "}\n"u8);
+    }
+}

@@ -1,0 +1,167 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json.Nodes;
+using Kcm.ApiServer.Admission;
+using Kcm.ApiServer.Authentication;
+using Kcm.ApiServer.Authorization;
+using Kcm.ApiServer.Certificates;
+using Kcm.ApiServer.Endpoints;
+using Kcm.ApiServer.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Kcm.ApiServer.Hosting;
+
+/// <summary>An in-process Kubernetes-compatible API server over HTTPS with x509 client authentication; state in memory.</summary>
+public sealed class EmbeddedApiServer : IAsyncDisposable
+{
+    private static readonly string[] SystemNamespaces = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+    private readonly WebApplication _app;
+    private readonly ClusterCertificates _certificates;
+    private readonly ObjectStore _store;
+    private readonly ILogger _logger;
+    private bool _stopped;
+
+    private EmbeddedApiServer(WebApplication app, ClusterCertificates certificates, ObjectStore store, ILogger logger,
+        string stateDirectory, int port, string host)
+    {
+        _app = app;
+        _certificates = certificates;
+        _store = store;
+        _logger = logger;
+        StateDirectory = stateDirectory;
+        Port = port;
+        Url = new Uri($"https://{host}:{port}");
+        AdminKubeconfigPath = Path.Combine(stateDirectory, "admin.kubeconfig");
+    }
+
+    public Uri Url { get; }
+    public int Port { get; }
+    public string AdminKubeconfigPath { get; }
+    public string StateDirectory { get; }
+
+    /// <summary>The store behind the server, for in-process tests and benchmarks.</summary>
+    public ObjectStore Store => _store;
+
+    public static async Task<EmbeddedApiServer> StartAsync(EmbeddedApiServerOptions options, ILoggerFactory loggerFactory, CancellationToken ct)
+    {
+        if (string.IsNullOrEmpty(options.StateDirectory)) throw new ArgumentException("StateDirectory is required", nameof(options));
+        var logger = loggerFactory.CreateLogger("Kcm.ApiServer");
+        var stateDirectory = Path.GetFullPath(options.StateDirectory);
+        var certificates = ClusterCertificates.LoadOrCreate(stateDirectory, options.Time);
+        try
+        {
+            var bindAddress = IPAddress.Parse(options.BindAddress);
+            var store = new ObjectStore(options.WatchCacheSize, options.WatcherBufferSize);
+            var resources = new ResourceHandler(store, AdmissionPipeline.Default(), options.Time,
+                new WatchStreamer(options.Time, options.WatchBookmarkInterval));
+            var authenticator = new AuthenticatorChain([new X509ClientCertificateAuthenticator()]);
+            var discovery = new DiscoveryDocuments();
+
+            var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = stateDirectory });
+            builder.Services.AddSingleton(loggerFactory);
+            builder.Services.AddLogging();
+            builder.Services.Replace(ServiceDescriptor.Singleton(loggerFactory));
+            builder.WebHost.UseKestrelCore();
+            builder.WebHost.ConfigureKestrel(kestrel =>
+            {
+                kestrel.AddServerHeader = false;
+                // The handler enforces upstream's 3 MiB limit itself to answer with a Status.
+                kestrel.Limits.MaxRequestBodySize = null;
+                kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
+                kestrel.Listen(bindAddress, options.SecurePort, listen =>
+                {
+                    listen.Protocols = HttpProtocols.Http1AndHttp2;
+                    listen.UseHttps(new HttpsConnectionAdapterOptions
+                    {
+                        ServerCertificate = certificates.Serving,
+                        ServerCertificateChain = [certificates.Ca],
+                        ClientCertificateMode = ClientCertificateMode.AllowCertificate,
+                        ClientCertificateValidation = (cert, _, _) => VerifyClientCertificate(cert, certificates.Ca),
+                    });
+                });
+            });
+            var app = builder.Build();
+            var port = 0;
+            var advertised = "";
+            var handler = new ApiRequestHandler(authenticator, new AlwaysAllowAuthorizer(), discovery, resources,
+                _ => advertised, logger);
+            app.Run(handler.HandleAsync);
+            await app.StartAsync(ct);
+
+            var address = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+                .Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            port = new Uri(address.Replace("[::]", "localhost").Replace("0.0.0.0", "localhost")).Port;
+            var host = bindAddress.Equals(IPAddress.Any) || bindAddress.Equals(IPAddress.IPv6Any) ? "127.0.0.1"
+                : bindAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{bindAddress}]" : bindAddress.ToString();
+            advertised = $"{host}:{port}";
+
+            var server = new EmbeddedApiServer(app, certificates, store, logger, stateDirectory, port, host);
+            KubeconfigWriter.WriteAdmin(stateDirectory, server.Url.ToString().TrimEnd('/'));
+            server.Bootstrap(resources);
+            logger.LogInformation("Embedded API server ready at {Url} (state in {StateDirectory})", server.Url, stateDirectory);
+            return server;
+        }
+        catch
+        {
+            certificates.Dispose();
+            throw;
+        }
+    }
+
+    private static bool VerifyClientCertificate(X509Certificate2 cert, X509Certificate2 ca)
+    {
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2"));
+        return chain.Build(cert);
+    }
+
+    private void Bootstrap(ResourceHandler resources)
+    {
+        var system = new UserInfo("system:apiserver", "", ["system:masters", UserInfo.AuthenticatedGroup], new Dictionary<string, IReadOnlyList<string>>());
+        var entry = Kcm.Api.Catalog.ApiCatalog.Find("", "v1", "namespaces")!;
+        foreach (var name in SystemNamespaces)
+        {
+            var req = new ResourceRequest("", "v1", "", "namespaces", "", "", false, entry, null);
+            var ns = new JsonObject
+            {
+                ["kind"] = "Namespace",
+                ["apiVersion"] = "v1",
+                ["metadata"] = new JsonObject { ["name"] = name },
+            };
+            resources.CreateInternal(req, ns, system);
+        }
+    }
+
+    public async Task StopAsync(CancellationToken ct)
+    {
+        if (_stopped) return;
+        _stopped = true;
+        // Ending watch streams first lets Kestrel drain instead of waiting out its shutdown timeout.
+        _store.CloseAllWatchers();
+        await _app.StopAsync(ct);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+        {
+            await StopAsync(cts.Token);
+        }
+        await _app.DisposeAsync();
+        _certificates.Dispose();
+        _logger.LogDebug("Embedded API server disposed");
+    }
+}
