@@ -538,6 +538,12 @@ public sealed class Quantity : IComparable<Quantity>, IComparable, IEquatable<Qu
                 // Rounding to an integer would lose precision; show it as DecimalSI instead.
                 format = QuantityFormat.DecimalSI;
             }
+            else if (_exponent >= 70)
+            {
+                // 10^70 already holds 1024^7, past Ei: the decimal fallback below applies, so skip
+                // expanding what may be an enormous integer.
+                format = QuantityFormat.DecimalExponent;
+            }
             else
             {
                 var integer = _unscaled * Pow10(_exponent);

@@ -354,6 +354,20 @@ public class QuantityTests
         Assert.Equal(quantity, Quantity.Parse(quantity.ToString()));
     }
 
+    [Theory]
+    [InlineData("1e900", "1e900")]
+    [InlineData("1e70", "10e69")]
+    [InlineData("2e70", "20e69")]
+    [InlineData("1e72", "1e72")]
+    public void ToString_BinaryFormatHugeValue_UsesDecimalExponent(string added, string expected)
+    {
+        // Arithmetic keeps the left operand's BinarySI format for a value far past Ei.
+        var quantity = Quantity.Parse("1Ki") + Quantity.Parse(added) - Quantity.Parse("1Ki");
+
+        Assert.Equal(QuantityFormat.BinarySI, quantity.Format);
+        Assert.Equal(expected, quantity.ToString());
+    }
+
     [Fact]
     public void TryGetInt64_IntegerAndFraction_ReportsExactness()
     {
