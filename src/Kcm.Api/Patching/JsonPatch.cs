@@ -104,16 +104,18 @@ public static class JsonPatch
         return JsonTree.Clone(value);
     }
 
-    private static JsonNode? Get(JsonArray root, Pointer pointer, string op)
+    /// <summary>Resolves <paramref name="pointer"/>; errors name <paramref name="reported"/> (the operation's own path).</summary>
+    private static JsonNode? Get(JsonArray root, Pointer pointer, string op, Pointer? reported = null)
     {
+        reported ??= pointer;
         JsonNode? current = root[0];
         foreach (var token in pointer.Tokens)
         {
             current = current switch
             {
                 JsonObject obj when obj.TryGetPropertyValue(token, out var child) => child,
-                JsonArray arr => arr[ArrayIndex(arr, token, pointer, op, allowEnd: false)],
-                _ => throw Missing(op, pointer),
+                JsonArray arr => arr[ArrayIndex(arr, token, reported, op, allowEnd: false)],
+                _ => throw Missing(op, reported),
             };
         }
         return current;
@@ -126,7 +128,7 @@ public static class JsonPatch
             root[0] = value;
             return;
         }
-        var parent = Get(root, pointer.Parent, op);
+        var parent = Get(root, pointer.Parent, op, pointer);
         var last = pointer.Tokens[^1];
         switch (parent)
         {
@@ -150,7 +152,7 @@ public static class JsonPatch
             root[0] = null;
             return JsonTree.Clone(whole);
         }
-        var parent = Get(root, pointer.Parent, op);
+        var parent = Get(root, pointer.Parent, op, pointer);
         var last = pointer.Tokens[^1];
         switch (parent)
         {

@@ -134,7 +134,8 @@ internal static class StrategicMergeDiffer
         var orderSame = originals.Count == modifieds.Count
             && originals.Zip(modifieds).All(pair => JsonTree.Equal(pair.First.KeyValue, pair.Second.KeyValue));
         if (changes.Count > 0) patch[key] = changes;
-        if (changes.Count > 0 || !orderSame)
+        // An empty order list is left out, as upstream does.
+        if (modifieds.Count > 0 && (changes.Count > 0 || !orderSame))
         {
             var order = new JsonArray();
             foreach (var (_, keyValue) in modifieds)
@@ -175,7 +176,7 @@ internal static class StrategicMergeDiffer
             foreach (var item in deletions) list.Add(JsonTree.Clone(item));
             patch[StrategicMergePatch.DeleteFromPrimitiveListPrefix + key] = list;
         }
-        if (deletions.Count > 0 || !JsonTree.Equal(original, modified))
+        if (modified.Count > 0 && (deletions.Count > 0 || !JsonTree.Equal(original, modified)))
         {
             patch[StrategicMergePatch.SetElementOrderPrefix + key] = modified.DeepClone();
         }
