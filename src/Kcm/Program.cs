@@ -1,0 +1,42 @@
+using Kcm.Commands;
+using Kcm.Options;
+
+namespace Kcm;
+
+public static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        var (name, rest) = args.Length > 0 && !args[0].StartsWith('-') ? (args[0], args[1..]) : ("", args);
+        ICommand? command = name switch
+        {
+            "apiserver" => new ApiServerCommand(),
+            "dev" => new DevCommand(),
+            _ => null,
+        };
+        if (command == null)
+        {
+            Console.Error.WriteLine(name.Length == 0 ? TopLevelUsage() : $"Error: unknown command \"{name}\" for \"kube-controller-manager\"\n\n{TopLevelUsage()}");
+            return name.Length == 0 && (args.Contains("-h") || args.Contains("--help")) ? 0 : 1;
+        }
+        try
+        {
+            return await command.RunAsync(rest, Console.Out, Console.Error);
+        }
+        catch (FlagException e)
+        {
+            Console.Error.WriteLine($"Error: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static string TopLevelUsage() => """
+        kube-controller-manager: a C# drop-in replacement for the Kubernetes controller manager.
+
+        Usage:
+          kube-controller-manager dev [--state-dir DIR]        run the embedded API server for development and print how to use kubectl with it
+          kube-controller-manager apiserver --state-dir DIR    run only the embedded Kubernetes-compatible API server
+
+        Run 'kube-controller-manager <command> --help' for a command's flags.
+        """;
+}
