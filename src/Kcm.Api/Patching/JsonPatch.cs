@@ -72,6 +72,12 @@ public static class JsonPatch
             case "test":
             {
                 var expected = RequiredValue(operation, op, path);
+                // Like the json-patch library upstream uses, testing an absent member for null succeeds.
+                if (expected is null && target.Tokens.Count > 0
+                    && Get(root, target.Parent, op, target) is JsonObject parent && !parent.ContainsKey(target.Tokens[^1]))
+                {
+                    break;
+                }
                 var actual = Get(root, target, op);
                 if (!JsonTree.Equal(actual, expected))
                 {

@@ -24,6 +24,7 @@ public class JsonPatchTests
     [InlineData("{'a':1}", "[{'op':'replace','path':'','value':{'b':2}}]", "{'b':2}")]
     [InlineData("{'a':1.0}", "[{'op':'test','path':'/a','value':1}]", "{'a':1.0}")]
     [InlineData("{'a':null}", "[{'op':'test','path':'/a','value':null}]", "{'a':null}")]
+    [InlineData("{'a':1}", "[{'op':'test','path':'/b','value':null}]", "{'a':1}")]
     [InlineData("{'metadata':{'labels':{'app':'x'}}}", "[{'op':'add','path':'/metadata/labels/team~1name','value':'y'}]", "{'metadata':{'labels':{'app':'x','team/name':'y'}}}")]
     [InlineData("{'a':1}", "[]", "{'a':1}")]
     public void Apply_ValidOperations_ProduceExpectedDocument(string document, string patch, string expected)

@@ -90,6 +90,52 @@ public class StrategicMergePatchTests
         Json.AssertEqual(expectedFinalizers, result["metadata"]!["finalizers"]);
     }
 
+    // Cases from upstream's patch_test.go ("mergingList" keyed by name, "mergingIntList" of primitives)
+    // mapped onto containers (image as the value, workingDir as the server-side "other" field) and finalizers.
+    [Theory]
+    [InlineData(
+        "{'spec':{'containers':[{'name':'1'},{'name':'2','image':'2'}]}}",
+        "{'spec':{'$setElementOrder/containers':[{'name':'4'},{'name':'1'},{'name':'2'},{'name':'3'}],'containers':[{'name':'4','image':'4'},{'name':'3','image':'3'}]}}",
+        "{'spec':{'containers':[{'name':'4','image':'4'},{'name':'1'},{'name':'2','image':'2'},{'name':'3','image':'3'}]}}")]
+    [InlineData(
+        "{'spec':{'containers':[{'name':'1','workingDir':'a'},{'name':'3','image':'2','workingDir':'b'}]}}",
+        "{'spec':{'$setElementOrder/containers':[{'name':'1'},{'name':'2'}],'containers':[{'name':'1','image':'1'},{'name':'2','image':'2'}]}}",
+        "{'spec':{'containers':[{'name':'1','image':'1','workingDir':'a'},{'name':'2','image':'2'},{'name':'3','image':'2','workingDir':'b'}]}}")]
+    [InlineData(
+        "{'spec':{'containers':[{'name':'1','workingDir':'a'},{'name':'2','image':'2','workingDir':'b'}]}}",
+        "{'spec':{'$setElementOrder/containers':[{'name':'4'},{'name':'1'},{'name':'2'},{'name':'3'}],'containers':[{'name':'4','image':'4'},{'name':'3','image':'3'}]}}",
+        "{'spec':{'containers':[{'name':'4','image':'4'},{'name':'1','workingDir':'a'},{'name':'2','image':'2','workingDir':'b'},{'name':'3','image':'3'}]}}")]
+    [InlineData(
+        "{'metadata':{'finalizers':['1','2','3','4']}}",
+        "{'metadata':{'$setElementOrder/finalizers':['1','2'],'$deleteFromPrimitiveList/finalizers':['3']}}",
+        "{'metadata':{'finalizers':['1','2','4']}}")]
+    [InlineData(
+        "{'metadata':{'finalizers':['1','2','3','3','4']}}",
+        "{'metadata':{'$setElementOrder/finalizers':['1','2'],'$deleteFromPrimitiveList/finalizers':['3']}}",
+        "{'metadata':{'finalizers':['1','2','4']}}")]
+    [InlineData(
+        "{'metadata':{'finalizers':['1','2','3']}}",
+        "{'metadata':{'$setElementOrder/finalizers':['1','2','4'],'$deleteFromPrimitiveList/finalizers':['3'],'finalizers':['4']}}",
+        "{'metadata':{'finalizers':['1','2','4']}}")]
+    [InlineData(
+        "{'spec':{'containers':[{'name':'1'},{'name':'2'}]}}",
+        "{'spec':{'containers':[{'name':'1','$patch':'delete'},{'name':'2','$patch':'delete'}]}}",
+        "{'spec':{'containers':[]}}")]
+    public void Apply_UpstreamMergingListCases_ProduceUpstreamResult(string current, string patch, string expected)
+    {
+        Json.AssertEqual(expected, StrategicMergePatch.Apply(Json.Parse(current), Json.Parse(patch), Pod));
+    }
+
+    [Fact]
+    public void Create_UpstreamMergeListsOfMaps_MatchesUpstreamTwoWayPatch()
+    {
+        var original = "{'spec':{'containers':[{'name':'1'},{'name':'2','image':'2'}]}}";
+        var modified = "{'spec':{'containers':[{'name':'4','image':'4'},{'name':'1'},{'name':'2','image':'2'},{'name':'3','image':'3'}]}}";
+        Json.AssertEqual(
+            "{'spec':{'$setElementOrder/containers':[{'name':'4'},{'name':'1'},{'name':'2'},{'name':'3'}],'containers':[{'name':'4','image':'4'},{'name':'3','image':'3'}]}}",
+            StrategicMergePatch.Create(Json.Parse(original), Json.Parse(modified), Pod));
+    }
+
     [Fact]
     public void Apply_SetElementOrderForContainers_OrdersMergedList()
     {
