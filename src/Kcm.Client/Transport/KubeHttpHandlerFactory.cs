@@ -69,6 +69,9 @@ public sealed class ServerCertificateValidator(IReadOnlyList<X509Certificate2> a
         customChain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         customChain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         customChain.ChainPolicy.VerificationFlags = X509VerificationFlags.NoFlag;
+        // Never fetch intermediates over the network; like Go, require the serverAuth usage when an EKU is present.
+        customChain.ChainPolicy.DisableCertificateDownloads = true;
+        customChain.ChainPolicy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.1"));
         foreach (var authority in authorities)
         {
             customChain.ChainPolicy.CustomTrustStore.Add(authority);
