@@ -137,6 +137,45 @@ public class StrategicMergePatchTests
     }
 
     [Fact]
+    public void Apply_TypedPodDocument_MergesNumericKeysAndDeletesOwnerReferenceByUid()
+    {
+        var pod = new Kcm.Api.Core.V1.Pod
+        {
+            Metadata = new Kcm.Api.Meta.V1.ObjectMeta
+            {
+                Name = "p",
+                OwnerReferences =
+                [
+                    new Kcm.Api.Meta.V1.OwnerReference { Uid = "u1", Name = "rs1", Kind = "ReplicaSet", ApiVersion = "apps/v1" },
+                    new Kcm.Api.Meta.V1.OwnerReference { Uid = "u2", Name = "rs2", Kind = "ReplicaSet", ApiVersion = "apps/v1" },
+                ],
+            },
+            Spec = new Kcm.Api.Core.V1.PodSpec
+            {
+                Containers =
+                [
+                    new Kcm.Api.Core.V1.Container
+                    {
+                        Name = "app",
+                        Ports = [new Kcm.Api.Core.V1.ContainerPort { ContainerPortValue = 80, Name = "http" }],
+                    },
+                ],
+            },
+        };
+        var document = KubeJson.ToNode(pod)!;
+        var patch = Json.Parse(
+            "{'metadata':{'ownerReferences':[{'uid':'u1','$patch':'delete'}]}," +
+            "'spec':{'containers':[{'name':'app','ports':[{'containerPort':80,'name':'web'},{'containerPort':443}]}]}}");
+
+        var patched = KubeJson.FromNode<Kcm.Api.Core.V1.Pod>(StrategicMergePatch.Apply(document, patch, Pod))!;
+
+        Assert.Equal("u2", Assert.Single(patched.Metadata!.OwnerReferences!).Uid);
+        var ports = patched.Spec!.Containers![0].Ports!;
+        Assert.Equal([80, 443], ports.Select(p => p.ContainerPortValue ?? 0));
+        Assert.Equal("web", ports.Single(p => p.ContainerPortValue == 80).Name);
+    }
+
+    [Fact]
     public void Apply_SetElementOrderForContainers_OrdersMergedList()
     {
         var patch = "{'spec':{'$setElementOrder/containers':[{'name':'side'},{'name':'new'},{'name':'app'}],'containers':[{'name':'new','image':'n:1'}]}}";
