@@ -85,7 +85,7 @@ public sealed class FeatureGates
         var lines = Known.Where(f => f.Stage != FeatureStage.GA && f.Name is not ("AllAlpha" or "AllBeta"))
             .OrderBy(f => f.Name, StringComparer.Ordinal)
             .Select(f => $"{f.Name}=true|false ({(f.Stage == FeatureStage.Deprecated ? "DEPRECATED" : f.Stage.ToString().ToUpperInvariant())} - default={(f.Default ? "true" : "false")})");
-        return "A set of key=value pairs that describe feature gates for alpha/experimental features. Options are:\n"
+        return "Feature gates to turn on or off, as comma-separated Name=true|false pairs. Known gates:\n"
             + "AllAlpha=true|false (ALPHA - default=false)\nAllBeta=true|false (BETA - default=false)\n" + string.Join("\n", lines);
     }
 
