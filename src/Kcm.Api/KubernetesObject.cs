@@ -20,7 +20,11 @@ public interface IKubernetesObject
 public interface IResource : IKubernetesObject
 {
     static abstract ResourceInfo Resource { get; }
+}
 
+/// <summary>A resource that can be listed and watched (everything except create-only kinds such as TokenReview).</summary>
+public interface IListableResource : IResource
+{
     /// <summary>The generated list type (e.g. PodList) that a list of this kind decodes into.</summary>
     static abstract Type ListType { get; }
 }

@@ -59,7 +59,7 @@ public sealed class KubeApiClient : IDisposable
 
     /// <summary>One page (or everything, without a limit). A null namespace lists across all namespaces.</summary>
     public async Task<IKubernetesList<T>> ListAsync<T>(string? @namespace, ListOptions? options = null, CancellationToken cancellationToken = default)
-        where T : class, IResource
+        where T : class, IListableResource
     {
         var query = new QueryBuilder();
         (options ?? new ListOptions()).AddTo(query, watch: false);
@@ -82,7 +82,7 @@ public sealed class KubeApiClient : IDisposable
     /// expires (410) the pager falls back to one full list, as upstream does.
     /// </summary>
     public async Task<IKubernetesList<T>> ListAllAsync<T>(string? @namespace, ListOptions? options = null, CancellationToken cancellationToken = default)
-        where T : class, IResource
+        where T : class, IListableResource
     {
         var pageOptions = (options ?? new ListOptions()) with { Continue = null };
         if (pageOptions.Limit is null or <= 0)

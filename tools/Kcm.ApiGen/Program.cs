@@ -306,7 +306,7 @@ internal static class TypeWriter
             {
                 var gvk = t.Gvks[0];
                 sb.AppendLine($"    public static global::Kcm.Api.ResourceInfo Resource {{ get; }} = new({Names.Literal(gvk.Group)}, {Names.Literal(gvk.Version)}, {Names.Literal(gvk.Kind)}, {Names.Literal(resourceRow.Name)}, {(resourceRow.Namespaced ? "true" : "false")});");
-                sb.AppendLine($"    public static global::System.Type ListType => typeof({t.Name}List);");
+                if (interfaces.Contains("global::Kcm.Api.IListableResource")) sb.AppendLine($"    public static global::System.Type ListType => typeof({t.Name}List);");
                 sb.AppendLine();
             }
             foreach (var p in t.Props)
@@ -338,9 +338,9 @@ internal static class TypeWriter
                 var gvk = t.Gvks[0];
                 resourceRow = discovery.Resources.FirstOrDefault(r => r.Group == gvk.Group && r.Version == gvk.Version && r.Kind == gvk.Kind
                     && !r.Name.Contains('/') && r.KindGroup == null);
-                if (resourceRow != null && !model.ByDefinition.ContainsKey(t.Definition + "List")) resourceRow = null;
             }
-            list.Add(resourceRow != null ? "global::Kcm.Api.IResource" : "global::Kcm.Api.IKubernetesObject");
+            list.Add(resourceRow == null ? "global::Kcm.Api.IKubernetesObject"
+                : model.ByDefinition.ContainsKey(t.Definition + "List") ? "global::Kcm.Api.IListableResource" : "global::Kcm.Api.IResource");
         }
         else if (meta.Ref == "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta")
         {

@@ -45,7 +45,7 @@ public sealed partial class MutatingWebhook
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class MutatingWebhookConfiguration : global::Kcm.Api.IResource
+public sealed partial class MutatingWebhookConfiguration : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations", false);
     public static global::System.Type ListType => typeof(MutatingWebhookConfigurationList);
@@ -164,7 +164,7 @@ public sealed partial class ValidatingWebhook
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class ValidatingWebhookConfiguration : global::Kcm.Api.IResource
+public sealed partial class ValidatingWebhookConfiguration : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations", false);
     public static global::System.Type ListType => typeof(ValidatingWebhookConfigurationList);

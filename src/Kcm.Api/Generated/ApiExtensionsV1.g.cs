@@ -43,7 +43,7 @@ public sealed partial class CustomResourceConversion
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class CustomResourceDefinition : global::Kcm.Api.IResource
+public sealed partial class CustomResourceDefinition : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false);
     public static global::System.Type ListType => typeof(CustomResourceDefinitionList);

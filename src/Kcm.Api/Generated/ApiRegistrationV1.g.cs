@@ -5,7 +5,7 @@ using System.Text.Json.Serialization;
 
 namespace Kcm.Api.ApiRegistration.V1;
 
-public sealed partial class APIService : global::Kcm.Api.IResource
+public sealed partial class APIService : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("apiregistration.k8s.io", "v1", "APIService", "apiservices", false);
     public static global::System.Type ListType => typeof(APIServiceList);

@@ -5,7 +5,7 @@ using System.Text.Json.Serialization;
 
 namespace Kcm.Api.Apps.V1;
 
-public sealed partial class ControllerRevision : global::Kcm.Api.IResource
+public sealed partial class ControllerRevision : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("apps", "v1", "ControllerRevision", "controllerrevisions", true);
     public static global::System.Type ListType => typeof(ControllerRevisionList);
@@ -49,7 +49,7 @@ public sealed partial class ControllerRevisionList : global::Kcm.Api.IKubernetes
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class DaemonSet : global::Kcm.Api.IResource
+public sealed partial class DaemonSet : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("apps", "v1", "DaemonSet", "daemonsets", true);
     public static global::System.Type ListType => typeof(DaemonSetList);
@@ -187,7 +187,7 @@ public sealed partial class DaemonSetUpdateStrategy
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class Deployment : global::Kcm.Api.IResource
+public sealed partial class Deployment : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("apps", "v1", "Deployment", "deployments", true);
     public static global::System.Type ListType => typeof(DeploymentList);
@@ -331,7 +331,7 @@ public sealed partial class DeploymentStrategy
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class ReplicaSet : global::Kcm.Api.IResource
+public sealed partial class ReplicaSet : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("apps", "v1", "ReplicaSet", "replicasets", true);
     public static global::System.Type ListType => typeof(ReplicaSetList);
@@ -480,7 +480,7 @@ public sealed partial class RollingUpdateStatefulSetStrategy
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class StatefulSet : global::Kcm.Api.IResource
+public sealed partial class StatefulSet : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("apps", "v1", "StatefulSet", "statefulsets", true);
     public static global::System.Type ListType => typeof(StatefulSetList);

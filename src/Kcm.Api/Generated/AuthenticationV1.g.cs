@@ -75,8 +75,10 @@ public sealed partial class TokenRequestStatus
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class TokenReview : global::Kcm.Api.IKubernetesObject
+public sealed partial class TokenReview : global::Kcm.Api.IResource
 {
+    public static global::Kcm.Api.ResourceInfo Resource { get; } = new("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", false);
+
     [JsonPropertyName("apiVersion")]
     public string? ApiVersion { get; set; }
 

@@ -5,8 +5,10 @@ using System.Text.Json.Serialization;
 
 namespace Kcm.Api.Authorization.V1;
 
-public sealed partial class LocalSubjectAccessReview : global::Kcm.Api.IKubernetesObject
+public sealed partial class LocalSubjectAccessReview : global::Kcm.Api.IResource
 {
+    public static global::Kcm.Api.ResourceInfo Resource { get; } = new("authorization.k8s.io", "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews", true);
+
     [JsonPropertyName("apiVersion")]
     public string? ApiVersion { get; set; }
 
@@ -100,8 +102,10 @@ public sealed partial class ResourceRule
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class SelfSubjectAccessReview : global::Kcm.Api.IKubernetesObject
+public sealed partial class SelfSubjectAccessReview : global::Kcm.Api.IResource
 {
+    public static global::Kcm.Api.ResourceInfo Resource { get; } = new("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", false);
+
     [JsonPropertyName("apiVersion")]
     public string? ApiVersion { get; set; }
 
@@ -135,8 +139,10 @@ public sealed partial class SelfSubjectAccessReviewSpec
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class SelfSubjectRulesReview : global::Kcm.Api.IKubernetesObject
+public sealed partial class SelfSubjectRulesReview : global::Kcm.Api.IResource
 {
+    public static global::Kcm.Api.ResourceInfo Resource { get; } = new("authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", false);
+
     [JsonPropertyName("apiVersion")]
     public string? ApiVersion { get; set; }
 
@@ -167,8 +173,10 @@ public sealed partial class SelfSubjectRulesReviewSpec
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class SubjectAccessReview : global::Kcm.Api.IKubernetesObject
+public sealed partial class SubjectAccessReview : global::Kcm.Api.IResource
 {
+    public static global::Kcm.Api.ResourceInfo Resource { get; } = new("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", false);
+
     [JsonPropertyName("apiVersion")]
     public string? ApiVersion { get; set; }
 

@@ -21,7 +21,7 @@ public sealed partial class CrossVersionObjectReference
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class HorizontalPodAutoscaler : global::Kcm.Api.IResource
+public sealed partial class HorizontalPodAutoscaler : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", true);
     public static global::System.Type ListType => typeof(HorizontalPodAutoscalerList);

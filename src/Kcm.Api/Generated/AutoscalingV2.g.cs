@@ -111,7 +111,7 @@ public sealed partial class HPAScalingRules
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class HorizontalPodAutoscaler : global::Kcm.Api.IResource
+public sealed partial class HorizontalPodAutoscaler : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", true);
     public static global::System.Type ListType => typeof(HorizontalPodAutoscalerList);

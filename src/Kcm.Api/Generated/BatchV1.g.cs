@@ -5,7 +5,7 @@ using System.Text.Json.Serialization;
 
 namespace Kcm.Api.Batch.V1;
 
-public sealed partial class CronJob : global::Kcm.Api.IResource
+public sealed partial class CronJob : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("batch", "v1", "CronJob", "cronjobs", true);
     public static global::System.Type ListType => typeof(CronJobList);
@@ -96,7 +96,7 @@ public sealed partial class CronJobStatus
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class Job : global::Kcm.Api.IResource
+public sealed partial class Job : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("batch", "v1", "Job", "jobs", true);
     public static global::System.Type ListType => typeof(JobList);

@@ -5,7 +5,7 @@ using System.Text.Json.Serialization;
 
 namespace Kcm.Api.Certificates.V1;
 
-public sealed partial class CertificateSigningRequest : global::Kcm.Api.IResource
+public sealed partial class CertificateSigningRequest : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests", false);
     public static global::System.Type ListType => typeof(CertificateSigningRequestList);

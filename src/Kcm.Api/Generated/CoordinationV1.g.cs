@@ -5,7 +5,7 @@ using System.Text.Json.Serialization;
 
 namespace Kcm.Api.Coordination.V1;
 
-public sealed partial class Lease : global::Kcm.Api.IResource
+public sealed partial class Lease : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("coordination.k8s.io", "v1", "Lease", "leases", true);
     public static global::System.Type ListType => typeof(LeaseList);

@@ -113,8 +113,10 @@ public sealed partial class AzureFileVolumeSource
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class Binding : global::Kcm.Api.IKubernetesObject
+public sealed partial class Binding : global::Kcm.Api.IResource
 {
+    public static global::Kcm.Api.ResourceInfo Resource { get; } = new("", "v1", "Binding", "bindings", true);
+
     [JsonPropertyName("apiVersion")]
     public string? ApiVersion { get; set; }
 
@@ -334,7 +336,7 @@ public sealed partial class ComponentCondition
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class ComponentStatus : global::Kcm.Api.IResource
+public sealed partial class ComponentStatus : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("", "v1", "ComponentStatus", "componentstatuses", false);
     public static global::System.Type ListType => typeof(ComponentStatusList);
@@ -375,7 +377,7 @@ public sealed partial class ComponentStatusList : global::Kcm.Api.IKubernetesLis
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class ConfigMap : global::Kcm.Api.IResource
+public sealed partial class ConfigMap : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("", "v1", "ConfigMap", "configmaps", true);
     public static global::System.Type ListType => typeof(ConfigMapList);
@@ -836,7 +838,7 @@ public sealed partial class EndpointSubset
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class Endpoints : global::Kcm.Api.IResource
+public sealed partial class Endpoints : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("", "v1", "Endpoints", "endpoints", true);
     public static global::System.Type ListType => typeof(EndpointsList);
@@ -1014,7 +1016,7 @@ public sealed partial class EphemeralVolumeSource
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class Event : global::Kcm.Api.IResource
+public sealed partial class Event : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("", "v1", "Event", "events", true);
     public static global::System.Type ListType => typeof(EventList);
@@ -1480,7 +1482,7 @@ public sealed partial class LifecycleHandler
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class LimitRange : global::Kcm.Api.IResource
+public sealed partial class LimitRange : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("", "v1", "LimitRange", "limitranges", true);
     public static global::System.Type ListType => typeof(LimitRangeList);
@@ -1621,7 +1623,7 @@ public sealed partial class NFSVolumeSource
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class Namespace : global::Kcm.Api.IResource
+public sealed partial class Namespace : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("", "v1", "Namespace", "namespaces", false);
     public static global::System.Type ListType => typeof(NamespaceList);
@@ -1710,7 +1712,7 @@ public sealed partial class NamespaceStatus
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class Node : global::Kcm.Api.IResource
+public sealed partial class Node : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("", "v1", "Node", "nodes", false);
     public static global::System.Type ListType => typeof(NodeList);
@@ -2029,7 +2031,7 @@ public sealed partial class ObjectReference
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class PersistentVolume : global::Kcm.Api.IResource
+public sealed partial class PersistentVolume : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("", "v1", "PersistentVolume", "persistentvolumes", false);
     public static global::System.Type ListType => typeof(PersistentVolumeList);
@@ -2054,7 +2056,7 @@ public sealed partial class PersistentVolume : global::Kcm.Api.IResource
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class PersistentVolumeClaim : global::Kcm.Api.IResource
+public sealed partial class PersistentVolumeClaim : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", true);
     public static global::System.Type ListType => typeof(PersistentVolumeClaimList);
@@ -2350,7 +2352,7 @@ public sealed partial class PhotonPersistentDiskVolumeSource
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class Pod : global::Kcm.Api.IResource
+public sealed partial class Pod : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("", "v1", "Pod", "pods", true);
     public static global::System.Type ListType => typeof(PodList);
@@ -2753,7 +2755,7 @@ public sealed partial class PodStatus
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class PodTemplate : global::Kcm.Api.IResource
+public sealed partial class PodTemplate : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("", "v1", "PodTemplate", "podtemplates", true);
     public static global::System.Type ListType => typeof(PodTemplateList);
@@ -2989,7 +2991,7 @@ public sealed partial class RBDVolumeSource
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class ReplicationController : global::Kcm.Api.IResource
+public sealed partial class ReplicationController : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("", "v1", "ReplicationController", "replicationcontrollers", true);
     public static global::System.Type ListType => typeof(ReplicationControllerList);
@@ -3125,7 +3127,7 @@ public sealed partial class ResourceFieldSelector
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class ResourceQuota : global::Kcm.Api.IResource
+public sealed partial class ResourceQuota : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("", "v1", "ResourceQuota", "resourcequotas", true);
     public static global::System.Type ListType => typeof(ResourceQuotaList);
@@ -3346,7 +3348,7 @@ public sealed partial class SeccompProfile
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class Secret : global::Kcm.Api.IResource
+public sealed partial class Secret : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("", "v1", "Secret", "secrets", true);
     public static global::System.Type ListType => typeof(SecretList);
@@ -3513,7 +3515,7 @@ public sealed partial class SecurityContext
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class Service : global::Kcm.Api.IResource
+public sealed partial class Service : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("", "v1", "Service", "services", true);
     public static global::System.Type ListType => typeof(ServiceList);
@@ -3538,7 +3540,7 @@ public sealed partial class Service : global::Kcm.Api.IResource
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class ServiceAccount : global::Kcm.Api.IResource
+public sealed partial class ServiceAccount : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("", "v1", "ServiceAccount", "serviceaccounts", true);
     public static global::System.Type ListType => typeof(ServiceAccountList);

@@ -81,7 +81,7 @@ public sealed partial class EndpointPort
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class EndpointSlice : global::Kcm.Api.IResource
+public sealed partial class EndpointSlice : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true);
     public static global::System.Type ListType => typeof(EndpointSliceList);

@@ -5,7 +5,7 @@ using System.Text.Json.Serialization;
 
 namespace Kcm.Api.Events.V1;
 
-public sealed partial class Event : global::Kcm.Api.IResource
+public sealed partial class Event : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("events.k8s.io", "v1", "Event", "events", true);
     public static global::System.Type ListType => typeof(EventList);

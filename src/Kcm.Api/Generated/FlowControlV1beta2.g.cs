@@ -15,7 +15,7 @@ public sealed partial class FlowDistinguisherMethod
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class FlowSchema : global::Kcm.Api.IResource
+public sealed partial class FlowSchema : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("flowcontrol.apiserver.k8s.io", "v1beta2", "FlowSchema", "flowschemas", false);
     public static global::System.Type ListType => typeof(FlowSchemaList);
@@ -181,7 +181,7 @@ public sealed partial class PolicyRulesWithSubjects
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class PriorityLevelConfiguration : global::Kcm.Api.IResource
+public sealed partial class PriorityLevelConfiguration : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("flowcontrol.apiserver.k8s.io", "v1beta2", "PriorityLevelConfiguration", "prioritylevelconfigurations", false);
     public static global::System.Type ListType => typeof(PriorityLevelConfigurationList);

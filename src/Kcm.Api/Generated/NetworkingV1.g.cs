@@ -44,7 +44,7 @@ public sealed partial class IPBlock
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class Ingress : global::Kcm.Api.IResource
+public sealed partial class Ingress : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("networking.k8s.io", "v1", "Ingress", "ingresses", true);
     public static global::System.Type ListType => typeof(IngressList);
@@ -82,7 +82,7 @@ public sealed partial class IngressBackend
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class IngressClass : global::Kcm.Api.IResource
+public sealed partial class IngressClass : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("networking.k8s.io", "v1", "IngressClass", "ingressclasses", false);
     public static global::System.Type ListType => typeof(IngressClassList);
@@ -287,7 +287,7 @@ public sealed partial class IngressTLS
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class NetworkPolicy : global::Kcm.Api.IResource
+public sealed partial class NetworkPolicy : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", true);
     public static global::System.Type ListType => typeof(NetworkPolicyList);

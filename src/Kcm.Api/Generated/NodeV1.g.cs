@@ -15,7 +15,7 @@ public sealed partial class Overhead
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class RuntimeClass : global::Kcm.Api.IResource
+public sealed partial class RuntimeClass : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", false);
     public static global::System.Type ListType => typeof(RuntimeClassList);

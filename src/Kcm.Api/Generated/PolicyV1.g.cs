@@ -24,7 +24,7 @@ public sealed partial class Eviction : global::Kcm.Api.IKubernetesObject
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class PodDisruptionBudget : global::Kcm.Api.IResource
+public sealed partial class PodDisruptionBudget : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true);
     public static global::System.Type ListType => typeof(PodDisruptionBudgetList);

@@ -15,7 +15,7 @@ public sealed partial class AggregationRule
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class ClusterRole : global::Kcm.Api.IResource
+public sealed partial class ClusterRole : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false);
     public static global::System.Type ListType => typeof(ClusterRoleList);
@@ -40,7 +40,7 @@ public sealed partial class ClusterRole : global::Kcm.Api.IResource
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class ClusterRoleBinding : global::Kcm.Api.IResource
+public sealed partial class ClusterRoleBinding : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false);
     public static global::System.Type ListType => typeof(ClusterRoleBindingList);
@@ -125,7 +125,7 @@ public sealed partial class PolicyRule
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class Role : global::Kcm.Api.IResource
+public sealed partial class Role : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("rbac.authorization.k8s.io", "v1", "Role", "roles", true);
     public static global::System.Type ListType => typeof(RoleList);
@@ -147,7 +147,7 @@ public sealed partial class Role : global::Kcm.Api.IResource
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class RoleBinding : global::Kcm.Api.IResource
+public sealed partial class RoleBinding : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true);
     public static global::System.Type ListType => typeof(RoleBindingList);

@@ -5,7 +5,7 @@ using System.Text.Json.Serialization;
 
 namespace Kcm.Api.Scheduling.V1;
 
-public sealed partial class PriorityClass : global::Kcm.Api.IResource
+public sealed partial class PriorityClass : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", false);
     public static global::System.Type ListType => typeof(PriorityClassList);

@@ -5,7 +5,7 @@ using System.Text.Json.Serialization;
 
 namespace Kcm.Api.Storage.V1;
 
-public sealed partial class CSIDriver : global::Kcm.Api.IResource
+public sealed partial class CSIDriver : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("storage.k8s.io", "v1", "CSIDriver", "csidrivers", false);
     public static global::System.Type ListType => typeof(CSIDriverList);
@@ -77,7 +77,7 @@ public sealed partial class CSIDriverSpec
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class CSINode : global::Kcm.Api.IResource
+public sealed partial class CSINode : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("storage.k8s.io", "v1", "CSINode", "csinodes", false);
     public static global::System.Type ListType => typeof(CSINodeList);
@@ -147,7 +147,7 @@ public sealed partial class CSINodeSpec
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class CSIStorageCapacity : global::Kcm.Api.IResource
+public sealed partial class CSIStorageCapacity : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("storage.k8s.io", "v1", "CSIStorageCapacity", "csistoragecapacities", true);
     public static global::System.Type ListType => typeof(CSIStorageCapacityList);
@@ -197,7 +197,7 @@ public sealed partial class CSIStorageCapacityList : global::Kcm.Api.IKubernetes
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class StorageClass : global::Kcm.Api.IResource
+public sealed partial class StorageClass : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("storage.k8s.io", "v1", "StorageClass", "storageclasses", false);
     public static global::System.Type ListType => typeof(StorageClassList);
@@ -269,7 +269,7 @@ public sealed partial class TokenRequest
     public global::System.Collections.Generic.Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
-public sealed partial class VolumeAttachment : global::Kcm.Api.IResource
+public sealed partial class VolumeAttachment : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("storage.k8s.io", "v1", "VolumeAttachment", "volumeattachments", false);
     public static global::System.Type ListType => typeof(VolumeAttachmentList);

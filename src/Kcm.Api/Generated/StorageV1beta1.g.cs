@@ -5,7 +5,7 @@ using System.Text.Json.Serialization;
 
 namespace Kcm.Api.Storage.V1beta1;
 
-public sealed partial class CSIStorageCapacity : global::Kcm.Api.IResource
+public sealed partial class CSIStorageCapacity : global::Kcm.Api.IListableResource
 {
     public static global::Kcm.Api.ResourceInfo Resource { get; } = new("storage.k8s.io", "v1beta1", "CSIStorageCapacity", "csistoragecapacities", true);
     public static global::System.Type ListType => typeof(CSIStorageCapacityList);
