@@ -16,7 +16,8 @@ public sealed class ApiRequestHandler(
     DiscoveryDocuments discovery,
     ResourceHandler resources,
     Func<HttpContext, string> serverAddress,
-    ILogger logger)
+    ILogger logger,
+    AuthApis.AuthApiHandler? authApis = null)
 {
     /// <summary>Upstream's limit for request bodies (3 MiB).</summary>
     public const long MaxRequestBodyBytes = 3 * 1024 * 1024;
@@ -57,6 +58,7 @@ public sealed class ApiRequestHandler(
         var allowed = (req.SubresourceEntry ?? req.Entry).Verbs;
         if (!allowed.Contains(verb)) throw ApiException.MethodNotAllowed();
         await AuthorizeAsync(ctx, user, verb, req, path);
+        if (authApis is not null && await authApis.TryHandleAsync(ctx, req, verb, body, user)) return;
         await resources.HandleAsync(ctx, req, verb, body, user);
     }
 
@@ -77,8 +79,14 @@ public sealed class ApiRequestHandler(
 
     private async Task AuthorizeAsync(HttpContext ctx, UserInfo user, string verb, ResourceRequest req, string path)
     {
+        var name = req.Name;
+        if (name.Length == 0 && verb is "list" or "watch")
+        {
+            // As upstream's RequestInfoFactory: a list/watch of exactly one name (fieldSelector metadata.name=X) is authorized for that name.
+            name = NameFromFieldSelector(ctx.Request.Query["fieldSelector"].ToString());
+        }
         var attributes = new AuthorizationAttributes(user, verb, true, path, req.Group, req.Version, req.Resource, req.Subresource,
-            req.Namespace, req.Name);
+            req.Namespace, name);
         var result = await authorizer.AuthorizeAsync(attributes, ctx.RequestAborted);
         if (result.Decision != AuthorizationDecision.Allow)
         {
@@ -88,6 +96,23 @@ public sealed class ApiRequestHandler(
             if (result.Reason.Length > 0) message += ": " + result.Reason;
             throw new ApiException(403, "Forbidden", message, req.Name.Length > 0 ? req.Name : null, req.Group.Length > 0 ? req.Group : null, req.Resource);
         }
+    }
+
+    private static string NameFromFieldSelector(string selector)
+    {
+        if (selector.Length == 0) return "";
+        foreach (var term in selector.Split(','))
+        {
+            var t = term.Trim();
+            foreach (var op in (string[])["==", "="])
+            {
+                if (!t.StartsWith("metadata.name" + op, StringComparison.Ordinal)) continue;
+                var value = t[("metadata.name" + op).Length..];
+                // Only a valid path segment counts (no "/" or "%", not "." or "..").
+                return value.Length > 0 && value is not "." and not ".." && !value.Contains('/') && !value.Contains('%') ? value : "";
+            }
+        }
+        return "";
     }
 
     private async Task<bool> TryServeNonResourceAsync(HttpContext ctx, string[] segments, string method, UserInfo user)

@@ -6,6 +6,8 @@ using Kcm.ApiServer.Authentication;
 using Kcm.ApiServer.Authorization;
 using Kcm.ApiServer.Certificates;
 using Kcm.ApiServer.Endpoints;
+using Kcm.ApiServer.Endpoints.AuthApis;
+using Kcm.ApiServer.Authentication.ServiceAccounts;
 using Kcm.ApiServer.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -42,7 +44,11 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         Port = port;
         Url = new Uri($"https://{host}:{port}");
         AdminKubeconfigPath = Path.Combine(stateDirectory, "admin.kubeconfig");
+        AdminTokenPath = Path.Combine(stateDirectory, AuthenticationSetup.AdminTokenFile);
     }
+
+    /// <summary>File holding a bearer token for user admin in system:masters.</summary>
+    public string AdminTokenPath { get; }
 
     public Uri Url { get; }
     public int Port { get; }
@@ -64,7 +70,16 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             var store = new ObjectStore(options.WatchCacheSize, options.WatcherBufferSize);
             var resources = new ResourceHandler(store, AdmissionPipeline.Default(), options.Time,
                 new WatchStreamer(options.Time, options.WatchBookmarkInterval));
-            var authenticator = new AuthenticatorChain([new X509ClientCertificateAuthenticator()]);
+            var authentication = AuthenticationSetup.Create(stateDirectory, options.TokenAuthFile, [.. options.ServiceAccountKeyFiles],
+                [.. options.ServiceAccountIssuers], [.. options.ApiAudiences], options.AnonymousAuth, store, options.Time);
+            var authorizer = AuthorizationModes.Build(options.AuthorizationModes, store);
+            var signingKey = options.ServiceAccountSigningKeyFile.Length > 0
+                ? options.ServiceAccountSigningKeyFile : Path.Combine(stateDirectory, ClusterCertificates.CaKeyFile);
+            var authApis = new AuthApiHandler(
+                new TokenReviewEndpoint(authentication.Tokens, authentication.ApiAudiences),
+                new AccessReviewEndpoint(authorizer, authorizer),
+                new TokenRequestEndpoint(ServiceAccountTokenSigner.Load(signingKey), options.ServiceAccountIssuers.FirstOrDefault() ?? "",
+                    authentication.ApiAudiences, store, options.Time));
             var discovery = new DiscoveryDocuments();
 
             var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = stateDirectory });
@@ -93,8 +108,8 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             var app = builder.Build();
             var port = 0;
             var advertised = "";
-            var handler = new ApiRequestHandler(authenticator, new AlwaysAllowAuthorizer(), discovery, resources,
-                _ => advertised, logger);
+            var handler = new ApiRequestHandler(authentication.RequestAuthenticator, authorizer, discovery, resources,
+                _ => advertised, logger, authApis);
             app.Run(handler.HandleAsync);
             await app.StartAsync(ct);
 
@@ -143,6 +158,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             };
             resources.CreateInternal(req, ns, system);
         }
+        BootstrapPolicyReconciler.Reconcile(resources, _store, system);
     }
 
     public async Task StopAsync(CancellationToken ct)

@@ -20,4 +20,25 @@ public sealed class EmbeddedApiServerOptions
     public int WatcherBufferSize { get; set; } = 1000;
 
     public TimeProvider Time { get; set; } = TimeProvider.System;
+
+    /// <summary>--authorization-mode: AlwaysAllow, AlwaysDeny, Node, RBAC, in order; items may be comma-separated ("Node,RBAC").</summary>
+    public IList<string> AuthorizationModes { get; set; } = ["RBAC"];
+
+    /// <summary>--anonymous-auth: requests without credentials become system:anonymous instead of getting 401.</summary>
+    public bool AnonymousAuth { get; set; }
+
+    /// <summary>--service-account-key-file (repeatable): PEM certificates or public/private keys that verify service account tokens; empty means StateDirectory/ca.pem.</summary>
+    public IList<string> ServiceAccountKeyFiles { get; set; } = [];
+
+    /// <summary>--service-account-signing-key-file: the private key TokenRequest signs with; empty means StateDirectory/ca-key.pem.</summary>
+    public string ServiceAccountSigningKeyFile { get; set; } = "";
+
+    /// <summary>--service-account-issuer (repeatable): the first is put into new tokens, all are accepted.</summary>
+    public IList<string> ServiceAccountIssuers { get; set; } = ["https://kubernetes.default.svc.cluster.local"];
+
+    /// <summary>--api-audiences: audiences of the API server's own tokens; empty means the service account issuers, as upstream.</summary>
+    public IList<string> ApiAudiences { get; set; } = [];
+
+    /// <summary>--token-auth-file: CSV of token,user,uid[,"group1,group2"]; empty means none.</summary>
+    public string TokenAuthFile { get; set; } = "";
 }
