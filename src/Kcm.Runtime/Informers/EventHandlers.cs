@@ -1,0 +1,42 @@
+namespace Kcm.Runtime.Informers;
+
+/// <summary>
+/// Receives an informer's notifications, one at a time and in order, on the handler's own task; a slow handler
+/// delays only itself. Objects are the cache's own: never mutate them.
+/// </summary>
+public interface IResourceEventHandler<in T>
+{
+    /// <summary><paramref name="isInInitialList"/> is true for objects of the first list (or already cached when the handler was added).</summary>
+    void OnAdd(T obj, bool isInInitialList);
+
+    /// <summary>Also called with old == new on a periodic resync, and for every object still present after a relist.</summary>
+    void OnUpdate(T oldObj, T newObj);
+
+    /// <summary>
+    /// <paramref name="finalStateUnknown"/> is true when the deletion was noticed by a relist rather than seen on the
+    /// watch (client-go's DeletedFinalStateUnknown tombstone): <paramref name="obj"/> is then the last state the cache held.
+    /// </summary>
+    void OnDelete(T obj, bool finalStateUnknown);
+}
+
+/// <summary>A handler from delegates; any of them may be left out (client-go's ResourceEventHandlerFuncs).</summary>
+public sealed class ResourceEventHandler<T> : IResourceEventHandler<T>
+{
+    public Action<T, bool>? Added { get; init; }
+
+    public Action<T, T>? Updated { get; init; }
+
+    public Action<T, bool>? Deleted { get; init; }
+
+    public void OnAdd(T obj, bool isInInitialList) => Added?.Invoke(obj, isInInitialList);
+
+    public void OnUpdate(T oldObj, T newObj) => Updated?.Invoke(oldObj, newObj);
+
+    public void OnDelete(T obj, bool finalStateUnknown) => Deleted?.Invoke(obj, finalStateUnknown);
+}
+
+/// <summary>A handler added to an informer; <see cref="HasSynced"/> once it has been given the whole initial list.</summary>
+public interface IEventHandlerRegistration
+{
+    bool HasSynced { get; }
+}
