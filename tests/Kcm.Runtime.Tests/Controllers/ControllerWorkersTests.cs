@@ -1,0 +1,162 @@
+using System.Collections.Concurrent;
+using Kcm.Runtime.Controllers;
+using Kcm.Runtime.Queues;
+using Kcm.Runtime.Tests.Support;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Kcm.Runtime.Tests.Controllers;
+
+public sealed class ControllerWorkersTests
+{
+    private static RateLimitingQueue<string> Queue(FakeTimeProvider clock)
+        => new(new ItemExponentialFailureRateLimiter<string>(TimeSpan.FromMilliseconds(5), TimeSpan.FromSeconds(1000)), new WorkQueueOptions { TimeProvider = clock });
+
+    [Fact(Timeout = 10_000)]
+    public async Task ProcessNextAsync_ReconcileSucceeds_ForgetsFailures()
+    {
+        var clock = new FakeTimeProvider();
+        using var queue = Queue(clock);
+        queue.AddRateLimited("ns/a");
+        clock.Advance(TimeSpan.FromMilliseconds(5));
+        var workers = new ControllerWorkers("test", queue, (_, _) => Task.FromResult(ReconcileResult.Done), NullLogger.Instance);
+
+        Assert.True(await workers.ProcessNextAsync(CancellationToken.None));
+
+        Assert.Equal(0, queue.NumRequeues("ns/a"));
+        Assert.Equal(0, queue.Count);
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task ProcessNextAsync_ReconcileThrows_LoggedOnceAndRequeuedWithBackoff()
+    {
+        var clock = new FakeTimeProvider();
+        using var queue = Queue(clock);
+        var logger = new CountingLogger();
+        var workers = new ControllerWorkers("test", queue, (_, _) => throw new InvalidOperationException("boom"), logger);
+        queue.Add("ns/a");
+
+        await workers.ProcessNextAsync(CancellationToken.None);
+
+        Assert.Equal(1, logger.Errors);
+        Assert.Equal(1, queue.NumRequeues("ns/a"));
+        Assert.Equal(0, queue.Count);
+        clock.Advance(TimeSpan.FromMilliseconds(5));
+        Assert.Equal(1, queue.Count);
+
+        await workers.ProcessNextAsync(CancellationToken.None);
+        Assert.Equal(2, queue.NumRequeues("ns/a"));
+        clock.Advance(TimeSpan.FromMilliseconds(9));
+        Assert.Equal(0, queue.Count);
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(1, queue.Count);
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task ProcessNextAsync_RequeueAfter_AddedAfterDelay()
+    {
+        var clock = new FakeTimeProvider();
+        using var queue = Queue(clock);
+        var workers = new ControllerWorkers("test", queue, (_, _) => Task.FromResult(ReconcileResult.After(TimeSpan.FromSeconds(30))), NullLogger.Instance);
+        queue.Add("ns/a");
+
+        await workers.ProcessNextAsync(CancellationToken.None);
+
+        Assert.Equal(0, queue.Count);
+        Assert.Equal(0, queue.NumRequeues("ns/a"));
+        clock.Advance(TimeSpan.FromSeconds(30));
+        Assert.Equal(1, queue.Count);
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task RunAsync_TokenCancelled_WaitsForInFlightAndStartsNothingNew()
+    {
+        var clock = new FakeTimeProvider();
+        using var queue = Queue(clock);
+        var started = new ConcurrentBag<string>();
+        var release = new TaskCompletionSource();
+        var inReconcile = new TaskCompletionSource();
+        var workers = new ControllerWorkers("test", queue, async (key, _) =>
+        {
+            started.Add(key);
+            inReconcile.TrySetResult();
+            await release.Task;
+            return ReconcileResult.Done;
+        }, NullLogger.Instance);
+        queue.Add("ns/a");
+        queue.Add("ns/b");
+        using var cts = new CancellationTokenSource();
+
+        var run = workers.RunAsync(1, cts.Token);
+        await inReconcile.Task;
+        cts.Cancel();
+        await Task.Delay(50);
+        Assert.False(run.IsCompleted);
+
+        release.SetResult();
+        await run;
+        Assert.Equal(["ns/a"], started);
+        Assert.True(queue.ShuttingDown);
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task RunAsync_SeveralWorkers_EachKeyReconciledByOneWorkerAtATime()
+    {
+        var clock = new FakeTimeProvider();
+        using var queue = Queue(clock);
+        var active = new ConcurrentDictionary<string, int>();
+        var overlaps = 0;
+        var reconciled = 0;
+        var workers = new ControllerWorkers("test", queue, async (key, _) =>
+        {
+            if (active.AddOrUpdate(key, 1, (_, n) => n + 1) > 1)
+            {
+                Interlocked.Increment(ref overlaps);
+            }
+            await Task.Delay(1);
+            active.AddOrUpdate(key, 0, (_, n) => n - 1);
+            Interlocked.Increment(ref reconciled);
+            return ReconcileResult.Done;
+        }, NullLogger.Instance);
+        using var cts = new CancellationTokenSource();
+        var run = workers.RunAsync(4, cts.Token);
+
+        for (var i = 0; i < 200; i++)
+        {
+            queue.Add($"ns/{i % 5}");
+            if (i % 10 == 0)
+            {
+                await Task.Delay(1);
+            }
+        }
+        while (queue.Count > 0)
+        {
+            await Task.Delay(10);
+        }
+        await queue.ShutDownWithDrainAsync(CancellationToken.None);
+        cts.Cancel();
+        await run;
+
+        Assert.Equal(0, overlaps);
+        Assert.True(reconciled >= 5);
+    }
+
+    private sealed class CountingLogger : ILogger
+    {
+        public int Errors;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull
+            => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel >= LogLevel.Error)
+            {
+                Interlocked.Increment(ref Errors);
+            }
+        }
+    }
+}
