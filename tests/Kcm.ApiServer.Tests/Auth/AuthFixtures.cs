@@ -1,0 +1,59 @@
+using System.Net.Http.Headers;
+using Kcm.ApiServer.Hosting;
+using Kcm.Testing;
+
+namespace Kcm.ApiServer.Tests.Auth;
+
+/// <summary>A clock the tests move forward to expire tokens; starts at the real time.</summary>
+public sealed class ManualTimeProvider : TimeProvider
+{
+    private long _offsetTicks;
+
+    public override DateTimeOffset GetUtcNow() => System.GetUtcNow().AddTicks(Interlocked.Read(ref _offsetTicks));
+
+    public void Advance(TimeSpan by) => Interlocked.Add(ref _offsetTicks, by.Ticks);
+}
+
+/// <summary>RBAC server with a static token file and a movable clock; anonymous access off.</summary>
+public sealed class AuthServerFixture : EmbeddedServerFixture
+{
+    public const string AliceToken = "alice-token-0123456789";
+    public const string RootToken = "root-token-0123456789";
+    public const string BobToken = "bob-token-0123456789";
+
+    public ManualTimeProvider Clock { get; } = new();
+
+    protected override void Configure(EmbeddedApiServerOptions options)
+    {
+        options.Time = Clock;
+        Directory.CreateDirectory(options.StateDirectory);
+        var tokenFile = Path.Combine(options.StateDirectory, "tokens.csv");
+        File.WriteAllText(tokenFile,
+            $"{AliceToken},alice,uid-alice,\"team-a,team-b\"\n" +
+            $"{RootToken},root,uid-root,system:masters\n" +
+            "\n" +
+            $"{BobToken},bob,uid-bob\n");
+        options.TokenAuthFile = tokenFile;
+    }
+
+    public HttpClient ClientWithToken(string token)
+    {
+        var client = CreateHttpClient(StateDirectory, Url, withClientCertificate: false);
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+
+    public HttpClient ClientWithoutCredentials() => CreateHttpClient(StateDirectory, Url, withClientCertificate: false);
+}
+
+/// <summary>RBAC server with --anonymous-auth=true.</summary>
+public sealed class AnonymousServerFixture : EmbeddedServerFixture
+{
+    protected override void Configure(EmbeddedApiServerOptions options) => options.AnonymousAuth = true;
+}
+
+[CollectionDefinition(Name)]
+public sealed class AuthCollection : ICollectionFixture<AuthServerFixture>
+{
+    public const string Name = "embedded api server with token auth";
+}

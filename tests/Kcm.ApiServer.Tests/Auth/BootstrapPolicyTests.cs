@@ -1,0 +1,55 @@
+using System.Net;
+using static Kcm.ApiServer.Tests.Auth.AuthHttp;
+using static Kcm.ApiServer.Tests.Http;
+
+namespace Kcm.ApiServer.Tests.Auth;
+
+[Collection(AuthCollection.Name)]
+public sealed class BootstrapPolicyTests(AuthServerFixture fixture)
+{
+    private const string Rbac = "/apis/rbac.authorization.k8s.io/v1";
+    private readonly HttpClient _admin = fixture.HttpClient;
+
+    [Fact(Timeout = 30000)]
+    public async Task ControllerManager_BoundToItsUser()
+    {
+        var (code, body) = await GetAsync(_admin, $"{Rbac}/clusterrolebindings/system:kube-controller-manager");
+        Assert.Equal(HttpStatusCode.OK, code);
+        Assert.Equal("system:kube-controller-manager", Str(body!["roleRef"]!["name"]));
+        Assert.Equal("User", Str(body["subjects"]![0]!["kind"]));
+        Assert.Equal("system:kube-controller-manager", Str(body["subjects"]![0]!["name"]));
+        Assert.True((await SubjectAccessReviewAsync(_admin, "system:kube-controller-manager", [], "create", "secrets", "kube-system"))["allowed"]!.GetValue<bool>());
+        Assert.True((await SubjectAccessReviewAsync(_admin, "system:kube-controller-manager", [], "get", "leases", "kube-system", "coordination.k8s.io", "kube-controller-manager"))["allowed"]!.GetValue<bool>());
+    }
+
+    [Fact(Timeout = 30000)]
+    public async Task NodeBootstrapRoles_Exist()
+    {
+        foreach (var name in (string[])["system:node-bootstrapper", "system:certificates.k8s.io:certificatesigningrequests:nodeclient",
+                     "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", "system:kubelet-api-admin", "system:node",
+                     "system:controller:certificate-controller", "cluster-admin", "system:basic-user"])
+        {
+            Assert.Equal(HttpStatusCode.OK, (await GetAsync(_admin, $"{Rbac}/clusterroles/{name}")).Code);
+        }
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync(_admin, $"{Rbac}/namespaces/kube-system/roles/system:controller:token-cleaner")).Code);
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync(_admin, $"{Rbac}/namespaces/kube-public/rolebindings/system:controller:bootstrap-signer")).Code);
+        var (_, binding) = await GetAsync(_admin, $"{Rbac}/clusterrolebindings/system:controller:certificate-controller");
+        Assert.Equal("ServiceAccount", Str(binding!["subjects"]![0]!["kind"]));
+        Assert.Equal("kube-system", Str(binding["subjects"]![0]!["namespace"]));
+        Assert.False((await SubjectAccessReviewAsync(_admin, "system:bootstrap:abc", ["system:bootstrappers"], "create",
+            "certificatesigningrequests", group: "certificates.k8s.io"))["allowed"]!.GetValue<bool>());
+    }
+
+    [Fact(Timeout = 30000)]
+    public async Task AggregatedRoles_HaveUnionOfRules()
+    {
+        var ns = await CreateNamespaceAsync(_admin);
+        await CreateAsync(_admin, $"{Rbac}/namespaces/{ns}/rolebindings",
+            """{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"dana-edit"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"edit"},"subjects":[{"kind":"User","apiGroup":"rbac.authorization.k8s.io","name":"dana"}]}""");
+        Assert.True((await SubjectAccessReviewAsync(_admin, "dana", [], "create", "deployments", ns, "apps"))["allowed"]!.GetValue<bool>());
+        Assert.True((await SubjectAccessReviewAsync(_admin, "dana", [], "list", "pods", ns))["allowed"]!.GetValue<bool>());
+        Assert.False((await SubjectAccessReviewAsync(_admin, "dana", [], "create", "rolebindings", ns, "rbac.authorization.k8s.io"))["allowed"]!.GetValue<bool>());
+        var (_, admin) = await GetAsync(_admin, $"{Rbac}/clusterroles/admin");
+        Assert.True(admin!["rules"]!.AsArray().Count > 10);
+    }
+}
