@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Kcm.Runtime.Metrics;
 
 namespace Kcm.Runtime.Tests.Metrics;
@@ -74,26 +73,8 @@ public class MetricsRegistryTests
         rest.RequestLatency("GET", "10.0.0.1:6443", TimeSpan.FromMilliseconds(12));
         rest.RateLimiterLatency("GET", "10.0.0.1:6443", TimeSpan.Zero);
 
-        var problems = await PromtoolAsync(registry.Render());
+        var problems = await Kcm.Testing.Promtool.CheckAsync(registry.Render());
 
         Assert.True(problems.Length == 0, problems);
-    }
-
-    /// <summary>Runs `promtool check metrics` (Debian package prometheus) on the text; returns its complaints.</summary>
-    internal static async Task<string> PromtoolAsync(string exposition)
-    {
-        var info = new ProcessStartInfo("promtool", "check metrics")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = Process.Start(info) ?? throw new InvalidOperationException("promtool did not start");
-        await process.StandardInput.WriteAsync(exposition);
-        process.StandardInput.Close();
-        var stdout = await process.StandardOutput.ReadToEndAsync();
-        var stderr = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return process.ExitCode == 0 ? "" : $"promtool exit {process.ExitCode}: {stdout}{stderr}";
     }
 }

@@ -1,0 +1,106 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography.X509Certificates;
+using Kcm.Api.Authentication.V1;
+using Kcm.Api.Meta.V1;
+using Kcm.Client;
+using Kcm.Client.Errors;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace Kcm.Serving;
+
+/// <summary>Settings of delegated authentication (upstream's --client-ca-file, --requestheader-*, --authentication-*).</summary>
+public sealed record AuthenticationSettings
+{
+    public IReadOnlyList<X509Certificate2> ClientCa { get; init; } = [];
+    public IReadOnlyList<X509Certificate2> RequestHeaderClientCa { get; init; } = [];
+    public IReadOnlyList<string> RequestHeaderAllowedNames { get; init; } = [];
+    public IReadOnlyList<string> RequestHeaderUsernameHeaders { get; init; } = ["X-Remote-User"];
+    public IReadOnlyList<string> RequestHeaderGroupHeaders { get; init; } = ["X-Remote-Group"];
+    public IReadOnlyList<string> RequestHeaderExtraHeaderPrefixes { get; init; } = ["X-Remote-Extra-"];
+
+    /// <summary>Client for TokenReview; null disables bearer tokens (no --authentication-kubeconfig).</summary>
+    public KubeApiClient? TokenReviewClient { get; init; }
+
+    public TimeSpan TokenCacheTtl { get; init; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>
+/// Authenticates requests to the secure port as upstream's delegating authenticator does: front-proxy
+/// request headers (only from a client certificate signed by the request-header CA, with an allowed
+/// CN), then client certificates signed by the client CA, then bearer tokens via TokenReview.
+/// </summary>
+public sealed class DelegatingAuthenticator(AuthenticationSettings settings, TimeProvider time, ILogger logger)
+{
+    private readonly ConcurrentDictionary<string, (RequestUser? User, DateTimeOffset Expires)> _tokenCache = new(StringComparer.Ordinal);
+
+    public async Task<RequestUser?> AuthenticateAsync(HttpContext context, CancellationToken ct)
+    {
+        var cert = context.Connection.ClientCertificate;
+        if (cert != null)
+        {
+            if (settings.RequestHeaderClientCa.Count > 0 && Chains(cert, settings.RequestHeaderClientCa))
+            {
+                var cn = cert.GetNameInfo(X509NameType.SimpleName, false);
+                if (settings.RequestHeaderAllowedNames.Count == 0 || settings.RequestHeaderAllowedNames.Contains(cn))
+                {
+                    var name = settings.RequestHeaderUsernameHeaders.Select(h => context.Request.Headers[h].ToString()).FirstOrDefault(v => v.Length > 0);
+                    if (name != null)
+                    {
+                        var groups = settings.RequestHeaderGroupHeaders.SelectMany(h => context.Request.Headers[h].SelectMany(v => (v ?? "").Split(','))).Where(g => g.Length > 0).ToList();
+                        return new RequestUser(name, groups);
+                    }
+                }
+            }
+            if (settings.ClientCa.Count > 0 && Chains(cert, settings.ClientCa))
+            {
+                var groups = cert.SubjectName.EnumerateRelativeDistinguishedNames()
+                    .Where(r => r.GetSingleElementType().Value == "2.5.4.10")
+                    .Select(r => r.GetSingleElementValue() ?? "")
+                    .Where(g => g.Length > 0)
+                    .Append("system:authenticated")
+                    .ToList();
+                return new RequestUser(cert.GetNameInfo(X509NameType.SimpleName, false), groups);
+            }
+        }
+        var authorization = context.Request.Headers.Authorization.ToString();
+        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && settings.TokenReviewClient != null)
+        {
+            return await ReviewTokenAsync(authorization[7..].Trim(), ct);
+        }
+        return null;
+    }
+
+    private async Task<RequestUser?> ReviewTokenAsync(string token, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        if (_tokenCache.TryGetValue(token, out var cached) && cached.Expires > now) return cached.User;
+        RequestUser? user = null;
+        try
+        {
+            var review = await settings.TokenReviewClient!.CreateAsync(new TokenReview { Spec = new TokenReviewSpec { Token = token } }, cancellationToken: ct);
+            if (review.Status?.Authenticated == true && review.Status.User?.Username is { Length: > 0 } name)
+            {
+                user = new RequestUser(name, review.Status.User.Groups ?? [], review.Status.User.Uid);
+            }
+        }
+        catch (KubeApiException e)
+        {
+            // Upstream answers 401 when the review cannot be made; do not cache the failure.
+            logger.LogWarning("TokenReview failed: {Message}", e.Message);
+            return null;
+        }
+        _tokenCache[token] = (user, now + settings.TokenCacheTtl);
+        return user;
+    }
+
+    private static bool Chains(X509Certificate2 cert, IReadOnlyList<X509Certificate2> roots)
+    {
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        foreach (var root in roots) chain.ChainPolicy.CustomTrustStore.Add(root);
+        chain.ChainPolicy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2"));
+        return chain.Build(cert);
+    }
+}

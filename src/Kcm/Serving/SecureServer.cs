@@ -1,0 +1,142 @@
+using System.Net;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using Kcm.Runtime.Metrics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+
+namespace Kcm.Serving;
+
+public sealed record SecureServingSettings
+{
+    public required IPAddress BindAddress { get; init; }
+
+    /// <summary>0 picks a free port (tests, the dev command).</summary>
+    public required int Port { get; init; }
+
+    public required X509Certificate2 Certificate { get; init; }
+}
+
+/// <summary>
+/// The controller manager's secure port: /healthz, /livez, /readyz (with per-check paths and
+/// ?verbose), /metrics and /configz behind delegated authentication and authorization, TLS ≥ 1.2.
+/// </summary>
+public sealed class SecureServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private SecureServer(WebApplication app, int port)
+    {
+        _app = app;
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    public static async Task<SecureServer> StartAsync(SecureServingSettings settings, DelegatingAuthenticator authenticator,
+        DelegatingAuthorizer authorizer, HealthChecks health, MetricsRegistry metrics, Func<object> configz, ILoggerFactory loggers,
+        CancellationToken ct)
+    {
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.Services.AddLogging();
+        builder.Services.Replace(ServiceDescriptor.Singleton(loggers));
+        builder.WebHost.UseKestrelCore();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(settings.BindAddress, settings.Port, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                listen.UseHttps(new HttpsConnectionAdapterOptions
+                {
+                    ServerCertificate = settings.Certificate,
+                    SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                    ClientCertificateMode = ClientCertificateMode.AllowCertificate,
+                    // Chains are checked by the authenticator against the configured CAs, not the system store.
+                    ClientCertificateValidation = (_, _, _) => true,
+                });
+            });
+        });
+        var app = builder.Build();
+        var handler = new Handler(authenticator, authorizer, health, metrics, configz);
+        app.Run(handler.HandleAsync);
+        await app.StartAsync(ct);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var port = new Uri(address.Replace("[::]", "localhost", StringComparison.Ordinal).Replace("0.0.0.0", "localhost", StringComparison.Ordinal)).Port;
+        return new SecureServer(app, port);
+    }
+
+    public ValueTask DisposeAsync() => _app.DisposeAsync();
+
+    private sealed class Handler(DelegatingAuthenticator authenticator, DelegatingAuthorizer authorizer, HealthChecks health,
+        MetricsRegistry metrics, Func<object> configz)
+    {
+        private static readonly string[] HealthEndpoints = ["healthz", "livez", "readyz"];
+
+        public async Task HandleAsync(HttpContext context)
+        {
+            var ct = context.RequestAborted;
+            var path = context.Request.Path.Value ?? "/";
+            var user = await authenticator.AuthenticateAsync(context, ct);
+            if (!authorizer.IsAlwaysAllowed(path))
+            {
+                if (user == null)
+                {
+                    await WriteAsync(context, 401, "Unauthorized\n");
+                    return;
+                }
+                var verb = context.Request.Method.ToLowerInvariant();
+                if (await authorizer.AuthorizeAsync(user, verb, path, ct) != AuthorizationDecision.Allow)
+                {
+                    await WriteAsync(context, 403, $"Forbidden: \"{path}\", Reason: \"\"\n");
+                    return;
+                }
+            }
+            if (context.Request.Method != "GET" && context.Request.Method != "HEAD")
+            {
+                await WriteAsync(context, 405, "Method Not Allowed\n");
+                return;
+            }
+            var segments = path.Trim('/').Split('/');
+            if (HealthEndpoints.Contains(segments[0]) && segments.Length <= 2)
+            {
+                var query = context.Request.Query;
+                var (status, body) = await health.EvaluateAsync(segments[0], segments.Length == 2 ? segments[1] : null,
+                    query.ContainsKey("verbose"), query["exclude"].Select(v => v ?? "").ToHashSet(), ct);
+                await WriteAsync(context, status, body);
+                return;
+            }
+            switch (path)
+            {
+                case "/metrics":
+                    await WriteAsync(context, 200, metrics.Render(), "text/plain; version=0.0.4; charset=utf-8");
+                    return;
+                case "/configz":
+                    context.Response.StatusCode = 200;
+                    context.Response.ContentType = "application/json";
+                    await context.Response.WriteAsync(JsonSerializer.Serialize(configz(), ConfigzJson.Default.Object), ct);
+                    return;
+                default:
+                    await WriteAsync(context, 404, "404 page not found\n");
+                    return;
+            }
+        }
+
+        private static async Task WriteAsync(HttpContext context, int status, string body, string contentType = "text/plain; charset=utf-8")
+        {
+            context.Response.StatusCode = status;
+            context.Response.ContentType = contentType;
+            context.Response.Headers["X-Content-Type-Options"] = "nosniff";
+            await context.Response.WriteAsync(body, context.RequestAborted);
+        }
+    }
+}
