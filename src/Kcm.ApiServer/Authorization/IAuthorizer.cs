@@ -50,7 +50,10 @@ public sealed class AlwaysAllowAuthorizer : IAuthorizer, IRuleResolver
     public RuleSet RulesFor(UserInfo user, string @namespace) => PrivilegedGroupAuthorizer.Everything;
 }
 
-/// <summary>Members of system:masters may do anything, before any other authorizer is asked (upstream's privileged groups).</summary>
+/// <summary>
+/// Members of system:masters may do anything, before any other authorizer is asked (upstream's privileged groups).
+/// Lists no rules of its own: as upstream, rules reviews show what RBAC grants them (cluster-admin).
+/// </summary>
 public sealed class PrivilegedGroupAuthorizer : IAuthorizer, IRuleResolver
 {
     internal static readonly RuleSet Everything = new(
@@ -62,8 +65,7 @@ public sealed class PrivilegedGroupAuthorizer : IAuthorizer, IRuleResolver
     public ValueTask<AuthorizationResult> AuthorizeAsync(AuthorizationAttributes attributes, CancellationToken cancellationToken)
         => ValueTask.FromResult(attributes.User.Groups.Contains(UserInfo.MastersGroup) ? Allowed : NoOpinion);
 
-    public RuleSet RulesFor(UserInfo user, string @namespace)
-        => user.Groups.Contains(UserInfo.MastersGroup) ? Everything : new RuleSet([], [], false, null);
+    public RuleSet RulesFor(UserInfo user, string @namespace) => new([], [], false, null);
 }
 
 /// <summary>

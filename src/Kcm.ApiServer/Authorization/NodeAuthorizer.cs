@@ -10,7 +10,7 @@ namespace Kcm.ApiServer.Authorization;
 /// references them. Upstream's full object graph (persistentvolumes, resourceclaims, attachments) is not modelled:
 /// those stay with the other authorizers.
 /// </summary>
-public sealed class NodeAuthorizer(ObjectStore store) : IAuthorizer
+public sealed class NodeAuthorizer(ObjectStore store) : IAuthorizer, IRuleResolver
 {
     public const string NodesGroup = "system:nodes";
     public const string NodeUserPrefix = "system:node:";
@@ -44,6 +44,12 @@ public sealed class NodeAuthorizer(ObjectStore store) : IAuthorizer
         }
         return _nodeRules.Any(r => r.Allows(a)) ? Allowed : NoOpinion;
     }
+
+    /// <summary>As upstream: nodes' permissions cannot be enumerated; everyone else gets nothing from this authorizer.</summary>
+    public RuleSet RulesFor(UserInfo user, string @namespace)
+        => user.Groups.Contains(NodesGroup) && user.Name.StartsWith(NodeUserPrefix, StringComparison.Ordinal)
+            ? new RuleSet([], [], true, "node authorizer does not support user rule resolution")
+            : new RuleSet([], [], false, null);
 
     private bool ReferencedByPodOnNode(string node, string resource, string @namespace, string name)
     {

@@ -14,7 +14,7 @@ public sealed class ManualTimeProvider : TimeProvider
     public void Advance(TimeSpan by) => Interlocked.Add(ref _offsetTicks, by.Ticks);
 }
 
-/// <summary>RBAC server with a static token file and a movable clock; anonymous access off.</summary>
+/// <summary>Node,RBAC server with a static token file and a movable clock; anonymous access off.</summary>
 public sealed class AuthServerFixture : EmbeddedServerFixture
 {
     public const string AliceToken = "alice-token-0123456789";
@@ -26,6 +26,7 @@ public sealed class AuthServerFixture : EmbeddedServerFixture
     protected override void Configure(EmbeddedApiServerOptions options)
     {
         options.Time = Clock;
+        options.AuthorizationModes = ["Node,RBAC"];
         Directory.CreateDirectory(options.StateDirectory);
         var tokenFile = Path.Combine(options.StateDirectory, "tokens.csv");
         File.WriteAllText(tokenFile,
