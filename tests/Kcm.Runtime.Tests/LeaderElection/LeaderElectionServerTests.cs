@@ -38,14 +38,15 @@ public sealed class LeaderElectionServerTests(EmbeddedServerFixture server) : IC
         }
     }
 
-    private Candidate NewCandidate(IResourceLock resourceLock, bool releaseOnCancel = true) => new(resourceLock, TimeProvider.System, config => config with
-    {
-        LeaseDuration = TimeSpan.FromSeconds(2),
-        RenewDeadline = TimeSpan.FromSeconds(1.5),
-        RetryPeriod = TimeSpan.FromSeconds(0.3),
-        ReleaseOnCancel = releaseOnCancel,
-        Name = "kube-controller-manager",
-    });
+    private Candidate NewCandidate(IResourceLock resourceLock, bool releaseOnCancel = true, double lease = 2, double renew = 1.5, double retry = 0.3)
+        => new(resourceLock, TimeProvider.System, config => config with
+        {
+            LeaseDuration = TimeSpan.FromSeconds(lease),
+            RenewDeadline = TimeSpan.FromSeconds(renew),
+            RetryPeriod = TimeSpan.FromSeconds(retry),
+            ReleaseOnCancel = releaseOnCancel,
+            Name = "kube-controller-manager",
+        });
 
     private Candidate NewCandidate(string lockType, string name, string host, bool releaseOnCancel = true)
         => NewCandidate(ResourceLocks.Create(lockType, _ns, name, CandidateClient(), LeaderElectionIdentity.Create(host)), releaseOnCancel);
@@ -98,6 +99,28 @@ public sealed class LeaderElectionServerTests(EmbeddedServerFixture server) : IC
         Assert.Equal(next.Identity, lease.Spec!.HolderIdentity);
         Assert.Equal(1, lease.Spec.LeaseTransitions);
         Assert.Equal(2, lease.Spec.LeaseDurationSeconds);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Leases_LongRetryPeriod_StandbyWakesFromWatchOnRelease()
+    {
+        // Polling alone would take 5-11s here; the watch on the Lease must bring the standby in at once.
+        Candidate Slow(string host) => NewCandidate(
+            ResourceLocks.Create(ResourceLocks.Leases, _ns, "kcm-slow", CandidateClient(), LeaderElectionIdentity.Create(host)), lease: 15, renew: 10, retry: 5);
+        await using var a = Slow("master-a").Start();
+        await a.Started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await using var b = Slow("master-b").Start();
+        await Task.Delay(TimeSpan.FromSeconds(0.5));
+        Assert.Equal(a.Identity, b.Elector.GetLeader());
+
+        var stopwatch = Stopwatch.StartNew();
+        await a.StopAsync();
+        await b.Started.Task.WaitAsync(TimeSpan.FromSeconds(4));
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(2), $"handover took {stopwatch.Elapsed}");
+        var lease = await _client.GetAsync<Lease>(_ns, "kcm-slow");
+        Assert.Equal(b.Identity, lease.Spec!.HolderIdentity);
+        Assert.Equal(15, lease.Spec.LeaseDurationSeconds);
+        Assert.Equal(1, lease.Spec.LeaseTransitions);
     }
 
     [Fact(Timeout = 30_000)]
