@@ -182,6 +182,33 @@ public sealed class AuthorizationTests(AuthServerFixture fixture)
             Str(body!["message"]));
     }
 
+    [Fact(Timeout = 30000)]
+    public async Task LocalSubjectAccessReview_NamespaceMustMatch()
+    {
+        var ns = await CreateNamespaceAsync(_admin);
+        await CreateRoleAsync(ns, "ev", """[{"apiGroups":[""],"resources":["events"],"verbs":["create"]}]""");
+        await BindAsync(ns, "erin-ev", "Role", "ev", """[{"kind":"User","apiGroup":"rbac.authorization.k8s.io","name":"erin"}]""");
+        var path = $"/apis/authorization.k8s.io/v1/namespaces/{ns}/localsubjectaccessreviews";
+        var (code, body) = await PostAsync(_admin, path,
+            """{"apiVersion":"authorization.k8s.io/v1","kind":"LocalSubjectAccessReview","spec":{"user":"erin","resourceAttributes":{"namespace":"NS","verb":"create","resource":"events"}}}""".Replace("NS", ns));
+        Assert.Equal(HttpStatusCode.Created, code);
+        Assert.True(body!["status"]!["allowed"]!.GetValue<bool>());
+        Assert.Equal(ns, Str(body["metadata"]!["namespace"]));
+        (code, body) = await PostAsync(_admin, path,
+            """{"apiVersion":"authorization.k8s.io/v1","kind":"LocalSubjectAccessReview","spec":{"user":"erin","resourceAttributes":{"namespace":"elsewhere","verb":"create","resource":"events"}}}""");
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, code);
+        Assert.Equal("LocalSubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.resourceAttributes.namespace: Invalid value: \"elsewhere\": must match metadata.namespace",
+            Str(body!["message"]));
+    }
+
+    [Fact]
+    public void AuthorizationModes_Unknown_Rejected()
+    {
+        var store = new Kcm.ApiServer.Storage.ObjectStore(10);
+        Assert.Throws<Kcm.ApiServer.Authorization.AuthorizationModeException>(() => Kcm.ApiServer.Authorization.AuthorizationModes.Build(["ABAC"], store));
+        Assert.Throws<Kcm.ApiServer.Authorization.AuthorizationModeException>(() => Kcm.ApiServer.Authorization.AuthorizationModes.Build(["RBAC,RBAC"], store));
+    }
+
     private Task CreateRoleAsync(string ns, string name, string rules)
         => CreateAsync(_admin, $"/apis/{Rbac}/v1/namespaces/{ns}/roles",
             $$"""{"apiVersion":"{{Rbac}}/v1","kind":"Role","metadata":{"name":"{{name}}"},"rules":{{rules}}}""");
