@@ -43,7 +43,7 @@ public sealed class ControllerWorkers(string name, RateLimitingQueue<string> que
         {
             if (cancellationToken.IsCancellationRequested)
             {
-                return false; // Stopping: keys still queued are left for whoever leads next.
+                return false; // Stopping: the next leader relists and reconciles everything anyway.
             }
             var result = await reconcile(key, cancellationToken).ConfigureAwait(false);
             queue.Forget(key);
