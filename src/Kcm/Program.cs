@@ -7,17 +7,19 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        // Without a subcommand this is the drop-in controller manager taking upstream's flags only.
         var (name, rest) = args.Length > 0 && !args[0].StartsWith('-') ? (args[0], args[1..]) : ("", args);
         ICommand? command = name switch
         {
+            "" => new ControllerManagerCommand(),
             "apiserver" => new ApiServerCommand(),
             "dev" => new DevCommand(),
             _ => null,
         };
         if (command == null)
         {
-            Console.Error.WriteLine(name.Length == 0 ? TopLevelUsage() : $"Error: unknown command \"{name}\" for \"kube-controller-manager\"\n\n{TopLevelUsage()}");
-            return name.Length == 0 && (args.Contains("-h") || args.Contains("--help")) ? 0 : 1;
+            Console.Error.WriteLine($"Error: unknown command \"{name}\" for \"kube-controller-manager\"\n\n{TopLevelUsage()}");
+            return 1;
         }
         try
         {
@@ -34,6 +36,7 @@ public static class Program
         kube-controller-manager: a C# drop-in replacement for the Kubernetes controller manager.
 
         Usage:
+          kube-controller-manager [flags]                      the controller manager (upstream's flags; --help lists them)
           kube-controller-manager dev [--state-dir DIR]        run the embedded API server for development and print how to use kubectl with it
           kube-controller-manager apiserver --state-dir DIR    run only the embedded Kubernetes-compatible API server
 

@@ -41,6 +41,21 @@ public sealed class ClusterCertificates : IDisposable
         return new ClusterCertificates(ca, serving, admin);
     }
 
+    /// <summary>
+    /// A component's certificate (e.g. kube-controller-manager.pem / -key.pem, CN and O as the guides
+    /// make them), signed by the CA in <paramref name="directory"/>, usable both as a client certificate
+    /// and as the component's serving certificate for 127.0.0.1/localhost. Reused when present.
+    /// </summary>
+    public X509Certificate2 EnsureComponentCertificate(string directory, string fileBase, string commonName, string organization, DateTimeOffset now)
+    {
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddIpAddress(System.Net.IPAddress.Loopback);
+        san.AddDnsName("localhost");
+        return LoadOrCreatePair(directory, fileBase + ".pem", fileBase + "-key.pem",
+            () => CreateLeaf(Ca, new X500DistinguishedName($"C=US, L=Portland, O={organization}, OU=Kubernetes The Hard Way, ST=Oregon, CN={commonName}"),
+                san.Build(), serverAuth: true, now), Ca);
+    }
+
     private static X509Certificate2 LoadOrCreatePair(string dir, string certName, string keyName,
         Func<(X509Certificate2 Cert, RSA Key)> create, X509Certificate2? issuer)
     {

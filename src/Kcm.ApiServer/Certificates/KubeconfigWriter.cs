@@ -36,12 +36,19 @@ public static class KubeconfigWriter
 
     /// <summary>Writes admin.kubeconfig from the admin cert/key files (embedding their exact bytes), only when it changed.</summary>
     public static string WriteAdmin(string stateDirectory, string server)
+        => Write(stateDirectory, server, ClusterCertificates.AdminCertFile, ClusterCertificates.AdminKeyFile, "admin", "admin.kubeconfig");
+
+    /// <summary>
+    /// Writes <paramref name="fileName"/> for the credentials in the given cert/key files of the state
+    /// directory, as the guides' `kubectl config set-credentials --embed-certs` steps do; only when it changed.
+    /// </summary>
+    public static string Write(string stateDirectory, string server, string certFile, string keyFile, string userName, string fileName)
     {
         var caPem = File.ReadAllText(Path.Combine(stateDirectory, ClusterCertificates.CaCertFile));
-        var certPem = File.ReadAllText(Path.Combine(stateDirectory, ClusterCertificates.AdminCertFile));
-        var keyPem = File.ReadAllText(Path.Combine(stateDirectory, ClusterCertificates.AdminKeyFile));
-        var path = Path.Combine(stateDirectory, "admin.kubeconfig");
-        var content = Render(server, caPem, certPem, keyPem);
+        var certPem = File.ReadAllText(Path.Combine(stateDirectory, certFile));
+        var keyPem = File.ReadAllText(Path.Combine(stateDirectory, keyFile));
+        var path = Path.Combine(stateDirectory, fileName);
+        var content = Render(server, caPem, certPem, keyPem, userName: userName);
         if (!File.Exists(path) || File.ReadAllText(path) != content)
         {
             ClusterCertificates.WriteTextFile(path, content, secret: true);

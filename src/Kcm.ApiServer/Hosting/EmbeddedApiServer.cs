@@ -47,6 +47,18 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         AdminTokenPath = Path.Combine(stateDirectory, AuthenticationSetup.AdminTokenFile);
     }
 
+    /// <summary>
+    /// Issues a component's certificate in the state directory (e.g. kube-controller-manager.pem with
+    /// CN/O system:kube-controller-manager, as the deployment guides make it) and writes
+    /// <c>&lt;fileBase&gt;.kubeconfig</c> for it; returns the kubeconfig path.
+    /// </summary>
+    public string WriteComponentKubeconfig(string fileBase, string commonName, string organization)
+    {
+        _certificates.EnsureComponentCertificate(StateDirectory, fileBase, commonName, organization, DateTimeOffset.UtcNow).Dispose();
+        return KubeconfigWriter.Write(StateDirectory, Url.ToString().TrimEnd('/'), fileBase + ".pem", fileBase + "-key.pem",
+            commonName, fileBase + ".kubeconfig");
+    }
+
     /// <summary>File holding a bearer token for user admin in system:masters.</summary>
     public string AdminTokenPath { get; }
 

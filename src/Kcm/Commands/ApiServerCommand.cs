@@ -31,12 +31,15 @@ public sealed class ApiServerCommand : ICommand
             SecurePort = securePort(),
             BindAddress = bindAddress(),
         };
-        return await ServeAsync(options, loggers, stdout, stderr, signal.Token, printKubectlHint: false);
+        return await ServeAsync(options, loggers, stdout, stderr, signal.Token, alongside: null);
     }
 
-    /// <summary>Starts the server, waits for the shutdown signal, stops it; start-up failures are one line on stderr.</summary>
+    /// <summary>
+    /// Starts the server, runs <paramref name="alongside"/> (if any) until the shutdown signal, stops it;
+    /// start-up failures are one line on stderr.
+    /// </summary>
     internal static async Task<int> ServeAsync(EmbeddedApiServerOptions options, ILoggerFactory loggers, TextWriter stdout, TextWriter stderr,
-        CancellationToken stop, bool printKubectlHint)
+        CancellationToken stop, Func<EmbeddedApiServer, CancellationToken, Task>? alongside)
     {
         EmbeddedApiServer server;
         try
@@ -54,7 +57,7 @@ public sealed class ApiServerCommand : ICommand
         }
         await using (server)
         {
-            if (printKubectlHint)
+            if (alongside != null)
             {
                 await stdout.WriteLineAsync($"""
 
@@ -64,13 +67,17 @@ public sealed class ApiServerCommand : ICommand
                       kubectl get namespaces
                     Press Ctrl-C to stop.
                     """);
+                await alongside(server, stop);
             }
-            try
+            else
             {
-                await Task.Delay(Timeout.Infinite, stop);
-            }
-            catch (OperationCanceledException)
-            {
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, stop);
+                }
+                catch (OperationCanceledException)
+                {
+                }
             }
             await server.StopAsync(CancellationToken.None);
         }

@@ -60,7 +60,9 @@ public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel,
     public static ILoggerFactory CreateFactory(int verbosity, TextWriter output)
     {
         var level = LevelForVerbosity(verbosity);
+        // Kestrel's per-connection chatter is noise at any klog level; its warnings still show.
         return LoggerFactory.Create(b => b.ClearProviders().SetMinimumLevel(level)
+            .AddFilter("Microsoft.AspNetCore", LogLevel.Warning)
             .AddProvider(new KlogLoggerProvider(output, level, TimeProvider.System)));
     }
 

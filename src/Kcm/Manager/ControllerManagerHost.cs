@@ -1,0 +1,146 @@
+using Kcm.Client;
+using Kcm.Client.Config;
+using Kcm.Options;
+using Kcm.Runtime.LeaderElection;
+using Kcm.Runtime.Metrics;
+using Kcm.Serving;
+using Microsoft.Extensions.Logging;
+
+namespace Kcm.Manager;
+
+/// <summary>Why the process ended: clean shutdown, or leadership lost (upstream exits non-zero then).</summary>
+public enum ManagerExit { Stopped, LeadershipLost }
+
+/// <summary>
+/// The drop-in controller manager process: client, secure port, leader election, then the enabled
+/// controllers for as long as this instance leads. Controllers run under a token cancelled the
+/// moment leadership is lost, before another instance could see the lease expire.
+/// </summary>
+public sealed class ControllerManagerHost(KubeControllerManagerOptions options, ILoggerFactory loggers, TimeProvider time)
+{
+    public const string Version = "v1.26.3";
+
+    private readonly ILogger _logger = loggers.CreateLogger("controllermanager");
+
+    /// <summary>Port the secure server listens on once started (0 before, or when disabled).</summary>
+    public int SecurePort { get; private set; }
+
+    public string Identity { get; } = LeaderElectionIdentity.Create();
+
+    public async Task<ManagerExit> RunAsync(CancellationToken stop)
+    {
+        _logger.LogInformation("Version: {Version}", Version);
+        foreach (var warning in options.Warnings) _logger.LogWarning("{Warning}", warning);
+
+        var metrics = new MetricsRegistry();
+        ProcessMetrics.Register(metrics);
+        var clientOptions = new KubeClientOptions { Metrics = new RestClientMetrics(metrics), TimeProvider = time };
+        var connection = options.Generic.ClientConnection;
+        var config = KubeconfigLoader.BuildConfigFromFlags(NullIfEmpty(connection.Master), NullIfEmpty(connection.Kubeconfig)) with
+        {
+            Qps = connection.Qps,
+            Burst = connection.Burst,
+            UserAgent = $"kube-controller-manager/{Version} (linux/amd64) kubernetes/{Environment.ProcessId:x}",
+        };
+        using var client = new KubeApiClient(config, clientOptions);
+
+        var controllers = new ControllerRunner(options, client, loggers, time);
+        LeaderElector? elector = null;
+        var leaderElection = options.Generic.LeaderElection;
+        var checks = new List<HealthCheck>();
+        if (leaderElection.LeaderElect)
+        {
+            elector = CreateElector(client, metrics);
+            // Upstream tolerates 20 s past lease expiry before /healthz reports the leader unhealthy.
+            checks.Add(new HealthCheck("leaderElection", _ =>
+                Task.FromResult(elector.TryCheckHealth(TimeSpan.FromSeconds(20), out var failure) ? null : failure)));
+        }
+
+        await using var server = await StartSecureServerAsync(metrics, checks, clientOptions, stop);
+        SecurePort = server?.Port ?? 0;
+
+        if (elector == null)
+        {
+            await controllers.RunAsync(stop);
+            return ManagerExit.Stopped;
+        }
+        await elector.RunAsync(stop);
+        return stop.IsCancellationRequested ? ManagerExit.Stopped : ManagerExit.LeadershipLost;
+
+        LeaderElector CreateElector(KubeApiClient mainClient, MetricsRegistry registry)
+        {
+            // As upstream: the lock has its own client, so controller traffic cannot starve renewals, with a
+            // timeout of half the renew deadline so one hung request cannot eat the whole deadline.
+            var lockClient = new KubeApiClient(mainClient.Config with { Timeout = leaderElection.RenewDeadline / 2 }, clientOptions);
+            var resourceLock = ResourceLocks.Create(leaderElection.ResourceLock, leaderElection.ResourceNamespace, leaderElection.ResourceName, lockClient, Identity);
+            return new LeaderElector(new LeaderElectionConfig
+            {
+                Lock = resourceLock,
+                Name = leaderElection.ResourceName,
+                LeaseDuration = leaderElection.LeaseDuration,
+                RenewDeadline = leaderElection.RenewDeadline,
+                RetryPeriod = leaderElection.RetryPeriod,
+                ReleaseOnCancel = true,
+                TimeProvider = time,
+                Metrics = new LeaderElectionMetrics(registry),
+                Logger = loggers.CreateLogger("leaderelection"),
+                Callbacks = new LeaderCallbacks
+                {
+                    OnStartedLeading = ct => controllers.RunAsync(ct),
+                    OnStoppedLeading = () =>
+                    {
+                        if (!stop.IsCancellationRequested) _logger.LogError("leaderelection lost");
+                    },
+                    OnNewLeader = leader =>
+                    {
+                        if (leader != Identity) _logger.LogInformation("new leader elected: {Leader}", leader);
+                    },
+                },
+            });
+        }
+    }
+
+    private async Task<SecureServer?> StartSecureServerAsync(MetricsRegistry metrics, List<HealthCheck> checks, KubeClientOptions clientOptions, CancellationToken ct)
+    {
+        var serving = options.SecureServing;
+        if (serving.SecurePort == 0) return null;
+        var certificate = ServingCertificate.Load(serving.TlsCertFile, serving.TlsPrivateKeyFile, serving.CertDirectory, serving.BindAddress.ToString(), time);
+        var authn = options.Authentication;
+        var authz = options.Authorization;
+        var authentication = new AuthenticationSettings
+        {
+            ClientCa = authn.ClientCaFile.Length > 0 ? PemLoader.LoadCertificateBundle(File.ReadAllText(authn.ClientCaFile)) : [],
+            RequestHeaderClientCa = authn.RequestHeaderClientCaFile.Length > 0 ? PemLoader.LoadCertificateBundle(File.ReadAllText(authn.RequestHeaderClientCaFile)) : [],
+            RequestHeaderAllowedNames = authn.RequestHeaderAllowedNames,
+            RequestHeaderUsernameHeaders = authn.RequestHeaderUsernameHeaders,
+            RequestHeaderGroupHeaders = authn.RequestHeaderGroupHeaders,
+            RequestHeaderExtraHeaderPrefixes = authn.RequestHeaderExtraHeaderPrefixes,
+            TokenReviewClient = authn.RemoteKubeconfigFile.Length > 0 ? KubeApiClient.FromKubeconfig(authn.RemoteKubeconfigFile, options: clientOptions) : null,
+            TokenCacheTtl = authn.TokenWebhookCacheTtl,
+        };
+        if (authentication.TokenReviewClient == null)
+        {
+            _logger.LogWarning("No authentication-kubeconfig provided in order to lookup requestheader and token authentication; only client certificates signed by --client-ca-file are accepted.");
+        }
+        var authorization = new AuthorizationSettings
+        {
+            AlwaysAllowPaths = authz.AlwaysAllowPaths,
+            SubjectAccessReviewClient = authz.RemoteKubeconfigFile.Length > 0 ? KubeApiClient.FromKubeconfig(authz.RemoteKubeconfigFile, options: clientOptions) : null,
+            AllowCacheTtl = authz.AllowCacheTtl,
+            DenyCacheTtl = authz.DenyCacheTtl,
+        };
+        if (authorization.SubjectAccessReviewClient == null)
+        {
+            _logger.LogWarning("No authorization-kubeconfig provided, so SubjectAccessReview of authorization tokens won't work.");
+        }
+        var server = await SecureServer.StartAsync(
+            new SecureServingSettings { BindAddress = serving.BindAddress, Port = serving.SecurePort, Certificate = certificate },
+            new DelegatingAuthenticator(authentication, time, loggers.CreateLogger("authentication")),
+            new DelegatingAuthorizer(authorization, time, loggers.CreateLogger("authorization")),
+            new HealthChecks(checks), metrics, () => Configz.Build(options), loggers, ct);
+        _logger.LogInformation("Serving securely on {Address}:{Port}", serving.BindAddress, server.Port);
+        return server;
+    }
+
+    private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
+}
