@@ -160,3 +160,21 @@ public sealed class ControllerWorkersTests
         }
     }
 }
+
+public sealed class EnqueueKeyHandlerTests
+{
+    [Fact(Timeout = 10_000)]
+    public async Task Handler_AddUpdateDelete_QueuesObjectKeyOnce()
+    {
+        using var queue = new WorkQueue<string>();
+        var handler = new EnqueueKeyHandler<Kcm.Api.Core.V1.ConfigMap>(queue);
+        var cm = new Kcm.Api.Core.V1.ConfigMap { Metadata = new Kcm.Api.Meta.V1.ObjectMeta { Namespace = "ns", Name = "a" } };
+
+        handler.OnAdd(cm, isInInitialList: true);
+        handler.OnUpdate(cm, cm);
+        handler.OnDelete(cm, finalStateUnknown: true);
+
+        Assert.Equal(1, queue.Count);
+        Assert.Equal(("ns/a", false), await queue.GetAsync(CancellationToken.None));
+    }
+}

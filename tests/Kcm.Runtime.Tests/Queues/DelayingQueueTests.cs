@@ -38,8 +38,8 @@ public sealed class DelayingQueueTests
         Assert.Equal(0, queue.WaitingCount);
     }
 
-    [Fact]
-    public void AddAfter_SeveralItems_AddedInReadyOrder()
+    [Fact(Timeout = 10_000)]
+    public async Task AddAfter_SeveralItems_AddedInReadyOrder()
     {
         var clock = new FakeTimeProvider();
         using var queue = new DelayingQueue<string>(new WorkQueueOptions { TimeProvider = clock });
@@ -52,7 +52,11 @@ public sealed class DelayingQueueTests
         clock.Advance(TimeSpan.FromSeconds(5));
         Assert.Equal(3, queue.Count);
 
-        var order = Enumerable.Range(0, 3).Select(_ => queue.GetAsync(CancellationToken.None).Result.Item).ToArray();
+        var order = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            order.Add((await queue.GetAsync(CancellationToken.None)).Item);
+        }
         Assert.Equal(["early", "middle", "late"], order);
     }
 
