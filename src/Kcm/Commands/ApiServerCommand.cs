@@ -15,6 +15,15 @@ public sealed class ApiServerCommand : ICommand
         var securePort = flags.Int("secure-port", 6443, "Port to serve HTTPS on (0 picks a free port).");
         var bindAddress = flags.String("bind-address", "127.0.0.1", "Address to listen on.");
         var verbosity = flags.Int("v", 0, "Log verbosity (klog levels).");
+        var options = new EmbeddedApiServerOptions();
+        // Same names and meanings as kube-apiserver's flags.
+        flags.StringSliceVar("authorization-mode", ["RBAC"], "Ordered list of authorizers: AlwaysAllow, AlwaysDeny, Node, RBAC.", v => options.AuthorizationModes = [.. v]);
+        flags.BoolVar("anonymous-auth", false, "Treat requests without credentials as user system:anonymous instead of rejecting them with 401.", v => options.AnonymousAuth = v);
+        flags.StringSliceVar("service-account-key-file", [], "PEM files with public keys (or certificates, or private keys) that verify service-account tokens (default DIR/ca.pem).", v => options.ServiceAccountKeyFiles = [.. v]);
+        flags.StringVar("service-account-signing-key-file", "", "PEM private key that signs TokenRequest tokens (default DIR/ca-key.pem).", v => options.ServiceAccountSigningKeyFile = v);
+        flags.StringSliceVar("service-account-issuer", ["https://kubernetes.default.svc.cluster.local"], "Issuer of service-account tokens; the first signs, all are accepted.", v => options.ServiceAccountIssuers = [.. v]);
+        flags.StringSliceVar("api-audiences", [], "Audiences the API accepts in tokens (default: the service-account issuers).", v => options.ApiAudiences = [.. v]);
+        flags.StringVar("token-auth-file", "", "CSV of static bearer tokens: token,user,uid,\"group1,group2\".", v => options.TokenAuthFile = v);
         flags.Parse(args);
         if (flags.HelpRequested)
         {
@@ -25,12 +34,9 @@ public sealed class ApiServerCommand : ICommand
 
         using var signal = new ShutdownSignal();
         using var loggers = KlogLoggerProvider.CreateFactory(verbosity(), stderr);
-        var options = new EmbeddedApiServerOptions
-        {
-            StateDirectory = Path.GetFullPath(stateDir()),
-            SecurePort = securePort(),
-            BindAddress = bindAddress(),
-        };
+        options.StateDirectory = Path.GetFullPath(stateDir());
+        options.SecurePort = securePort();
+        options.BindAddress = bindAddress();
         return await ServeAsync(options, loggers, stdout, stderr, signal.Token, alongside: null);
     }
 

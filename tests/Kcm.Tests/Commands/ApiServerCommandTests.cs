@@ -87,6 +87,13 @@ internal sealed class KcmProcess : IAsyncDisposable
         get { lock (_gate) return _stderr.ToString(); }
     }
 
+    public string Stdout
+    {
+        get { lock (_gate) return _stdout.ToString(); }
+    }
+
+    public int Pid => _process.Id;
+
     public static Task<KcmProcess> StartAsync(params string[] args)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "kube-controller-manager.dll");
