@@ -58,6 +58,7 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
 
         await using var server = await StartSecureServerAsync(metrics, checks, clientOptions, stop);
         SecurePort = server?.Port ?? 0;
+        await using var insecure = await StartInsecureServerAsync(metrics, checks, stop);
 
         if (elector == null)
         {
@@ -139,6 +140,20 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
             new DelegatingAuthorizer(authorization, time, loggers.CreateLogger("authorization")),
             new HealthChecks(checks), metrics, () => Configz.Build(options), loggers, ct);
         _logger.LogInformation("Serving securely on {Address}:{Port}", serving.BindAddress, server.Port);
+        return server;
+    }
+
+    /// <summary>The deprecated plain-HTTP port (--port, --address): health and metrics with no authentication, as it always was.</summary>
+    private async Task<SecureServer?> StartInsecureServerAsync(MetricsRegistry metrics, List<HealthCheck> checks, CancellationToken ct)
+    {
+        var insecure = options.InsecureServing;
+        if (insecure.Port <= 0) return null;
+        var server = await SecureServer.StartAsync(
+            new SecureServingSettings { BindAddress = insecure.Address, Port = insecure.Port, Certificate = null },
+            new DelegatingAuthenticator(new AuthenticationSettings(), time, loggers.CreateLogger("authentication")),
+            new DelegatingAuthorizer(new AuthorizationSettings { AlwaysAllowPaths = ["/*"] }, time, loggers.CreateLogger("authorization")),
+            new HealthChecks(checks), metrics, () => Configz.Build(options), loggers, ct);
+        _logger.LogWarning("Serving insecurely on {Address}:{Port}", insecure.Address, server.Port);
         return server;
     }
 

@@ -160,7 +160,7 @@ public sealed class KubeControllerManagerOptions
     private void AddDerivedWarnings()
     {
         if (InsecureServing.Port > 0)
-            _extraWarnings.Add($"--port={InsecureServing.Port} asks for plain-HTTP serving, which v1.24+ no longer offers; only --secure-port {SecureServing.SecurePort} is served");
+            _extraWarnings.Add($"--port={InsecureServing.Port} serves /healthz and /metrics over plain HTTP without authentication (kept for old clusters' componentstatuses; upstream v1.24+ dropped it); prefer --secure-port");
         if (Generic.ContentionProfiling && !Generic.Profiling)
             _extraWarnings.Add("--contention-profiling has no effect while --profiling is false");
     }

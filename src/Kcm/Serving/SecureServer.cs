@@ -23,7 +23,8 @@ public sealed record SecureServingSettings
     /// <summary>0 picks a free port (tests, the dev command).</summary>
     public required int Port { get; init; }
 
-    public required X509Certificate2 Certificate { get; init; }
+    /// <summary>Null serves plain HTTP: only for the deprecated insecure port (--port/--address).</summary>
+    public required X509Certificate2? Certificate { get; init; }
 }
 
 /// <summary>
@@ -55,6 +56,11 @@ public sealed class SecureServer : IAsyncDisposable
             kestrel.AddServerHeader = false;
             kestrel.Listen(settings.BindAddress, settings.Port, listen =>
             {
+                if (settings.Certificate == null)
+                {
+                    listen.Protocols = HttpProtocols.Http1;
+                    return;
+                }
                 listen.Protocols = HttpProtocols.Http1AndHttp2;
                 listen.UseHttps(new HttpsConnectionAdapterOptions
                 {
