@@ -1,3 +1,4 @@
+using Kcm.Runtime.Tests.Support;
 using System.Collections.Concurrent;
 using Kcm.Runtime.LeaderElection;
 using Microsoft.Extensions.Logging;
@@ -155,7 +156,7 @@ public static class Waiting
     public static Task SettleAsync() => Task.Delay(10);
 
     /// <summary>Moves the fake clock in small steps until the condition holds; fails past <paramref name="limit"/> of fake time.</summary>
-    public static async Task AdvanceUntilAsync(ManualTimeProvider time, Func<bool> condition, TimeSpan limit, TimeSpan? step = null)
+    public static async Task AdvanceUntilAsync(FakeTimeProvider time, Func<bool> condition, TimeSpan limit, TimeSpan? step = null)
     {
         var advanced = TimeSpan.Zero;
         var stride = step ?? TimeSpan.FromMilliseconds(100);
@@ -176,7 +177,7 @@ public static class Waiting
     }
 
     /// <summary>Moves the fake clock by <paramref name="span"/> in small steps, letting the electors react at each.</summary>
-    public static async Task AdvanceAsync(ManualTimeProvider time, TimeSpan span, TimeSpan? step = null)
+    public static async Task AdvanceAsync(FakeTimeProvider time, TimeSpan span, TimeSpan? step = null)
     {
         var stride = step ?? TimeSpan.FromMilliseconds(100);
         for (var advanced = TimeSpan.Zero; advanced < span; advanced += stride)

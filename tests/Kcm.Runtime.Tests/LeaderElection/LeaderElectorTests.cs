@@ -1,3 +1,4 @@
+using Kcm.Runtime.Tests.Support;
 using Kcm.Runtime.LeaderElection;
 
 namespace Kcm.Runtime.Tests.LeaderElection;
@@ -8,7 +9,7 @@ public sealed class LeaderElectorTests
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan RenewDeadline = TimeSpan.FromSeconds(10);
 
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeTimeProvider _time = new();
     private readonly InMemoryLockStore _store;
 
     public LeaderElectorTests() => _store = new InMemoryLockStore(_time);
