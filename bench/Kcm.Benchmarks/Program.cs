@@ -11,6 +11,7 @@ namespace Kcm.Benchmarks;
 /// <summary>
 /// Benchmarks that print figures (never asserted in tests).
 ///   pod-creates [--pods N] [--concurrency C] [--kubeconfig PATH]
+///   failover [--graceful N] [--killed N] [--cold-starts N]
 /// Without --kubeconfig it starts the embedded API server in this process, so client and server
 /// share the machine's cores, as they do in a single-node demo.
 /// </summary>
@@ -18,9 +19,16 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "failover")
+        {
+            return await FailoverBenchmark.RunAsync(IntArg(args, "--graceful", 20), IntArg(args, "--killed", 3), IntArg(args, "--cold-starts", 5));
+        }
         if (args.Length == 0 || args[0] != "pod-creates")
         {
-            Console.Error.WriteLine("usage: Kcm.Benchmarks pod-creates [--pods N] [--concurrency C] [--kubeconfig PATH]");
+            Console.Error.WriteLine("""
+                usage: Kcm.Benchmarks pod-creates [--pods N] [--concurrency C] [--kubeconfig PATH]
+                       Kcm.Benchmarks failover [--graceful N] [--killed N] [--cold-starts N]
+                """);
             return 2;
         }
         var pods = IntArg(args, "--pods", 20_000);

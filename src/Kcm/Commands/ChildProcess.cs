@@ -1,12 +1,10 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 
 namespace Kcm.Commands;
 
 /// <summary>A child kube-controller-manager started by `dev`, its output forwarded with a prefix.</summary>
-internal sealed partial class ChildProcess : IAsyncDisposable
+internal sealed class ChildProcess : IAsyncDisposable
 {
-    private const int SigTerm = 15;
     private readonly Process _process;
 
     private ChildProcess(Process process, string name)
@@ -50,7 +48,7 @@ internal sealed partial class ChildProcess : IAsyncDisposable
     public async Task StopAsync(TimeSpan grace)
     {
         if (_process.HasExited) return;
-        _ = Kill(_process.Id, SigTerm);
+        ProcessSignals.Send(_process.Id, ProcessSignals.SigTerm);
         using var timeout = new CancellationTokenSource(grace);
         try
         {
@@ -68,7 +66,4 @@ internal sealed partial class ChildProcess : IAsyncDisposable
         await StopAsync(TimeSpan.FromSeconds(10));
         _process.Dispose();
     }
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int Kill(int pid, int signal);
 }
