@@ -73,7 +73,7 @@ public sealed class ResourceHandler
                 await DeleteAsync(ctx, req, store, strategy, body);
                 break;
             case "deletecollection":
-                await DeleteCollectionAsync(ctx, req, store, strategy);
+                await DeleteCollectionAsync(ctx, req, store, strategy, body);
                 break;
             default:
                 throw ApiException.MethodNotAllowed();
@@ -254,9 +254,18 @@ public sealed class ResourceHandler
         {
             throw ApiException.InternalError("resourceVersion should not be set on objects to be created");
         }
-        if (req.Entry.Namespaced && _store.Namespaces.Get(req.Namespace) is null)
+        if (req.Entry.Namespaced)
         {
-            throw ApiException.NotFound("", "namespaces", req.Namespace);
+            var ns = _store.Namespaces.Get(req.Namespace) ?? throw ApiException.NotFound("", "namespaces", req.Namespace);
+            if (ObjectEncoder.Parse(ns)["status"]?["phase"]?.GetValue<string>() == "Terminating")
+            {
+                // Upstream NamespaceLifecycle admission.
+                var subject = name.Length > 0 ? $"{ApiException.Qualified(req.Group, req.Resource)} \"{name}\"" : ApiException.Qualified(req.Group, req.Resource);
+                throw new ApiException(403, "Forbidden",
+                    $"{subject} is forbidden: unable to create new content in namespace {req.Namespace} because it is being terminated",
+                    name, req.Group.Length == 0 ? null : req.Group, req.Resource,
+                    [new StatusCauseInfo("NamespaceTerminating", $"namespace {req.Namespace} is being terminated", "metadata.namespace")]);
+            }
         }
         for (var attempt = 0; ; attempt++)
         {
@@ -494,10 +503,17 @@ public sealed class ResourceHandler
         {
             var current = store.Get(key) ?? throw ApiException.NotFound(req.Group, req.Resource, req.Name);
             var desired = produce(current);
+            CheckNoNewFinalizers(req, ObjectEncoder.Parse(current), desired);
             _admission.Run(new AdmissionRequest(AdmissionOperation.Update, strategy, req.Subresource == "scale" ? "scale" : req.Subresource,
                 req.Namespace, req.Name, desired, ObjectEncoder.Parse(current), user));
             var candidate = ObjectEncoder.Encode(desired, desired["kind"]!.GetValue<string>(), desired["apiVersion"]!.GetValue<string>(),
                 req.Namespace, req.Name, current.Uid, o => FieldLabels.Extract(req.Group, req.Resource, o));
+            if (ShouldDeleteDuringUpdate(req, desired))
+            {
+                // Upstream deletes the stored version instead of writing the update, so DELETED carries it.
+                if (store.TryDelete(current) is not null) return current;
+                continue;
+            }
             var result = store.TryUpdate(current, candidate);
             if (result is not null) return result;
         }
@@ -600,17 +616,25 @@ public sealed class ResourceHandler
     private async Task DeleteAsync(HttpContext ctx, ResourceRequest req, ResourceStore store, ResourceStrategy strategy, byte[]? body)
     {
         if (req.Subresource.Length > 0) throw ApiException.MethodNotAllowed();
-        var options = DeleteOptionsOf(body);
+        var rawOptions = DeleteOptionsOf(body);
+        var options = DeletionOptions.From(rawOptions, ctx.Request.Query);
         var key = StoredObject.MakeKey(req.Namespace, req.Name);
         for (var attempt = 0; attempt < MaxUpdateAttempts; attempt++)
         {
             var current = store.Get(key) ?? throw ApiException.NotFound(req.Group, req.Resource, req.Name);
-            CheckDeletePreconditions(req, current, options);
-            var deleted = DeleteOne(store, current);
-            if (deleted is null) continue;
+            CheckDeletePreconditions(req, current, rawOptions);
+            var outcome = DeleteOne(req, store, strategy, current, options);
+            if (outcome is null) continue;
+            if (outcome.Kind == DeletionKind.Pending)
+            {
+                // Upstream answers 202 only when the client explicitly asked for cascading via orphanDependents=false.
+                var code = options.OrphanDependents == false ? 202 : 200;
+                await ResponseWriter.WriteObjectAsync(ctx, code, outcome.Object);
+                return;
+            }
             if (strategy.ReturnsDeletedObject)
             {
-                await ResponseWriter.WriteObjectAsync(ctx, 200, current);
+                await ResponseWriter.WriteObjectAsync(ctx, 200, outcome.Kind == DeletionKind.Removed ? current : outcome.Object);
                 return;
             }
             await ResponseWriter.WriteJsonAsync(ctx, 200, ResponseWriter.Render(w =>
@@ -634,11 +658,185 @@ public sealed class ResourceHandler
         throw ApiException.Conflict(req.Group, req.Resource, req.Name, ApiException.ModifiedMessage);
     }
 
+    private enum DeletionKind
+    {
+        /// <summary>Removed from storage.</summary>
+        Removed,
+        /// <summary>Kept with deletionTimestamp set (finalizers or a grace period pending).</summary>
+        Pending,
+        /// <summary>A graceful deletion was already under way and this request changed nothing.</summary>
+        AlreadyPending,
+    }
+
+    private sealed record DeletionOutcome(DeletionKind Kind, StoredObject Object);
+
     /// <summary>
-    /// Removes one object. This is where graceful deletion (deletionTimestamp + finalizers, pod grace periods,
-    /// propagationPolicy) will decide between "mark" and "remove"; today every deletion is immediate.
+    /// Upstream Store.Delete: marks the object (deletionTimestamp, GC finalizers, pod grace period) or removes it.
+    /// Returns null when a concurrent writer won so the caller retries with the new version.
     /// </summary>
-    private static StoredObject? DeleteOne(ResourceStore store, StoredObject current) => store.TryDelete(current);
+    private DeletionOutcome? DeleteOne(ResourceRequest req, ResourceStore store, ResourceStrategy strategy, StoredObject current, DeletionOptions options)
+    {
+        var obj = ObjectEncoder.Parse(current);
+        var meta = EnsureMetadata(obj);
+        if (req.Group.Length == 0 && req.Resource == "namespaces")
+        {
+            var firstDelete = meta["deletionTimestamp"] is null;
+            if (firstDelete) meta["deletionTimestamp"] = FormatTime(_time.GetUtcNow());
+            if (obj["status"] is not JsonObject status)
+            {
+                status = new JsonObject();
+                obj["status"] = status;
+            }
+            status["phase"] = "Terminating";
+            var (changed, finalizers) = GarbageCollectionFinalizers(meta, options);
+            if (changed) SetFinalizers(meta, finalizers);
+            var updated = WriteDeletionUpdate(req, store, current, obj);
+            if (updated is null) return null;
+            var specFinalizers = obj["spec"]?["finalizers"] as JsonArray;
+            if (specFinalizers is { Count: > 0 })
+            {
+                if (firstDelete) return new DeletionOutcome(DeletionKind.Pending, updated);
+                throw ApiException.Conflict(req.Group, req.Resource, req.Name,
+                    "The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.");
+            }
+            current = updated;
+            obj = ObjectEncoder.Parse(current);
+            meta = EnsureMetadata(obj);
+        }
+
+        var (graceful, pendingGraceful) = BeforeDelete(strategy, obj, meta, options);
+        if (pendingGraceful) return new DeletionOutcome(DeletionKind.AlreadyPending, current);
+        var (needsUpdate, newFinalizers) = GarbageCollectionFinalizers(meta, options);
+        var pendingFinalizers = newFinalizers.Count > 0;
+        if (!graceful && !pendingFinalizers)
+        {
+            var removed = store.TryDelete(current);
+            return removed is null ? null : new DeletionOutcome(DeletionKind.Removed, removed);
+        }
+        if (needsUpdate) SetFinalizers(meta, newFinalizers);
+        if (!graceful)
+        {
+            // markAsDeleting: a non-graceful kind waits for its finalizers with a zero grace period.
+            if (meta["deletionTimestamp"] is null)
+            {
+                if (meta["generation"]?.GetValue<long>() is > 0 and var g) meta["generation"] = g + 1;
+                meta["deletionTimestamp"] = FormatTime(_time.GetUtcNow());
+            }
+            meta["deletionGracePeriodSeconds"] = 0L;
+        }
+        var written = WriteDeletionUpdate(req, store, current, obj);
+        if (written is null) return null;
+        var period = meta["deletionGracePeriodSeconds"]?.GetValue<long>() ?? 0;
+        if (pendingFinalizers || (graceful && period > 0)) return new DeletionOutcome(DeletionKind.Pending, written);
+        var gone = store.TryDelete(written);
+        // Someone else removed or changed it after our update: upstream tolerates NotFound here.
+        if (gone is null) return store.Get(current.Key) is null ? new DeletionOutcome(DeletionKind.Removed, written) : null;
+        return new DeletionOutcome(DeletionKind.Removed, gone);
+    }
+
+    private static StoredObject? WriteDeletionUpdate(ResourceRequest req, ResourceStore store, StoredObject current, JsonObject obj)
+    {
+        var candidate = ObjectEncoder.Encode(obj, obj["kind"]!.GetValue<string>(), obj["apiVersion"]!.GetValue<string>(),
+            req.Namespace, req.Name, current.Uid, o => FieldLabels.Extract(req.Group, req.Resource, o));
+        return store.TryUpdate(current, candidate);
+    }
+
+    /// <summary>Upstream rest.BeforeDelete: only pods delete gracefully; a pending grace period may only be shortened.</summary>
+    private (bool Graceful, bool PendingGraceful) BeforeDelete(ResourceStrategy strategy, JsonObject obj, JsonObject meta, DeletionOptions options)
+    {
+        if (strategy.Group.Length != 0 || strategy.Resource != "pods") return (false, false);
+        var requested = options.GracePeriodSeconds is < 0 ? 1 : options.GracePeriodSeconds;
+        if (meta["deletionTimestamp"] is { } existingTimestamp)
+        {
+            var existingPeriod = meta["deletionGracePeriodSeconds"]?.GetValue<long>();
+            if (existingPeriod is < 0) existingPeriod = 1;
+            if (existingPeriod is null or 0) return (false, false);
+            if (requested is null || requested >= existingPeriod) return (false, true);
+            var deadline = DateTimeOffset.Parse(existingTimestamp.GetValue<string>(), CultureInfo.InvariantCulture)
+                .AddSeconds(requested.Value - existingPeriod.Value);
+            meta["deletionTimestamp"] = FormatTime(deadline);
+            meta["deletionGracePeriodSeconds"] = requested.Value;
+            return (true, false);
+        }
+        // Pod CheckGracefulDelete: unscheduled or terminated pods go at once.
+        // Upstream defaulting stores terminationGracePeriodSeconds=30 on create; fall back to that here.
+        var period = requested ?? obj["spec"]?["terminationGracePeriodSeconds"]?.GetValue<long>() ?? 30;
+        var nodeName = obj["spec"]?["nodeName"]?.GetValue<string>() ?? "";
+        var phase = obj["status"]?["phase"]?.GetValue<string>() ?? "";
+        if (nodeName.Length == 0 || phase is "Succeeded" or "Failed") period = 0;
+        if (period < 0) period = 1;
+        meta["deletionTimestamp"] = FormatTime(_time.GetUtcNow().AddSeconds(period));
+        meta["deletionGracePeriodSeconds"] = period;
+        if (meta["generation"]?.GetValue<long>() is > 0 and var g) meta["generation"] = g + 1;
+        return (true, false);
+    }
+
+    private const string OrphanFinalizer = "orphan";
+    private const string ForegroundFinalizer = "foregroundDeletion";
+
+    /// <summary>Upstream deletionFinalizersForGarbageCollection (every served built-in kind defaults to Background).</summary>
+    private static (bool Changed, List<string> Finalizers) GarbageCollectionFinalizers(JsonObject meta, DeletionOptions options)
+    {
+        var existing = FinalizersOf(meta);
+        bool? explicitOrphan = null;
+        bool? explicitForeground = null;
+        if (options.OrphanDependents is { } orphanDependents)
+        {
+            explicitOrphan = orphanDependents;
+            explicitForeground = false;
+        }
+        else if (options.PropagationPolicy is { } policy)
+        {
+            explicitOrphan = policy == "Orphan";
+            explicitForeground = policy == "Foreground";
+        }
+        var firstGc = existing.FirstOrDefault(f => f is OrphanFinalizer or ForegroundFinalizer);
+        var orphan = explicitOrphan ?? firstGc == OrphanFinalizer;
+        var foreground = explicitForeground ?? firstGc == ForegroundFinalizer;
+        var result = existing.Where(f => f is not OrphanFinalizer and not ForegroundFinalizer).ToList();
+        if (orphan) result.Add(OrphanFinalizer);
+        if (foreground) result.Add(ForegroundFinalizer);
+        var changed = !existing.ToHashSet().SetEquals(result);
+        return (changed, changed ? result : existing);
+    }
+
+    private static List<string> FinalizersOf(JsonObject meta)
+        => (meta["finalizers"] as JsonArray)?.Select(f => f?.GetValue<string>() ?? "").ToList() ?? [];
+
+    private static void SetFinalizers(JsonObject meta, List<string> finalizers)
+    {
+        if (finalizers.Count == 0) meta.Remove("finalizers");
+        else meta["finalizers"] = new JsonArray(finalizers.Select(f => (JsonNode?)JsonValue.Create(f)).ToArray());
+    }
+
+    /// <summary>
+    /// Upstream ShouldDeleteDuringUpdate: an update that leaves a zero-grace deleting object without finalizers removes it.
+    /// Namespaces additionally need empty spec.finalizers; they are removed once terminating and fully finalized.
+    /// </summary>
+    private static bool ShouldDeleteDuringUpdate(ResourceRequest req, JsonObject desired)
+    {
+        var meta = desired["metadata"] as JsonObject;
+        if (meta?["deletionTimestamp"] is null || FinalizersOf(meta).Count > 0) return false;
+        if (req.Group.Length == 0 && req.Resource == "namespaces")
+        {
+            return desired["spec"]?["finalizers"] is not JsonArray { Count: > 0 };
+        }
+        return meta["deletionGracePeriodSeconds"]?.GetValue<long>() == 0;
+    }
+
+    /// <summary>Upstream ValidateNoNewFinalizers: a deleting object's finalizers may only shrink.</summary>
+    private static void CheckNoNewFinalizers(ResourceRequest req, JsonObject old, JsonObject desired)
+    {
+        var oldMeta = (JsonObject)old["metadata"]!;
+        if (oldMeta["deletionTimestamp"] is null) return;
+        var before = FinalizersOf(oldMeta).ToHashSet();
+        var added = FinalizersOf(EnsureMetadata(desired)).Where(f => !before.Contains(f)).Distinct().Order(StringComparer.Ordinal).ToList();
+        if (added.Count == 0) return;
+        var kind = old["kind"]?.GetValue<string>() ?? req.Entry.Kind;
+        var list = "[]string{" + string.Join(", ", added.Select(f => $"\"{f}\"")) + "}";
+        throw ApiException.Invalid(req.Group, kind, req.Name,
+            [new StatusCauseInfo("FieldValueForbidden", $"Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {list}", "metadata.finalizers")]);
+    }
 
     private static void CheckDeletePreconditions(ResourceRequest req, StoredObject current, JsonObject? options)
     {
@@ -671,9 +869,9 @@ public sealed class ResourceHandler
         }
     }
 
-    private async Task DeleteCollectionAsync(HttpContext ctx, ResourceRequest req, ResourceStore store, ResourceStrategy strategy)
+    private async Task DeleteCollectionAsync(HttpContext ctx, ResourceRequest req, ResourceStore store, ResourceStrategy strategy, byte[]? body)
     {
-        _ = strategy;
+        var options = DeletionOptions.From(DeleteOptionsOf(body), ctx.Request.Query);
         var filter = BuildFilter(ctx.Request.Query, req);
         var (items, _) = store.Snapshot();
         var prefix = req.Namespace.Length > 0 ? req.Namespace + "/" : "";
@@ -683,12 +881,16 @@ public sealed class ResourceHandler
             if (prefix.Length > 0 && !key.StartsWith(prefix, StringComparison.Ordinal)) continue;
             if (!filter.Matches(o)) continue;
             var current = o;
-            while (current is not null && DeleteOne(store, current) is null)
+            DeletionOutcome? outcome = null;
+            while (current is not null && (outcome = DeleteOne(req with { Name = current.Name }, store, strategy, current, options)) is null)
             {
                 current = store.Get(key);
                 if (current is not null && !filter.Matches(current)) current = null;
             }
-            if (current is not null) deleted.Add(current);
+            if (current is not null && outcome is not null)
+            {
+                deleted.Add(outcome.Kind == DeletionKind.Removed ? current : outcome.Object);
+            }
         }
         ctx.Response.StatusCode = 200;
         ctx.Response.ContentType = ResponseWriter.JsonContentType;
