@@ -23,24 +23,24 @@ public static class RateLimiters
             new BucketRateLimiter<T>(10, 100, time ?? TimeProvider.System));
 }
 
-/// <summary>Waits baseDelay * 2^failures for the item, capped at maxDelay.</summary>
-public sealed class ItemExponentialFailureRateLimiter<T>(TimeSpan baseDelay, TimeSpan maxDelay) : IRateLimiter<T>
+/// <summary>The per-item failure count that the per-item limiters share.</summary>
+public abstract class ItemFailureRateLimiter<T> : IRateLimiter<T>
     where T : notnull
 {
     private readonly object _lock = new();
     private readonly Dictionary<T, int> _failures = [];
 
-    public TimeSpan When(T item)
+    public abstract TimeSpan When(T item);
+
+    /// <summary>Counts one more failure of the item and returns how many it had before.</summary>
+    protected int RecordFailure(T item)
     {
-        int exponent;
         lock (_lock)
         {
-            _failures.TryGetValue(item, out exponent);
-            _failures[item] = exponent + 1;
+            var before = _failures.GetValueOrDefault(item);
+            _failures[item] = before + 1;
+            return before;
         }
-        // In double so large exponents saturate at the cap instead of overflowing.
-        var delayTicks = baseDelay.Ticks * Math.Pow(2, exponent);
-        return delayTicks >= maxDelay.Ticks ? maxDelay : TimeSpan.FromTicks((long)delayTicks);
     }
 
     public void Forget(T item)
@@ -60,38 +60,27 @@ public sealed class ItemExponentialFailureRateLimiter<T>(TimeSpan baseDelay, Tim
     }
 }
 
-/// <summary>A fast delay for the first attempts, then a slow one.</summary>
-public sealed class ItemFastSlowRateLimiter<T>(TimeSpan fastDelay, TimeSpan slowDelay, int maxFastAttempts) : IRateLimiter<T>
+/// <summary>Waits baseDelay * 2^failures for the item, capped at maxDelay.</summary>
+public sealed class ItemExponentialFailureRateLimiter<T>(TimeSpan baseDelay, TimeSpan maxDelay) : ItemFailureRateLimiter<T>
     where T : notnull
 {
-    private readonly object _lock = new();
-    private readonly Dictionary<T, int> _failures = [];
-
-    public TimeSpan When(T item)
+    public override TimeSpan When(T item)
     {
-        int attempts;
-        lock (_lock)
-        {
-            attempts = _failures.GetValueOrDefault(item) + 1;
-            _failures[item] = attempts;
-        }
+        var exponent = RecordFailure(item);
+        // In double so large exponents saturate at the cap instead of overflowing.
+        var delayTicks = baseDelay.Ticks * Math.Pow(2, exponent);
+        return delayTicks >= maxDelay.Ticks ? maxDelay : TimeSpan.FromTicks((long)delayTicks);
+    }
+}
+
+/// <summary>A fast delay for the first attempts, then a slow one.</summary>
+public sealed class ItemFastSlowRateLimiter<T>(TimeSpan fastDelay, TimeSpan slowDelay, int maxFastAttempts) : ItemFailureRateLimiter<T>
+    where T : notnull
+{
+    public override TimeSpan When(T item)
+    {
+        var attempts = RecordFailure(item) + 1;
         return attempts <= maxFastAttempts ? fastDelay : slowDelay;
-    }
-
-    public void Forget(T item)
-    {
-        lock (_lock)
-        {
-            _failures.Remove(item);
-        }
-    }
-
-    public int NumRequeues(T item)
-    {
-        lock (_lock)
-        {
-            return _failures.GetValueOrDefault(item);
-        }
     }
 }
 
