@@ -44,13 +44,18 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
         };
         using var client = new KubeApiClient(config, clientOptions);
 
-        var controllers = new ControllerRunner(options, client, loggers, time);
+        var controllers = new ControllerRunner(options, loggers);
         LeaderElector? elector = null;
         var leaderElection = options.Generic.LeaderElection;
         var checks = new List<HealthCheck>();
-        if (leaderElection.LeaderElect)
+        // As upstream: the lock has its own client, so controller traffic cannot starve renewals, with a
+        // timeout of half the renew deadline so one hung request cannot eat the whole deadline.
+        using var lockClient = leaderElection.LeaderElect
+            ? new KubeApiClient(client.Config with { Timeout = leaderElection.RenewDeadline / 2 }, clientOptions)
+            : null;
+        if (lockClient != null)
         {
-            elector = CreateElector(client, metrics);
+            elector = CreateElector(lockClient, metrics);
             // Upstream tolerates 20 s past lease expiry before /healthz reports the leader unhealthy.
             checks.Add(new HealthCheck("leaderElection", _ =>
                 Task.FromResult(elector.TryCheckHealth(TimeSpan.FromSeconds(20), out var failure) ? null : failure)));
@@ -68,11 +73,8 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
         await elector.RunAsync(stop);
         return stop.IsCancellationRequested ? ManagerExit.Stopped : ManagerExit.LeadershipLost;
 
-        LeaderElector CreateElector(KubeApiClient mainClient, MetricsRegistry registry)
+        LeaderElector CreateElector(KubeApiClient lockClient, MetricsRegistry registry)
         {
-            // As upstream: the lock has its own client, so controller traffic cannot starve renewals, with a
-            // timeout of half the renew deadline so one hung request cannot eat the whole deadline.
-            var lockClient = new KubeApiClient(mainClient.Config with { Timeout = leaderElection.RenewDeadline / 2 }, clientOptions);
             var resourceLock = ResourceLocks.Create(leaderElection.ResourceLock, leaderElection.ResourceNamespace, leaderElection.ResourceName, lockClient, Identity);
             return new LeaderElector(new LeaderElectionConfig
             {

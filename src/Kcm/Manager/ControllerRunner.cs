@@ -1,4 +1,3 @@
-using Kcm.Client;
 using Kcm.Options;
 using Microsoft.Extensions.Logging;
 
@@ -9,14 +8,12 @@ namespace Kcm.Manager;
 /// cancelled (shutdown or lost leadership). Controllers arrive with later work; until a controller
 /// is implemented it is reported, not silently skipped.
 /// </summary>
-public sealed class ControllerRunner(KubeControllerManagerOptions options, KubeApiClient client, ILoggerFactory loggers, TimeProvider time)
+public sealed class ControllerRunner(KubeControllerManagerOptions options, ILoggerFactory loggers)
 {
     private readonly ILogger _logger = loggers.CreateLogger("controllermanager");
 
     public async Task RunAsync(CancellationToken ct)
     {
-        _ = client;
-        _ = time;
         foreach (var descriptor in KnownControllers.All)
         {
             if (!options.IsControllerEnabled(descriptor.Name))
