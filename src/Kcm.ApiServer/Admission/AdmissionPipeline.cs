@@ -38,7 +38,7 @@ public interface IValidatingAdmission
 /// <summary>Defaulting and validation in upstream's order: mutating steps, then validating ones.</summary>
 public sealed class AdmissionPipeline(IReadOnlyList<IMutatingAdmission> mutating, IReadOnlyList<IValidatingAdmission> validating)
 {
-    public static AdmissionPipeline Default() => new([], [new ObjectMetaValidation()]);
+    public static AdmissionPipeline Default() => new([new Defaulting.BuiltInDefaulting()], [new ObjectMetaValidation()]);
 
     public void Run(AdmissionRequest request)
     {
