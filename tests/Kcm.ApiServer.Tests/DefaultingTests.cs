@@ -178,6 +178,23 @@ public sealed class DefaultingTests(ApiServerFixture fixture)
         Assert.Null(spec["externalTrafficPolicy"]);
         Assert.Equal(Canon("""{"port":80,"protocol":"TCP","targetPort":80}"""), spec["ports"]![0]!.ToJsonString());
         Assert.Equal("http", Str(spec["ports"]![1]!["targetPort"]));
+        var clusterIp = Str(spec["clusterIP"]);
+        Assert.Matches(@"^10\.0\.0\.[0-9]+$", clusterIp);
+        Assert.Equal(Canon($"[\"{clusterIp}\"]"), spec["clusterIPs"]!.ToJsonString());
+        Assert.Equal(Canon("""["IPv4"]"""), spec["ipFamilies"]!.ToJsonString());
+        Assert.Equal("SingleStack", Str(spec["ipFamilyPolicy"]));
+
+        var other = await CreateAsync($"/api/v1/namespaces/{ns}/services",
+            """{"apiVersion":"v1","kind":"Service","metadata":{"name":"other"},"spec":{"ports":[{"port":80}]}}""");
+        Assert.NotEqual(clusterIp, Str(other["spec"]!["clusterIP"]));
+
+        // An update that leaves the allocated fields out keeps them.
+        var edited = svc.DeepClone();
+        foreach (var key in new[] { "clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy" }) edited["spec"]!.AsObject().Remove(key);
+        var (putCode, updated) = await PutAsync(_client, $"/api/v1/namespaces/{ns}/services/svc", edited);
+        Assert.Equal(HttpStatusCode.OK, putCode);
+        Assert.Equal(clusterIp, Str(updated!["spec"]!["clusterIP"]));
+        Assert.Equal("SingleStack", Str(updated["spec"]!["ipFamilyPolicy"]));
         Assert.Equal("UDP", Str(spec["ports"]![1]!["protocol"]));
     }
 
@@ -189,6 +206,21 @@ public sealed class DefaultingTests(ApiServerFixture fixture)
             """{"apiVersion":"v1","kind":"Service","metadata":{"name":"svc"},"spec":{"type":"NodePort","sessionAffinity":"ClientIP","ports":[{"port":80}]}}""");
         Assert.Equal("Cluster", Str(svc["spec"]!["externalTrafficPolicy"]));
         Assert.Equal(10800, (int)svc["spec"]!["sessionAffinityConfig"]!["clientIP"]!["timeoutSeconds"]!);
+    }
+
+    [Fact(Timeout = 30000)]
+    public async Task CreateService_HeadlessAndExternalName_AllocateNoAddress()
+    {
+        var ns = await CreateNamespaceAsync(_client);
+        var headless = await CreateAsync($"/api/v1/namespaces/{ns}/services",
+            """{"apiVersion":"v1","kind":"Service","metadata":{"name":"h"},"spec":{"clusterIP":"None","selector":{"a":"b"},"ports":[{"port":80}]}}""");
+        Assert.Equal("None", Str(headless["spec"]!["clusterIP"]));
+        Assert.Equal(Canon("""["None"]"""), headless["spec"]!["clusterIPs"]!.ToJsonString());
+        var external = await CreateAsync($"/api/v1/namespaces/{ns}/services",
+            """{"apiVersion":"v1","kind":"Service","metadata":{"name":"e"},"spec":{"type":"ExternalName","externalName":"example.com"}}""");
+        Assert.Null(external["spec"]!["clusterIP"]);
+        Assert.Null(external["spec"]!["internalTrafficPolicy"]);
+        Assert.Equal("None", Str(external["spec"]!["sessionAffinity"]));
     }
 
     [Fact(Timeout = 30000)]

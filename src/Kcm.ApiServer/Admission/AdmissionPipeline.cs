@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Kcm.ApiServer.Authentication;
 using Kcm.ApiServer.Errors;
 using Kcm.ApiServer.Registry;
+using Kcm.ApiServer.Storage;
 
 namespace Kcm.ApiServer.Admission;
 
@@ -38,7 +39,7 @@ public interface IValidatingAdmission
 /// <summary>Defaulting and validation in upstream's order: mutating steps, then validating ones.</summary>
 public sealed class AdmissionPipeline(IReadOnlyList<IMutatingAdmission> mutating, IReadOnlyList<IValidatingAdmission> validating)
 {
-    public static AdmissionPipeline Default() => new([new Defaulting.BuiltInDefaulting()], [new ObjectMetaValidation()]);
+    public static AdmissionPipeline Default(ObjectStore? store = null) => new([new Defaulting.BuiltInDefaulting(store)], [new ObjectMetaValidation()]);
 
     public void Run(AdmissionRequest request)
     {

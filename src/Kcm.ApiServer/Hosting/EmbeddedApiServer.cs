@@ -80,7 +80,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         {
             var bindAddress = IPAddress.Parse(options.BindAddress);
             var store = new ObjectStore(options.WatchCacheSize, options.WatcherBufferSize);
-            var resources = new ResourceHandler(store, AdmissionPipeline.Default(), options.Time,
+            var resources = new ResourceHandler(store, AdmissionPipeline.Default(store), options.Time,
                 new WatchStreamer(options.Time, options.WatchBookmarkInterval));
             var authentication = AuthenticationSetup.Create(stateDirectory, options.TokenAuthFile, [.. options.ServiceAccountKeyFiles],
                 [.. options.ServiceAccountIssuers], [.. options.ApiAudiences], options.AnonymousAuth, store, options.Time);

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Kcm.ApiServer.Storage;
 
 namespace Kcm.ApiServer.Admission.Defaulting;
 
@@ -6,8 +7,11 @@ namespace Kcm.ApiServer.Admission.Defaulting;
 /// The defaults a v1.26 kube-apiserver gives built-in kinds (SetDefaults_* of each group's v1 defaults and the pod
 /// admission plugins), as one mutating step so objects written here look like those a real server returns.
 /// </summary>
-public sealed class BuiltInDefaulting : IMutatingAdmission
+public sealed class BuiltInDefaulting(ObjectStore? store = null) : IMutatingAdmission
 {
+    // Without a store (unit use) Services get defaults but no cluster IP.
+    private readonly ServiceIpAllocation? _serviceIps = store is null ? null : new ServiceIpAllocation(store);
+
     public void Admit(AdmissionRequest request)
     {
         if (request.Object is not JsonObject obj || request.Operation == AdmissionOperation.Delete) return;
@@ -27,7 +31,8 @@ public sealed class BuiltInDefaulting : IMutatingAdmission
                 break;
             case ("", "services") when spec is not null:
                 CoreDefaults.Service(spec);
-                if (!creating) CoreDefaults.KeepAllocatedServiceFields(spec, request.OldObject?["spec"] as JsonObject);
+                if (creating) _serviceIps?.Allocate(spec);
+                else CoreDefaults.KeepAllocatedServiceFields(spec, request.OldObject?["spec"] as JsonObject);
                 break;
             case ("", "persistentvolumeclaims"):
                 CoreDefaults.PersistentVolumeClaim(obj);
