@@ -164,6 +164,13 @@ public sealed class ApiRequestHandler(
         var request = ctx.Request;
         if (request.ContentLength is > MaxRequestBodyBytes) throw ApiException.RequestEntityTooLarge(MaxRequestBodyBytes);
         if (request.ContentLength == 0 || request.Method is "GET" or "HEAD") return null;
+        // Only JSON bodies are understood (protobuf and YAML are not implemented); say so as upstream
+        // does for unknown formats rather than failing to parse. PATCH types are checked per handler.
+        var mediaType = (request.ContentType ?? "").Split(';')[0].Trim().ToLowerInvariant();
+        if (request.Method != "PATCH" && mediaType is not ("" or "application/json" or "*/*"))
+        {
+            throw ApiException.UnsupportedMediaType(["application/json"]);
+        }
         var capacity = request.ContentLength is { } n ? (int)n : 4096;
         using var buffer = new MemoryStream(capacity);
         var chunk = new byte[Math.Min(capacity == 0 ? 4096 : capacity, 81920)];
