@@ -52,8 +52,7 @@ public sealed class ClusterCertificates : IDisposable
         san.AddIpAddress(System.Net.IPAddress.Loopback);
         san.AddDnsName("localhost");
         return LoadOrCreatePair(directory, fileBase + ".pem", fileBase + "-key.pem",
-            () => CreateLeaf(Ca, new X500DistinguishedName($"C=US, L=Portland, O={organization}, OU=Kubernetes The Hard Way, ST=Oregon, CN={commonName}"),
-                san.Build(), serverAuth: true, now), Ca);
+            () => CreateLeaf(Ca, GuideSubject(commonName, organization), san.Build(), now), Ca);
     }
 
     private static X509Certificate2 LoadOrCreatePair(string dir, string certName, string keyName,
@@ -162,17 +161,22 @@ public sealed class ClusterCertificates : IDisposable
         var san = new SubjectAlternativeNameBuilder();
         san.AddIpAddress(IPAddress.Loopback);
         foreach (var dns in ServingDnsNames) san.AddDnsName(dns);
-        return CreateLeaf(ca, new X500DistinguishedName("C=US, L=Portland, O=Kubernetes, OU=Kubernetes The Hard Way, ST=Oregon, CN=kubernetes"),
-            san.Build(), serverAuth: true, now);
+        return CreateLeaf(ca, GuideSubject("kubernetes", "Kubernetes"), san.Build(), now);
     }
 
     private static (X509Certificate2, RSA) CreateClient(X509Certificate2 ca, string commonName, string organization, DateTimeOffset now)
-        => CreateLeaf(ca, new X500DistinguishedName($"C=US, L=Portland, O={organization}, OU=Kubernetes The Hard Way, ST=Oregon, CN={commonName}"),
-            null, serverAuth: false, now);
+        => CreateLeaf(ca, GuideSubject(commonName, organization), null, now);
 
-    /// <summary>Signs a leaf for <paramref name="subject"/> with the CA (one year, like the guides' 8760h profile).</summary>
+    /// <summary>The subject fields the deployment guides' CSR files use, with the given CN and O.</summary>
+    private static X500DistinguishedName GuideSubject(string commonName, string organization)
+        => new($"C=US, L=Portland, O={organization}, OU=Kubernetes The Hard Way, ST=Oregon, CN={commonName}");
+
+    /// <summary>
+    /// Signs a leaf for <paramref name="subject"/> with the CA (one year, like the guides' 8760h profile).
+    /// Every leaf carries both server and client auth usages, as the guides' "kubernetes" signing profile does.
+    /// </summary>
     public static (X509Certificate2 Cert, RSA Key) CreateLeaf(X509Certificate2 ca, X500DistinguishedName subject,
-        X509Extension? subjectAltNames, bool serverAuth, DateTimeOffset now)
+        X509Extension? subjectAltNames, DateTimeOffset now)
     {
         var key = RSA.Create(2048);
         var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -183,7 +187,6 @@ public sealed class ClusterCertificates : IDisposable
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(usages, false));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
         if (subjectAltNames is not null) request.CertificateExtensions.Add(subjectAltNames);
-        _ = serverAuth;
         var serial = RandomNumberGenerator.GetBytes(16);
         serial[0] &= 0x7F;
         var notAfter = now.AddHours(8760);
