@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Nodes;
+using Kcm.Api.Security;
 using Kcm.ApiServer.Admission;
 using Kcm.ApiServer.Authentication;
 using Kcm.ApiServer.Authorization;
@@ -113,7 +114,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
                         ServerCertificate = certificates.Serving,
                         ServerCertificateChain = [certificates.Ca],
                         ClientCertificateMode = ClientCertificateMode.AllowCertificate,
-                        ClientCertificateValidation = (cert, _, _) => VerifyClientCertificate(cert, certificates.Ca),
+                        ClientCertificateValidation = (cert, _, _) => CertificateChains.IsTrusted(cert, [certificates.Ca], CertificateChains.ClientAuth),
                     });
                 });
             });
@@ -143,16 +144,6 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             certificates.Dispose();
             throw;
         }
-    }
-
-    private static bool VerifyClientCertificate(X509Certificate2 cert, X509Certificate2 ca)
-    {
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(ca);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        chain.ChainPolicy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2"));
-        return chain.Build(cert);
     }
 
     private void Bootstrap(ResourceHandler resources)

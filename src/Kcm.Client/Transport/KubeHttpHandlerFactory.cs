@@ -1,3 +1,4 @@
+using Kcm.Api.Security;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using Kcm.Client.Config;
@@ -65,26 +66,10 @@ public sealed class ServerCertificateValidator(IReadOnlyList<X509Certificate2> a
             return (errors & ~SslPolicyErrors.RemoteCertificateNameMismatch) == SslPolicyErrors.None;
         }
 
-        using var customChain = new X509Chain();
-        customChain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        customChain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        customChain.ChainPolicy.VerificationFlags = X509VerificationFlags.NoFlag;
-        // Never fetch intermediates over the network; like Go, require the serverAuth usage when an EKU is present.
-        customChain.ChainPolicy.DisableCertificateDownloads = true;
-        customChain.ChainPolicy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.1"));
-        foreach (var authority in authorities)
-        {
-            customChain.ChainPolicy.CustomTrustStore.Add(authority);
-        }
-        if (chain is not null)
-        {
-            // Intermediates the server sent along (SslStream puts them in the extra store).
-            customChain.ChainPolicy.ExtraStore.AddRange(chain.ChainPolicy.ExtraStore);
-            foreach (var element in chain.ChainElements)
-            {
-                customChain.ChainPolicy.ExtraStore.Add(element.Certificate);
-            }
-        }
-        return customChain.Build(serverCertificate);
+        // Intermediates the server sent along (SslStream puts them in the extra store). Like Go, the
+        // serverAuth usage is required when the certificate names usages.
+        var intermediates = chain is null ? [] : chain.ChainPolicy.ExtraStore.Cast<X509Certificate2>()
+            .Concat(chain.ChainElements.Select(e => e.Certificate)).ToList();
+        return CertificateChains.IsTrusted(serverCertificate, authorities, CertificateChains.ServerAuth, intermediates);
     }
 }

@@ -1,3 +1,4 @@
+using Kcm.Api.Security;
 using System.Collections.Concurrent;
 using System.Security.Cryptography.X509Certificates;
 using Kcm.Api.Authentication.V1;
@@ -95,12 +96,5 @@ public sealed class DelegatingAuthenticator(AuthenticationSettings settings, Tim
     }
 
     private static bool Chains(X509Certificate2 cert, IReadOnlyList<X509Certificate2> roots)
-    {
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        foreach (var root in roots) chain.ChainPolicy.CustomTrustStore.Add(root);
-        chain.ChainPolicy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2"));
-        return chain.Build(cert);
-    }
+        => CertificateChains.IsTrusted(cert, roots, CertificateChains.ClientAuth);
 }
