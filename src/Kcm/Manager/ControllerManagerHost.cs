@@ -2,6 +2,7 @@ using Kcm.Client;
 using Kcm.Client.Config;
 using Kcm.Options;
 using Kcm.Runtime.LeaderElection;
+using Kcm.Controllers;
 using Kcm.Runtime.Metrics;
 using Kcm.Serving;
 using Microsoft.Extensions.Logging;
@@ -44,7 +45,8 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
         };
         using var client = new KubeApiClient(config, clientOptions);
 
-        var controllers = new ControllerRunner(options, loggers);
+        var queueMetrics = new WorkQueueMetricsProvider(metrics);
+        var controllers = new ControllerRunner(options, client, new SharedClients(client), queueMetrics, loggers, time);
         LeaderElector? elector = null;
         var leaderElection = options.Generic.LeaderElection;
         var checks = new List<HealthCheck>();

@@ -1,19 +1,48 @@
+using Kcm.Client;
+using Kcm.Controllers;
 using Kcm.Options;
+using Kcm.Runtime.Events;
+using Kcm.Runtime.Informers;
+using Kcm.Runtime.Queues;
 using Microsoft.Extensions.Logging;
 
 namespace Kcm.Manager;
 
 /// <summary>
-/// Starts every enabled controller that this build implements and runs them until the token is
-/// cancelled (shutdown or lost leadership). Controllers arrive with later work; until a controller
-/// is implemented it is reported, not silently skipped.
+/// Runs every enabled controller for one leadership term (or until shutdown without leader election): builds
+/// the shared context, lets each controller register its informers, starts the informers, then runs the
+/// controllers until the token is cancelled and waits for them to stop. A known controller this build lacks
+/// is reported, not silently skipped.
 /// </summary>
-public sealed class ControllerRunner(KubeControllerManagerOptions options, ILoggerFactory loggers)
+public sealed class ControllerRunner(
+    KubeControllerManagerOptions options,
+    KubeApiClient client,
+    IControllerClients clients,
+    IWorkQueueMetricsProvider queueMetrics,
+    ILoggerFactory loggers,
+    TimeProvider time)
 {
     private readonly ILogger _logger = loggers.CreateLogger("controllermanager");
 
     public async Task RunAsync(CancellationToken ct)
     {
+        var informers = new SharedInformerFactory(client, new SharedInformerFactoryOptions
+        {
+            DefaultResyncPeriod = ResyncPeriod(options.Generic.MinResyncPeriod),
+            TimeProvider = time,
+        }, loggers);
+        await using var events = new EventBroadcaster(client, loggers, time);
+        var context = new ControllerContext
+        {
+            Clients = clients,
+            Informers = informers,
+            Events = events,
+            QueueMetrics = queueMetrics,
+            Loggers = loggers,
+            Time = time,
+        };
+
+        var started = new List<(string Name, RunController Run)>();
         foreach (var descriptor in KnownControllers.All)
         {
             if (!options.IsControllerEnabled(descriptor.Name))
@@ -21,8 +50,24 @@ public sealed class ControllerRunner(KubeControllerManagerOptions options, ILogg
                 _logger.LogWarning("\"{Controller}\" is disabled", descriptor.Name);
                 continue;
             }
-            _logger.LogWarning("Skipping \"{Controller}\": not implemented in this build yet", descriptor.Name);
+            if (!ControllerRegistry.Initializers.TryGetValue(descriptor.Name, out var initialize))
+            {
+                _logger.LogWarning("Skipping \"{Controller}\": not implemented in this build yet", descriptor.Name);
+                continue;
+            }
+            _logger.LogInformation("Starting \"{Controller}\"", descriptor.Name);
+            var run = initialize(context, options);
+            if (run == null)
+            {
+                _logger.LogWarning("Skipping \"{Controller}\"", descriptor.Name);
+                continue;
+            }
+            started.Add((descriptor.Name, run));
+            _logger.LogInformation("Started \"{Controller}\"", descriptor.Name);
         }
+
+        informers.Start(ct);
+        var running = started.Select(c => Task.Run(() => RunOneAsync(c.Name, c.Run, ct), CancellationToken.None)).ToList();
         try
         {
             await Task.Delay(Timeout.Infinite, ct);
@@ -30,5 +75,26 @@ public sealed class ControllerRunner(KubeControllerManagerOptions options, ILogg
         catch (OperationCanceledException)
         {
         }
+        await Task.WhenAll(running);
+        await informers.ShutdownAsync();
     }
+
+    private async Task RunOneAsync(string name, RunController run, CancellationToken ct)
+    {
+        try
+        {
+            await run(ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            _logger.LogError(ex, "Controller \"{Controller}\" stopped with an error", name);
+        }
+    }
+
+    /// <summary>Upstream's ResyncPeriod: a random period in [min, 2·min), so informers of many managers do not resync in step.</summary>
+    private static TimeSpan ResyncPeriod(TimeSpan minResyncPeriod)
+        => TimeSpan.FromTicks((long)(minResyncPeriod.Ticks * (1 + Random.Shared.NextDouble())));
 }

@@ -1,0 +1,50 @@
+using Kcm.Client;
+using Kcm.Runtime.Events;
+using Kcm.Runtime.Informers;
+using Kcm.Runtime.Queues;
+using Microsoft.Extensions.Logging;
+
+namespace Kcm.Controllers;
+
+/// <summary>
+/// What every controller is built from while this instance leads, as upstream's ControllerContext: one
+/// shared informer factory (started after all controllers registered their informers), a client per
+/// controller (its own ServiceAccount's credentials with --use-service-account-credentials), an event
+/// recorder per component, work-queue metrics, logging and the clock.
+/// </summary>
+public sealed class ControllerContext
+{
+    public required IControllerClients Clients { get; init; }
+
+    public required SharedInformerFactory Informers { get; init; }
+
+    public required EventBroadcaster Events { get; init; }
+
+    public required IWorkQueueMetricsProvider QueueMetrics { get; init; }
+
+    public required ILoggerFactory Loggers { get; init; }
+
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Options for a controller's work queue, named as upstream names it (the workqueue_* `name` label).</summary>
+    public WorkQueueOptions QueueOptions(string queueName) => new() { Name = queueName, TimeProvider = Time, MetricsProvider = QueueMetrics };
+
+    /// <summary>The usual controller queue: client-go's default controller rate limiter, metrics under <paramref name="queueName"/>.</summary>
+    public RateLimitingQueue<string> NewQueue(string queueName) => RateLimitingQueue<string>.WithDefaultControllerRateLimiter(QueueOptions(queueName));
+}
+
+/// <summary>Hands each controller the API client it must use.</summary>
+public interface IControllerClients
+{
+    /// <summary>The client controller <paramref name="controllerName"/> uses: upstream's "&lt;name&gt;-controller" ServiceAccount or the main credentials.</summary>
+    KubeApiClient For(string serviceAccountName);
+}
+
+/// <summary>Every controller uses the controller manager's own kubeconfig credentials (no --use-service-account-credentials).</summary>
+public sealed class SharedClients(KubeApiClient client) : IControllerClients
+{
+    public KubeApiClient For(string serviceAccountName) => client;
+}
+
+/// <summary>A started controller: runs until the token is cancelled (leadership lost or shutdown).</summary>
+public delegate Task RunController(CancellationToken cancellationToken);
