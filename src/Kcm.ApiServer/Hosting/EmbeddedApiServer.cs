@@ -70,6 +70,9 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
     public string AdminKubeconfigPath { get; }
     public string StateDirectory { get; }
 
+    /// <summary>Requests served so far by component, verb, resource and code (for benchmarks).</summary>
+    public RequestLog Requests { get; private init; } = new();
+
     /// <summary>The store behind the server, for in-process tests and benchmarks.</summary>
     public ObjectStore Store => _store;
 
@@ -125,6 +128,8 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             var advertised = "";
             var handler = new ApiRequestHandler(authentication.RequestAuthenticator, authorizer, discovery, resources,
                 _ => advertised, logger, authApis);
+            var requestLog = new RequestLog();
+            app.Use(requestLog.InvokeAsync);
             app.Run(handler.HandleAsync);
             await app.StartAsync(ct);
 
@@ -135,7 +140,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
                 : bindAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{bindAddress}]" : bindAddress.ToString();
             advertised = $"{host}:{port}";
 
-            var server = new EmbeddedApiServer(app, certificates, store, logger, stateDirectory, port, host);
+            var server = new EmbeddedApiServer(app, certificates, store, logger, stateDirectory, port, host) { Requests = requestLog };
             KubeconfigWriter.WriteAdmin(stateDirectory, server.Url.ToString().TrimEnd('/'));
             server.Bootstrap(resources);
             if (options.PodReadyDelay is { } readyDelay)
