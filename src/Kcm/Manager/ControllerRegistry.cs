@@ -75,6 +75,13 @@ public static class ControllerRegistry
                 .LogInformation("Controller {Controller} is disabled because there is no private key", TokensController.ControllerName);
             return null;
         }
+        if (!options.FeatureGates.Enabled("LegacyServiceAccountTokenNoAutoGeneration"))
+        {
+            // Upstream would go back to creating a token Secret per service account; this build never does.
+            context.Loggers.CreateLogger("controllermanager").LogWarning(
+                "LegacyServiceAccountTokenNoAutoGeneration=false is not supported: {Controller} does not create token Secrets for service accounts",
+                TokensController.ControllerName);
+        }
         var generator = LegacyTokenGenerator.FromPemFile(sa.ServiceAccountKeyFile);
         var rootCa = RootCaBundle.Resolve(sa.RootCaFile, context.Clients.For(TokensController.ClientName).Config);
         var controller = new TokensController(context, new TokensControllerOptions

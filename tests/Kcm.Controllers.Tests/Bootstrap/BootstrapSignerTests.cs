@@ -79,6 +79,26 @@ public sealed class BootstrapSignerTests(EmbeddedServerFixture fixture) : IClass
         Assert.Equal(resigned.Metadata!.ResourceVersion, later.Metadata!.ResourceVersion);
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task Run_TokenExpires_SignatureDroppedWithoutTokenCleaner()
+    {
+        await using var host = new ControllerTestHost(fixture);
+        var ns = await CreateNamespaceAsync(host.Client, "bootstrapsigner-");
+        await host.Client.CreateAsync(new ConfigMap
+        {
+            Metadata = new ObjectMeta { Name = "cluster-info", Namespace = ns },
+            Data = new() { ["kubeconfig"] = Kubeconfig },
+        }, ns);
+        await host.Client.CreateAsync(Token(ns, "short1", "0123456789abcdef", DateTimeOffset.UtcNow.AddSeconds(5)), ns);
+        var signer = new BootstrapSigner(host.Context, new BootstrapSignerOptions { ConfigMapNamespace = ns, TokenSecretNamespace = ns });
+        host.Start(signer.RunAsync);
+
+        await Eventually.TrueAsync("signed while valid", async () =>
+            (await host.Client.GetAsync<ConfigMap>(ns, "cluster-info")).Data!.ContainsKey("jws-kubeconfig-short1"));
+        await Eventually.TrueAsync("signature dropped at expiry", async () =>
+            !(await host.Client.GetAsync<ConfigMap>(ns, "cluster-info")).Data!.ContainsKey("jws-kubeconfig-short1"), TimeSpan.FromSeconds(20));
+    }
+
     [Fact]
     public void Compute_KnownToken_IsCompactJwsWithoutPayload()
     {

@@ -44,8 +44,8 @@ public sealed class TokenCleanerTests(EmbeddedServerFixture fixture) : IClassFix
         var cleaner = new TokenCleaner(host.Context, new TokenCleanerOptions { TokenSecretNamespace = ns });
         host.Start(cleaner.RunAsync);
 
-        // Whole seconds (RFC 3339 without fraction): expires 2-3 s from now, with no event after creation.
-        await host.Client.CreateAsync(Token(ns, "soonex", "0123456789abcdef", DateTimeOffset.UtcNow.AddSeconds(3)), ns);
+        // Whole seconds (RFC 3339 without fraction): expires 4-5 s from now, with no event after creation.
+        await host.Client.CreateAsync(Token(ns, "soonex", "0123456789abcdef", DateTimeOffset.UtcNow.AddSeconds(5)), ns);
         await Task.Delay(500);
         Assert.True(await ExistsAsync<Secret>(host.Client, ns, "bootstrap-token-soonex"));
         await Eventually.TrueAsync("token deleted once expired", async () => !await ExistsAsync<Secret>(host.Client, ns, "bootstrap-token-soonex"),
