@@ -9,12 +9,20 @@ public interface IControllerClients
 {
     /// <summary>The client for the controller whose ServiceAccount is <paramref name="serviceAccountName"/> (e.g. "replicaset-controller").</summary>
     KubeApiClient For(string serviceAccountName);
+
+    /// <summary>
+    /// A client with the controller manager's own credentials even under --use-service-account-credentials, for the
+    /// one controller upstream never gives a ServiceAccount: "tokens-controller", which mints those accounts' tokens.
+    /// </summary>
+    KubeApiClient RootFor(string name);
 }
 
 /// <summary>One client for every controller; for tests and embedding, where per-controller budgets do not matter.</summary>
 public sealed class SharedClients(KubeApiClient client) : IControllerClients
 {
     public KubeApiClient For(string serviceAccountName) => client;
+
+    public KubeApiClient RootFor(string name) => client;
 }
 
 /// <summary>
@@ -27,6 +35,8 @@ public sealed class KubeconfigControllerClients(ClientConfig rootConfig, KubeCli
 
     public KubeApiClient For(string serviceAccountName)
         => _clients.GetOrAdd(serviceAccountName, name => new KubeApiClient(rootConfig with { UserAgent = UserAgentFor(rootConfig, name) }, options));
+
+    public KubeApiClient RootFor(string name) => For(name);
 
     internal static string UserAgentFor(ClientConfig config, string suffix) => (config.UserAgent ?? Kcm.Client.Transport.UserAgent.Default) + "/" + suffix;
 
@@ -49,6 +59,7 @@ public sealed class ServiceAccountControllerClients : IControllerClients, IDispo
     private readonly ClientConfig _anonymousConfig;
     private readonly KubeClientOptions _options;
     private readonly KubeApiClient _rootClient;
+    private readonly KubeconfigControllerClients _rootClients;
     private readonly ConcurrentDictionary<string, KubeApiClient> _clients = new();
 
     /// <param name="rootConfig">The controller manager's kubeconfig; its credentials are stripped for controller clients.</param>
@@ -58,7 +69,10 @@ public sealed class ServiceAccountControllerClients : IControllerClients, IDispo
         _anonymousConfig = rootConfig with { ClientCertificate = null, BearerToken = null, BearerTokenFile = null, Username = null, Password = null };
         _options = options;
         _rootClient = rootClient;
+        _rootClients = new KubeconfigControllerClients(rootConfig, options);
     }
+
+    public KubeApiClient RootFor(string name) => _rootClients.For(name);
 
     public KubeApiClient For(string serviceAccountName)
         => _clients.GetOrAdd(serviceAccountName, name =>
@@ -71,5 +85,6 @@ public sealed class ServiceAccountControllerClients : IControllerClients, IDispo
     public void Dispose()
     {
         foreach (var client in _clients.Values) client.Dispose();
+        _rootClients.Dispose();
     }
 }

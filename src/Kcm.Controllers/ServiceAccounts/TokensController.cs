@@ -55,7 +55,7 @@ public sealed class TokensController
     public TokensController(ControllerContext context, TokensControllerOptions options)
     {
         _options = options;
-        _client = context.Clients.For(ClientName);
+        _client = context.Clients.RootFor(ClientName);
         _time = context.Time;
         _logger = context.Loggers.CreateLogger(ControllerName);
         _serviceAccountQueue = RateLimitingQueue<ServiceAccountQueueKey>.WithDefaultControllerRateLimiter(context.QueueOptions("serviceaccount_tokens_service"));

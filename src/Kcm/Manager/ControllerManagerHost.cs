@@ -124,6 +124,8 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
     {
         public KubeApiClient For(string serviceAccountName) => clients.For(serviceAccountName);
 
+        public KubeApiClient RootFor(string name) => clients.RootFor(name);
+
         public void Dispose() => (clients as IDisposable)?.Dispose();
     }
 

@@ -83,7 +83,7 @@ public static class ControllerRegistry
                 TokensController.ControllerName);
         }
         var generator = LegacyTokenGenerator.FromPemFile(sa.ServiceAccountKeyFile);
-        var rootCa = RootCaBundle.Resolve(sa.RootCaFile, context.Clients.For(TokensController.ClientName).Config);
+        var rootCa = RootCaBundle.Resolve(sa.RootCaFile, context.Clients.RootFor(TokensController.ClientName).Config);
         var controller = new TokensController(context, new TokensControllerOptions
         {
             TokenGenerator = generator,
