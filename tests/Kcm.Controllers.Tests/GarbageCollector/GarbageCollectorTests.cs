@@ -18,12 +18,14 @@ public sealed class GarbageCollectorFixture : IAsyncLifetime
 
     public ControllerTestHost Host { get; private set; } = null!;
 
+    public Controllers.GarbageCollector.GarbageCollector Collector { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         await Server.InitializeAsync();
         Host = new ControllerTestHost(Server, DebugFileLoggerProvider.FromEnvironment(), unthrottled: true);
-        var gc = new Controllers.GarbageCollector.GarbageCollector(Host.Context);
-        Host.Start(ct => gc.RunAsync(2, ct));
+        Collector = new Controllers.GarbageCollector.GarbageCollector(Host.Context);
+        Host.Start(ct => Collector.RunAsync(2, ct));
     }
 
     public async Task DisposeAsync()
@@ -174,6 +176,8 @@ public sealed class GarbageCollectorTests(GarbageCollectorFixture fixture) : ICl
     public async Task Collect_ClusterScopedDependentOfNamespacedOwner_ReportsInvalidNamespaceAndKeepsIt()
     {
         var owner = await CreateConfigMapAsync("ns-owner-of-cluster-object");
+        // The event is reported when the dependent meets an owner the graph has observed (as upstream).
+        await WaitObservedAsync(owner);
         var name = _ns + "-dependent-role";
         await Client.CreateAsync(new ClusterRole { Metadata = new ObjectMeta { Name = name, OwnerReferences = [OwnedBy(owner)] } });
 
@@ -197,6 +201,7 @@ public sealed class GarbageCollectorTests(GarbageCollectorFixture fixture) : ICl
         var otherNs = _ns + "-other";
         await Client.CreateAsync(new CoreNamespace { Metadata = new ObjectMeta { Name = otherNs } });
         var owner = await CreateConfigMapAsync("cross-ns-owner");
+        await WaitObservedAsync(owner);
         await Client.CreateAsync(new ConfigMap { Metadata = new ObjectMeta { Name = "cross-ns-dependent", Namespace = otherNs, OwnerReferences = [OwnedBy(owner)] } });
 
         // Owner references are namespace-local: the owner does not exist where the dependent lives.
@@ -254,6 +259,9 @@ public sealed class GarbageCollectorTests(GarbageCollectorFixture fixture) : ICl
         var pod = await Client.CreateAsync(new Pod { Metadata = podMeta, Spec = template.Spec });
         return (deployment, rs, pod);
     }
+
+    private Task WaitObservedAsync(ConfigMap obj)
+        => Eventually.TrueAsync($"the collector to observe {obj.Metadata!.Name}", () => Task.FromResult(fixture.Collector.Graph.GetNode(obj.Metadata.Uid!)?.IsObserved == true), Timeout);
 
     private Task<ConfigMap> CreateConfigMapAsync(string name, params OwnerReference[] owners)
         => Client.CreateAsync(new ConfigMap { Metadata = Meta(name, owners), Data = new Dictionary<string, string> { ["k"] = "v" } });
