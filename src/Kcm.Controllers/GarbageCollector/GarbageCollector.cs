@@ -114,8 +114,8 @@ public sealed class GarbageCollector : IDisposable
             _attemptToDelete.ShutDown();
             _attemptToOrphan.ShutDown();
             Graph.GraphChanges.ShutDown();
-            Graph.StopMonitors();
             await Task.WhenAll(running).ConfigureAwait(false);
+            await Graph.StopMonitorsAsync().ConfigureAwait(false);
             _logger.LogInformation("Shutting down controller {Controller}", "garbage collector");
         }
     }
@@ -131,7 +131,7 @@ public sealed class GarbageCollector : IDisposable
         {
             discovered = await ServerResources.DiscoverAsync(_client.Discovery, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is KubeApiException or KubeProtocolException or HttpRequestException)
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             _logger.LogWarning(ex, "failed to discover preferred resources");
             return false;
@@ -232,7 +232,7 @@ public sealed class GarbageCollector : IDisposable
             _logger.LogError(ex, "error syncing item {Item}", node.Identity);
             return true;
         }
-        catch (Exception ex) when (ex is KubeApiException or KubeProtocolException or HttpRequestException)
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             _logger.LogError(ex, "error syncing item {Item}", node.Identity);
             return true;
@@ -454,7 +454,7 @@ public sealed class GarbageCollector : IDisposable
             {
                 return;
             }
-            catch (Exception ex) when (ex is KubeApiException or KubeProtocolException or HttpRequestException or RestMappingException or OrphanDependentsException)
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
                 _logger.LogError(ex, "attemptToOrphan for {Owner} failed", owner.Identity);
                 _attemptToOrphan.AddRateLimited(owner);
@@ -482,7 +482,7 @@ public sealed class GarbageCollector : IDisposable
             {
                 return null;
             }
-            catch (Exception ex) when (ex is KubeApiException or KubeProtocolException or HttpRequestException or RestMappingException)
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
                 return $"orphaning {dependent.Identity} failed, {ex.Message}";
             }

@@ -92,7 +92,7 @@ public sealed class GraphBuilder : IDisposable
             {
                 if (!wanted.ContainsKey(resource))
                 {
-                    monitor.Stop();
+                    _ = monitor.StopAsync();
                     _monitors.Remove(resource);
                     removed++;
                 }
@@ -155,15 +155,13 @@ public sealed class GraphBuilder : IDisposable
         return true;
     }
 
-    public void StopMonitors()
+    /// <summary>Stops every monitor and waits for their informers to finish.</summary>
+    public Task StopMonitorsAsync()
     {
         lock (_monitorsLock)
         {
-            foreach (var monitor in _monitors.Values)
-            {
-                monitor.Stop();
-            }
             _monitorsRunning = false;
+            return Task.WhenAll(_monitors.Values.Select(m => m.StopAsync()).ToList());
         }
     }
 
@@ -586,7 +584,7 @@ public sealed class GraphBuilder : IDisposable
 
     public void Dispose()
     {
-        StopMonitors();
+        _ = StopMonitorsAsync();
         GraphChanges.Dispose();
     }
 
@@ -599,6 +597,7 @@ public sealed class GraphBuilder : IDisposable
         private readonly GraphBuilder _builder;
         private readonly IEventHandlerRegistration _registration;
         private CancellationTokenSource? _stop;
+        private Task _running = Task.CompletedTask;
 
         public Monitor(DynamicSharedInformer informer, string apiVersion, string kind, GraphBuilder builder)
         {
@@ -619,12 +618,25 @@ public sealed class GraphBuilder : IDisposable
             }
             _stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var token = _stop.Token;
-            _ = Task.Run(() => _informer.RunAsync(token), CancellationToken.None);
+            _running = Task.Run(() => _informer.RunAsync(token), CancellationToken.None);
         }
 
-        public void Stop()
+        public async Task StopAsync()
         {
-            _stop?.Cancel();
+            if (_stop is null)
+            {
+                return;
+            }
+            await _stop.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await _running.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            _stop.Dispose();
+            _stop = null;
         }
 
         public void OnAdd(JsonObject obj, bool isInInitialList)

@@ -64,7 +64,15 @@ public sealed class PodGcController
             }
             while (!cancellationToken.IsCancellationRequested)
             {
-                await GcAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await GcAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    // One failed pass must not stop the loop (upstream wait.Until carries on).
+                    _logger.LogError(ex, "pod garbage collection pass failed");
+                }
                 await Task.Delay(_options.CheckPeriod, _time, cancellationToken).ConfigureAwait(false);
             }
         }
@@ -251,7 +259,7 @@ public sealed class PodGcController
         {
             return false;
         }
-        catch (Exception ex) when (ex is KubeApiException or KubeProtocolException or HttpRequestException)
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             _logger.LogError(ex, "failed to delete pod {Pod}", ObjectKey.Of(pod));
             return false;

@@ -236,6 +236,21 @@ public sealed class GarbageCollectorTests(GarbageCollectorFixture fixture) : ICl
             (await Client.GetAsync<ConfigMap>(_ns, "two-owners-dependent")).Metadata?.OwnerReferences?.Select(r => r.Uid).SequenceEqual([kept.Metadata!.Uid]) == true, Timeout);
     }
 
+    [Fact]
+    public void Resync_Discovery_MonitorsEveryListWatchDeleteResourceExceptEvents()
+    {
+        var monitored = fixture.Collector.Graph.MonitoredResources.Select(r => r.ToString()).ToHashSet();
+
+        Assert.Contains("configmaps.v1.", monitored);
+        Assert.Contains("deployments.v1.apps", monitored);
+        Assert.Contains("clusterroles.v1.rbac.authorization.k8s.io", monitored);
+        Assert.DoesNotContain("events.v1.", monitored);
+        Assert.DoesNotContain("events.v1.events.k8s.io", monitored);
+        Assert.DoesNotContain("bindings.v1.", monitored); // create only
+        Assert.DoesNotContain("tokenreviews.v1.authentication.k8s.io", monitored);
+        Assert.DoesNotContain("subjectaccessreviews.v1.authorization.k8s.io", monitored);
+    }
+
     private async Task<(Deployment, ReplicaSet, Pod)> CreateDeploymentChainAsync(string name)
     {
         var labels = new Dictionary<string, string> { ["app"] = name };
