@@ -116,6 +116,49 @@ public sealed class PodGcControllerTests(EmbeddedServerFixture server) : IClassF
     }
 
     [Fact]
+    public async Task Gc_TerminatingPodOnOutOfServiceNode_ForceDeleted()
+    {
+        var outOfService = _ns + "-out-of-service";
+        var notReadyOnly = _ns + "-not-ready";
+        foreach (var (name, tainted) in new[] { (outOfService, true), (notReadyOnly, false) })
+        {
+            var node = await Client.CreateAsync(new Node
+            {
+                Metadata = new ObjectMeta { Name = name },
+                Spec = new NodeSpec { Taints = tainted ? [new Taint { Key = PodGcController.OutOfServiceTaint, Effect = "NoExecute" }] : null },
+            });
+            node.Status = new NodeStatus { Conditions = [new NodeCondition { Type = "Ready", Status = "False" }] };
+            await Client.UpdateStatusAsync(node);
+        }
+        try
+        {
+            var controller = await StartAsync(new PodGcControllerOptions { TerminatedPodThreshold = 0 });
+            await CreatePodAsync("on-out-of-service", nodeName: outOfService, phase: "Running");
+            await CreatePodAsync("on-not-ready", nodeName: notReadyOnly, phase: "Running");
+            await Client.DeleteAsync<Pod>(_ns, "on-out-of-service");
+            await Client.DeleteAsync<Pod>(_ns, "on-not-ready");
+            var pods = _host.Context.Informers.InformerFor<Pod>().Cache;
+            var nodes = _host.Context.Informers.InformerFor<Node>().Cache;
+            await Eventually.TrueAsync("both deletions and the nodes' status in the caches", () => Task.FromResult(
+                pods.Get(new(_ns, "on-out-of-service"))?.Metadata?.DeletionTimestamp is not null
+                && pods.Get(new(_ns, "on-not-ready"))?.Metadata?.DeletionTimestamp is not null
+                && nodes.Get(new(null, outOfService))?.Status?.Conditions is { Count: > 0 }
+                && nodes.Get(new(null, notReadyOnly))?.Status?.Conditions is { Count: > 0 }), Timeout);
+
+            await controller.GcAsync(CancellationToken.None);
+
+            await WaitGoneAsync("on-out-of-service");
+            var gracefullyTerminating = await Client.GetAsync<Pod>(_ns, "on-not-ready");
+            Assert.Equal("Running", gracefullyTerminating.Status?.Phase);
+        }
+        finally
+        {
+            await Client.DeleteAsync<Node>(null, outOfService);
+            await Client.DeleteAsync<Node>(null, notReadyOnly);
+        }
+    }
+
+    [Fact]
     public async Task Gc_PodOnMissingNodeStillQuarantined_Kept()
     {
         var controller = await StartAsync(new PodGcControllerOptions { TerminatedPodThreshold = 0, QuarantineTime = TimeSpan.FromHours(1) });
