@@ -1,7 +1,10 @@
-using Kcm.Controllers;
 using Kcm.Controllers.Bootstrap;
+using Kcm.Controllers.GarbageCollector;
+using Kcm.Controllers.Namespaces;
+using Kcm.Controllers.PodGc;
 using Kcm.Controllers.RootCaCertPublisher;
 using Kcm.Controllers.ServiceAccounts;
+using Kcm.Controllers;
 using Kcm.Options;
 using Microsoft.Extensions.Logging;
 
@@ -27,6 +30,28 @@ public static class ControllerRegistry
         [TokenCleaner.ControllerName] = (context, _) => new TokenCleaner(context).RunAsync,
         [RootCaCertPublisher.ControllerName] = (context, options) => new RootCaCertPublisher(context,
             RootCaBundle.Resolve(options.ServiceAccountController.RootCaFile, context.Clients.For(RootCaCertPublisher.ControllerName).Config)).RunAsync,
+        ["garbagecollector"] = (context, options) =>
+        {
+            var gc = options.GarbageCollectorController;
+            if (!gc.EnableGarbageCollector)
+            {
+                context.Loggers.CreateLogger("Kcm.Manager.ControllerRegistry").LogInformation("Garbage collector is disabled (--enable-garbage-collector=false)");
+                return null;
+            }
+            var controller = new GarbageCollector(context);
+            return ct => controller.RunAsync(gc.ConcurrentGcSyncs, ct);
+        },
+        ["namespace"] = (context, options) =>
+        {
+            var ns = options.NamespaceController;
+            var controller = new NamespaceController(context, new Kcm.Controllers.Namespaces.NamespaceControllerOptions { ResyncPeriod = ns.NamespaceSyncPeriod });
+            return ct => controller.RunAsync(ns.ConcurrentNamespaceSyncs, ct);
+        },
+        ["podgc"] = (context, options) =>
+        {
+            var controller = new PodGcController(context, new Kcm.Controllers.PodGc.PodGcControllerOptions { TerminatedPodThreshold = options.PodGcController.TerminatedPodGcThreshold });
+            return controller.RunAsync;
+        },
     };
 
     /// <summary>

@@ -19,10 +19,15 @@ public sealed class ControllerTestHost : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _running = [];
 
-    public ControllerTestHost(EmbeddedServerFixture fixture, ILoggerFactory? loggers = null, TimeProvider? time = null)
+    /// <param name="unthrottled">No client-side rate limit (client-go's 5 QPS default slows controllers that list every resource).</param>
+    public ControllerTestHost(EmbeddedServerFixture fixture, ILoggerFactory? loggers = null, TimeProvider? time = null, bool unthrottled = false)
     {
         loggers ??= NullLoggerFactory.Instance;
-        Client = KubeApiClient.FromKubeconfig(fixture.AdminKubeconfigPath, options: new KubeClientOptions { TimeProvider = time ?? TimeProvider.System });
+        Client = KubeApiClient.FromKubeconfig(fixture.AdminKubeconfigPath, options: new KubeClientOptions
+        {
+            TimeProvider = time ?? TimeProvider.System,
+            RateLimiter = unthrottled ? new Kcm.Client.Flowcontrol.UnlimitedRateLimiter() : null,
+        });
         Events = new EventBroadcaster(Client, loggers, time);
         Context = new ControllerContext
         {

@@ -1,0 +1,716 @@
+using System.Text.Json.Nodes;
+using Kcm.Api.Meta.V1;
+using Kcm.Client;
+using Kcm.Client.Errors;
+using Kcm.Runtime.Queues;
+using Microsoft.Extensions.Logging;
+
+namespace Kcm.Controllers.GarbageCollector;
+
+public sealed record GarbageCollectorOptions
+{
+    /// <summary>How often discovery is re-read so resources added later (e.g. custom resources) get monitors.</summary>
+    public TimeSpan ResourceResyncPeriod { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Resources never monitored (upstream DefaultIgnoredResources: events).</summary>
+    public IReadOnlySet<(string Group, string Resource)> IgnoredResources { get; init; } = DefaultIgnoredResources;
+
+    public static IReadOnlySet<(string Group, string Resource)> DefaultIgnoredResources { get; } = new HashSet<(string, string)>
+    {
+        ("", "events"),
+        ("events.k8s.io", "events"),
+    };
+}
+
+/// <summary>An owner reference whose apiVersion/kind discovery does not know (yet): retried, never treated as absent.</summary>
+public sealed class RestMappingException(string apiVersion, string kind)
+    : InvalidOperationException($"unable to get REST mapping for {apiVersion}/{kind}.")
+{
+    public string ApiVersion { get; } = apiVersion;
+
+    public string Kind { get; } = kind;
+}
+
+/// <summary>
+/// Upstream's garbage collector: a graph of owners and dependents built from every deletable resource, and workers
+/// that delete dependents whose owners are all gone (verified against the API), finish foreground deletions once
+/// the blocking dependents are gone, and orphan dependents of owners deleted with the orphan policy.
+/// </summary>
+public sealed class GarbageCollector : IDisposable
+{
+    public const string ControllerName = "garbagecollector";
+    public const string ServiceAccountName = "generic-garbage-collector";
+
+    private static readonly TimeSpan[] ConflictBackoff = [TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(250)];
+
+    private readonly KubeApiClient _client;
+    private readonly GarbageCollectorOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly RateLimitingQueue<GraphNode> _attemptToDelete;
+    private readonly RateLimitingQueue<GraphNode> _attemptToOrphan;
+    private readonly AbsentOwnerCache _absentOwners = new();
+    private volatile ResourceMapper _mapper = ResourceMapper.Empty;
+    private HashSet<GroupVersionResource> _monitored = [];
+
+    public GarbageCollector(ControllerContext context, GarbageCollectorOptions? options = null)
+    {
+        _options = options ?? new GarbageCollectorOptions();
+        _client = context.Clients.For(ServiceAccountName);
+        _time = context.Time;
+        _logger = context.Loggers.CreateLogger<GarbageCollector>();
+        _attemptToDelete = RateLimitingQueue<GraphNode>.WithDefaultControllerRateLimiter(context.QueueOptions("garbage_collector_attempt_to_delete"));
+        _attemptToOrphan = RateLimitingQueue<GraphNode>.WithDefaultControllerRateLimiter(context.QueueOptions("garbage_collector_attempt_to_orphan"));
+        Graph = new GraphBuilder(_client, context, context.Events.NewRecorder("garbage-collector-controller"), _attemptToDelete, _attemptToOrphan, _absentOwners);
+    }
+
+    public GraphBuilder Graph { get; }
+
+    /// <summary>
+    /// Discovers the deletable resources (retrying until discovery answers), starts the monitors and the graph
+    /// builder, waits for the initial lists, then runs <paramref name="workers"/> delete and orphan workers and
+    /// re-reads discovery every <see cref="GarbageCollectorOptions.ResourceResyncPeriod"/>.
+    /// </summary>
+    public async Task RunAsync(int workers, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(workers);
+        _logger.LogInformation("Starting controller {Controller}", "garbage collector");
+        using var stopQueues = cancellationToken.Register(() =>
+        {
+            _attemptToDelete.ShutDown();
+            _attemptToOrphan.ShutDown();
+        });
+        var running = new List<Task>();
+        try
+        {
+            while (!await ResyncAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await Task.Delay(_options.ResourceResyncPeriod, _time, cancellationToken).ConfigureAwait(false);
+            }
+            Graph.StartMonitors(cancellationToken);
+            running.Add(Task.Run(() => Graph.RunAsync(cancellationToken), CancellationToken.None));
+            _logger.LogInformation("Waiting for caches to sync for {Controller}", "garbage collector");
+            if (!await Graph.WaitForSyncAsync(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false))
+            {
+                return;
+            }
+            _logger.LogInformation("All resource monitors have synced. Proceeding to collect garbage");
+            for (var i = 0; i < workers; i++)
+            {
+                running.Add(Task.Run(() => RunAttemptToDeleteWorkerAsync(cancellationToken), CancellationToken.None));
+                running.Add(Task.Run(() => RunAttemptToOrphanWorkerAsync(cancellationToken), CancellationToken.None));
+            }
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(_options.ResourceResyncPeriod, _time, cancellationToken).ConfigureAwait(false);
+                await ResyncAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            _attemptToDelete.ShutDown();
+            _attemptToOrphan.ShutDown();
+            Graph.GraphChanges.ShutDown();
+            await Task.WhenAll(running).ConfigureAwait(false);
+            await Graph.StopMonitorsAsync().ConfigureAwait(false);
+            _logger.LogInformation("Shutting down controller {Controller}", "garbage collector");
+        }
+    }
+
+    /// <summary>
+    /// Upstream GetDeletableResources + Sync: re-reads discovery, refreshes the kind → resource mapping and, when the
+    /// set of list/watch/delete resources changed, the monitors. False when discovery gave nothing usable.
+    /// </summary>
+    public async Task<bool> ResyncAsync(CancellationToken cancellationToken)
+    {
+        ServerResources discovered;
+        try
+        {
+            discovered = await ServerResources.DiscoverAsync(_client.Discovery, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            _logger.LogWarning(ex, "failed to discover preferred resources");
+            return false;
+        }
+        if (discovered.Failure is { } failure)
+        {
+            // Partial discovery still yields usable resources (upstream logs and goes on).
+            _logger.LogWarning("failed to discover some groups: {Error}", failure.Message);
+        }
+        var deletable = discovered.Preferred
+            .Where(r => r.Supports("delete", "list", "watch") && !_options.IgnoredResources.Contains((r.Resource.Group, r.Resource.Resource)))
+            .ToList();
+        if (deletable.Count == 0)
+        {
+            _logger.LogInformation("no resources reported by discovery, skipping garbage collector sync");
+            return false;
+        }
+        _mapper = new ResourceMapper(discovered.Resources);
+        var resources = deletable.Select(r => r.Resource).ToHashSet();
+        if (resources.SetEquals(_monitored))
+        {
+            _logger.LogTrace("no resource updates from discovery, skipping garbage collector sync");
+            return true;
+        }
+        _logger.LogInformation("syncing garbage collector with updated resources from discovery: added {Added}, removed {Removed}",
+            string.Join(", ", resources.Except(_monitored)), string.Join(", ", _monitored.Except(resources)));
+        Graph.SyncMonitors(deletable);
+        _monitored = resources;
+        return true;
+    }
+
+    private async Task RunAttemptToDeleteWorkerAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var (node, shutdown) = await _attemptToDelete.GetAsync(CancellationToken.None).ConfigureAwait(false);
+            if (shutdown)
+            {
+                return;
+            }
+            try
+            {
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    return;
+                }
+                if (await AttemptToDeleteWorkerAsync(node, cancellationToken).ConfigureAwait(false))
+                {
+                    _attemptToDelete.AddRateLimited(node);
+                }
+                else
+                {
+                    _attemptToDelete.Forget(node);
+                }
+            }
+            finally
+            {
+                _attemptToDelete.Done(node);
+            }
+        }
+    }
+
+    /// <summary>Upstream attemptToDeleteWorker; true when the node must be retried.</summary>
+    internal async Task<bool> AttemptToDeleteWorkerAsync(GraphNode node, CancellationToken cancellationToken)
+    {
+        if (!node.IsObserved)
+        {
+            var current = Graph.GetNode(node.Identity.Uid);
+            if (current is null)
+            {
+                _logger.LogTrace("item no longer in the graph, skipping attemptToDeleteItem: {Item}", node.Identity);
+                return false;
+            }
+            if (current.IsObserved)
+            {
+                _logger.LogTrace("item no longer virtual in the graph, skipping attemptToDeleteItem on virtual node: {Item}", node.Identity);
+                return false;
+            }
+        }
+        try
+        {
+            if (await AttemptToDeleteItemAsync(node, cancellationToken).ConfigureAwait(false) == DeleteOutcome.EnqueuedVirtualDelete)
+            {
+                return false; // The graph builder finishes the job.
+            }
+        }
+        catch (NamespacedOwnerOfClusterScopedObjectException)
+        {
+            return false; // Retrying cannot fix a cluster-scoped object naming a namespaced owner.
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+        catch (RestMappingException ex)
+        {
+            // Possibly a kind discovery will know after its next resync, possibly a bad reference: retry either way.
+            _logger.LogError(ex, "error syncing item {Item}", node.Identity);
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            _logger.LogError(ex, "error syncing item {Item}", node.Identity);
+            return true;
+        }
+        if (!node.IsObserved)
+        {
+            // Requeue until an informer shows it or a virtual delete removes it (issue 56121).
+            _logger.LogTrace("item hasn't been observed via informer yet: {Item}", node.Identity);
+            return true;
+        }
+        return false;
+    }
+
+    internal enum DeleteOutcome
+    {
+        Done,
+        EnqueuedVirtualDelete,
+    }
+
+    /// <summary>
+    /// Upstream attemptToDeleteItem: reads the live object; if it is gone (or another uid) the node is removed from
+    /// the graph; an owner deleting in the foreground is finished or its blocking dependents queued; otherwise the
+    /// object is deleted when none of its owners still exists.
+    /// </summary>
+    internal async Task<DeleteOutcome> AttemptToDeleteItemAsync(GraphNode item, CancellationToken cancellationToken)
+    {
+        _logger.LogDebug("Processing item {Item} virtual={Virtual}", item.Identity, !item.IsObserved);
+        if (item.IsBeingDeleted && !item.IsDeletingDependents)
+        {
+            // Deletion is a one-way trip: wait for the final delete, then its dependents get processed.
+            _logger.LogTrace("processing item {Item} returned at once, because its DeletionTimestamp is non-nil", item.Identity);
+            return DeleteOutcome.Done;
+        }
+        var latest = await GetObjectAsync(item.Identity, cancellationToken).ConfigureAwait(false);
+        if (latest is null)
+        {
+            _logger.LogTrace("item {Item} not found, generating a virtual delete event", item.Identity);
+            Graph.EnqueueVirtualDeleteEvent(item.Identity);
+            return DeleteOutcome.EnqueuedVirtualDelete;
+        }
+        var meta = ObservedMetadata.Of(latest);
+        if (meta.Uid != item.Identity.Uid)
+        {
+            _logger.LogTrace("UID doesn't match, item {Item} not found, generating a virtual delete event", item.Identity);
+            Graph.EnqueueVirtualDeleteEvent(item.Identity);
+            return DeleteOutcome.EnqueuedVirtualDelete;
+        }
+        if (item.IsDeletingDependents)
+        {
+            await ProcessDeletingDependentsItemAsync(item, cancellationToken).ConfigureAwait(false);
+            return DeleteOutcome.Done;
+        }
+        if (meta.Owners.Count == 0)
+        {
+            _logger.LogDebug("item {Item} doesn't have an owner, continue on next item", item.Identity);
+            return DeleteOutcome.Done;
+        }
+
+        var (solid, dangling, waiting) = await ClassifyReferencesAsync(item, meta.Owners, cancellationToken).ConfigureAwait(false);
+        _logger.LogTrace("classify item {Item}'s references: solid {Solid}, dangling {Dangling}, waitingForDependentsDeletion {Waiting}", item.Identity, solid.Count, dangling.Count, waiting.Count);
+        if (solid.Count > 0)
+        {
+            _logger.LogDebug("item {Item} has at least one existing owner, will not garbage collect", item.Identity);
+            if (dangling.Count == 0 && waiting.Count == 0)
+            {
+                return DeleteOutcome.Done;
+            }
+            // Waiting owners must lose the reference too, or they stay stuck with their foreground finalizer.
+            var remove = dangling.Concat(waiting).Select(o => o.Uid).ToHashSet(StringComparer.Ordinal);
+            _logger.LogDebug("remove dangling references and waiting references for item {Item}", item.Identity);
+            await ModifyOwnerReferencesAsync(item.Identity, refs => RemoveOwnerReferences(refs, remove), cancellationToken).ConfigureAwait(false);
+            return DeleteOutcome.Done;
+        }
+        if (waiting.Count > 0 && item.DependentsCount > 0)
+        {
+            foreach (var dependent in item.Dependents())
+            {
+                if (dependent.IsDeletingDependents)
+                {
+                    // Owner and dependent both wait on each other: make this item's references non-blocking to break a cycle.
+                    _logger.LogDebug("processing item {Item}, some of its owners and its dependent {Dependent} have FinalizerDeletingDependents, to prevent potential cycle, its ownerReferences are going to be modified to be non-blocking, then the item is going to be deleted with Foreground", item.Identity, dependent.Identity);
+                    await ModifyOwnerReferencesAsync(item.Identity, UnblockOwnerReferences, cancellationToken).ConfigureAwait(false);
+                    break;
+                }
+            }
+            _logger.LogDebug("at least one owner of item {Item} has FinalizerDeletingDependents, and the item itself has dependents, so it is going to be deleted in Foreground", item.Identity);
+            return await DeleteObjectAsync(item, meta, "Foreground", cancellationToken).ConfigureAwait(false);
+        }
+        // No owner left: honour a policy the object already carries, else delete in the background.
+        var policy = meta.HasOrphanFinalizer ? "Orphan" : meta.HasForegroundFinalizer ? "Foreground" : "Background";
+        _logger.LogDebug("Deleting item {Item} propagationPolicy={Policy}", item.Identity, policy);
+        return await DeleteObjectAsync(item, meta, policy, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<DeleteOutcome> DeleteObjectAsync(GraphNode item, ObservedMetadata latest, string policy, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await DeleteObjectAsync(item.Identity, latest.ResourceVersion, latest.Owners, policy, cancellationToken).ConfigureAwait(false);
+            return DeleteOutcome.Done;
+        }
+        catch (NotFoundException)
+        {
+            Graph.EnqueueVirtualDeleteEvent(item.Identity);
+            return DeleteOutcome.EnqueuedVirtualDelete;
+        }
+    }
+
+    private async Task ProcessDeletingDependentsItemAsync(GraphNode item, CancellationToken cancellationToken)
+    {
+        var blocking = item.BlockingDependents();
+        if (blocking.Count == 0)
+        {
+            _logger.LogDebug("remove DeleteDependents finalizer for item {Item}", item.Identity);
+            await RemoveFinalizerAsync(item, ObservedMetadata.ForegroundFinalizer, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        foreach (var dependent in blocking)
+        {
+            if (!dependent.IsDeletingDependents)
+            {
+                _logger.LogDebug("adding dependent {Dependent} to attemptToDelete, because its owner {Item} is deletingDependents", dependent.Identity, item.Identity);
+                _attemptToDelete.Add(dependent);
+            }
+        }
+    }
+
+    /// <summary>Upstream classifyReferences: solid (owner exists, not deleting its dependents), dangling (absent), waiting (foreground-deleting owner).</summary>
+    private async Task<(List<OwnerRef> Solid, List<OwnerRef> Dangling, List<OwnerRef> Waiting)> ClassifyReferencesAsync(GraphNode item, IReadOnlyList<OwnerRef> references, CancellationToken cancellationToken)
+    {
+        var solid = new List<OwnerRef>();
+        var dangling = new List<OwnerRef>();
+        var waiting = new List<OwnerRef>();
+        foreach (var reference in references)
+        {
+            var (isDangling, owner) = await IsDanglingAsync(reference, item, cancellationToken).ConfigureAwait(false);
+            if (isDangling)
+            {
+                dangling.Add(reference);
+            }
+            else if (owner!.BeingDeleted && owner.HasForegroundFinalizer)
+            {
+                waiting.Add(reference);
+            }
+            else
+            {
+                solid.Add(reference);
+            }
+        }
+        return (solid, dangling, waiting);
+    }
+
+    /// <summary>
+    /// Upstream isDangling: whether the referenced owner is absent, looked up live (owner references are local to
+    /// the dependent's namespace, or cluster-scoped) with verified absences remembered in the absent-owner cache.
+    /// </summary>
+    private async Task<(bool Dangling, ObservedMetadata? Owner)> IsDanglingAsync(OwnerRef reference, GraphNode item, CancellationToken cancellationToken)
+    {
+        var clusterKey = ObjectIdentity.OfOwner(reference, null);
+        if (_absentOwners.Has(clusterKey))
+        {
+            _logger.LogTrace("according to the absentOwnerCache, item {Item}'s owner {Owner} does not exist", item.Identity, reference.Uid);
+            return (true, null);
+        }
+        var namespacedKey = clusterKey.WithNamespace(item.Identity.Namespace);
+        if (_absentOwners.Has(namespacedKey))
+        {
+            _logger.LogTrace("according to the absentOwnerCache, item {Item}'s owner {Owner} does not exist in namespace", item.Identity, reference.Uid);
+            return (true, null);
+        }
+        var resource = _mapper.Find(reference.ApiVersion, reference.Kind);
+        var absentKey = resource.Namespaced ? namespacedKey : clusterKey;
+        if (!item.Identity.IsNamespaced && resource.Namespaced)
+        {
+            _logger.LogDebug("item {Item} is cluster-scoped, but refers to a namespaced owner {Owner}", item.Identity, reference.Uid);
+            throw new NamespacedOwnerOfClusterScopedObjectException();
+        }
+        JsonObject owner;
+        try
+        {
+            owner = await _client.Dynamic.Resource(resource.Resource, resource.Namespaced)
+                .GetAsync(resource.Namespaced ? item.Identity.Namespace : null, reference.Name, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (NotFoundException)
+        {
+            _absentOwners.Add(absentKey);
+            _logger.LogTrace("item {Item}'s owner {Owner} is not found", item.Identity, reference.Uid);
+            return (true, null);
+        }
+        var ownerMeta = ObservedMetadata.Of(owner);
+        if (ownerMeta.Uid != reference.Uid)
+        {
+            _logger.LogTrace("item {Item}'s owner {Owner} is not found, UID mismatch", item.Identity, reference.Uid);
+            _absentOwners.Add(absentKey);
+            return (true, null);
+        }
+        return (false, ownerMeta);
+    }
+
+    private async Task RunAttemptToOrphanWorkerAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var (owner, shutdown) = await _attemptToOrphan.GetAsync(CancellationToken.None).ConfigureAwait(false);
+            if (shutdown)
+            {
+                return;
+            }
+            try
+            {
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    return;
+                }
+                await AttemptToOrphanAsync(owner, cancellationToken).ConfigureAwait(false);
+                _attemptToOrphan.Forget(owner);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                _logger.LogError(ex, "attemptToOrphan for {Owner} failed", owner.Identity);
+                _attemptToOrphan.AddRateLimited(owner);
+            }
+            finally
+            {
+                _attemptToOrphan.Done(owner);
+            }
+        }
+    }
+
+    /// <summary>Upstream attemptToOrphanWorker: drop the owner from every dependent's references, then remove the orphan finalizer.</summary>
+    internal async Task AttemptToOrphanAsync(GraphNode owner, CancellationToken cancellationToken)
+    {
+        var dependents = owner.Dependents();
+        var removeOwner = new HashSet<string>(StringComparer.Ordinal) { owner.Identity.Uid };
+        var results = await Task.WhenAll(dependents.Select(async dependent =>
+        {
+            try
+            {
+                await ModifyOwnerReferencesAsync(dependent.Identity, refs => RemoveOwnerReferences(refs, removeOwner), cancellationToken).ConfigureAwait(false);
+                return null;
+            }
+            catch (NotFoundException)
+            {
+                return null;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                return $"orphaning {dependent.Identity} failed, {ex.Message}";
+            }
+        })).ConfigureAwait(false);
+        var errors = results.OfType<string>().ToList();
+        if (errors.Count > 0)
+        {
+            throw new OrphanDependentsException($"failed to orphan dependents of owner {owner.Identity}, got errors: [{string.Join(", ", errors)}]");
+        }
+        _logger.LogTrace("successfully updated all dependents of owner {Owner}", owner.Identity);
+        await RemoveFinalizerAsync(owner, ObservedMetadata.OrphanFinalizer, cancellationToken).ConfigureAwait(false);
+    }
+
+    // ---- operations against the API (upstream operations.go) ----
+
+    /// <summary>The live object, or null when it does not exist.</summary>
+    private async Task<JsonObject?> GetObjectAsync(ObjectIdentity identity, CancellationToken cancellationToken)
+    {
+        var resource = _mapper.Find(identity.ApiVersion, identity.Kind);
+        if (resource.Namespaced && !identity.IsNamespaced)
+        {
+            return null; // A namespaced kind named without a namespace cannot exist.
+        }
+        try
+        {
+            return await _client.Dynamic.Resource(resource.Resource, resource.Namespaced)
+                .GetAsync(resource.Namespaced ? identity.Namespace : null, identity.Name, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (NotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Deletes with uid and resourceVersion preconditions; when only unrelated fields changed since (same owner
+    /// references), retries with the uid alone so busy objects are not starved.
+    /// </summary>
+    private async Task DeleteObjectAsync(ObjectIdentity identity, string? resourceVersion, IReadOnlyList<OwnerRef> ownersAtResourceVersion, string policy, CancellationToken cancellationToken)
+    {
+        var resource = _mapper.Find(identity.ApiVersion, identity.Kind);
+        var client = _client.Dynamic.Resource(resource.Resource, resource.Namespaced);
+        var ns = resource.Namespaced ? identity.Namespace : null;
+        var options = new DeleteOptions
+        {
+            Preconditions = new Preconditions { Uid = identity.Uid, ResourceVersion = string.IsNullOrEmpty(resourceVersion) ? null : resourceVersion },
+            PropagationPolicy = policy,
+        };
+        try
+        {
+            await client.DeleteAsync(ns, identity.Name, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ConflictException) when (!string.IsNullOrEmpty(resourceVersion))
+        {
+            JsonObject live;
+            try
+            {
+                live = await client.GetAsync(ns, identity.Name, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            catch (NotFoundException)
+            {
+                return; // Already gone: what we wanted.
+            }
+            var liveMeta = ObservedMetadata.Of(live);
+            if (liveMeta.Uid != identity.Uid || liveMeta.ResourceVersion == resourceVersion || !liveMeta.Owners.SequenceEqual(ownersAtResourceVersion))
+            {
+                throw;
+            }
+            options.Preconditions.ResourceVersion = null;
+            await client.DeleteAsync(ns, identity.Name, options, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Removes one finalizer with a resourceVersion-guarded merge patch, retrying conflicts a few times.</summary>
+    private async Task RemoveFinalizerAsync(GraphNode owner, string finalizer, CancellationToken cancellationToken)
+    {
+        var resource = _mapper.Find(owner.Identity.ApiVersion, owner.Identity.Kind);
+        var client = _client.Dynamic.Resource(resource.Resource, resource.Namespaced);
+        var ns = resource.Namespaced ? owner.Identity.Namespace : null;
+        for (var attempt = 0; ; attempt++)
+        {
+            var latest = await GetObjectAsync(owner.Identity, cancellationToken).ConfigureAwait(false);
+            if (latest is null)
+            {
+                return;
+            }
+            var meta = ObservedMetadata.Of(latest);
+            if (!meta.Finalizers.Contains(finalizer))
+            {
+                _logger.LogTrace("finalizer {Finalizer} already removed from object {Object}", finalizer, owner.Identity);
+                return;
+            }
+            var remaining = meta.Finalizers.Where(f => f != finalizer).Select(f => (JsonNode?)JsonValue.Create(f)).ToArray();
+            var patch = new JsonObject
+            {
+                ["metadata"] = new JsonObject
+                {
+                    ["resourceVersion"] = meta.ResourceVersion,
+                    ["finalizers"] = remaining.Length == 0 ? null : new JsonArray(remaining),
+                },
+            };
+            try
+            {
+                await client.PatchAsync(ns, owner.Identity.Name, PatchType.Merge, patch.ToJsonString(), cancellationToken: cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (NotFoundException)
+            {
+                return;
+            }
+            catch (ConflictException) when (attempt < ConflictBackoff.Length)
+            {
+                await Task.Delay(ConflictBackoff[attempt], _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Rewrites an object's ownerReferences from its live state with a resourceVersion-guarded merge patch (upstream's
+    /// JSON-merge-patch path; unknown fields of the references are kept), retrying conflicts a few times.
+    /// </summary>
+    private async Task ModifyOwnerReferencesAsync(ObjectIdentity identity, Func<JsonArray, bool> modify, CancellationToken cancellationToken)
+    {
+        var resource = _mapper.Find(identity.ApiVersion, identity.Kind);
+        var client = _client.Dynamic.Resource(resource.Resource, resource.Namespaced);
+        var ns = resource.Namespaced ? identity.Namespace : null;
+        for (var attempt = 0; ; attempt++)
+        {
+            var latest = await GetObjectAsync(identity, cancellationToken).ConfigureAwait(false);
+            var meta = latest?["metadata"] as JsonObject;
+            if (meta is null || Json.String(meta, "uid") != identity.Uid)
+            {
+                return; // Gone (or replaced): nothing refers to the owner any more.
+            }
+            var references = meta["ownerReferences"] as JsonArray ?? [];
+            if (!modify(references))
+            {
+                return;
+            }
+            var patch = new JsonObject
+            {
+                ["metadata"] = new JsonObject
+                {
+                    ["resourceVersion"] = Json.String(meta, "resourceVersion"),
+                    ["ownerReferences"] = references.Count == 0 ? null : references.DeepClone(),
+                },
+            };
+            try
+            {
+                await client.PatchAsync(ns, identity.Name, PatchType.Merge, patch.ToJsonString(), cancellationToken: cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (ConflictException) when (attempt < ConflictBackoff.Length)
+            {
+                await Task.Delay(ConflictBackoff[attempt], _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static bool RemoveOwnerReferences(JsonArray references, IReadOnlySet<string> uids)
+    {
+        var removed = false;
+        for (var i = references.Count - 1; i >= 0; i--)
+        {
+            if (Json.String(references[i], "uid") is { } uid && uids.Contains(uid))
+            {
+                references.RemoveAt(i);
+                removed = true;
+            }
+        }
+        return removed;
+    }
+
+    private static bool UnblockOwnerReferences(JsonArray references)
+    {
+        var changed = false;
+        foreach (var reference in references.OfType<JsonObject>())
+        {
+            if (Json.Bool(reference, "blockOwnerDeletion") == true)
+            {
+                reference["blockOwnerDeletion"] = false;
+                changed = true;
+            }
+        }
+        return changed;
+    }
+
+    public void Dispose()
+    {
+        _attemptToDelete.Dispose();
+        _attemptToOrphan.Dispose();
+        Graph.Dispose();
+    }
+
+    private sealed class NamespacedOwnerOfClusterScopedObjectException() : InvalidOperationException("cluster-scoped objects cannot refer to namespaced owners");
+}
+
+/// <summary>Some dependents could not be orphaned; the owner is retried.</summary>
+public sealed class OrphanDependentsException(string message) : InvalidOperationException(message);
+
+/// <summary>apiVersion + kind → resource, from discovery (the collector's REST mapper).</summary>
+internal sealed class ResourceMapper
+{
+    public static readonly ResourceMapper Empty = new([]);
+
+    private readonly Dictionary<(string ApiVersion, string Kind), DiscoveredResource> _exact = [];
+    private readonly Dictionary<(string Group, string Kind), DiscoveredResource> _byGroupKind = [];
+
+    public ResourceMapper(IEnumerable<DiscoveredResource> resources)
+    {
+        foreach (var resource in resources)
+        {
+            _exact.TryAdd((resource.ApiVersion, resource.Kind), resource);
+            if (resource.PreferredVersion || !_byGroupKind.ContainsKey((resource.Resource.Group, resource.Kind)))
+            {
+                _byGroupKind[(resource.Resource.Group, resource.Kind)] = resource;
+            }
+        }
+    }
+
+    public DiscoveredResource Find(string apiVersion, string kind)
+    {
+        if (_exact.TryGetValue((apiVersion, kind), out var exact))
+        {
+            return exact;
+        }
+        var slash = apiVersion.IndexOf('/', StringComparison.Ordinal);
+        var group = slash < 0 ? "" : apiVersion[..slash];
+        return _byGroupKind.TryGetValue((group, kind), out var other) ? other : throw new RestMappingException(apiVersion, kind);
+    }
+}

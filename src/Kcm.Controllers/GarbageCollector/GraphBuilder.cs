@@ -1,0 +1,693 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using Kcm.Api.Core.V1;
+using Kcm.Client;
+using Kcm.Runtime.Events;
+using Kcm.Runtime.Informers;
+using Kcm.Runtime.Queues;
+using Microsoft.Extensions.Logging;
+
+namespace Kcm.Controllers.GarbageCollector;
+
+internal enum GraphEventType
+{
+    Add,
+    Update,
+    Delete,
+}
+
+/// <summary>A change seen by a monitor (or a "virtual" delete the collector inferred from the API).</summary>
+internal sealed record GraphEvent(GraphEventType Type, string ApiVersion, string Kind, ObservedMetadata Object, ObservedMetadata? OldObject, bool Virtual = false)
+{
+    public ObjectIdentity Identity => new(ApiVersion, Kind, Object.Namespace, Object.Name, Object.Uid);
+}
+
+/// <summary>
+/// Upstream's GraphBuilder: one metadata-only informer ("monitor") per deletable resource feeds a single queue of
+/// changes; one thread applies them to the uid → node graph and decides which nodes the collector must look at
+/// (attemptToDelete) and which owners need their dependents orphaned (attemptToOrphan).
+/// </summary>
+public sealed class GraphBuilder : IDisposable
+{
+    private readonly KubeApiClient _client;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _logger;
+    private readonly IEventRecorder _recorder;
+    private readonly TimeProvider _time;
+    private readonly ConcurrentDictionary<string, GraphNode> _uidToNode = new(StringComparer.Ordinal);
+    private readonly object _monitorsLock = new();
+    private readonly Dictionary<GroupVersionResource, Monitor> _monitors = [];
+    private CancellationToken _monitorsStopping;
+    private bool _monitorsRunning;
+
+    internal GraphBuilder(KubeApiClient client, ControllerContext context, IEventRecorder recorder, RateLimitingQueue<GraphNode> attemptToDelete, RateLimitingQueue<GraphNode> attemptToOrphan, AbsentOwnerCache absentOwners)
+    {
+        _client = client;
+        _loggers = context.Loggers;
+        _logger = context.Loggers.CreateLogger<GraphBuilder>();
+        _recorder = recorder;
+        _time = context.Time;
+        AttemptToDelete = attemptToDelete;
+        AttemptToOrphan = attemptToOrphan;
+        AbsentOwners = absentOwners;
+        GraphChanges = RateLimitingQueue<GraphEvent>.WithDefaultControllerRateLimiter(context.QueueOptions("garbage_collector_graph_changes"));
+    }
+
+    internal RateLimitingQueue<GraphEvent> GraphChanges { get; }
+
+    internal RateLimitingQueue<GraphNode> AttemptToDelete { get; }
+
+    internal RateLimitingQueue<GraphNode> AttemptToOrphan { get; }
+
+    internal AbsentOwnerCache AbsentOwners { get; }
+
+    public int NodeCount => _uidToNode.Count;
+
+    public GraphNode? GetNode(string uid) => _uidToNode.TryGetValue(uid, out var node) ? node : null;
+
+    /// <summary>The resources currently monitored.</summary>
+    public IReadOnlyList<GroupVersionResource> MonitoredResources
+    {
+        get
+        {
+            lock (_monitorsLock)
+            {
+                return [.. _monitors.Keys];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Makes the monitors match <paramref name="resources"/>: new ones are created (and started if the monitors
+    /// run), ones no longer listed are stopped. Upstream syncMonitors + startMonitors.
+    /// </summary>
+    public void SyncMonitors(IEnumerable<DiscoveredResource> resources)
+    {
+        lock (_monitorsLock)
+        {
+            var wanted = resources.ToDictionary(r => r.Resource);
+            var added = 0;
+            var removed = 0;
+            foreach (var (resource, monitor) in _monitors.ToList())
+            {
+                if (!wanted.ContainsKey(resource))
+                {
+                    _ = monitor.StopAsync();
+                    _monitors.Remove(resource);
+                    removed++;
+                }
+            }
+            foreach (var (resource, discovered) in wanted)
+            {
+                if (_monitors.ContainsKey(resource))
+                {
+                    continue;
+                }
+                var informer = new DynamicSharedInformer(resource, new MetadataOnlyListWatcher(_client.Dynamic.Resource(resource, discovered.Namespaced)), new SharedInformerOptions { TimeProvider = _time }, _loggers);
+                var monitor = new Monitor(informer, discovered.ApiVersion, discovered.Kind, this);
+                _monitors[resource] = monitor;
+                if (_monitorsRunning)
+                {
+                    monitor.Start(_monitorsStopping);
+                }
+                added++;
+            }
+            _logger.LogInformation("synced monitors; added {Added}, kept {Kept}, removed {Removed}", added, _monitors.Count - added, removed);
+        }
+    }
+
+    /// <summary>Starts every monitor not yet running; later-added monitors start at once.</summary>
+    public void StartMonitors(CancellationToken cancellationToken)
+    {
+        lock (_monitorsLock)
+        {
+            _monitorsStopping = cancellationToken;
+            _monitorsRunning = true;
+            foreach (var monitor in _monitors.Values)
+            {
+                monitor.Start(cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>True when every monitor has delivered its initial list (upstream IsSynced).</summary>
+    public bool IsSynced()
+    {
+        lock (_monitorsLock)
+        {
+            return _monitors.Values.All(m => m.HasSynced);
+        }
+    }
+
+    public async Task<bool> WaitForSyncAsync(TimeSpan pollInterval, CancellationToken cancellationToken)
+    {
+        while (!IsSynced())
+        {
+            try
+            {
+                await Task.Delay(pollInterval, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Stops every monitor and waits for their informers to finish.</summary>
+    public Task StopMonitorsAsync()
+    {
+        lock (_monitorsLock)
+        {
+            _monitorsRunning = false;
+            return Task.WhenAll(_monitors.Values.Select(m => m.StopAsync()).ToList());
+        }
+    }
+
+    /// <summary>Applies graph changes on one thread until the token is cancelled.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        using var stop = cancellationToken.Register(GraphChanges.ShutDown);
+        while (true)
+        {
+            var (change, shutdown) = await GraphChanges.GetAsync(CancellationToken.None).ConfigureAwait(false);
+            if (shutdown)
+            {
+                return;
+            }
+            try
+            {
+                ProcessGraphChange(change);
+            }
+            finally
+            {
+                GraphChanges.Done(change);
+            }
+        }
+    }
+
+    /// <summary>Tells the graph an object is gone after the API said so (the informer may never report it).</summary>
+    internal void EnqueueVirtualDeleteEvent(ObjectIdentity identity)
+        => GraphChanges.Add(new GraphEvent(GraphEventType.Delete, identity.ApiVersion, identity.Kind, new ObservedMetadata(identity.Namespace, identity.Name, identity.Uid, null, [], false, []), null, Virtual: true));
+
+    internal void ProcessGraphChange(GraphEvent change)
+    {
+        var obj = change.Object;
+        if (obj.Uid.Length == 0)
+        {
+            return;
+        }
+        var found = _uidToNode.TryGetValue(obj.Uid, out var existing);
+        if (found && !change.Virtual && !existing!.IsObserved)
+        {
+            // The first real sighting of an object that was only known as somebody's owner.
+            var observed = change.Identity;
+            if (observed != existing.Identity)
+            {
+                // Dependents that named this owner with other coordinates (or from another namespace) may be wrong.
+                var (_, potentiallyInvalid) = PartitionDependents(existing.Dependents(), observed);
+                foreach (var dependent in potentiallyInvalid)
+                {
+                    if (observed.IsNamespaced && dependent.Identity.Namespace != observed.Namespace)
+                    {
+                        _logger.LogDebug("item references an owner but does not match namespaces: item {Item}, owner {Owner}", dependent.Identity, observed);
+                        ReportInvalidNamespaceOwnerRef(dependent, observed.Uid);
+                    }
+                    AttemptToDelete.Add(dependent);
+                }
+                _logger.LogDebug("replacing virtual item {Virtual} with observed item {Observed}", existing.Identity, observed);
+                existing = existing.CloneWithIdentity(observed);
+                _uidToNode[obj.Uid] = existing;
+            }
+            existing.MarkObserved();
+        }
+
+        switch (change.Type)
+        {
+            case GraphEventType.Add or GraphEventType.Update when !found:
+            {
+                var node = new GraphNode(change.Identity, obj.Owners, isVirtual: false, beingDeleted: obj.BeingDeleted, deletingDependents: obj.BeingDeleted && obj.HasForegroundFinalizer);
+                InsertNode(node);
+                // An add may already carry a deletion (the informer merged the events), so check transitions too.
+                ProcessTransitions(change.OldObject, obj, node);
+                break;
+            }
+            case GraphEventType.Add or GraphEventType.Update:
+            {
+                var (added, removed, changed) = ReferencesDiffs(existing!.Owners, obj.Owners);
+                if (added.Count > 0 || removed.Count > 0 || changed.Count > 0)
+                {
+                    // Dropping a blocking reference may unblock an owner deleting in the foreground.
+                    AddUnblockedOwnersToDeleteQueue(removed, changed);
+                    existing.Owners = obj.Owners;
+                    AddDependentToOwners(existing, added);
+                    RemoveDependentFromOwners(existing, removed);
+                }
+                if (obj.BeingDeleted)
+                {
+                    existing.MarkBeingDeleted();
+                }
+                ProcessTransitions(change.OldObject, obj, existing);
+                break;
+            }
+            case GraphEventType.Delete:
+                if (!found)
+                {
+                    _logger.LogTrace("item {Uid} doesn't exist in the graph, this shouldn't happen", obj.Uid);
+                    return;
+                }
+                ProcessDelete(change, existing!);
+                break;
+        }
+    }
+
+    private void ProcessDelete(GraphEvent change, GraphNode existing)
+    {
+        var removeExisting = true;
+        if (change.Virtual)
+        {
+            var deleted = change.Identity;
+            if (!existing.IsObserved)
+            {
+                // We are not sure of a virtual node's coordinates: keep it while some dependents name it differently.
+                var (matching, nonMatching) = PartitionDependents(existing.Dependents(), deleted);
+                if (nonMatching.Count > 0)
+                {
+                    removeExisting = false;
+                    if (matching.Count > 0)
+                    {
+                        AbsentOwners.Add(deleted);
+                        foreach (var dependent in matching)
+                        {
+                            AttemptToDelete.Add(dependent);
+                        }
+                    }
+                    if (existing.Identity == deleted && AlternateOwnerIdentity(nonMatching, deleted) is { } replacement)
+                    {
+                        var replacementNode = existing.CloneWithIdentity(replacement);
+                        _uidToNode[replacementNode.Identity.Uid] = replacementNode;
+                        AttemptToDelete.AddRateLimited(replacementNode);
+                    }
+                }
+            }
+            else if (existing.Identity != deleted)
+            {
+                // A real node is never removed on a virtual delete of other coordinates.
+                removeExisting = false;
+                var (matching, _) = PartitionDependents(existing.Dependents(), deleted);
+                if (matching.Count > 0)
+                {
+                    AbsentOwners.Add(deleted);
+                    foreach (var dependent in matching)
+                    {
+                        AttemptToDelete.Add(dependent);
+                    }
+                }
+            }
+        }
+        if (!removeExisting)
+        {
+            return;
+        }
+        RemoveNode(existing);
+        var dependents = existing.Dependents();
+        if (dependents.Count > 0)
+        {
+            AbsentOwners.Add(change.Identity);
+        }
+        foreach (var dependent in dependents)
+        {
+            AttemptToDelete.Add(dependent);
+        }
+        foreach (var owner in existing.Owners)
+        {
+            // An owner deleting in the foreground may have been waiting for this dependent.
+            if (_uidToNode.TryGetValue(owner.Uid, out var ownerNode) && ownerNode.IsDeletingDependents)
+            {
+                AttemptToDelete.Add(ownerNode);
+            }
+        }
+    }
+
+    private void InsertNode(GraphNode node)
+    {
+        _uidToNode[node.Identity.Uid] = node;
+        AddDependentToOwners(node, node.Owners);
+    }
+
+    private void RemoveNode(GraphNode node)
+    {
+        _uidToNode.TryRemove(new KeyValuePair<string, GraphNode>(node.Identity.Uid, node));
+        foreach (var owner in node.Owners)
+        {
+            if (_uidToNode.TryGetValue(owner.Uid, out var ownerNode))
+            {
+                ownerNode.RemoveDependent(node);
+            }
+        }
+    }
+
+    private void AddDependentToOwners(GraphNode node, IReadOnlyList<OwnerRef> owners)
+    {
+        var potentiallyInvalid = false;
+        foreach (var owner in owners)
+        {
+            if (!_uidToNode.TryGetValue(owner.Uid, out var ownerNode))
+            {
+                // An owner not seen yet: a virtual node, verified against the API by the collector.
+                ownerNode = new GraphNode(ObjectIdentity.OfOwner(owner, node.Identity.Namespace), [], isVirtual: true);
+                _logger.LogTrace("add virtual item {Identity}", ownerNode.Identity);
+                _uidToNode[owner.Uid] = ownerNode;
+                ownerNode.AddDependent(node);
+                AttemptToDelete.Add(ownerNode);
+                continue;
+            }
+            ownerNode.AddDependent(node);
+            if (potentiallyInvalid)
+            {
+                continue;
+            }
+            var ownerNamespaced = ownerNode.Identity.IsNamespaced;
+            if (ownerNamespaced && ownerNode.Identity.Namespace != node.Identity.Namespace)
+            {
+                if (ownerNode.IsObserved)
+                {
+                    // Cluster-scoped owners may be named from anywhere; a namespaced one only from its own namespace.
+                    _logger.LogDebug("item references an owner but does not match namespaces: item {Item}, owner {Owner}", node.Identity, ownerNode.Identity);
+                    ReportInvalidNamespaceOwnerRef(node, owner.Uid);
+                }
+                potentiallyInvalid = true;
+            }
+            else if (!ownerNode.Identity.MatchesCoordinates(owner))
+            {
+                if (ownerNode.IsObserved)
+                {
+                    _logger.LogDebug("item references an owner with coordinates that do not match the observed identity: item {Item}, owner {Owner}", node.Identity, ownerNode.Identity);
+                }
+                potentiallyInvalid = true;
+            }
+            else if (!ownerNamespaced && ownerNode.Identity.Namespace != node.Identity.Namespace && !ownerNode.IsObserved)
+            {
+                // A virtual cluster-scoped owner named from a namespace might really be a missing namespaced object.
+                potentiallyInvalid = true;
+            }
+        }
+        if (potentiallyInvalid)
+        {
+            AttemptToDelete.Add(node);
+        }
+    }
+
+    private void RemoveDependentFromOwners(GraphNode node, IReadOnlyList<OwnerRef> owners)
+    {
+        foreach (var owner in owners)
+        {
+            if (_uidToNode.TryGetValue(owner.Uid, out var ownerNode))
+            {
+                ownerNode.RemoveDependent(node);
+            }
+        }
+    }
+
+    private void ProcessTransitions(ObservedMetadata? old, ObservedMetadata current, GraphNode node)
+    {
+        if (StartsWaitingForDependents(old, current, ObservedMetadata.OrphanFinalizer))
+        {
+            _logger.LogTrace("add an item to the attemptToOrphan: {Item}", node.Identity);
+            AttemptToOrphan.Add(node);
+            return;
+        }
+        if (StartsWaitingForDependents(old, current, ObservedMetadata.ForegroundFinalizer))
+        {
+            _logger.LogDebug("add item to attemptToDelete, because it's waiting for its dependents to be deleted: {Item}", node.Identity);
+            node.MarkDeletingDependents();
+            foreach (var dependent in node.Dependents())
+            {
+                AttemptToDelete.Add(dependent);
+            }
+            AttemptToDelete.Add(node);
+        }
+    }
+
+    private static bool StartsWaitingForDependents(ObservedMetadata? old, ObservedMetadata current, string finalizer)
+    {
+        if (!current.BeingDeleted || !current.Finalizers.Contains(finalizer))
+        {
+            return false;
+        }
+        return old is null || !old.BeingDeleted || !old.Finalizers.Contains(finalizer);
+    }
+
+    /// <summary>Owners whose blocking reference was removed or turned non-blocking get another look (upstream addUnblockedOwnersToDeleteQueue).</summary>
+    private void AddUnblockedOwnersToDeleteQueue(IReadOnlyList<OwnerRef> removed, IReadOnlyList<(OwnerRef Old, OwnerRef New)> changed)
+    {
+        foreach (var reference in removed)
+        {
+            if (reference.Blocks)
+            {
+                EnqueueIfDeletingDependents(reference.Uid);
+            }
+        }
+        foreach (var (oldRef, newRef) in changed)
+        {
+            if (oldRef.Blocks && !newRef.Blocks)
+            {
+                EnqueueIfDeletingDependents(newRef.Uid);
+            }
+        }
+    }
+
+    private void EnqueueIfDeletingDependents(string ownerUid)
+    {
+        if (!_uidToNode.TryGetValue(ownerUid, out var owner))
+        {
+            _logger.LogTrace("cannot find owner {Uid}", ownerUid);
+            return;
+        }
+        if (owner.IsDeletingDependents)
+        {
+            AttemptToDelete.Add(owner);
+        }
+    }
+
+    internal static (List<OwnerRef> Added, List<OwnerRef> Removed, List<(OwnerRef Old, OwnerRef New)> Changed) ReferencesDiffs(IReadOnlyList<OwnerRef> old, IReadOnlyList<OwnerRef> current)
+    {
+        var oldByUid = new Dictionary<string, OwnerRef>(StringComparer.Ordinal);
+        foreach (var reference in old)
+        {
+            oldByUid[reference.Uid] = reference;
+        }
+        var added = new List<OwnerRef>();
+        var changed = new List<(OwnerRef, OwnerRef)>();
+        foreach (var reference in current)
+        {
+            if (oldByUid.Remove(reference.Uid, out var previous))
+            {
+                if (previous != reference)
+                {
+                    changed.Add((previous, reference));
+                }
+            }
+            else
+            {
+                added.Add(reference);
+            }
+        }
+        return (added, [.. oldByUid.Values], changed);
+    }
+
+    /// <summary>Splits dependents into those whose reference matches <paramref name="owner"/> exactly and those that disagree.</summary>
+    internal static (List<GraphNode> Matching, List<GraphNode> NonMatching) PartitionDependents(IReadOnlyList<GraphNode> dependents, ObjectIdentity owner)
+    {
+        var matching = new List<GraphNode>();
+        var nonMatching = new List<GraphNode>();
+        foreach (var dependent in dependents)
+        {
+            var foundMatch = false;
+            var foundMismatch = false;
+            if (owner.IsNamespaced && owner.Namespace != dependent.Identity.Namespace)
+            {
+                foundMismatch = true;
+            }
+            else
+            {
+                foreach (var reference in dependent.Owners)
+                {
+                    if (reference.Uid != owner.Uid)
+                    {
+                        continue;
+                    }
+                    if (owner.MatchesCoordinates(reference))
+                    {
+                        foundMatch = true;
+                    }
+                    else
+                    {
+                        foundMismatch = true;
+                    }
+                }
+            }
+            if (foundMatch)
+            {
+                matching.Add(dependent);
+            }
+            if (foundMismatch)
+            {
+                nonMatching.Add(dependent);
+            }
+        }
+        return (matching, nonMatching);
+    }
+
+    /// <summary>Another way dependents refer to a verified-absent owner, chosen deterministically (sorted, the one after the absent identity).</summary>
+    internal static ObjectIdentity? AlternateOwnerIdentity(IReadOnlyList<GraphNode> dependents, ObjectIdentity absent)
+    {
+        var candidates = new SortedDictionary<string, ObjectIdentity>(StringComparer.Ordinal);
+        foreach (var dependent in dependents)
+        {
+            foreach (var reference in dependent.Owners.Where(r => r.Uid == absent.Uid))
+            {
+                var candidate = ObjectIdentity.OfOwner(reference, absent.IsNamespaced || dependent.Identity.IsNamespaced ? dependent.Identity.Namespace : null);
+                if (candidate != absent)
+                {
+                    candidates.TryAdd(candidate.ToString(), candidate);
+                }
+            }
+        }
+        if (candidates.Count == 0)
+        {
+            return null;
+        }
+        var absentKey = absent.ToString();
+        return candidates.FirstOrDefault(c => string.CompareOrdinal(c.Key, absentKey) > 0).Value ?? candidates.First().Value;
+    }
+
+    private void ReportInvalidNamespaceOwnerRef(GraphNode node, string invalidOwnerUid)
+    {
+        var invalid = node.Owners.FirstOrDefault(o => o.Uid == invalidOwnerUid);
+        if (invalid is null)
+        {
+            return;
+        }
+        var reference = new ObjectReference
+        {
+            Kind = node.Identity.Kind,
+            ApiVersion = node.Identity.ApiVersion,
+            Namespace = node.Identity.Namespace,
+            Name = node.Identity.Name,
+            Uid = node.Identity.Uid,
+        };
+        var invalidIdentity = ObjectIdentity.OfOwner(invalid, node.Identity.Namespace);
+        _recorder.Event(reference, EventTypes.Warning, "OwnerRefInvalidNamespace", $"ownerRef {invalidIdentity} does not exist in namespace \"{node.Identity.Namespace}\"");
+    }
+
+    public void Dispose()
+    {
+        _ = StopMonitorsAsync();
+        GraphChanges.Dispose();
+    }
+
+    /// <summary>One resource's informer and the handler turning its notifications into graph changes.</summary>
+    private sealed class Monitor : IResourceEventHandler<JsonObject>
+    {
+        private readonly DynamicSharedInformer _informer;
+        private readonly string _apiVersion;
+        private readonly string _kind;
+        private readonly GraphBuilder _builder;
+        private readonly IEventHandlerRegistration _registration;
+        private CancellationTokenSource? _stop;
+        private Task _running = Task.CompletedTask;
+
+        public Monitor(DynamicSharedInformer informer, string apiVersion, string kind, GraphBuilder builder)
+        {
+            _informer = informer;
+            _apiVersion = string.Intern(apiVersion);
+            _kind = string.Intern(kind);
+            _builder = builder;
+            _registration = informer.AddEventHandler(this, TimeSpan.Zero);
+        }
+
+        public bool HasSynced => _informer.HasSynced && _registration.HasSynced;
+
+        public void Start(CancellationToken cancellationToken)
+        {
+            if (_stop is not null)
+            {
+                return;
+            }
+            _stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var token = _stop.Token;
+            _running = Task.Run(() => _informer.RunAsync(token), CancellationToken.None);
+        }
+
+        public async Task StopAsync()
+        {
+            if (_stop is null)
+            {
+                return;
+            }
+            await _stop.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await _running.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            _stop.Dispose();
+            _stop = null;
+        }
+
+        public void OnAdd(JsonObject obj, bool isInInitialList)
+            => _builder.GraphChanges.Add(new GraphEvent(GraphEventType.Add, _apiVersion, _kind, ObservedMetadata.Of(obj), null));
+
+        public void OnUpdate(JsonObject oldObj, JsonObject newObj)
+            => _builder.GraphChanges.Add(new GraphEvent(GraphEventType.Update, _apiVersion, _kind, ObservedMetadata.Of(newObj), ObservedMetadata.Of(oldObj)));
+
+        public void OnDelete(JsonObject obj, bool finalStateUnknown)
+            => _builder.GraphChanges.Add(new GraphEvent(GraphEventType.Delete, _apiVersion, _kind, ObservedMetadata.Of(obj), null));
+    }
+}
+
+/// <summary>Upstream's ReferenceCache: a bounded LRU of owners verified absent, so siblings skip the API lookup.</summary>
+public sealed class AbsentOwnerCache(int capacity = 500)
+{
+    private readonly object _lock = new();
+    private readonly LinkedList<ObjectIdentity> _order = new();
+    private readonly Dictionary<ObjectIdentity, LinkedListNode<ObjectIdentity>> _entries = [];
+
+    public void Add(ObjectIdentity identity)
+    {
+        lock (_lock)
+        {
+            if (_entries.TryGetValue(identity, out var existing))
+            {
+                _order.Remove(existing);
+                _order.AddFirst(existing);
+                return;
+            }
+            _entries[identity] = _order.AddFirst(identity);
+            if (_entries.Count > capacity)
+            {
+                var oldest = _order.Last!;
+                _order.RemoveLast();
+                _entries.Remove(oldest.Value);
+            }
+        }
+    }
+
+    public bool Has(ObjectIdentity identity)
+    {
+        lock (_lock)
+        {
+            if (!_entries.TryGetValue(identity, out var existing))
+            {
+                return false;
+            }
+            _order.Remove(existing);
+            _order.AddFirst(existing);
+            return true;
+        }
+    }
+}

@@ -1,0 +1,105 @@
+using Kcm.Runtime.Controllers;
+using Kcm.Runtime.Informers;
+using Kcm.Runtime.Queues;
+using Microsoft.Extensions.Logging;
+using CoreNamespace = Kcm.Api.Core.V1.Namespace;
+
+namespace Kcm.Controllers.Namespaces;
+
+public sealed record NamespaceControllerOptions
+{
+    /// <summary>--namespace-sync-period: how often every namespace is looked at again.</summary>
+    public TimeSpan ResyncPeriod { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The spec.finalizers token this controller owns.</summary>
+    public string FinalizerToken { get; init; } = "kubernetes";
+
+    /// <summary>
+    /// Wait before acting on a deleted namespace, so other API servers see the deletion and stop admitting new
+    /// content, and late creations become visible (upstream namespaceDeletionGracePeriod).
+    /// </summary>
+    public TimeSpan DeletionGracePeriod { get; init; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>
+/// Upstream's namespace controller: queues namespaces that have a deletionTimestamp and hands each to the
+/// <see cref="NamespacedResourcesDeleter"/>; while content remains it looks again after half the estimate.
+/// </summary>
+public sealed class NamespaceController
+{
+    public const string ControllerName = "namespace";
+    public const string ServiceAccountName = "namespace-controller";
+
+    private readonly SharedInformer<CoreNamespace> _namespaces;
+    private readonly RateLimitingQueue<string> _queue;
+    private readonly NamespacedResourcesDeleter _deleter;
+    private readonly NamespaceControllerOptions _options;
+    private readonly ILogger _logger;
+    private readonly ControllerWorkers _workers;
+    private readonly TimeProvider _time;
+
+    public NamespaceController(ControllerContext context, NamespaceControllerOptions? options = null)
+    {
+        _options = options ?? new NamespaceControllerOptions();
+        _logger = context.Loggers.CreateLogger<NamespaceController>();
+        _time = context.Time;
+        // Faster than the default limiter's ceiling (retry at least every minute), same overall 10 qps bucket.
+        _queue = new RateLimitingQueue<string>(
+            new MaxOfRateLimiter<string>(
+                new ItemExponentialFailureRateLimiter<string>(TimeSpan.FromMilliseconds(5), TimeSpan.FromSeconds(60)),
+                new BucketRateLimiter<string>(10, 100, context.Time)),
+            context.QueueOptions("namespace"));
+        _deleter = new NamespacedResourcesDeleter(context.Clients.For(ServiceAccountName), _options.FinalizerToken, context.Time, _logger);
+        _namespaces = context.Informers.InformerFor<CoreNamespace>();
+        _namespaces.AddEventHandler(new ResourceEventHandler<CoreNamespace>
+        {
+            Added = (ns, _) => Enqueue(ns),
+            Updated = (_, ns) => Enqueue(ns),
+        }, _options.ResyncPeriod);
+        _workers = new ControllerWorkers(ControllerName, _queue, SyncAsync, _logger);
+    }
+
+    public async Task RunAsync(int workers, CancellationToken cancellationToken)
+    {
+        _logger.LogInformation("Starting controller {Controller}", ControllerName);
+        if (!await _namespaces.WaitForCacheSyncAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return;
+        }
+        await _workers.RunAsync(workers, cancellationToken).ConfigureAwait(false);
+    }
+
+    private void Enqueue(CoreNamespace ns)
+    {
+        if (ns.Metadata?.DeletionTimestamp is null)
+        {
+            return;
+        }
+        _queue.AddAfter(ObjectKey.Of(ns).ToString(), _options.DeletionGracePeriod);
+    }
+
+    internal async Task<ReconcileResult> SyncAsync(string key, CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        try
+        {
+            if (_namespaces.Cache.Get(new ObjectKey(null, key)) is null)
+            {
+                _logger.LogInformation("Namespace has been deleted {Namespace}", key);
+                return ReconcileResult.Done;
+            }
+            await _deleter.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+            return ReconcileResult.Done;
+        }
+        catch (ResourcesRemainingException remaining)
+        {
+            var wait = remaining.EstimateSeconds / 2 + 1;
+            _logger.LogDebug("Content remaining in namespace {Namespace}, waitSeconds {Wait}", key, wait);
+            return ReconcileResult.After(TimeSpan.FromSeconds(wait));
+        }
+        finally
+        {
+            _logger.LogDebug("Finished syncing namespace {Namespace} ({Duration})", key, _time.GetElapsedTime(started));
+        }
+    }
+}

@@ -1,0 +1,90 @@
+using System.Text.Json.Nodes;
+using Kcm.Controllers.GarbageCollector;
+
+namespace Kcm.Controllers.Tests.GarbageCollector;
+
+public sealed class GraphTests
+{
+    [Fact]
+    public void Strip_FullPod_KeepsOnlyIdentityOwnershipAndDeletionMetadata()
+    {
+        var pod = JsonNode.Parse("""
+            {"metadata":{"name":"p","namespace":"ns","uid":"u1","resourceVersion":"7","labels":{"a":"b"},"annotations":{"big":"x"},
+              "managedFields":[{"manager":"m"}],"finalizers":["f"],"deletionTimestamp":"2026-01-01T00:00:00Z",
+              "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"rs","uid":"o1","blockOwnerDeletion":true}]},
+             "spec":{"containers":[{"name":"c","image":"i"}]},"status":{"phase":"Running"}}
+            """)!.AsObject();
+
+        var stripped = MetadataOnlyListWatcher.Strip(pod, "v1", "Pod");
+
+        Assert.Equal(["apiVersion", "kind", "metadata"], stripped.Select(p => p.Key).Order());
+        Assert.Equal(["deletionTimestamp", "finalizers", "name", "namespace", "ownerReferences", "resourceVersion", "uid"], stripped["metadata"]!.AsObject().Select(p => p.Key).Order());
+        var meta = ObservedMetadata.Of(stripped);
+        Assert.Equal(("ns", "p", "u1", true), (meta.Namespace, meta.Name, meta.Uid, meta.BeingDeleted));
+        Assert.Equal([new OwnerRef("apps/v1", "ReplicaSet", "rs", "o1", null, true)], meta.Owners);
+        Assert.Equal("Pod", stripped["kind"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void ReferencesDiffs_AddedRemovedAndBlockingChanged_ReportedSeparately()
+    {
+        var kept = new OwnerRef("v1", "ConfigMap", "a", "1", null, null);
+        var removed = new OwnerRef("v1", "ConfigMap", "b", "2", null, true);
+        var before = new OwnerRef("v1", "ConfigMap", "c", "3", null, true);
+        var after = before with { BlockOwnerDeletion = false };
+        var added = new OwnerRef("v1", "ConfigMap", "d", "4", null, null);
+
+        var (addedRefs, removedRefs, changedRefs) = GraphBuilder.ReferencesDiffs([kept, removed, before], [kept, after, added]);
+
+        Assert.Equal([added], addedRefs);
+        Assert.Equal([removed], removedRefs);
+        Assert.Equal([(before, after)], changedRefs);
+    }
+
+    [Fact]
+    public void PartitionDependents_DependentInOtherNamespaceOrWithOtherCoordinates_NonMatching()
+    {
+        var owner = new ObjectIdentity("v1", "ConfigMap", "ns", "owner", "u");
+        var exact = Dependent("ns", new OwnerRef("v1", "ConfigMap", "owner", "u", null, null));
+        var otherNamespace = Dependent("elsewhere", new OwnerRef("v1", "ConfigMap", "owner", "u", null, null));
+        var otherKind = Dependent("ns", new OwnerRef("v1", "Secret", "owner", "u", null, null));
+
+        var (matching, nonMatching) = GraphBuilder.PartitionDependents([exact, otherNamespace, otherKind], owner);
+
+        Assert.Equal([exact], matching);
+        Assert.Equal([otherNamespace, otherKind], nonMatching);
+    }
+
+    [Fact]
+    public void BlockingDependents_OnlyReferencesWithBlockOwnerDeletion()
+    {
+        var owner = new GraphNode(new ObjectIdentity("v1", "ConfigMap", "ns", "owner", "u"), []);
+        var blocking = Dependent("ns", new OwnerRef("v1", "ConfigMap", "owner", "u", null, true));
+        var nonBlocking = Dependent("ns", new OwnerRef("v1", "ConfigMap", "owner", "u", null, false));
+        owner.AddDependent(blocking);
+        owner.AddDependent(nonBlocking);
+
+        Assert.Equal([blocking], owner.BlockingDependents());
+    }
+
+    [Fact]
+    public void AbsentOwnerCache_OverCapacity_EvictsLeastRecentlyUsed()
+    {
+        var cache = new AbsentOwnerCache(capacity: 2);
+        var a = new ObjectIdentity("v1", "ConfigMap", "ns", "a", "1");
+        var b = new ObjectIdentity("v1", "ConfigMap", "ns", "b", "2");
+        var c = new ObjectIdentity("v1", "ConfigMap", "ns", "c", "3");
+        cache.Add(a);
+        cache.Add(b);
+        Assert.True(cache.Has(a)); // a is now the most recent
+
+        cache.Add(c);
+
+        Assert.True(cache.Has(a));
+        Assert.False(cache.Has(b));
+        Assert.True(cache.Has(c));
+    }
+
+    private static GraphNode Dependent(string ns, params OwnerRef[] owners)
+        => new(new ObjectIdentity("v1", "ConfigMap", ns, "dep-" + Guid.NewGuid().ToString("N")[..6], Guid.NewGuid().ToString()), owners);
+}
