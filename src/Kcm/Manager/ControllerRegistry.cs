@@ -1,4 +1,6 @@
 using Kcm.Controllers;
+using Kcm.Controllers.Common;
+using Kcm.Controllers.ReplicaSet;
 using Kcm.Options;
 
 namespace Kcm.Manager;
@@ -17,5 +19,22 @@ public static class ControllerRegistry
 {
     public static IReadOnlyDictionary<string, ControllerInitializer> Initializers { get; } = new Dictionary<string, ControllerInitializer>
     {
+        ["replicationcontroller"] = (context, options) =>
+        {
+            var controller = ReplicaSetControllers.NewReplicationManager(context, ReplicaControllerOptions(options));
+            return ct => controller.RunAsync(options.ReplicationController.ConcurrentRcSyncs, ct);
+        },
+        ["replicaset"] = (context, options) =>
+        {
+            var controller = ReplicaSetControllers.NewReplicaSetController(context, ReplicaControllerOptions(options));
+            return ct => controller.RunAsync(options.ReplicaSetController.ConcurrentReplicaSetSyncs, ct);
+        },
+    };
+
+    private static Kcm.Controllers.ReplicaSet.ReplicaSetControllerOptions ReplicaControllerOptions(KubeControllerManagerOptions options) => new()
+    {
+        Ranking = new PodRankingFeatures(
+            PodDeletionCost: options.FeatureGates.Enabled("PodDeletionCost"),
+            LogarithmicScaleDown: options.FeatureGates.Enabled("LogarithmicScaleDown")),
     };
 }
