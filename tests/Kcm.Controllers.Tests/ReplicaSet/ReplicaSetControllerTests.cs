@@ -7,26 +7,59 @@ using Kcm.Client;
 using Kcm.Controllers.ReplicaSet;
 using Kcm.Controllers.Tests.Support;
 using Kcm.Testing;
+using Microsoft.Extensions.Logging;
+using Xunit.Abstractions;
 
-/// <summary>The ReplicaSet and ReplicationController controllers against the embedded API server (no kubelet: tests play its part by writing pod status).</summary>
-public sealed class ReplicaSetControllerTests(EmbeddedServerFixture server) : IClassFixture<EmbeddedServerFixture>, IAsyncLifetime
+/// <summary>An embedded API server with both controllers running, shared by a test class; each test works in its own namespace.</summary>
+public sealed class RunningReplicaControllers : IAsyncLifetime
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    private ControllerTestHost? _host;
 
-    private readonly ControllerTestHost _host = new(server);
-    private readonly string _namespace = "rs-" + Guid.NewGuid().ToString("N")[..8];
+    public EmbeddedServerFixture Server { get; } = new();
 
-    private KubeApiClient Client => _host.Client;
+    /// <summary>Warnings and errors the controllers logged.</summary>
+    public RecordingLoggerProvider Logs { get; } = new();
+
+    public ControllerTestHost Host => _host ?? throw new InvalidOperationException("not initialized");
 
     public async Task InitializeAsync()
     {
-        await Client.CreateAsync(new Namespace { Metadata = new ObjectMeta { Name = _namespace } });
+        await Server.InitializeAsync();
+        _host = new ControllerTestHost(Server, LoggerFactory.Create(b => b.AddProvider(Logs)));
         var replicaSets = ReplicaSetControllers.NewReplicaSetController(_host.Context);
         var replicationControllers = ReplicaSetControllers.NewReplicationManager(_host.Context);
         _host.Start(ct => replicaSets.RunAsync(2, ct), ct => replicationControllers.RunAsync(2, ct));
     }
 
-    public async Task DisposeAsync() => await _host.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        if (_host is not null)
+        {
+            await _host.DisposeAsync();
+        }
+        await Server.DisposeAsync();
+    }
+}
+
+/// <summary>The ReplicaSet and ReplicationController controllers against the embedded API server (no kubelet: tests play its part by writing pod status).</summary>
+public sealed class ReplicaSetControllerTests(RunningReplicaControllers controllers, ITestOutputHelper output) : IClassFixture<RunningReplicaControllers>, IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    private readonly string _namespace = "rs-" + Guid.NewGuid().ToString("N")[..8];
+
+    private KubeApiClient Client => controllers.Host.Client;
+
+    public async Task InitializeAsync() => await Client.CreateAsync(new Namespace { Metadata = new ObjectMeta { Name = _namespace } });
+
+    public Task DisposeAsync()
+    {
+        foreach (var entry in controllers.Logs.Entries)
+        {
+            output.WriteLine(entry);
+        }
+        return Task.CompletedTask;
+    }
 
     [Fact]
     public async Task ScaleUp_NewReplicaSet_CreatesOwnedPodsAndReportsStatus()
@@ -116,7 +149,7 @@ public sealed class ReplicaSetControllerTests(EmbeddedServerFixture server) : IC
     public async Task Status_MinReadySeconds_AvailableOnlyAfterReadyLongEnough()
     {
         var rs = NewReplicaSet("web", replicas: 1);
-        rs.Spec!.MinReadySeconds = 4;
+        rs.Spec!.MinReadySeconds = 3;
         await Client.CreateAsync(rs, _namespace);
         var pod = (await PodsAsync("app=web", count: 1))[0];
 
@@ -124,13 +157,13 @@ public sealed class ReplicaSetControllerTests(EmbeddedServerFixture server) : IC
         await MarkReadyAsync(pod.Metadata!.Name!, readySince);
 
         var whenReady = await StatusAsync("web", s => s.ReadyReplicas == 1);
-        if (DateTimeOffset.UtcNow - readySince < TimeSpan.FromSeconds(3))
+        if (DateTimeOffset.UtcNow - readySince < TimeSpan.FromSeconds(2))
         {
             Assert.Equal(0, whenReady.AvailableReplicas ?? 0);
         }
         // No further pod event arrives: the controller must look again by itself after minReadySeconds.
         await StatusAsync("web", s => s is { ReadyReplicas: 1, AvailableReplicas: 1 });
-        Assert.True(DateTimeOffset.UtcNow - readySince >= TimeSpan.FromSeconds(4));
+        Assert.True(DateTimeOffset.UtcNow - readySince >= TimeSpan.FromSeconds(3));
     }
 
     [Fact]
@@ -162,7 +195,6 @@ public sealed class ReplicaSetControllerTests(EmbeddedServerFixture server) : IC
             (await Client.GetAsync<ReplicationController>(_namespace, "legacy")).Status is { Replicas: 2, FullyLabeledReplicas: 2 } s && s.ObservedGeneration == rc.Metadata!.Generation, Timeout);
         await Eventually.TrueAsync("SuccessfulCreate events from replication-controller", async () =>
             (await Client.ListAsync<Event>(_namespace)).Items!.Count(e => e.Reason == "SuccessfulCreate" && e.Source?.Component == "replication-controller" && e.InvolvedObject!.Kind == "ReplicationController") == 2, Timeout);
-
         var current = await Client.GetAsync<ReplicationController>(_namespace, "legacy");
         current.Spec!.Replicas = 0;
         await Client.UpdateAsync(current);
