@@ -89,30 +89,22 @@ public sealed class ReplicaSetKind : IReplicaSetKind<ReplicaSet>
     public ReplicaStatus Status(ReplicaSet owner)
     {
         var s = owner.Status;
-        return new ReplicaStatus(
-            s?.Replicas ?? 0, s?.FullyLabeledReplicas ?? 0, s?.ReadyReplicas ?? 0, s?.AvailableReplicas ?? 0, s?.ObservedGeneration ?? 0,
-            (s?.Conditions ?? []).Select(c => new ReplicaCondition(c.Type ?? "", c.Status ?? "", c.LastTransitionTime, c.Reason, c.Message)).ToList());
+        return ReplicaStatusFields.Read(s?.Replicas, s?.FullyLabeledReplicas, s?.ReadyReplicas, s?.AvailableReplicas, s?.ObservedGeneration,
+            s?.Conditions, c => new ReplicaCondition(c.Type ?? "", c.Status ?? "", c.LastTransitionTime, c.Reason, c.Message));
     }
 
     public ReplicaSet WithStatus(ReplicaSet owner, ReplicaStatus status)
     {
         var copy = ControllerRefs.DeepCopy(owner);
         var target = copy.Status ??= new ReplicaSetStatus();
-        target.Replicas = status.Replicas;
-        target.FullyLabeledReplicas = status.FullyLabeledReplicas;
-        target.ReadyReplicas = status.ReadyReplicas;
-        target.AvailableReplicas = status.AvailableReplicas;
-        target.ObservedGeneration = status.ObservedGeneration;
-        var existing = target.Conditions ?? [];
-        target.Conditions = status.Conditions.Count == 0 ? null : status.Conditions
-            .Select(c => existing.FirstOrDefault(e => Same(e.Type, e.Status, e.LastTransitionTime, e.Reason, e.Message, c))
-                ?? new ReplicaSetCondition { Type = c.Type, Status = c.Status, LastTransitionTime = c.LastTransitionTime, Reason = c.Reason, Message = c.Message })
-            .ToList();
+        (target.Replicas, target.FullyLabeledReplicas, target.ReadyReplicas, target.AvailableReplicas, target.ObservedGeneration) =
+            (status.Replicas, status.FullyLabeledReplicas, status.ReadyReplicas, status.AvailableReplicas, status.ObservedGeneration);
+        target.Conditions = ReplicaStatusFields.MergeConditions(target.Conditions, status.Conditions,
+            c => new ReplicaCondition(c.Type ?? "", c.Status ?? "", c.LastTransitionTime, c.Reason, c.Message),
+            c => new ReplicaSetCondition { Type = c.Type, Status = c.Status, LastTransitionTime = c.LastTransitionTime, Reason = c.Reason, Message = c.Message });
         return copy;
     }
 
-    internal static bool Same(string? type, string? status, DateTimeOffset? time, string? reason, string? message, ReplicaCondition c)
-        => c == new ReplicaCondition(type ?? "", status ?? "", time, reason, message);
 }
 
 /// <summary>ReplicationControllers: a map selector (empty selects nothing for event routing, as upstream) and an optional template.</summary>
@@ -140,25 +132,33 @@ public sealed class ReplicationControllerKind : IReplicaSetKind<ReplicationContr
     public ReplicaStatus Status(ReplicationController owner)
     {
         var s = owner.Status;
-        return new ReplicaStatus(
-            s?.Replicas ?? 0, s?.FullyLabeledReplicas ?? 0, s?.ReadyReplicas ?? 0, s?.AvailableReplicas ?? 0, s?.ObservedGeneration ?? 0,
-            (s?.Conditions ?? []).Select(c => new ReplicaCondition(c.Type ?? "", c.Status ?? "", c.LastTransitionTime, c.Reason, c.Message)).ToList());
+        return ReplicaStatusFields.Read(s?.Replicas, s?.FullyLabeledReplicas, s?.ReadyReplicas, s?.AvailableReplicas, s?.ObservedGeneration,
+            s?.Conditions, c => new ReplicaCondition(c.Type ?? "", c.Status ?? "", c.LastTransitionTime, c.Reason, c.Message));
     }
 
     public ReplicationController WithStatus(ReplicationController owner, ReplicaStatus status)
     {
         var copy = ControllerRefs.DeepCopy(owner);
         var target = copy.Status ??= new ReplicationControllerStatus();
-        target.Replicas = status.Replicas;
-        target.FullyLabeledReplicas = status.FullyLabeledReplicas;
-        target.ReadyReplicas = status.ReadyReplicas;
-        target.AvailableReplicas = status.AvailableReplicas;
-        target.ObservedGeneration = status.ObservedGeneration;
-        var existing = target.Conditions ?? [];
-        target.Conditions = status.Conditions.Count == 0 ? null : status.Conditions
-            .Select(c => existing.FirstOrDefault(e => ReplicaSetKind.Same(e.Type, e.Status, e.LastTransitionTime, e.Reason, e.Message, c))
-                ?? new ReplicationControllerCondition { Type = c.Type, Status = c.Status, LastTransitionTime = c.LastTransitionTime, Reason = c.Reason, Message = c.Message })
-            .ToList();
+        (target.Replicas, target.FullyLabeledReplicas, target.ReadyReplicas, target.AvailableReplicas, target.ObservedGeneration) =
+            (status.Replicas, status.FullyLabeledReplicas, status.ReadyReplicas, status.AvailableReplicas, status.ObservedGeneration);
+        target.Conditions = ReplicaStatusFields.MergeConditions(target.Conditions, status.Conditions,
+            c => new ReplicaCondition(c.Type ?? "", c.Status ?? "", c.LastTransitionTime, c.Reason, c.Message),
+            c => new ReplicationControllerCondition { Type = c.Type, Status = c.Status, LastTransitionTime = c.LastTransitionTime, Reason = c.Reason, Message = c.Message });
         return copy;
     }
+}
+
+/// <summary>The status conversions both kinds share.</summary>
+internal static class ReplicaStatusFields
+{
+    public static ReplicaStatus Read<TCondition>(int? replicas, int? fullyLabeled, int? ready, int? available, long? observedGeneration,
+        IEnumerable<TCondition>? conditions, Func<TCondition, ReplicaCondition> view)
+        => new(replicas ?? 0, fullyLabeled ?? 0, ready ?? 0, available ?? 0, observedGeneration ?? 0, (conditions ?? []).Select(view).ToList());
+
+    /// <summary>The wanted conditions, reusing each existing condition object that is unchanged (so its unknown fields survive).</summary>
+    public static List<TCondition>? MergeConditions<TCondition>(List<TCondition>? existing, IReadOnlyList<ReplicaCondition> wanted,
+        Func<TCondition, ReplicaCondition> view, Func<ReplicaCondition, TCondition> create)
+        where TCondition : class
+        => wanted.Count == 0 ? null : wanted.Select(w => existing?.FirstOrDefault(e => view(e) == w) ?? create(w)).ToList();
 }
