@@ -152,6 +152,13 @@ public sealed class ReplicaSetController<T>
                 return;
             }
         }
+        if (workers <= 0)
+        {
+            // Upstream starts no worker then and just waits: the informers keep running for others.
+            _logger.LogWarning("{Controller} runs with {Workers} workers: nothing will be synced", _kind.ControllerName, workers);
+            await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            return;
+        }
         await Workers.RunAsync(workers, cancellationToken).ConfigureAwait(false);
     }
 
@@ -326,9 +333,7 @@ public sealed class ReplicaSetController<T>
         // Every pod in the namespace, not only matching ones: a pod that stopped matching still carries our
         // controller reference and must be released.
         var active = PodReadiness.FilterActivePods(_pods.ByIndex(KnownIndexers.Namespace, objectKey.Namespace ?? ""));
-        var claimed = selector is null
-            ? []
-            : await ClaimPodsAsync(owner, selector, active, cancellationToken).ConfigureAwait(false);
+        var claimed = await ClaimPodsAsync(owner, selector, active, cancellationToken).ConfigureAwait(false);
 
         Exception? manageError = null;
         if (needsSync && owner.Metadata?.DeletionTimestamp is null)
@@ -364,7 +369,8 @@ public sealed class ReplicaSetController<T>
         return ReconcileResult.Done;
     }
 
-    private Task<List<Pod>> ClaimPodsAsync(T owner, LabelSelector selector, IReadOnlyList<Pod> pods, CancellationToken cancellationToken)
+    /// <summary>Claims by selector; a null selector matches nothing, so every owned pod is released.</summary>
+    private Task<List<Pod>> ClaimPodsAsync(T owner, LabelSelector? selector, IReadOnlyList<Pod> pods, CancellationToken cancellationToken)
     {
         var metadata = owner.Metadata!;
         // Adopting needs proof from an uncached read that the owner is not being deleted (kubernetes#42639).
@@ -377,8 +383,8 @@ public sealed class ReplicaSetController<T>
             }
             return fresh.Metadata!;
         });
-        var manager = new ControllerRefManager(metadata, OwnerKind, selector, canAdopt, _logger);
-        return manager.ClaimPodsAsync(pods, _podControl, cancellationToken);
+        var manager = new ControllerRefManager(metadata, OwnerKind, selector ?? LabelSelector.Everything, canAdopt, _logger);
+        return manager.ClaimPodsAsync(pods, _podControl, cancellationToken, selector is null ? _ => false : null);
     }
 
     /// <summary>Upstream's manageReplicas: creates or deletes at most BurstReplicas pods towards spec.replicas.</summary>

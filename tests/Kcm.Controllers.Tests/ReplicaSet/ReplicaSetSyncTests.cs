@@ -229,6 +229,28 @@ public sealed class ReplicaSetSyncTests : IDisposable
     }
 
     [Fact]
+    public void WithStatus_UnknownFields_SurviveStatusWrite()
+    {
+        var rs = ControllerRefs.DeepCopy(NewReplicaSet(replicas: 1));
+        var unknown = System.Text.Json.JsonDocument.Parse("\"kept\"").RootElement.Clone();
+        rs.ExtensionData = new() { ["futureTopLevel"] = unknown };
+        rs.Status = new ReplicaSetStatus
+        {
+            ExtensionData = new() { ["futureStatus"] = unknown },
+            Conditions = [new ReplicaSetCondition { Type = "Other", Status = "True", Reason = "R", ExtensionData = new() { ["futureCondition"] = unknown } }],
+        };
+        var status = ReplicaSetKind.Instance.Status(rs) with { Replicas = 4, ObservedGeneration = 7 };
+
+        var written = ReplicaSetKind.Instance.WithStatus(rs, status);
+
+        Assert.Equal(4, written.Status!.Replicas);
+        Assert.Equal("kept", written.ExtensionData!["futureTopLevel"].GetString());
+        Assert.Equal("kept", written.Status.ExtensionData!["futureStatus"].GetString());
+        Assert.Equal("kept", Assert.Single(written.Status.Conditions!).ExtensionData!["futureCondition"].GetString());
+        Assert.Null(rs.Status.Replicas); // The cached object is never modified.
+    }
+
+    [Fact]
     public void PodFromTemplate_Template_NamedAfterOwnerWithLabelsAndControllerRef()
     {
         var rs = NewReplicaSet(replicas: 1);
