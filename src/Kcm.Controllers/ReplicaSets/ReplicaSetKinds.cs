@@ -1,10 +1,10 @@
-namespace Kcm.Controllers.ReplicaSet;
-
 using Kcm.Api;
 using Kcm.Api.Apps.V1;
 using Kcm.Api.Core.V1;
 using Kcm.Controllers.Common;
 using LabelSelector = Kcm.Api.Selectors.LabelSelector;
+
+namespace Kcm.Controllers.ReplicaSets;
 
 /// <summary>A replica-set-like object's status, independent of its API type.</summary>
 public sealed record ReplicaStatus(

@@ -1,5 +1,3 @@
-namespace Kcm.Controllers.ReplicaSet;
-
 using System.Runtime.ExceptionServices;
 using Kcm.Api;
 using Kcm.Api.Apps.V1;
@@ -14,6 +12,8 @@ using Kcm.Runtime.Informers;
 using Kcm.Runtime.Queues;
 using Microsoft.Extensions.Logging;
 using LabelSelector = Kcm.Api.Selectors.LabelSelector;
+
+namespace Kcm.Controllers.ReplicaSets;
 
 public sealed record ReplicaSetControllerOptions
 {
@@ -88,7 +88,7 @@ public sealed class ReplicaSetController<T>
             new PodControl(context.Clients.For(kind.Component), context.Events.NewRecorder(kind.Component), context.Loggers.CreateLogger(typeof(PodControl))),
             new ApiReplicaSetClient<T>(context.Clients.For(kind.Component)),
             context.NewQueue(kind.QueueName),
-            context.Loggers.CreateLogger($"Kcm.Controllers.ReplicaSet.{kind.ControllerName}"),
+            context.Loggers.CreateLogger($"Kcm.Controllers.ReplicaSets.{kind.ControllerName}"),
             context.Time,
             [ownerInformer, podInformer])
     {

@@ -1,8 +1,8 @@
-namespace Kcm.Controllers.ReplicaSet;
-
 using Kcm.Api.Core.V1;
 using Kcm.Controllers.Common;
 using LabelSelector = Kcm.Api.Selectors.LabelSelector;
+
+namespace Kcm.Controllers.ReplicaSets;
 
 /// <summary>Upstream's calculateStatus and condition helpers (replica_set_utils.go).</summary>
 public static class ReplicaStatusCalculator

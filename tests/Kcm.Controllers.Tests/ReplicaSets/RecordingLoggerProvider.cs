@@ -1,7 +1,7 @@
-namespace Kcm.Controllers.Tests.ReplicaSet;
-
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+
+namespace Kcm.Controllers.Tests.ReplicaSets;
 
 /// <summary>Keeps warnings and errors logged by the controllers so a test can show (or assert on) them.</summary>
 public sealed class RecordingLoggerProvider : ILoggerProvider

@@ -1,14 +1,14 @@
-namespace Kcm.Controllers.Tests.ReplicaSet;
-
 using Kcm.Api.Apps.V1;
 using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
 using Kcm.Client;
-using Kcm.Controllers.ReplicaSet;
+using Kcm.Controllers.ReplicaSets;
 using Kcm.Controllers.Tests.Support;
 using Kcm.Testing;
 using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
+
+namespace Kcm.Controllers.Tests.ReplicaSets;
 
 /// <summary>An embedded API server with both controllers running, shared by a test class; each test works in its own namespace.</summary>
 public sealed class RunningReplicaControllers : IAsyncLifetime

@@ -1,5 +1,3 @@
-namespace Kcm.Controllers.Tests.ReplicaSet;
-
 using System.Collections.Concurrent;
 using Kcm.Api;
 using Kcm.Api.Apps.V1;
@@ -7,12 +5,14 @@ using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
 using Kcm.Client.Errors;
 using Kcm.Controllers.Common;
-using Kcm.Controllers.ReplicaSet;
+using Kcm.Controllers.ReplicaSets;
 using Kcm.Controllers.Tests.Common;
 using Kcm.Runtime.Informers;
 using Kcm.Runtime.Queues;
 using Microsoft.Extensions.Logging.Abstractions;
 using static Kcm.Controllers.Tests.Common.TestPods;
+
+namespace Kcm.Controllers.Tests.ReplicaSets;
 
 /// <summary>The sync logic without a server: caches are seeded by hand, pod control and the status client are fakes.</summary>
 public sealed class ReplicaSetSyncTests : IDisposable
