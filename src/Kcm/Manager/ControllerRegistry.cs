@@ -1,7 +1,9 @@
 using Kcm.Controllers.Bootstrap;
+using Kcm.Controllers.Common;
 using Kcm.Controllers.GarbageCollector;
 using Kcm.Controllers.Namespaces;
 using Kcm.Controllers.PodGc;
+using Kcm.Controllers.ReplicaSets;
 using Kcm.Controllers.RootCaCertPublisher;
 using Kcm.Controllers.ServiceAccounts;
 using Kcm.Controllers;
@@ -52,6 +54,23 @@ public static class ControllerRegistry
             var controller = new PodGcController(context, new Kcm.Controllers.PodGc.PodGcControllerOptions { TerminatedPodThreshold = options.PodGcController.TerminatedPodGcThreshold });
             return controller.RunAsync;
         },
+        ["replicationcontroller"] = (context, options) =>
+        {
+            var controller = ReplicaSetControllers.NewReplicationManager(context, ReplicaControllerOptions(options));
+            return ct => controller.RunAsync(options.ReplicationController.ConcurrentRcSyncs, ct);
+        },
+        ["replicaset"] = (context, options) =>
+        {
+            var controller = ReplicaSetControllers.NewReplicaSetController(context, ReplicaControllerOptions(options));
+            return ct => controller.RunAsync(options.ReplicaSetController.ConcurrentReplicaSetSyncs, ct);
+        },
+    };
+
+    private static Kcm.Controllers.ReplicaSets.ReplicaSetControllerOptions ReplicaControllerOptions(KubeControllerManagerOptions options) => new()
+    {
+        Ranking = new PodRankingFeatures(
+            PodDeletionCost: options.FeatureGates.Enabled("PodDeletionCost"),
+            LogarithmicScaleDown: options.FeatureGates.Enabled("LogarithmicScaleDown")),
     };
 
     /// <summary>

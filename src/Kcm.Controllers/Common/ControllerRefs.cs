@@ -1,0 +1,40 @@
+using Kcm.Api;
+using Kcm.Api.Core.V1;
+using Kcm.Api.Meta.V1;
+
+namespace Kcm.Controllers.Common;
+
+/// <summary>Owner references with controller=true (metav1.GetControllerOf / NewControllerRef).</summary>
+public static class ControllerRefs
+{
+    /// <summary>The object's managing controller, if any (the first owner reference with controller=true).</summary>
+    public static OwnerReference? ControllerOf(ObjectMeta? metadata)
+        => metadata?.OwnerReferences?.FirstOrDefault(r => r.Controller == true);
+
+    /// <summary>A controller reference to <paramref name="owner"/> that also blocks its foreground deletion until the dependent is gone.</summary>
+    public static OwnerReference NewControllerRef(ObjectMeta owner, ResourceInfo ownerKind) => new()
+    {
+        ApiVersion = ownerKind.ApiVersion,
+        Kind = ownerKind.Kind,
+        Name = owner.Name,
+        Uid = owner.Uid,
+        Controller = true,
+        BlockOwnerDeletion = true,
+    };
+
+    /// <summary>An event target for an object read from a cache (which drops kind and apiVersion).</summary>
+    public static ObjectReference ReferenceTo(ObjectMeta metadata, ResourceInfo kind) => new()
+    {
+        ApiVersion = kind.ApiVersion,
+        Kind = kind.Kind,
+        Namespace = metadata.Namespace,
+        Name = metadata.Name,
+        Uid = metadata.Uid,
+        ResourceVersion = metadata.ResourceVersion,
+    };
+
+    /// <summary>A deep copy through the object's JSON form (unknown fields included).</summary>
+    public static T DeepCopy<T>(T value)
+        where T : class
+        => KubeJson.Deserialize<T>(KubeJson.Serialize(value)) ?? throw new InvalidOperationException($"copying a {typeof(T).Name} produced null");
+}
