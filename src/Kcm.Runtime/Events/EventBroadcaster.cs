@@ -10,8 +10,8 @@ namespace Kcm.Runtime.Events;
 /// <summary>
 /// client-go's EventBroadcaster writing to the core/v1 Events API: recorders hand events to a bounded
 /// channel (full → the event is dropped and logged, never blocking a controller), one loop correlates
-/// them and writes them. A failed write is retried up to 12 times, 10 s apart, as upstream; a patch of
-/// an event that has disappeared becomes a create.
+/// them and writes them. A transport failure is retried up to 12 times, 10 s apart, as upstream; a rejection by
+/// the server is final; a patch of an event that has disappeared becomes a create.
 /// </summary>
 public sealed class EventBroadcaster : IAsyncDisposable
 {
@@ -102,11 +102,17 @@ public sealed class EventBroadcaster : IAsyncDisposable
                 _correlator.Written(written);
                 return;
             }
-            catch (AlreadyExistsException)
+            catch (KubeApiException ex)
             {
-                return; // Upstream gives up: the same event was already written.
+                // As upstream: a server rejection is final (AlreadyExists, a terminating namespace, forbidden...);
+                // only transport errors are retried.
+                if (ex is not AlreadyExistsException && !ex.Message.Contains("is being terminated", StringComparison.Ordinal))
+                {
+                    _logger.LogError("Server rejected event {Reason} for {Name}: {Error} (will not retry!)", original.Reason, original.InvolvedObject?.Name, ex.Message);
+                }
+                return;
             }
-            catch (Exception ex) when (ex is KubeApiException or HttpRequestException or TimeoutException && !ct.IsCancellationRequested)
+            catch (Exception ex) when (ex is HttpRequestException or TimeoutException && !ct.IsCancellationRequested)
             {
                 if (attempt == MaxTries)
                 {
