@@ -1,4 +1,5 @@
 using Kcm.Controllers;
+using Kcm.Controllers.Deployment;
 using Kcm.Options;
 
 namespace Kcm.Manager;
@@ -17,5 +18,7 @@ public static class ControllerRegistry
 {
     public static IReadOnlyDictionary<string, ControllerInitializer> Initializers { get; } = new Dictionary<string, ControllerInitializer>
     {
+        [DeploymentController.ControllerName] = (context, options) =>
+            new DeploymentController(context, new Kcm.Controllers.Deployment.DeploymentControllerOptions { Workers = options.DeploymentController.ConcurrentDeploymentSyncs }).RunAsync,
     };
 }
