@@ -88,7 +88,15 @@ public sealed partial class DeploymentController
             if (annotationsUpdated || minReadySecondsNeedsUpdate)
             {
                 rsCopy.Spec.MinReadySeconds = d.Spec.MinReadySeconds;
-                return await _client.UpdateAsync(rsCopy, cancellationToken: cancellationToken).ConfigureAwait(false);
+                var updated = await _client.UpdateAsync(rsCopy, cancellationToken: cancellationToken).ConfigureAwait(false);
+                // Later steps of this sync look the new ReplicaSet up again: let them see this version, not the
+                // cache's (upstream re-reads the stale one and fails the sync with a conflict).
+                var index = rsList.FindIndex(rs => rs.Metadata?.Uid == updated.Metadata?.Uid);
+                if (index >= 0)
+                {
+                    rsList[index] = updated;
+                }
+                return updated;
             }
 
             var needsUpdate = DeploymentUtil.SetDeploymentRevision(d, rsCopy.Metadata?.Annotations?.GetValueOrDefault(DeploymentNames.RevisionAnnotation) ?? "");
