@@ -18,11 +18,12 @@ namespace Kcm.Controllers.Tests.Deployment;
 /// </summary>
 internal sealed class DeploymentHarness : IAsyncDisposable
 {
-    private DeploymentHarness(ControllerTestHost host, DeploymentController controller, string ns)
+    private DeploymentHarness(ControllerTestHost host, DeploymentController controller, string ns, KubeApiClient client)
     {
         Host = host;
         Controller = controller;
         Namespace = ns;
+        Client = client;
     }
 
     public ControllerTestHost Host { get; }
@@ -31,14 +32,27 @@ internal sealed class DeploymentHarness : IAsyncDisposable
 
     public string Namespace { get; }
 
-    public KubeApiClient Client => Host.Client;
+    /// <summary>The (unthrottled) client the controller and the test share.</summary>
+    public KubeApiClient Client { get; }
 
     public static async Task<DeploymentHarness> StartAsync(EmbeddedServerFixture server, bool run)
     {
         var host = new ControllerTestHost(server);
         var ns = "deploy-" + Guid.NewGuid().ToString("N")[..8];
         await host.Client.CreateAsync(new Namespace { Metadata = new ObjectMeta { Name = ns } });
-        var controller = new DeploymentController(host.Context, new DeploymentControllerOptions { Workers = 2 });
+        // Both the controller and the test poll or write a lot in a short time: neither is throttled (the
+        // manager's own clients get --kube-api-qps; the test host's default 5 QPS would make steps crawl).
+        var client = KubeApiClient.FromKubeconfig(server.AdminKubeconfigPath, options: new KubeClientOptions { RateLimiter = new Kcm.Client.Flowcontrol.UnlimitedRateLimiter() });
+        var context = new ControllerContext
+        {
+            Clients = new SharedClients(client),
+            Informers = host.Context.Informers,
+            Events = host.Context.Events,
+            QueueMetrics = host.Context.QueueMetrics,
+            Loggers = host.Context.Loggers,
+            Time = host.Context.Time,
+        };
+        var controller = new DeploymentController(context, new DeploymentControllerOptions { Workers = 2 });
         if (run)
         {
             host.Start(controller.RunAsync);
@@ -49,7 +63,7 @@ internal sealed class DeploymentHarness : IAsyncDisposable
         }
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await host.Context.Informers.WaitForCacheSyncAsync(timeout.Token);
-        return new DeploymentHarness(host, controller, ns);
+        return new DeploymentHarness(host, controller, ns, client);
     }
 
     public static DeploymentObject NewDeployment(string name, int replicas, string image, string strategy = "RollingUpdate", object? maxSurge = null, object? maxUnavailable = null)
@@ -180,5 +194,9 @@ internal sealed class DeploymentHarness : IAsyncDisposable
     public async Task<List<Event>> EventsAsync()
         => (await Client.ListAsync<Event>(Namespace)).Items?.ToList() ?? [];
 
-    public ValueTask DisposeAsync() => Host.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await Host.DisposeAsync();
+        Client.Dispose();
+    }
 }
