@@ -162,7 +162,11 @@ public sealed partial class DeploymentController
             alreadyExists = true;
             // Ours already (a create whose answer we missed, or a cache behind)? Otherwise a hash collision.
             var rs = _replicaSets.Cache.Get(new Kcm.Runtime.Informers.ObjectKey(newRS.Metadata.Namespace, newRS.Metadata.Name));
-            if (rs is not null && ControllerRefOf(rs)?.Uid == d.Metadata.Uid && PodTemplates.EqualIgnoreHash(d.Spec.Template, rs.Spec?.Template))
+            if (rs is null)
+            {
+                throw; // Not in the cache yet: decide on the next sync, when it is.
+            }
+            if (ControllerRefOf(rs)?.Uid == d.Metadata.Uid && PodTemplates.EqualIgnoreHash(d.Spec.Template, rs.Spec?.Template))
             {
                 created = rs;
             }

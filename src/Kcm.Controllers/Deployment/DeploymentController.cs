@@ -70,9 +70,6 @@ public sealed partial class DeploymentController
         _pods.AddEventHandler(new ResourceEventHandler<Pod> { Deleted = (pod, _) => OnPodDeleted(pod) });
     }
 
-    /// <summary>The worker loop; exposed so tests can step it.</summary>
-    public ControllerWorkers Workers => _workers;
-
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         _logger.LogInformation("Starting controller {Controller}", ControllerName);

@@ -263,6 +263,27 @@ public sealed class DeploymentControllerTests(EmbeddedServerFixture server) : IC
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task Sync_PausedThenResumed_SetsPausedThenResumedProgressingCondition()
+    {
+        await using var h = await StartAsync(server, run: false);
+        await h.CreateAsync(NewDeployment("resume", 2, "v1"));
+        await h.SyncAsync("resume");
+        var rs = Assert.Single(await h.ReplicaSetsAsync());
+        await h.SetStatusAsync(rs.Metadata!.Name!, 2, 1); // one pod still starting: the rollout is not complete
+        await h.SyncAsync("resume");
+
+        await h.UpdateAsync("resume", d => d.Spec!.Paused = true);
+        await h.SyncAsync("resume");
+        Assert.Equal(DeploymentNames.PausedDeployReason, DeploymentUtil.GetCondition((await h.GetAsync("resume")).Status, "Progressing")?.Reason);
+
+        await h.UpdateAsync("resume", d => d.Spec!.Paused = false);
+        await h.SyncAsync("resume");
+        var progressing = DeploymentUtil.GetCondition((await h.GetAsync("resume")).Status, "Progressing");
+        Assert.Equal(("Unknown", DeploymentNames.ResumedDeployReason, "Deployment is resumed"), (progressing?.Status, progressing?.Reason, progressing?.Message));
+        Assert.Single(await h.ReplicaSetsAsync());
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task Sync_RevisionHistoryLimit_DeletesOldestScaledDownReplicaSets()
     {
         await using var h = await StartAsync(server, run: false);
@@ -322,6 +343,39 @@ public sealed class DeploymentControllerTests(EmbeddedServerFixture server) : IC
         Assert.Equal("Found new replica set \"adopt-5d4f8c7b9\"", found?.Message);
         var only = Assert.Single(await h.ReplicaSetsAsync());
         Assert.Equal(2, SpecReplicas(only));
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Sync_NameTakenByForeignReplicaSet_BumpsCollisionCountAndUsesAnotherHash()
+    {
+        await using var h = await StartAsync(server, run: false);
+        var paused = NewDeployment("clash", 1, "v1");
+        paused.Spec!.Paused = true; // nothing is created while paused: we take the name first
+        var d = await h.CreateAsync(paused);
+        var hash = PodTemplates.ComputeHash(d.Spec!.Template!, null);
+        await h.Client.CreateAsync(new ReplicaSet
+        {
+            Metadata = new ObjectMeta { Name = $"clash-{hash}", Labels = new() { ["other"] = "x" } },
+            Spec = new ReplicaSetSpec
+            {
+                Replicas = 0,
+                Selector = new LabelSelector { MatchLabels = new() { ["other"] = "x" } },
+                Template = new PodTemplateSpec
+                {
+                    Metadata = new ObjectMeta { Labels = new() { ["other"] = "x" } },
+                    Spec = new PodSpec { Containers = [new Container { Name = "main", Image = "other" }] },
+                },
+            },
+        }, h.Namespace);
+        await h.UpdateAsync("clash", x => x.Spec!.Paused = false);
+
+        await Assert.ThrowsAsync<Kcm.Client.Errors.AlreadyExistsException>(() => h.SyncAsync("clash"));
+        Assert.Equal(1, (await h.GetAsync("clash")).Status?.CollisionCount);
+
+        await h.SyncAsync("clash");
+        var ours = Assert.Single(await h.ReplicaSetsAsync(), rs => rs.Metadata!.Name != $"clash-{hash}");
+        Assert.Equal($"clash-{PodTemplates.ComputeHash(d.Spec.Template!, 1)}", ours.Metadata!.Name);
+        Assert.Equal(1, SpecReplicas(ours));
     }
 
     [Fact(Timeout = 60_000)]
