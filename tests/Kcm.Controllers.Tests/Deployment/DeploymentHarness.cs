@@ -189,7 +189,7 @@ internal sealed class DeploymentHarness : IAsyncDisposable
     private bool Current<T>(IObjectCache<T> cache, IList<T> items)
         where T : class, Kcm.Api.IKubernetesObject
         => cache.ByIndex(KnownIndexers.Namespace, Namespace).Count == items.Count
-           && items.All(i => (cache.Get(ObjectKey.Of(i)) as Kcm.Api.IKubernetesObject)?.Metadata?.ResourceVersion == i.Metadata?.ResourceVersion);
+           && items.All(i => cache.Get(ObjectKey.Of(i))?.Metadata?.ResourceVersion == i.Metadata?.ResourceVersion);
 
     public async Task<List<Event>> EventsAsync()
         => (await Client.ListAsync<Event>(Namespace)).Items?.ToList() ?? [];
@@ -197,6 +197,14 @@ internal sealed class DeploymentHarness : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Host.DisposeAsync();
+        try
+        {
+            // Leave nothing behind on a real cluster (KCM_TEST_KUBECONFIG).
+            await Client.DeleteAsync<Namespace>(null, Namespace);
+        }
+        catch (KubeApiException)
+        {
+        }
         Client.Dispose();
     }
 }
