@@ -197,14 +197,6 @@ internal sealed class DeploymentHarness : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Host.DisposeAsync();
-        try
-        {
-            // Leave nothing behind on a real cluster (KCM_TEST_KUBECONFIG).
-            await Client.DeleteAsync<Namespace>(null, Namespace);
-        }
-        catch (KubeApiException)
-        {
-        }
         Client.Dispose();
     }
 }
