@@ -379,6 +379,26 @@ public sealed class DeploymentControllerTests(EmbeddedServerFixture server) : IC
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task Sync_OwnedReplicaSetNoLongerMatching_IsReleasedAndReplaced()
+    {
+        await using var h = await StartAsync(server, run: true);
+        var d = await h.CreateAsync(NewDeployment("rel", 1, "v1"));
+        var rs = await Eventually.GetAsync("the ReplicaSet", async () => (await h.ReplicaSetsAsync()).FirstOrDefault(), Wait);
+
+        rs.Metadata!.Labels!["app"] = "elsewhere";
+        await h.Client.UpdateAsync(rs);
+
+        var released = await Eventually.GetAsync("the release", async () =>
+            await h.Client.GetAsync<ReplicaSet>(h.Namespace, rs.Metadata.Name!) is { Metadata.OwnerReferences: null or [] } r ? r : null, Wait);
+        Assert.Equal("elsewhere", released.Metadata!.Labels!["app"]);
+        // Its name is taken by a ReplicaSet that is no longer ours: a collision, so the replacement gets another hash.
+        var replacement = await Eventually.GetAsync("the replacement", async () =>
+            (await h.ReplicaSetsAsync()).FirstOrDefault(x => x.Metadata!.OwnerReferences?.Any(o => o.Uid == d.Metadata!.Uid) == true), Wait);
+        Assert.NotEqual(rs.Metadata.Name, replacement.Metadata!.Name);
+        Assert.Equal(1, (await h.GetAsync("rel")).Status?.CollisionCount);
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task Sync_NoProgressWithinDeadline_ReportsProgressDeadlineExceeded()
     {
         await using var h = await StartAsync(server, run: true);
