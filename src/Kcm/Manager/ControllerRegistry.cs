@@ -1,5 +1,6 @@
 using Kcm.Controllers.Bootstrap;
 using Kcm.Controllers.Common;
+using Kcm.Controllers.Deployments;
 using Kcm.Controllers.GarbageCollector;
 using Kcm.Controllers.Namespaces;
 using Kcm.Controllers.PodGc;
@@ -64,6 +65,8 @@ public static class ControllerRegistry
             var controller = ReplicaSetControllers.NewReplicaSetController(context, ReplicaControllerOptions(options));
             return ct => controller.RunAsync(options.ReplicaSetController.ConcurrentReplicaSetSyncs, ct);
         },
+        [DeploymentController.ControllerName] = (context, options) =>
+            new DeploymentController(context, new Kcm.Controllers.Deployments.DeploymentControllerOptions { Workers = options.DeploymentController.ConcurrentDeploymentSyncs }).RunAsync,
     };
 
     private static Kcm.Controllers.ReplicaSets.ReplicaSetControllerOptions ReplicaControllerOptions(KubeControllerManagerOptions options) => new()

@@ -1,0 +1,413 @@
+using System.Diagnostics;
+using Kcm.Api.Apps.V1;
+using Kcm.Api.Core.V1;
+using Kcm.Client;
+using Kcm.Client.Errors;
+using Kcm.Runtime.Controllers;
+using Kcm.Runtime.Events;
+using Kcm.Runtime.Informers;
+using Kcm.Runtime.Queues;
+using Microsoft.Extensions.Logging;
+using Labels = Kcm.Api.Selectors.LabelSelector;
+
+namespace Kcm.Controllers.Deployments;
+
+public sealed record DeploymentControllerOptions
+{
+    /// <summary>--concurrent-deployment-syncs.</summary>
+    public int Workers { get; init; } = 5;
+}
+
+/// <summary>
+/// Upstream's deployment controller (pkg/controller/deployment, v1.26): rolls a Deployment's pod template out
+/// through ReplicaSets named "&lt;deployment&gt;-&lt;pod-template-hash&gt;" with the RollingUpdate or Recreate
+/// strategy, scales them proportionally, keeps revisions and a bounded history, honours pause and the
+/// deprecated rollback annotation, and reports status and the Progressing/Available conditions.
+/// </summary>
+public sealed partial class DeploymentController
+{
+    public const string ControllerName = "deployment";
+    public const string ComponentName = "deployment-controller";
+    public const string QueueName = "deployment";
+
+    private readonly KubeApiClient _client;
+    private readonly IEventRecorder _recorder;
+    private readonly SharedInformer<Kcm.Api.Apps.V1.Deployment> _deployments;
+    private readonly SharedInformer<ReplicaSet> _replicaSets;
+    private readonly SharedInformer<Pod> _pods;
+    private readonly RateLimitingQueue<string> _queue;
+    private readonly ControllerWorkers _workers;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly DeploymentControllerOptions _options;
+
+    public DeploymentController(ControllerContext context, DeploymentControllerOptions? options = null)
+    {
+        _options = options ?? new DeploymentControllerOptions();
+        _client = context.Clients.For(ComponentName);
+        _recorder = context.Events.NewRecorder(ComponentName);
+        _time = context.Time;
+        _logger = context.Loggers.CreateLogger<DeploymentController>();
+        _queue = context.NewQueue(QueueName);
+        _workers = new ControllerWorkers(ControllerName, _queue, SyncAsync, _logger);
+
+        _deployments = context.Informers.InformerFor<Kcm.Api.Apps.V1.Deployment>();
+        _replicaSets = context.Informers.InformerFor<ReplicaSet>();
+        _pods = context.Informers.InformerFor<Pod>();
+
+        _deployments.AddEventHandler(new ResourceEventHandler<Kcm.Api.Apps.V1.Deployment>
+        {
+            Added = (d, _) => Enqueue(d),
+            Updated = (_, d) => Enqueue(d),
+            Deleted = (d, _) => Enqueue(d),
+        });
+        _replicaSets.AddEventHandler(new ResourceEventHandler<ReplicaSet>
+        {
+            Added = (rs, _) => OnReplicaSetAdded(rs),
+            Updated = OnReplicaSetUpdated,
+            Deleted = (rs, _) => OnReplicaSetDeleted(rs),
+        });
+        _pods.AddEventHandler(new ResourceEventHandler<Pod> { Deleted = (pod, _) => OnPodDeleted(pod) });
+    }
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        _logger.LogInformation("Starting controller {Controller}", ControllerName);
+        if (!await _deployments.WaitForCacheSyncAsync(cancellationToken).ConfigureAwait(false)
+            || !await _replicaSets.WaitForCacheSyncAsync(cancellationToken).ConfigureAwait(false)
+            || !await _pods.WaitForCacheSyncAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return; // Stopped before the caches synced.
+        }
+        await _workers.RunAsync(_options.Workers, cancellationToken).ConfigureAwait(false);
+    }
+
+    private void Enqueue(Kcm.Api.Apps.V1.Deployment d) => _queue.Add(ObjectKey.Of(d).ToString());
+
+    // ---- event handlers: they only turn events into deployment keys ----
+
+    private void OnReplicaSetAdded(ReplicaSet rs)
+    {
+        if (rs.Metadata?.DeletionTimestamp is not null)
+        {
+            // On a restart a ReplicaSet may already be pending deletion: treat it as deleted.
+            OnReplicaSetDeleted(rs);
+            return;
+        }
+        if (ControllerRefOf(rs) is { } controllerRef)
+        {
+            if (ResolveControllerRef(rs.Metadata?.Namespace, controllerRef) is { } owner)
+            {
+                Enqueue(owner);
+            }
+            return;
+        }
+        // An orphan: wake every Deployment that might adopt it.
+        foreach (var d in DeploymentsForReplicaSet(rs))
+        {
+            Enqueue(d);
+        }
+    }
+
+    private void OnReplicaSetUpdated(ReplicaSet oldRS, ReplicaSet curRS)
+    {
+        if (curRS.Metadata?.ResourceVersion == oldRS.Metadata?.ResourceVersion)
+        {
+            return; // A resync: nothing changed.
+        }
+        var curRef = ControllerRefOf(curRS);
+        var oldRef = ControllerRefOf(oldRS);
+        var controllerRefChanged = curRef?.Uid != oldRef?.Uid || curRef?.Name != oldRef?.Name || curRef?.Kind != oldRef?.Kind;
+        if (controllerRefChanged && oldRef is not null && ResolveControllerRef(oldRS.Metadata?.Namespace, oldRef) is { } oldOwner)
+        {
+            Enqueue(oldOwner); // The old owner should notice it lost a ReplicaSet.
+        }
+        if (curRef is not null)
+        {
+            if (ResolveControllerRef(curRS.Metadata?.Namespace, curRef) is { } owner)
+            {
+                Enqueue(owner);
+            }
+            return;
+        }
+        var labelsChanged = !LabelsEqual(curRS.Metadata?.Labels, oldRS.Metadata?.Labels);
+        if (labelsChanged || controllerRefChanged)
+        {
+            foreach (var d in DeploymentsForReplicaSet(curRS))
+            {
+                Enqueue(d);
+            }
+        }
+    }
+
+    private void OnReplicaSetDeleted(ReplicaSet rs)
+    {
+        if (ControllerRefOf(rs) is { } controllerRef && ResolveControllerRef(rs.Metadata?.Namespace, controllerRef) is { } owner)
+        {
+            Enqueue(owner);
+        }
+    }
+
+    /// <summary>A Recreate rollout waits for the old pods to be gone: look again once a Deployment has no pods left.</summary>
+    private void OnPodDeleted(Pod pod)
+    {
+        var d = DeploymentForPod(pod);
+        if (d?.Spec?.Strategy?.Type != DeploymentNames.RecreateStrategy)
+        {
+            return;
+        }
+        var owned = _replicaSets.Cache.ByIndex(KnownIndexers.Namespace, d.Metadata?.Namespace ?? "")
+            .Where(rs => ControllerRefOf(rs)?.Uid == d.Metadata?.Uid)
+            .ToList();
+        if (PodMapForDeployment(d, owned).Values.Sum(p => p.Count) == 0)
+        {
+            Enqueue(d);
+        }
+    }
+
+    private Kcm.Api.Apps.V1.Deployment? DeploymentForPod(Pod pod)
+    {
+        var podRef = pod.Metadata?.OwnerReferences?.FirstOrDefault(r => r.Controller == true);
+        if (podRef is null || podRef.Kind != "ReplicaSet" || podRef.Name is null)
+        {
+            return null;
+        }
+        var rs = _replicaSets.Cache.Get(new ObjectKey(pod.Metadata?.Namespace, podRef.Name));
+        if (rs is null || rs.Metadata?.Uid != podRef.Uid)
+        {
+            return null;
+        }
+        return ControllerRefOf(rs) is { } rsRef ? ResolveControllerRef(rs.Metadata?.Namespace, rsRef) : null;
+    }
+
+    private static Kcm.Api.Meta.V1.OwnerReference? ControllerRefOf(ReplicaSet rs)
+        => rs.Metadata?.OwnerReferences?.FirstOrDefault(r => r.Controller == true);
+
+    /// <summary>The Deployment a controller reference names, if it is still that object (same uid).</summary>
+    private Kcm.Api.Apps.V1.Deployment? ResolveControllerRef(string? ns, Kcm.Api.Meta.V1.OwnerReference controllerRef)
+    {
+        if (controllerRef.Kind != "Deployment" || controllerRef.Name is null)
+        {
+            return null;
+        }
+        var d = _deployments.Cache.Get(new ObjectKey(ns, controllerRef.Name));
+        return d?.Metadata?.Uid == controllerRef.Uid ? d : null;
+    }
+
+    /// <summary>Deployments whose (non-empty, valid) selector matches the ReplicaSet's labels (GetDeploymentsForReplicaSet).</summary>
+    private List<Kcm.Api.Apps.V1.Deployment> DeploymentsForReplicaSet(ReplicaSet rs)
+    {
+        var result = new List<Kcm.Api.Apps.V1.Deployment>();
+        if (rs.Metadata?.Labels is not { Count: > 0 } labels)
+        {
+            return result;
+        }
+        foreach (var d in _deployments.Cache.ByIndex(KnownIndexers.Namespace, rs.Metadata.Namespace ?? ""))
+        {
+            Labels? selector;
+            try
+            {
+                selector = Labels.FromApi(d.Spec?.Selector);
+            }
+            catch (Kcm.Api.Selectors.SelectorParseException)
+            {
+                continue;
+            }
+            if (selector is null || selector.IsEverything || !selector.Matches(labels))
+            {
+                continue;
+            }
+            result.Add(d);
+        }
+        if (result.Count > 1)
+        {
+            _logger.LogDebug("user error! more than one deployment is selecting replica set {Namespace}/{Name}", rs.Metadata.Namespace, rs.Metadata.Name);
+        }
+        return result;
+    }
+
+    private static bool LabelsEqual(Dictionary<string, string>? a, Dictionary<string, string>? b)
+    {
+        a ??= [];
+        b ??= [];
+        return a.Count == b.Count && a.All(p => b.TryGetValue(p.Key, out var v) && v == p.Value);
+    }
+
+    // ---- sync ----
+
+    /// <summary>syncDeployment: reconciles one Deployment from the caches (writes go to the API server).</summary>
+    public async Task<ReconcileResult> SyncAsync(string key, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        _logger.LogDebug("Started syncing deployment {Key}", key);
+        try
+        {
+            await SyncDeploymentAsync(ObjectKey.Parse(key), cancellationToken).ConfigureAwait(false);
+        }
+        catch (KubeApiException e) when (IsNamespaceTerminating(e))
+        {
+            // Every create in a terminating namespace fails: nothing to retry.
+        }
+        finally
+        {
+            _logger.LogDebug("Finished syncing deployment {Key} ({Duration})", key, Stopwatch.GetElapsedTime(started));
+        }
+        return ReconcileResult.Done;
+    }
+
+    private async Task SyncDeploymentAsync(ObjectKey key, CancellationToken cancellationToken)
+    {
+        var cached = _deployments.Cache.Get(key);
+        if (cached is null)
+        {
+            _logger.LogDebug("Deployment {Key} has been deleted", key);
+            return;
+        }
+        var d = KubeObjects.Clone(cached);
+        d.Spec ??= new DeploymentSpec();
+        d.Status ??= new DeploymentStatus();
+
+        if (d.Spec.Selector is { MatchLabels: null, MatchExpressions: null })
+        {
+            _recorder.Event(d, EventTypes.Warning, "SelectingAll", "This deployment is selecting all pods. A non-empty selector is required.");
+            if ((d.Status.ObservedGeneration ?? 0) < (d.Metadata?.Generation ?? 0))
+            {
+                d.Status.ObservedGeneration = d.Metadata?.Generation;
+                await UpdateStatusAsync(d, cancellationToken).ConfigureAwait(false);
+            }
+            return;
+        }
+
+        var rsList = await ReplicaSetsForDeploymentAsync(d, cancellationToken).ConfigureAwait(false);
+        // The pod map is only for Recreate (are old pods still running?); upstream builds it first too.
+        var podMap = PodMapForDeployment(d, rsList);
+
+        if (d.Metadata?.DeletionTimestamp is not null)
+        {
+            await SyncStatusOnlyAsync(d, rsList, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        // Add or remove the paused/resumed Progressing condition first so the timeout estimate is right.
+        await CheckPausedConditionsAsync(d, cancellationToken).ConfigureAwait(false);
+
+        if (d.Spec.Paused == true)
+        {
+            await SyncScalingAsync(d, rsList, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        // The deprecated rollback annotation (kept for old clients); rollbacks today re-apply an old template.
+        if (RollbackTo(d) is not null)
+        {
+            await RollbackAsync(d, rsList, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        if (await IsScalingEventAsync(d, rsList, cancellationToken).ConfigureAwait(false))
+        {
+            await SyncScalingAsync(d, rsList, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        switch (d.Spec.Strategy?.Type)
+        {
+            case DeploymentNames.RecreateStrategy:
+                await RolloutRecreateAsync(d, rsList, podMap, cancellationToken).ConfigureAwait(false);
+                break;
+            case DeploymentNames.RollingUpdateStrategy:
+                await RolloutRollingAsync(d, rsList, cancellationToken).ConfigureAwait(false);
+                break;
+            default:
+                throw new UnsupportedDeploymentStrategyException(d.Spec.Strategy?.Type);
+        }
+    }
+
+    /// <summary>
+    /// getReplicaSetsForDeployment: the ReplicaSets this Deployment owns, after adopting matching orphans and
+    /// releasing owned ones that no longer match.
+    /// </summary>
+    private async Task<List<ReplicaSet>> ReplicaSetsForDeploymentAsync(Kcm.Api.Apps.V1.Deployment d, CancellationToken cancellationToken)
+    {
+        var all = _replicaSets.Cache.ByIndex(KnownIndexers.Namespace, d.Metadata?.Namespace ?? "");
+        Func<IReadOnlyDictionary<string, string>?, bool> matches;
+        try
+        {
+            // A missing selector selects nothing (labels.Nothing); an empty one was handled as SelectingAll.
+            var selector = Labels.FromApi(d.Spec?.Selector);
+            matches = selector is null ? _ => false : selector.Matches;
+        }
+        catch (Kcm.Api.Selectors.SelectorParseException e)
+        {
+            throw new InvalidDeploymentSelectorException($"deployment {d.Metadata?.Namespace}/{d.Metadata?.Name} has invalid label selector: {e.Message}", e);
+        }
+        var manager = new ReplicaSetControllerRefManager(_client, d, matches, async ct =>
+        {
+            var fresh = await _client.GetAsync<Kcm.Api.Apps.V1.Deployment>(d.Metadata?.Namespace, d.Metadata!.Name!, ct).ConfigureAwait(false);
+            if (fresh.Metadata?.Uid != d.Metadata?.Uid)
+            {
+                throw new CannotAdoptException($"original Deployment {d.Metadata?.Namespace}/{d.Metadata?.Name} is gone: got uid {fresh.Metadata?.Uid}, wanted {d.Metadata?.Uid}");
+            }
+            return fresh;
+        });
+        return await manager.ClaimReplicaSetsAsync(all, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>getPodMapForDeployment: the Deployment's pods grouped by the uid of the owned ReplicaSet controlling them.</summary>
+    private Dictionary<string, List<Pod>> PodMapForDeployment(Kcm.Api.Apps.V1.Deployment d, IEnumerable<ReplicaSet> rsList)
+    {
+        var map = new Dictionary<string, List<Pod>>();
+        foreach (var rs in rsList)
+        {
+            if (rs.Metadata?.Uid is { } uid)
+            {
+                map[uid] = [];
+            }
+        }
+        Labels? selector;
+        try
+        {
+            selector = Labels.FromApi(d.Spec?.Selector);
+        }
+        catch (Kcm.Api.Selectors.SelectorParseException)
+        {
+            return map;
+        }
+        if (selector is null)
+        {
+            return map;
+        }
+        foreach (var pod in _pods.Cache.ByIndex(KnownIndexers.Namespace, d.Metadata?.Namespace ?? ""))
+        {
+            if (!selector.Matches(pod.Metadata?.Labels))
+            {
+                continue;
+            }
+            var podRef = pod.Metadata?.OwnerReferences?.FirstOrDefault(r => r.Controller == true);
+            if (podRef?.Uid is { } ownerUid && map.TryGetValue(ownerUid, out var pods))
+            {
+                pods.Add(pod);
+            }
+        }
+        return map;
+    }
+
+    private static bool IsNamespaceTerminating(KubeApiException e)
+        => e.Status.Details?.Causes?.Any(c => c.Reason == "NamespaceTerminating") == true;
+
+    /// <summary>Writes the deployment's status (and metadata: the revision annotation travels with it) and keeps the new resourceVersion.</summary>
+    private async Task UpdateStatusAsync(Kcm.Api.Apps.V1.Deployment d, CancellationToken cancellationToken)
+    {
+        var updated = await _client.UpdateStatusAsync(d, cancellationToken: cancellationToken).ConfigureAwait(false);
+        // Later writes in this sync build on what we just stored, so they must not conflict with ourselves.
+        d.Metadata!.ResourceVersion = updated.Metadata?.ResourceVersion;
+    }
+
+    /// <summary>Requeues after a delay, as upstream's enqueueAfter (used for the progress-deadline check).</summary>
+    private void EnqueueAfter(Kcm.Api.Apps.V1.Deployment d, TimeSpan delay) => _queue.AddAfter(ObjectKey.Of(d).ToString(), delay);
+
+    private void EnqueueRateLimited(Kcm.Api.Apps.V1.Deployment d) => _queue.AddRateLimited(ObjectKey.Of(d).ToString());
+}
+
+/// <summary>The Deployment's selector cannot be parsed.</summary>
+public sealed class InvalidDeploymentSelectorException(string message, Exception inner) : InvalidOperationException(message, inner);

@@ -1,0 +1,141 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Kcm.Api;
+using Kcm.Api.Core.V1;
+
+namespace Kcm.Controllers.Deployments;
+
+/// <summary>
+/// Pod-template identity for Deployments: the pod-template-hash a new ReplicaSet is named and labelled with, and
+/// template equality that ignores that label (how upstream recognises a deployment's ReplicaSets, including ones
+/// another controller manager created).
+/// </summary>
+public static class PodTemplates
+{
+    /// <summary>k8s.io/apimachinery/pkg/util/rand's alphabet: no vowels (no words) and no look-alike characters.</summary>
+    public const string SafeAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+
+    /// <summary>
+    /// controller.ComputeHash's shape: FNV-32a over the template, then over the collision count (when set) as
+    /// 8 little-endian bytes, the decimal value encoded with <see cref="SafeEncodeString"/>. Upstream hashes Go's
+    /// spew dump of the struct; we hash canonical JSON (sorted keys, empty values dropped), so our hash differs
+    /// from upstream's for the same template. That is harmless: a ReplicaSet is matched by
+    /// <see cref="EqualIgnoreHash"/>, never by its hash, so upstream-created ReplicaSets are adopted as they are.
+    /// </summary>
+    public static string ComputeHash(PodTemplateSpec template, int? collisionCount)
+    {
+        var hash = Fnv32a.OffsetBasis;
+        var canonical = Encoding.UTF8.GetBytes(CanonicalJson(template));
+        hash = Fnv32a.Append(hash, canonical);
+        if (collisionCount is { } count)
+        {
+            Span<byte> bytes = stackalloc byte[8];
+            bytes.Clear();
+            BinaryPrimitives.WriteUInt32LittleEndian(bytes, unchecked((uint)count));
+            hash = Fnv32a.Append(hash, bytes);
+        }
+        return SafeEncodeString(hash.ToString(CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>rand.SafeEncodeString: each byte maps to the alphabet by its value modulo the alphabet size.</summary>
+    public static string SafeEncodeString(string s)
+    {
+        var result = new char[s.Length];
+        for (var i = 0; i < s.Length; i++)
+        {
+            result[i] = SafeAlphabet[(byte)s[i] % SafeAlphabet.Length];
+        }
+        return new string(result);
+    }
+
+    /// <summary>
+    /// EqualIgnoreHash: templates equal once the pod-template-hash label is removed, with apimachinery's semantic
+    /// equality (a nil and an empty list or map are equal; quantities compare by value, which the typed round trip
+    /// canonicalises).
+    /// </summary>
+    public static bool EqualIgnoreHash(PodTemplateSpec? a, PodTemplateSpec? b)
+        => JsonNode.DeepEquals(Normalized(a), Normalized(b));
+
+    private static string CanonicalJson(PodTemplateSpec template)
+    {
+        var node = Normalized(template);
+        return node?.ToJsonString() ?? "null";
+    }
+
+    private static JsonNode? Normalized(PodTemplateSpec? template)
+    {
+        if (template is null)
+        {
+            return null;
+        }
+        var node = KubeJson.ToNode(template);
+        if (node?["metadata"]?["labels"] is JsonObject labels)
+        {
+            labels.Remove(DeploymentNames.DefaultUniqueLabelKey);
+        }
+        return Canonicalize(node);
+    }
+
+    // Drops nulls, empty strings, empty arrays and empty objects, and sorts object keys, so equal templates serialise identically.
+    private static JsonNode? Canonicalize(JsonNode? node)
+    {
+        switch (node)
+        {
+            case JsonObject obj:
+                var sorted = new JsonObject();
+                foreach (var (key, value) in obj.OrderBy(p => p.Key, StringComparer.Ordinal))
+                {
+                    var child = Canonicalize(value);
+                    if (child is not null)
+                    {
+                        sorted[key] = child;
+                    }
+                }
+                return sorted.Count == 0 ? null : sorted;
+            case JsonArray array:
+                var items = new JsonArray();
+                foreach (var item in array)
+                {
+                    items.Add(Canonicalize(item) ?? new JsonObject());
+                }
+                return items.Count == 0 ? null : items;
+            case JsonValue value:
+                // Go's zero-valued strings are omitted on the wire: "" and absent are the same value there.
+                return value.GetValueKind() switch
+                {
+                    JsonValueKind.Null => null,
+                    JsonValueKind.String when value.GetValue<string>().Length == 0 => null,
+                    _ => JsonNode.Parse(value.ToJsonString()),
+                };
+            default:
+                return null;
+        }
+    }
+
+    private static class Fnv32a
+    {
+        public const uint OffsetBasis = 2166136261;
+        private const uint Prime = 16777619;
+
+        public static uint Append(uint hash, ReadOnlySpan<byte> data)
+        {
+            foreach (var b in data)
+            {
+                hash ^= b;
+                hash = unchecked(hash * Prime);
+            }
+            return hash;
+        }
+    }
+}
+
+/// <summary>Deep copies of API objects (never mutate what an informer cache hands out).</summary>
+public static class KubeObjects
+{
+    public static T Clone<T>(T obj)
+        where T : class
+        => KubeJson.Deserialize<T>(KubeJson.Serialize(obj)) ?? throw new InvalidOperationException($"could not copy a {typeof(T).Name}");
+}
