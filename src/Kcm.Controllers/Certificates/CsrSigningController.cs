@@ -72,7 +72,7 @@ public sealed class CsrSigningController : IDisposable
         {
             var request = CertificateRequestInfo.Parse(csr.Spec.Request, checkSignature: true);
             ValidateForSigner(request, csr.Spec.Usages);
-            var policy = new SigningPolicy(Duration(csr.Spec.ExpirationSeconds), csr.Spec.Usages ?? [], Backdate, ShortLived);
+            var policy = new SigningPolicy(Duration(csr.Spec.ExpirationSeconds, _options.CertificateDuration), csr.Spec.Usages ?? [], Backdate, ShortLived);
             var der = _ca.Current().Sign(request, policy, _time.GetUtcNow());
             certificate = System.Text.Encoding.ASCII.GetBytes(PemEncoding.WriteString("CERTIFICATE", der) + "\n");
         }
@@ -117,11 +117,11 @@ public sealed class CsrSigningController : IDisposable
     }
 
     /// <summary>spec.expirationSeconds may shorten the configured duration, down to 10 minutes (twice the backdate).</summary>
-    internal TimeSpan Duration(int? expirationSeconds)
+    internal static TimeSpan Duration(int? expirationSeconds, TimeSpan configured)
     {
-        if (expirationSeconds is not { } seconds) return _options.CertificateDuration;
+        if (expirationSeconds is not { } seconds) return configured;
         var requested = TimeSpan.FromSeconds(seconds);
-        if (requested > _options.CertificateDuration) return _options.CertificateDuration;
+        if (requested > configured) return configured;
         return requested < MinimumDuration ? MinimumDuration : requested;
     }
 

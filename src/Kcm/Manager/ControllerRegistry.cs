@@ -17,5 +17,8 @@ public static class ControllerRegistry
 {
     public static IReadOnlyDictionary<string, ControllerInitializer> Initializers { get; } = new Dictionary<string, ControllerInitializer>
     {
+        ["csrsigning"] = CertificatesInitializers.Signing,
+        ["csrapproving"] = CertificatesInitializers.Approving,
+        ["csrcleaner"] = CertificatesInitializers.Cleaning,
     };
 }
