@@ -85,7 +85,7 @@ internal static class CertificateTestData
         return (certFile, keyFile);
     }
 
-    public static CertificateSigningRequest Csr(string name, string signerName, byte[] request, IEnumerable<string> usages, int? expirationSeconds = null) => new()
+    public static CertificateSigningRequest NewCsr(string name, string signerName, byte[] request, IEnumerable<string> usages, int? expirationSeconds = null) => new()
     {
         Metadata = new ObjectMeta { Name = name },
         Spec = new CertificateSigningRequestSpec
