@@ -49,7 +49,7 @@ public sealed class CertificateController
         await _workers.RunAsync(workers, cancellationToken).ConfigureAwait(false);
     }
 
-    internal async Task<ReconcileResult> SyncAsync(string key, CancellationToken cancellationToken)
+    private async Task<ReconcileResult> SyncAsync(string key, CancellationToken cancellationToken)
     {
         var cached = _informer.Cache.Get(ObjectKey.Parse(key));
         if (cached is null)

@@ -34,7 +34,6 @@ public sealed class CsrApprovingController
 
     public Task RunAsync(int workers, CancellationToken cancellationToken) => _controller.RunAsync(workers, cancellationToken);
 
-    internal Task<ReconcileResult> SyncAsync(string name, CancellationToken cancellationToken) => _controller.SyncAsync(name, cancellationToken);
 
     internal async Task HandleAsync(CertificateSigningRequest csr, CancellationToken cancellationToken)
     {

@@ -54,7 +54,6 @@ public sealed class CsrSigningController : IDisposable
 
     public Task RunAsync(int workers, CancellationToken cancellationToken) => _controller.RunAsync(workers, cancellationToken);
 
-    internal Task<Runtime.Controllers.ReconcileResult> SyncAsync(string name, CancellationToken cancellationToken) => _controller.SyncAsync(name, cancellationToken);
 
     internal async Task HandleAsync(CertificateSigningRequest csr, CancellationToken cancellationToken)
     {
