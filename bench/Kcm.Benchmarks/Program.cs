@@ -12,6 +12,7 @@ namespace Kcm.Benchmarks;
 /// Benchmarks that print figures (never asserted in tests).
 ///   pod-creates [--pods N] [--concurrency C] [--kubeconfig PATH]
 ///   failover [--graceful N] [--killed N] [--cold-starts N]
+///   workload [--deployments N] [--replicas R] (controller manager vs. a raw-client floor of the same writes)
 /// Without --kubeconfig it starts the embedded API server in this process, so client and server
 /// share the machine's cores, as they do in a single-node demo.
 /// </summary>
@@ -23,11 +24,17 @@ public static class Program
         {
             return await FailoverBenchmark.RunAsync(IntArg(args, "--graceful", 20), IntArg(args, "--killed", 3), IntArg(args, "--cold-starts", 5));
         }
+        if (args.Length > 0 && args[0] == "workload")
+        {
+            return await WorkloadBenchmark.RunAsync(IntArg(args, "--deployments", 1000), IntArg(args, "--replicas", 10),
+                TimeSpan.FromSeconds(IntArg(args, "--timeout-seconds", 900)));
+        }
         if (args.Length == 0 || args[0] != "pod-creates")
         {
             Console.Error.WriteLine("""
                 usage: Kcm.Benchmarks pod-creates [--pods N] [--concurrency C] [--kubeconfig PATH]
                        Kcm.Benchmarks failover [--graceful N] [--killed N] [--cold-starts N]
+                       Kcm.Benchmarks workload [--deployments N] [--replicas R] [--timeout-seconds S]
                 """);
             return 2;
         }

@@ -20,4 +20,13 @@ public sealed record KubeClientOptions
     public IRateLimiter? RateLimiter { get; init; }
 
     public int MaxRetries { get; init; } = DefaultMaxRetries;
+
+    /// <summary>Supplies the bearer token per request (e.g. a TokenRequest token renewed before it expires); wins over the config's token.</summary>
+    public IBearerTokenProvider? TokenProvider { get; init; }
+}
+
+/// <summary>A bearer token that may change over time; called before every request, so it must be cheap when cached.</summary>
+public interface IBearerTokenProvider
+{
+    ValueTask<string> GetTokenAsync(CancellationToken cancellationToken);
 }

@@ -99,7 +99,8 @@ public sealed class RestClient : IDisposable
             var waited = await RateLimiter.WaitAsync(cancellationToken).ConfigureAwait(false);
             Options.Metrics.RateLimiterLatency(method.Method, _host, waited);
 
-            using var request = BuildRequest(method, pathAndQuery, body, contentType);
+            var providedToken = Options.TokenProvider is { } provider ? await provider.GetTokenAsync(cancellationToken).ConfigureAwait(false) : null;
+            using var request = BuildRequest(method, pathAndQuery, body, contentType, providedToken);
             var started = time.GetTimestamp();
             HttpResponseMessage response;
             try
@@ -130,7 +131,7 @@ public sealed class RestClient : IDisposable
         }
     }
 
-    private HttpRequestMessage BuildRequest(HttpMethod method, string pathAndQuery, ReadOnlyMemory<byte>? body, string? contentType)
+    private HttpRequestMessage BuildRequest(HttpMethod method, string pathAndQuery, ReadOnlyMemory<byte>? body, string? contentType, string? providedToken)
     {
         var request = new HttpRequestMessage(method, _baseUrl + pathAndQuery);
         if (Config.PreferHttp2)
@@ -140,7 +141,7 @@ public sealed class RestClient : IDisposable
         }
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         request.Headers.TryAddWithoutValidation("User-Agent", _userAgent);
-        if (_tokens?.GetToken() is { Length: > 0 } token)
+        if ((providedToken ?? _tokens?.GetToken()) is { Length: > 0 } token)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         }

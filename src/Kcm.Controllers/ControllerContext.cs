@@ -1,4 +1,4 @@
-using Kcm.Client;
+using Kcm.Controllers.Clients;
 using Kcm.Runtime.Events;
 using Kcm.Runtime.Informers;
 using Kcm.Runtime.Queues;
@@ -31,19 +31,6 @@ public sealed class ControllerContext
 
     /// <summary>The usual controller queue: client-go's default controller rate limiter, metrics under <paramref name="queueName"/>.</summary>
     public RateLimitingQueue<string> NewQueue(string queueName) => RateLimitingQueue<string>.WithDefaultControllerRateLimiter(QueueOptions(queueName));
-}
-
-/// <summary>Hands each controller the API client it must use.</summary>
-public interface IControllerClients
-{
-    /// <summary>The client controller <paramref name="controllerName"/> uses: upstream's "&lt;name&gt;-controller" ServiceAccount or the main credentials.</summary>
-    KubeApiClient For(string serviceAccountName);
-}
-
-/// <summary>Every controller uses the controller manager's own kubeconfig credentials (no --use-service-account-credentials).</summary>
-public sealed class SharedClients(KubeApiClient client) : IControllerClients
-{
-    public KubeApiClient For(string serviceAccountName) => client;
 }
 
 /// <summary>A started controller: runs until the token is cancelled (leadership lost or shutdown).</summary>

@@ -1,3 +1,4 @@
+using Kcm.Testing;
 using System.Net;
 using Kcm.Api.Core.V1;
 using Kcm.Client.Config;

@@ -59,6 +59,9 @@ public sealed class ResourceHandler
             case "watch":
                 await _watch.ServeAsync(ctx, req, store, BuildFilter(ctx.Request.Query, req), ctx.RequestAborted);
                 break;
+            case "create" when req.Group.Length == 0 && req.Resource == "pods" && req.Subresource == "binding":
+                await BindAsync(ctx, req, store, strategy, body, user);
+                break;
             case "create":
                 if (req.Subresource.Length > 0) throw ApiException.MethodNotAllowed();
                 await ResponseWriter.WriteObjectAsync(ctx, 201, Create(req, store, strategy, ParseObject(body, req), user));
@@ -527,6 +530,81 @@ public sealed class ResourceHandler
             if (result is not null) return result;
         }
         throw ApiException.Conflict(req.Group, req.Resource, req.Name, ApiException.ModifiedMessage);
+    }
+
+    // ---- pods/binding ----
+
+    /// <summary>
+    /// POST pods/{name}/binding, as upstream's BindingREST: only a pod without a node and not being deleted can be
+    /// bound (else 409), the target must be a Node; the pod gets spec.nodeName, the binding's annotations and
+    /// PodScheduled=True; an optional metadata.uid in the binding is a precondition.
+    /// </summary>
+    private async Task BindAsync(HttpContext ctx, ResourceRequest req, ResourceStore store, ResourceStrategy strategy, byte[]? body, UserInfo user)
+    {
+        JsonObject binding;
+        try
+        {
+            binding = JsonNode.Parse(body ?? []) as JsonObject ?? throw ApiException.BadRequest("the object provided is unrecognized (must be of type Binding)");
+        }
+        catch (JsonException e)
+        {
+            throw ApiException.BadRequest($"the object provided is unrecognized (must be of type Binding): {e.Message}");
+        }
+        var meta = binding["metadata"] as JsonObject;
+        var target = binding["target"] as JsonObject;
+        var targetKind = target?["kind"]?.GetValue<string>() ?? "";
+        var nodeName = target?["name"]?.GetValue<string>() ?? "";
+        var causes = new List<StatusCauseInfo>();
+        if (nodeName.Length == 0) causes.Add(new StatusCauseInfo("FieldValueRequired", "Required value", "target.name"));
+        if (targetKind.Length > 0 && targetKind != "Node") causes.Add(new StatusCauseInfo("FieldValueNotSupported", $"Unsupported value: \"{targetKind}\": supported values: \"Node\"", "target.kind"));
+        if (causes.Count > 0) throw ApiException.Invalid("", "Binding", meta?["name"]?.GetValue<string>() ?? req.Name, causes);
+        var uid = meta?["uid"]?.GetValue<string>();
+        CommitUpdate(req with { Subresource = "" }, store, strategy, user, current =>
+        {
+            var pod = ObjectEncoder.Parse(current);
+            var podMeta = (JsonObject)pod["metadata"]!;
+            if (uid is { Length: > 0 } && uid != current.Uid)
+            {
+                throw ApiException.Conflict("", "pods", req.Name, $"Precondition failed: UID in precondition: {uid}, UID in object meta: {current.Uid}");
+            }
+            if (podMeta["deletionTimestamp"] != null)
+            {
+                throw ApiException.Conflict("", "pods/binding", req.Name, $"pod {req.Name} is being deleted, cannot be assigned to a host");
+            }
+            var spec = pod["spec"] as JsonObject ?? [];
+            var assigned = spec["nodeName"]?.GetValue<string>() ?? "";
+            if (assigned.Length > 0)
+            {
+                throw ApiException.Conflict("", "pods/binding", req.Name, $"pod {req.Name} is already assigned to node \"{assigned}\"");
+            }
+            spec["nodeName"] = nodeName;
+            pod["spec"] = spec;
+            if (meta?["annotations"] is JsonObject annotations)
+            {
+                var podAnnotations = podMeta["annotations"] as JsonObject ?? [];
+                foreach (var (k, v) in annotations) podAnnotations[k] = v?.DeepClone();
+                podMeta["annotations"] = podAnnotations;
+            }
+            var status = pod["status"] as JsonObject ?? [];
+            var conditions = status["conditions"] as JsonArray ?? [];
+            var scheduled = conditions.OfType<JsonObject>().FirstOrDefault(c => c["type"]?.GetValue<string>() == "PodScheduled");
+            if (scheduled == null)
+            {
+                conditions.Add(new JsonObject { ["type"] = "PodScheduled", ["status"] = "True", ["lastProbeTime"] = null, ["lastTransitionTime"] = FormatTime(_time.GetUtcNow()) });
+            }
+            else if (scheduled["status"]?.GetValue<string>() != "True")
+            {
+                scheduled["status"] = "True";
+                scheduled.Remove("reason");
+                scheduled.Remove("message");
+                scheduled["lastTransitionTime"] = FormatTime(_time.GetUtcNow());
+            }
+            status["conditions"] = conditions;
+            pod["status"] = status;
+            return pod;
+        });
+        await ResponseWriter.WriteJsonAsync(ctx, 201, System.Text.Encoding.UTF8.GetBytes(
+            "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Success\",\"code\":201}"));
     }
 
     // ---- scale ----

@@ -1,3 +1,4 @@
+using Kcm.ApiServer.Simulation;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Nodes;
@@ -33,6 +34,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
     private readonly ObjectStore _store;
     private readonly ILogger _logger;
     private bool _stopped;
+    private SimulatedNode? _simulatedNode;
 
     private EmbeddedApiServer(WebApplication app, ClusterCertificates certificates, ObjectStore store, ILogger logger,
         string stateDirectory, int port, string host)
@@ -67,6 +69,9 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
     public int Port { get; }
     public string AdminKubeconfigPath { get; }
     public string StateDirectory { get; }
+
+    /// <summary>Requests served so far by component, verb, resource and code (for benchmarks).</summary>
+    public RequestLog Requests { get; private init; } = new();
 
     /// <summary>The store behind the server, for in-process tests and benchmarks.</summary>
     public ObjectStore Store => _store;
@@ -123,6 +128,8 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             var advertised = "";
             var handler = new ApiRequestHandler(authentication.RequestAuthenticator, authorizer, discovery, resources,
                 _ => advertised, logger, authApis);
+            var requestLog = new RequestLog();
+            app.Use(requestLog.InvokeAsync);
             app.Run(handler.HandleAsync);
             await app.StartAsync(ct);
 
@@ -133,9 +140,13 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
                 : bindAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{bindAddress}]" : bindAddress.ToString();
             advertised = $"{host}:{port}";
 
-            var server = new EmbeddedApiServer(app, certificates, store, logger, stateDirectory, port, host);
+            var server = new EmbeddedApiServer(app, certificates, store, logger, stateDirectory, port, host) { Requests = requestLog };
             KubeconfigWriter.WriteAdmin(stateDirectory, server.Url.ToString().TrimEnd('/'));
             server.Bootstrap(resources);
+            if (options.PodReadyDelay is { } readyDelay)
+            {
+                server._simulatedNode = await SimulatedNode.StartAsync(server.AdminKubeconfigPath, readyDelay, options.Time, loggerFactory, ct);
+            }
             logger.LogInformation("Embedded API server ready at {Url} (state in {StateDirectory})", server.Url, stateDirectory);
             return server;
         }
@@ -168,6 +179,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
     {
         if (_stopped) return;
         _stopped = true;
+        if (_simulatedNode != null) await _simulatedNode.DisposeAsync();
         // Ending watch streams first lets Kestrel drain instead of waiting out its shutdown timeout.
         _store.CloseAllWatchers();
         await _app.StopAsync(ct);

@@ -21,7 +21,7 @@ public sealed class ControllerManagerCommand : ICommand
             await stdout.WriteLineAsync($"Kubernetes {ControllerManagerHost.Version}");
             return 0;
         }
-        var errors = options.Validate();
+        var errors = options.Validate().Concat(Manager.ControllerRegistry.ValidateInputs(options)).ToList();
         if (errors.Count > 0)
         {
             foreach (var error in errors) await stderr.WriteLineAsync($"Error: {error}");

@@ -20,6 +20,7 @@ public sealed class DevCommand : ICommand
         var instances = flags.Int("instances", 3, "Controller-manager processes to run with leader election (0 runs only the API server).");
         var kcmPort = flags.Int("kcm-secure-port", 10257, "Secure port of the first controller manager; the others use the following ports.");
         var verbosity = flags.Int("v", 0, "Log verbosity (klog levels) of the API server and the controller managers.");
+        var podReadyDelay = flags.Duration("pod-ready-delay", TimeSpan.Zero, "When set, a simulated node binds pods and marks them Running/Ready after this delay (no kubelet runs here; 0 leaves pods Pending).");
         flags.Parse(args);
         if (flags.HelpRequested)
         {
@@ -30,7 +31,12 @@ public sealed class DevCommand : ICommand
 
         using var signal = new ShutdownSignal();
         using var loggers = KlogLoggerProvider.CreateFactory(verbosity(), stderr);
-        var options = new EmbeddedApiServerOptions { StateDirectory = Path.GetFullPath(stateDir()), SecurePort = securePort() };
+        var options = new EmbeddedApiServerOptions
+        {
+            StateDirectory = Path.GetFullPath(stateDir()),
+            SecurePort = securePort(),
+            PodReadyDelay = podReadyDelay() > TimeSpan.Zero ? podReadyDelay() : null,
+        };
         return await ApiServerCommand.ServeAsync(options, loggers, stdout, stderr, signal.Token,
             (server, ct) => RunControllerManagersAsync(server, instances(), kcmPort(), verbosity(), stdout, stderr, ct));
     }

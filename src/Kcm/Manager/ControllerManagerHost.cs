@@ -3,6 +3,7 @@ using Kcm.Client.Config;
 using Kcm.Options;
 using Kcm.Runtime.LeaderElection;
 using Kcm.Controllers;
+using Kcm.Controllers.Clients;
 using Kcm.Runtime.Metrics;
 using Kcm.Serving;
 using Microsoft.Extensions.Logging;
@@ -46,7 +47,8 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
         using var client = new KubeApiClient(config, clientOptions);
 
         var queueMetrics = new WorkQueueMetricsProvider(metrics);
-        var controllers = new ControllerRunner(options, client, new SharedClients(client), queueMetrics, loggers, time);
+        using var controllerClients = CreateControllerClients(config, clientOptions, client);
+        var controllers = new ControllerRunner(options, client, controllerClients, queueMetrics, loggers, time);
         LeaderElector? elector = null;
         var leaderElection = options.Generic.LeaderElection;
         var checks = new List<HealthCheck>();
@@ -103,6 +105,28 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
                 },
             });
         }
+    }
+
+    private ControllerClientsHandle CreateControllerClients(ClientConfig config, KubeClientOptions clientOptions, KubeApiClient rootClient)
+    {
+        if (!options.KubeCloudShared.UseServiceAccountCredentials)
+        {
+            return new ControllerClientsHandle(new KubeconfigControllerClients(config, clientOptions));
+        }
+        if (string.IsNullOrEmpty(options.ServiceAccountController.ServiceAccountKeyFile))
+        {
+            _logger.LogWarning("--use-service-account-credentials was specified without providing a --service-account-private-key-file");
+        }
+        return new ControllerClientsHandle(new ServiceAccountControllerClients(config, clientOptions, rootClient));
+    }
+
+    private sealed class ControllerClientsHandle(IControllerClients clients) : IControllerClients, IDisposable
+    {
+        public KubeApiClient For(string serviceAccountName) => clients.For(serviceAccountName);
+
+        public KubeApiClient RootFor(string name) => clients.RootFor(name);
+
+        public void Dispose() => (clients as IDisposable)?.Dispose();
     }
 
     private async Task<SecureServer?> StartSecureServerAsync(MetricsRegistry metrics, List<HealthCheck> checks, KubeClientOptions clientOptions, CancellationToken ct)

@@ -1,5 +1,9 @@
 using Kcm.Controllers;
+using Kcm.Controllers.Bootstrap;
+using Kcm.Controllers.RootCaCertPublisher;
+using Kcm.Controllers.ServiceAccounts;
 using Kcm.Options;
+using Microsoft.Extensions.Logging;
 
 namespace Kcm.Manager;
 
@@ -17,8 +21,81 @@ public static class ControllerRegistry
 {
     public static IReadOnlyDictionary<string, ControllerInitializer> Initializers { get; } = new Dictionary<string, ControllerInitializer>
     {
+        [TokensController.ControllerName] = StartServiceAccountTokenController,
+        [ServiceAccountsController.ControllerName] = (context, _) => new ServiceAccountsController(context).RunAsync,
+        [BootstrapSigner.ControllerName] = (context, _) => new BootstrapSigner(context).RunAsync,
+        [TokenCleaner.ControllerName] = (context, _) => new TokenCleaner(context).RunAsync,
+        [RootCaCertPublisher.ControllerName] = (context, options) => new RootCaCertPublisher(context,
+            RootCaBundle.Resolve(options.ServiceAccountController.RootCaFile, context.Clients.For(RootCaCertPublisher.ControllerName).Config)).RunAsync,
         ["csrsigning"] = CertificatesInitializers.Signing,
         ["csrapproving"] = CertificatesInitializers.Approving,
         ["csrcleaner"] = CertificatesInitializers.Cleaning,
     };
+
+    /// <summary>
+    /// Contents of files enabled controllers will read, checked before anything starts so a bad file is one clear
+    /// line rather than a controller failing after leader election: the service account key and the root CA.
+    /// </summary>
+    public static IReadOnlyList<string> ValidateInputs(KubeControllerManagerOptions options)
+    {
+        var errors = new List<string>();
+        var sa = options.ServiceAccountController;
+        if (options.IsControllerEnabled(TokensController.ControllerName) && sa.ServiceAccountKeyFile.Length > 0)
+        {
+            try
+            {
+                LegacyTokenGenerator.FromPemFile(sa.ServiceAccountKeyFile).Dispose();
+            }
+            catch (ServiceAccountKeyFileException e)
+            {
+                errors.Add(e.Message);
+            }
+        }
+        if (sa.RootCaFile.Length > 0 && (options.IsControllerEnabled(TokensController.ControllerName) || options.IsControllerEnabled(RootCaCertPublisher.ControllerName)))
+        {
+            try
+            {
+                RootCaBundle.ReadFile(sa.RootCaFile);
+            }
+            catch (RootCaFileException e)
+            {
+                errors.Add(e.Message);
+            }
+        }
+        return errors;
+    }
+
+    /// <summary>
+    /// Upstream's serviceAccountTokenControllerStarter: off without --service-account-private-key-file; signs with
+    /// that key under the legacy issuer and puts --root-ca-file (else the kubeconfig's CA) into each token Secret.
+    /// </summary>
+    private static RunController? StartServiceAccountTokenController(ControllerContext context, KubeControllerManagerOptions options)
+    {
+        var sa = options.ServiceAccountController;
+        if (sa.ServiceAccountKeyFile.Length == 0)
+        {
+            context.Loggers.CreateLogger("controllermanager")
+                .LogInformation("Controller {Controller} is disabled because there is no private key", TokensController.ControllerName);
+            return null;
+        }
+        if (!options.FeatureGates.Enabled("LegacyServiceAccountTokenNoAutoGeneration"))
+        {
+            // Upstream would go back to creating a token Secret per service account; this build never does.
+            context.Loggers.CreateLogger("controllermanager").LogWarning(
+                "LegacyServiceAccountTokenNoAutoGeneration=false is not supported: {Controller} does not create token Secrets for service accounts",
+                TokensController.ControllerName);
+        }
+        var generator = LegacyTokenGenerator.FromPemFile(sa.ServiceAccountKeyFile);
+        var rootCa = RootCaBundle.Resolve(sa.RootCaFile, context.Clients.RootFor(TokensController.ClientName).Config);
+        var controller = new TokensController(context, new TokensControllerOptions
+        {
+            TokenGenerator = generator,
+            RootCa = rootCa,
+            Workers = sa.ConcurrentSaTokenSyncs,
+        });
+        return async ct =>
+        {
+            using (generator) await controller.RunAsync(ct);
+        };
+    }
 }

@@ -1,5 +1,6 @@
 using Kcm.Client;
 using Kcm.Controllers;
+using Kcm.Controllers.Clients;
 using Kcm.Options;
 using Kcm.Runtime.Events;
 using Kcm.Runtime.Informers;

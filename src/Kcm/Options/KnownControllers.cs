@@ -15,6 +15,8 @@ public static class KnownControllers
 {
     public static IReadOnlyList<ControllerDescriptor> All { get; } =
     [
+        // Upstream starts the tokens controller before all others (serviceAccountTokenControllerStarter).
+        new("serviceaccount-token", true),
         new("endpoint", true),
         new("endpointslice", true),
         new("endpointslicemirroring", true),

@@ -97,13 +97,14 @@ public sealed class SecureServer : IAsyncDisposable
             {
                 if (user == null)
                 {
-                    await WriteAsync(context, 401, "Unauthorized\n");
+                    await WriteStatusAsync(context, 401, "Unauthorized", "Unauthorized");
                     return;
                 }
                 var verb = context.Request.Method.ToLowerInvariant();
                 if (await authorizer.AuthorizeAsync(user, verb, path, ct) != AuthorizationDecision.Allow)
                 {
-                    await WriteAsync(context, 403, $"Forbidden: \"{path}\", Reason: \"\"\n");
+                    // As upstream's WithAuthorization: a metav1.Status naming the user, the verb and the path.
+                    await WriteStatusAsync(context, 403, "Forbidden", $"forbidden: User \"{user.Name}\" cannot {verb} path \"{path}\"");
                     return;
                 }
             }
@@ -135,6 +136,24 @@ public sealed class SecureServer : IAsyncDisposable
                     await WriteAsync(context, 404, "404 page not found\n");
                     return;
             }
+        }
+
+        private static Task WriteStatusAsync(HttpContext context, int status, string reason, string message)
+        {
+            var body = new System.Text.Json.Nodes.JsonObject
+            {
+                ["kind"] = "Status",
+                ["apiVersion"] = "v1",
+                ["metadata"] = new System.Text.Json.Nodes.JsonObject(),
+                ["status"] = "Failure",
+                ["message"] = message,
+                ["reason"] = reason,
+                ["details"] = new System.Text.Json.Nodes.JsonObject(),
+                ["code"] = status,
+            };
+            if (status == 401) body.Remove("details");
+            context.Response.Headers["X-Content-Type-Options"] = "nosniff";
+            return WriteAsync(context, status, body.ToJsonString() + "\n", "application/json");
         }
 
         private static async Task WriteAsync(HttpContext context, int status, string body, string contentType = "text/plain; charset=utf-8")

@@ -1,3 +1,4 @@
+using Kcm.Testing;
 using Kcm.Client.Config;
 using Kcm.Client.Flowcontrol;
 using Kcm.Client.Tests.Support;

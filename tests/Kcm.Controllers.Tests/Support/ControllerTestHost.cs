@@ -1,4 +1,5 @@
 using Kcm.Client;
+using Kcm.Controllers.Clients;
 using Kcm.Runtime.Events;
 using Kcm.Runtime.Informers;
 using Kcm.Runtime.Queues;

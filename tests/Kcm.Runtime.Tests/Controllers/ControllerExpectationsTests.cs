@@ -1,3 +1,4 @@
+using Kcm.Testing;
 using Kcm.Runtime.Controllers;
 using Kcm.Runtime.Tests.Support;
 

@@ -1,3 +1,4 @@
+using Kcm.Testing;
 using System.Collections.Concurrent;
 using Kcm.Runtime.Controllers;
 using Kcm.Runtime.Queues;

@@ -1,3 +1,4 @@
+using Kcm.Testing;
 using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
 using Kcm.Client.Errors;

@@ -1,3 +1,4 @@
+using Kcm.Testing;
 using Kcm.Runtime.Tests.Support;
 using System.Collections.Concurrent;
 using Kcm.Runtime.LeaderElection;

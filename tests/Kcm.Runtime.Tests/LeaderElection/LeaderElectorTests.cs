@@ -1,3 +1,4 @@
+using Kcm.Testing;
 using Kcm.Runtime.Tests.Support;
 using Kcm.Runtime.LeaderElection;
 

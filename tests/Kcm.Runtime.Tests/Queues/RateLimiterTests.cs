@@ -1,3 +1,4 @@
+using Kcm.Testing;
 using Kcm.Runtime.Queues;
 using Kcm.Runtime.Tests.Support;
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using Kcm.Api.Coordination.V1;
 using Kcm.Client;
 using Kcm.Manager;
@@ -81,5 +82,60 @@ public sealed class ControllerManagerHostTests(EmbeddedServerFixture server) : I
         Assert.Equal(ManagerExit.Stopped, await run);
         var released = await client.GetAsync<Lease>("kube-system", lockName);
         Assert.True(string.IsNullOrEmpty(released.Spec?.HolderIdentity), "the lease is released on graceful shutdown");
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Run_SecurePortWithDelegatedAuth_AnonymousIs401_UserWithoutRbacIs403_AdminGetsMetrics()
+    {
+        var dir = server.StateDirectory;
+        var kcmKubeconfig = server.Server.WriteComponentKubeconfig("kube-controller-manager", "system:kube-controller-manager", "system:kube-controller-manager");
+        server.Server.WriteComponentKubeconfig("nobody", "nobody", "no-permissions");
+        var port = FreePort();
+        var options = KubeControllerManagerOptions.Parse([$"--kubeconfig={kcmKubeconfig}", $"--secure-port={port}", "--bind-address=127.0.0.1",
+            "--leader-elect=false", "--controllers=cloud-node-lifecycle", $"--authentication-kubeconfig={kcmKubeconfig}", $"--authorization-kubeconfig={kcmKubeconfig}",
+            $"--client-ca-file={Path.Combine(dir, "ca.pem")}"]);
+        Assert.Empty(options.Validate());
+        var host = new ControllerManagerHost(options, NullLoggerFactory.Instance, TimeProvider.System);
+        using var stop = new CancellationTokenSource();
+        var run = host.RunAsync(stop.Token);
+        var url = new Uri($"https://127.0.0.1:{port}");
+        // The port serves a self-signed certificate (no --tls-cert-file): these clients test its client authentication only.
+        using var anonymous = ClientWithCertificate(dir, url, null);
+        using var admin = ClientWithCertificate(dir, url, "admin");
+        using var nobody = ClientWithCertificate(dir, url, "nobody");
+
+        await Eventually.TrueAsync("secure port serving", async () =>
+        {
+            try
+            {
+                return (await anonymous.GetAsync("/healthz")).StatusCode == HttpStatusCode.OK;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        });
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/metrics")).StatusCode);
+        var denied = await nobody.GetAsync("/metrics");
+        Assert.Equal(HttpStatusCode.Forbidden, denied.StatusCode);
+        Assert.Contains("nobody", await denied.Content.ReadAsStringAsync());
+        var metrics = await admin.GetAsync("/metrics");
+        Assert.Equal(HttpStatusCode.OK, metrics.StatusCode);
+        Assert.Contains("workqueue_adds_total", await metrics.Content.ReadAsStringAsync());
+
+        stop.Cancel();
+        Assert.Equal(ManagerExit.Stopped, await run);
+    }
+
+    private static HttpClient ClientWithCertificate(string dir, Uri url, string? fileBase)
+    {
+        var handler = new SocketsHttpHandler { SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true } };
+        if (fileBase != null)
+        {
+            using var pem = X509Certificate2.CreateFromPemFile(Path.Combine(dir, fileBase + ".pem"), Path.Combine(dir, fileBase + "-key.pem"));
+            handler.SslOptions.ClientCertificates = [X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null)];
+        }
+        return new HttpClient(handler) { BaseAddress = url };
     }
 }

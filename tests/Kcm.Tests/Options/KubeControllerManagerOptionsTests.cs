@@ -98,7 +98,8 @@ public class KubeControllerManagerOptionsTests
     [Fact]
     public void KnownControllers_MatchV126()
     {
-        Assert.Equal(37, KnownControllers.All.Count);
+        Assert.Equal(38, KnownControllers.All.Count);
+        Assert.Contains("serviceaccount-token", KnownControllers.Names);
         Assert.Equal(["bootstrapsigner", "tokencleaner"], KnownControllers.DisabledByDefault);
         Assert.Contains("ephemeral-volume", KnownControllers.Names);
         Assert.Contains("root-ca-cert-publisher", KnownControllers.Names);

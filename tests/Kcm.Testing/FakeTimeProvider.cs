@@ -1,9 +1,13 @@
-namespace Kcm.Runtime.Tests.Support;
+namespace Kcm.Testing;
 
-/// <summary>A manual clock: time moves only in <see cref="Advance"/>, which fires due timers in order on the caller's thread.</summary>
+/// <summary>
+/// A manual clock for deterministic tests: time moves only in <see cref="Advance"/>, which fires due timers in
+/// order on the caller's thread. With <see cref="AutoAdvance"/> every timer instead jumps the clock forward at once
+/// and fires on the thread pool, so sleeps (e.g. retry backoff) become instant and are recorded in <see cref="Sleeps"/>.
+/// </summary>
 public sealed class FakeTimeProvider : TimeProvider
 {
-    private readonly object _lock = new();
+    private readonly Lock _lock = new();
     private readonly List<FakeTimer> _timers = [];
     private DateTimeOffset _now;
 
@@ -11,6 +15,10 @@ public sealed class FakeTimeProvider : TimeProvider
     {
         _now = start ?? new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
     }
+
+    public bool AutoAdvance { get; init; }
+
+    public List<TimeSpan> Sleeps { get; } = [];
 
     public override DateTimeOffset GetUtcNow()
     {
@@ -75,16 +83,42 @@ public sealed class FakeTimeProvider : TimeProvider
         }
     }
 
+    private bool TrySleepThrough(FakeTimer timer, TimeSpan dueTime)
+    {
+        if (!AutoAdvance || dueTime == Timeout.InfiniteTimeSpan) return false;
+        lock (_lock)
+        {
+            Sleeps.Add(dueTime);
+            _now += dueTime;
+        }
+        ThreadPool.QueueUserWorkItem(_ => timer.Fire());
+        return true;
+    }
+
     private sealed class FakeTimer(FakeTimeProvider owner, TimerCallback callback, object? state) : ITimer
     {
+        private bool _disposed;
+
         public DateTimeOffset? DueAt { get; set; }
 
         public TimeSpan? Period { get; private set; }
 
-        public void Fire() => callback(state);
+        public void Fire()
+        {
+            if (!_disposed) callback(state);
+        }
 
         public bool Change(TimeSpan dueTime, TimeSpan period)
         {
+            if (_disposed) return false;
+            if (owner.TrySleepThrough(this, dueTime))
+            {
+                lock (owner._lock)
+                {
+                    DueAt = null;
+                }
+                return true;
+            }
             lock (owner._lock)
             {
                 Period = period == Timeout.InfiniteTimeSpan ? null : period;
@@ -97,6 +131,7 @@ public sealed class FakeTimeProvider : TimeProvider
         {
             lock (owner._lock)
             {
+                _disposed = true;
                 DueAt = null;
                 owner._timers.Remove(this);
             }
