@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using Kcm.Client;
 using Kcm.Client.Config;
 using Kcm.Controllers;
+using Kcm.Controllers.Clients;
 using Kcm.Controllers.Certificates;
 using Kcm.Manager;
 using Kcm.Options;
