@@ -93,7 +93,10 @@ public sealed class ResourceHandler
             await ResponseWriter.WriteJsonAsync(ctx, 200, Encode(ScaleOf(ObjectEncoder.Parse(current), strategy)));
             return;
         }
-        if (req.Subresource is not "" and not "status") throw ApiException.MethodNotAllowed();
+        if (req.Subresource is not "" and not "status" && !(req.Subresource == "approval" && CertificateSigningRequestStrategy.Handles(strategy)))
+        {
+            throw ApiException.MethodNotAllowed();
+        }
         await ResponseWriter.WriteObjectAsync(ctx, 200, current);
     }
 
@@ -250,6 +253,7 @@ public sealed class ResourceHandler
         metadata["creationTimestamp"] = FormatTime(_time.GetUtcNow());
         if (strategy.TracksGeneration) metadata["generation"] = 1;
         strategy.PrepareForCreate(obj);
+        if (CertificateSigningRequestStrategy.Handles(strategy)) CertificateSigningRequestStrategy.PrepareForCreate(obj, user);
 
         _admission.Run(new AdmissionRequest(AdmissionOperation.Create, strategy, "", req.Namespace, name, obj, null, user));
 
@@ -397,10 +401,15 @@ public sealed class ResourceHandler
     /// client's version: the main resource keeps the stored status, /status keeps everything but status and
     /// metadata, /finalize only takes spec.finalizers.
     /// </summary>
-    private static JsonObject Desired(ResourceRequest req, ResourceStrategy strategy, StoredObject current, JsonObject desired)
+    private JsonObject Desired(ResourceRequest req, ResourceStrategy strategy, StoredObject current, JsonObject desired)
     {
         CheckPrecondition(req, current, desired);
         var old = ObjectEncoder.Parse(current);
+        if (CertificateSigningRequestStrategy.Handles(strategy))
+        {
+            CertificateSigningRequestStrategy.PrepareForUpdate(req.Subresource, old, desired, _time.GetUtcNow());
+            return MergeSystemMetadata(req, strategy, old, desired);
+        }
         switch (req.Subresource)
         {
             case "":

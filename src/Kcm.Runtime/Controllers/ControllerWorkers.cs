@@ -56,6 +56,11 @@ public sealed class ControllerWorkers(string name, RateLimitingQueue<string> que
         {
             return false;
         }
+        catch (IgnorableReconcileException ex)
+        {
+            logger.LogDebug("{Controller}: sync {Key} failed with: {Message}", name, key, ex.Message);
+            queue.AddRateLimited(key);
+        }
         catch (Exception ex)
         {
             logger.LogError(ex, "{Controller}: error syncing {Key}, requeuing (attempt {Attempt})", name, key, queue.NumRequeues(key) + 1);

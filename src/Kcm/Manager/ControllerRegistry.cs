@@ -33,6 +33,9 @@ public static class ControllerRegistry
         [TokenCleaner.ControllerName] = (context, _) => new TokenCleaner(context).RunAsync,
         [RootCaCertPublisher.ControllerName] = (context, options) => new RootCaCertPublisher(context,
             RootCaBundle.Resolve(options.ServiceAccountController.RootCaFile, context.Clients.For(RootCaCertPublisher.ControllerName).Config)).RunAsync,
+        ["csrsigning"] = CertificatesInitializers.Signing,
+        ["csrapproving"] = CertificatesInitializers.Approving,
+        ["csrcleaner"] = CertificatesInitializers.Cleaning,
         ["garbagecollector"] = (context, options) =>
         {
             var gc = options.GarbageCollectorController;

@@ -1,0 +1,69 @@
+using Kcm.Api;
+using Kcm.Api.Certificates.V1;
+using Kcm.Runtime.Controllers;
+using Kcm.Runtime.Informers;
+using Kcm.Runtime.Queues;
+using Microsoft.Extensions.Logging;
+
+namespace Kcm.Controllers.Certificates;
+
+/// <summary>Acts on one CSR (a private copy, safe to change) that has no certificate yet.</summary>
+public delegate Task CsrHandler(CertificateSigningRequest csr, CancellationToken cancellationToken);
+
+/// <summary>
+/// Upstream's shared CSR harness (pkg/controller/certificates): every CSR event queues its name; a worker hands
+/// each not-yet-issued CSR to the controller's handler; a failed handler is retried with the harness's own backoff
+/// (200ms doubling to 1000s, overall 10 qps / burst 100).
+/// </summary>
+public sealed class CertificateController
+{
+    private readonly SharedInformer<CertificateSigningRequest> _informer;
+    private readonly CsrHandler _handler;
+    private readonly ControllerWorkers _workers;
+    private readonly ILogger _logger;
+
+    public CertificateController(string name, ControllerContext context, CsrHandler handler)
+    {
+        _handler = handler;
+        _logger = context.Loggers.CreateLogger(name);
+        var queue = new RateLimitingQueue<string>(
+            new MaxOfRateLimiter<string>(
+                new ItemExponentialFailureRateLimiter<string>(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1000)),
+                new BucketRateLimiter<string>(10, 100, context.Time)),
+            context.QueueOptions("certificate"));
+        _informer = context.Informers.InformerFor<CertificateSigningRequest>();
+        _informer.AddEventHandler(new EnqueueKeyHandler<CertificateSigningRequest>(queue));
+        _workers = new ControllerWorkers(name, queue, SyncAsync, _logger);
+        Name = name;
+    }
+
+    public string Name { get; }
+
+    public async Task RunAsync(int workers, CancellationToken cancellationToken)
+    {
+        _logger.LogInformation("Starting certificate controller \"{Name}\"", Name);
+        if (!await _informer.WaitForCacheSyncAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return;
+        }
+        await _workers.RunAsync(workers, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<ReconcileResult> SyncAsync(string key, CancellationToken cancellationToken)
+    {
+        var cached = _informer.Cache.Get(ObjectKey.Parse(key));
+        if (cached is null)
+        {
+            _logger.LogTrace("csr has been deleted: {Key}", key);
+            return ReconcileResult.Done;
+        }
+        if (Csr.IsIssued(cached))
+        {
+            return ReconcileResult.Done; // nothing left to do once a certificate is there
+        }
+        // The cached object is shared with every other handler: work on a copy.
+        var copy = KubeJson.Deserialize<CertificateSigningRequest>(KubeJson.Serialize(cached))!;
+        await _handler(copy, cancellationToken).ConfigureAwait(false);
+        return ReconcileResult.Done;
+    }
+}

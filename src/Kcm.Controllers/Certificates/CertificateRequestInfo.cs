@@ -1,0 +1,149 @@
+using System.Formats.Asn1;
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+
+namespace Kcm.Controllers.Certificates;
+
+/// <summary>A CSR's spec.request could not be used: not one PEM CERTIFICATE REQUEST, not parseable, or a bad signature.</summary>
+public sealed class CertificateRequestFormatException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// The parts of a PKCS#10 request the signers and the approver look at (upstream's x509.CertificateRequest fields):
+/// subject, its common name and organizations, the requested subject alternative names and the public key.
+/// </summary>
+public sealed class CertificateRequestInfo
+{
+    private const string SubjectAltNameOid = "2.5.29.17";
+    private const string CommonNameOid = "2.5.4.3";
+    private const string OrganizationOid = "2.5.4.10";
+
+    private CertificateRequestInfo(CertificateRequest request)
+    {
+        Subject = request.SubjectName;
+        PublicKey = request.PublicKey;
+        var organizations = new List<string>();
+        foreach (var rdn in Subject.EnumerateRelativeDistinguishedNames())
+        {
+            if (rdn.HasMultipleElements)
+            {
+                continue;
+            }
+            var type = rdn.GetSingleElementType().Value;
+            var value = rdn.GetSingleElementValue() ?? "";
+            // As Go's pkix.Name: every O is kept in order, the last CN wins.
+            if (type == OrganizationOid) organizations.Add(value);
+            else if (type == CommonNameOid) CommonName = value;
+        }
+        Organizations = organizations;
+        foreach (var extension in request.CertificateExtensions)
+        {
+            if (extension.Oid?.Value == SubjectAltNameOid)
+            {
+                ReadSubjectAltNames(extension.RawData);
+            }
+        }
+    }
+
+    public X500DistinguishedName Subject { get; }
+
+    public string CommonName { get; } = "";
+
+    public IReadOnlyList<string> Organizations { get; }
+
+    public List<string> DnsNames { get; } = [];
+
+    public List<string> EmailAddresses { get; } = [];
+
+    public List<IPAddress> IpAddresses { get; } = [];
+
+    public List<string> Uris { get; } = [];
+
+    public PublicKey PublicKey { get; }
+
+    /// <summary>
+    /// Upstream's ParseCSR: the first PEM block must be a CERTIFICATE REQUEST. With <paramref name="checkSignature"/>
+    /// the request must also be signed by its own key (what the signer insists on before issuing).
+    /// </summary>
+    public static CertificateRequestInfo Parse(byte[]? pem, bool checkSignature)
+    {
+        var text = Encoding.UTF8.GetString(pem ?? []);
+        if (!PemEncoding.TryFind(text, out var fields) || text[fields.Label] != "CERTIFICATE REQUEST")
+        {
+            throw new CertificateRequestFormatException("PEM block type must be CERTIFICATE REQUEST");
+        }
+        byte[] der;
+        try
+        {
+            der = Convert.FromBase64String(text[fields.Base64Data].ToString());
+        }
+        catch (FormatException e)
+        {
+            throw new CertificateRequestFormatException("PEM block type must be CERTIFICATE REQUEST", e);
+        }
+        try
+        {
+            // Parse without checking first so a malformed request and a forged one get different messages.
+            var parsed = CertificateRequest.LoadSigningRequest(der, HashAlgorithmName.SHA256,
+                CertificateRequestLoadOptions.SkipSignatureValidation | CertificateRequestLoadOptions.UnsafeLoadCertificateExtensions);
+            if (!checkSignature)
+            {
+                return new CertificateRequestInfo(parsed);
+            }
+        }
+        catch (Exception e) when (e is CryptographicException or AsnContentException)
+        {
+            throw new CertificateRequestFormatException($"unable to parse certificate request: {e.Message}", e);
+        }
+        try
+        {
+            var request = CertificateRequest.LoadSigningRequest(der, HashAlgorithmName.SHA256, CertificateRequestLoadOptions.UnsafeLoadCertificateExtensions);
+            return new CertificateRequestInfo(request);
+        }
+        catch (Exception e) when (e is CryptographicException or AsnContentException)
+        {
+            throw new CertificateRequestFormatException($"unable to verify certificate request signature: {e.Message}", e);
+        }
+    }
+
+    // GeneralNames ::= SEQUENCE OF GeneralName; only the kinds Go's x509 exposes are kept.
+    private void ReadSubjectAltNames(byte[] raw)
+    {
+        try
+        {
+            var names = new AsnReader(raw, AsnEncodingRules.DER).ReadSequence();
+            while (names.HasData)
+            {
+                var tag = names.PeekTag();
+                if (tag.TagClass != TagClass.ContextSpecific)
+                {
+                    names.ReadEncodedValue();
+                    continue;
+                }
+                switch (tag.TagValue)
+                {
+                    case 1:
+                        EmailAddresses.Add(Encoding.ASCII.GetString(names.ReadOctetString(new Asn1Tag(TagClass.ContextSpecific, 1))));
+                        break;
+                    case 2:
+                        DnsNames.Add(Encoding.ASCII.GetString(names.ReadOctetString(new Asn1Tag(TagClass.ContextSpecific, 2))));
+                        break;
+                    case 6:
+                        Uris.Add(Encoding.ASCII.GetString(names.ReadOctetString(new Asn1Tag(TagClass.ContextSpecific, 6))));
+                        break;
+                    case 7:
+                        IpAddresses.Add(new IPAddress(names.ReadOctetString(new Asn1Tag(TagClass.ContextSpecific, 7))));
+                        break;
+                    default:
+                        names.ReadEncodedValue();
+                        break;
+                }
+            }
+        }
+        catch (Exception e) when (e is AsnContentException or ArgumentException)
+        {
+            throw new CertificateRequestFormatException($"unable to parse subject alternative names: {e.Message}", e);
+        }
+    }
+}

@@ -1,0 +1,126 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using Microsoft.Extensions.Logging;
+
+namespace Kcm.Controllers.Certificates;
+
+/// <summary>The signing CA files cannot be used: missing, not PEM, or a key that does not match the certificate.</summary>
+public sealed class SigningCaLoadException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// The CA a signer uses, read from its certificate and key files. Like upstream's dynamic cert/key content, a change
+/// of either file is picked up on the next signature; an unusable new pair is logged and the previous CA kept.
+/// </summary>
+public sealed class SigningCaProvider : IDisposable
+{
+    private readonly string _certFile;
+    private readonly string _keyFile;
+    private readonly ILogger _logger;
+    private readonly object _lock = new();
+    private CertificateAuthority _current;
+
+    /// <summary>Loads the pair now; a pair that cannot be used is an error, as upstream's start-up check.</summary>
+    public SigningCaProvider(string certFile, string keyFile, ILogger logger)
+    {
+        _certFile = certFile;
+        _keyFile = keyFile;
+        _logger = logger;
+        _current = Load(ReadFile(certFile), ReadFile(keyFile));
+    }
+
+    public CertificateAuthority Current()
+    {
+        lock (_lock)
+        {
+            byte[] cert, key;
+            try
+            {
+                cert = ReadFile(_certFile);
+                key = ReadFile(_keyFile);
+            }
+            catch (SigningCaLoadException e)
+            {
+                _logger.LogError("Keeping the current signing CA: {Message}", e.Message);
+                return _current;
+            }
+            if (cert.AsSpan().SequenceEqual(_current.RawCertificate) && key.AsSpan().SequenceEqual(_current.RawKey))
+            {
+                return _current;
+            }
+            try
+            {
+                var next = Load(cert, key);
+                _logger.LogInformation("Loaded a new CA for signing certificates from {CertFile} and {KeyFile}: {Subject}, NotAfter={NotAfter:O}",
+                    _certFile, _keyFile, next.Certificate.Subject, next.Certificate.NotAfter.ToUniversalTime());
+                // Not disposed: a worker may still be signing with the old one; the GC reclaims it.
+                _current = next;
+            }
+            catch (SigningCaLoadException e)
+            {
+                _logger.LogError("Keeping the current signing CA, the new files are unusable: {Message}", e.Message);
+            }
+            return _current;
+        }
+    }
+
+    private static byte[] ReadFile(string path)
+    {
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SigningCaLoadException($"error reading {path}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The first certificate of the cert file (upstream takes certs[0]) and the RSA or ECDSA key that matches it.</summary>
+    internal CertificateAuthority Load(byte[] certPem, byte[] keyPem)
+    {
+        X509Certificate2 cert;
+        try
+        {
+            cert = X509Certificate2.CreateFromPem(Encoding.UTF8.GetString(certPem));
+        }
+        catch (CryptographicException e)
+        {
+            throw new SigningCaLoadException($"error reading CA cert file \"{_certFile}\": {e.Message}", e);
+        }
+        using (cert)
+        {
+            var keyText = Encoding.UTF8.GetString(keyPem);
+            try
+            {
+                if (cert.GetRSAPublicKey() is { } rsaPublic)
+                {
+                    rsaPublic.Dispose();
+                    using var rsa = RSA.Create();
+                    rsa.ImportFromPem(keyText);
+                    return new CertificateAuthority(cert.CopyWithPrivateKey(rsa), certPem, keyPem);
+                }
+                if (cert.GetECDsaPublicKey() is { } ecPublic)
+                {
+                    ecPublic.Dispose();
+                    using var ecdsa = ECDsa.Create();
+                    ecdsa.ImportFromPem(keyText);
+                    return new CertificateAuthority(cert.CopyWithPrivateKey(ecdsa), certPem, keyPem);
+                }
+            }
+            catch (Exception e) when (e is CryptographicException or ArgumentException or InvalidOperationException)
+            {
+                throw new SigningCaLoadException($"error reading CA key file \"{_keyFile}\": not a private key matching \"{_certFile}\": {e.Message}", e);
+            }
+            throw new SigningCaLoadException($"error reading CA cert file \"{_certFile}\": the public key is neither RSA nor ECDSA");
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _current.Dispose();
+        }
+    }
+}

@@ -1,0 +1,206 @@
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using Kcm.Api.Certificates.V1;
+using Kcm.Controllers.Certificates;
+using Kcm.Controllers.Tests.Support;
+using Kcm.Testing;
+using static Kcm.Controllers.Tests.Certificates.CertificateTestData;
+
+namespace Kcm.Controllers.Tests.Certificates;
+
+public sealed class CsrSigningControllerTests(RbacServerFixture fixture) : IClassFixture<RbacServerFixture>, IDisposable
+{
+    private static readonly TimeSpan Year = TimeSpan.FromHours(8760);
+    private static readonly TimeSpan Backdate = TimeSpan.FromMinutes(5);
+    private static readonly string[] AllSigners = [Csr.KubeletServingSignerName, Csr.KubeApiServerClientKubeletSignerName, Csr.KubeApiServerClientSignerName, Csr.LegacyUnknownSignerName];
+
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "kcm-signing-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
+    }
+
+    private ControllerTestHost StartSigners(string certFile, string keyFile)
+    {
+        var host = new ControllerTestHost(fixture);
+        var controllers = AllSigners.Select(s => new CsrSigningController(host.Context, new CsrSignerOptions(s, certFile, keyFile, Year))).ToList();
+        host.Start([.. controllers.Select(c => (RunController)(ct => c.RunAsync(2, ct)))]);
+        return host;
+    }
+
+    private (string CertFile, string KeyFile) ValidCa(KeyKind kind = KeyKind.Rsa)
+        => WriteCa(_dir, kind, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(5));
+
+    private static async Task<CertificateSigningRequest> CreateApprovedAsync(ControllerTestHost host, CertificateSigningRequest csr)
+    {
+        var created = await host.Client.CreateAsync(csr);
+        created.Status ??= new CertificateSigningRequestStatus();
+        created.Status.Conditions = [new CertificateSigningRequestCondition { Type = Csr.Approved, Status = "True", Reason = "TestApproval", Message = "approved by the test" }];
+        return await host.Client.UpdateApprovalAsync(created);
+    }
+
+    private static Task<CertificateSigningRequest> IssuedAsync(ControllerTestHost host, string name)
+        => Eventually.GetAsync($"CSR {name} to be issued", async () =>
+        {
+            var csr = await host.Client.GetAsync<CertificateSigningRequest>(null, name);
+            return Csr.IsIssued(csr) ? csr : null;
+        });
+
+    private static Task<CertificateSigningRequestCondition> FailedAsync(ControllerTestHost host, string name)
+        => Eventually.GetAsync($"CSR {name} to fail", async () =>
+        {
+            var csr = await host.Client.GetAsync<CertificateSigningRequest>(null, name);
+            Assert.False(Csr.IsIssued(csr), "a refused CSR must not get a certificate");
+            return csr.Status?.Conditions?.FirstOrDefault(c => c.Type == Csr.Failed);
+        });
+
+    [Theory]
+    [InlineData(KeyKind.Rsa, KeyKind.Rsa)]
+    [InlineData(KeyKind.Ecdsa, KeyKind.Ecdsa)]
+    [InlineData(KeyKind.Rsa, KeyKind.Ecdsa)]
+    public async Task Sign_ApprovedKubeletClientRequest_IssuesYearLongBackdatedCertificate(KeyKind caKind, KeyKind requestKind)
+    {
+        var (certFile, keyFile) = ValidCa(caKind);
+        await using var host = StartSigners(certFile, keyFile);
+        var name = UniqueName("client");
+        var before = DateTimeOffset.UtcNow;
+
+        await CreateApprovedAsync(host, NewCsr(name, Csr.KubeApiServerClientKubeletSignerName, CsrPem("system:node:node01", ["system:nodes"], requestKind), KubeletClientUsages));
+        var issued = await IssuedAsync(host, name);
+        var after = DateTimeOffset.UtcNow;
+
+        using var cert = IssuedCertificate(issued);
+        using var ca = X509Certificate2.CreateFromPem(File.ReadAllText(certFile));
+        Assert.Equal("system:node:node01", cert.GetNameInfo(X509NameType.SimpleName, forIssuer: false));
+        Assert.Contains("O=system:nodes", cert.Subject);
+        Assert.InRange(cert.NotBefore.ToUniversalTime(), (before - Backdate).UtcDateTime.AddSeconds(-1), (after - Backdate).UtcDateTime);
+        Assert.InRange(cert.NotAfter.ToUniversalTime(), (before + Year - Backdate).UtcDateTime.AddSeconds(-1), (after + Year - Backdate).UtcDateTime);
+        Assert.Equal(["1.3.6.1.5.5.7.3.2"], cert.Extensions.OfType<X509EnhancedKeyUsageExtension>().Single().EnhancedKeyUsages.Cast<System.Security.Cryptography.Oid>().Select(o => o.Value));
+        using var chain = new X509Chain { ChainPolicy = { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck } };
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        Assert.True(chain.Build(cert));
+    }
+
+    [Fact]
+    public async Task Sign_ExpirationSecondsShorterThanDuration_UsesRequestedLifetime()
+    {
+        var (certFile, keyFile) = ValidCa();
+        await using var host = StartSigners(certFile, keyFile);
+        var name = UniqueName("short");
+        var before = DateTimeOffset.UtcNow;
+
+        await CreateApprovedAsync(host, NewCsr(name, Csr.KubeApiServerClientSignerName, CsrPem("jane", ["devs"]), ["client auth"], expirationSeconds: 3600));
+        var issued = await IssuedAsync(host, name);
+        var after = DateTimeOffset.UtcNow;
+
+        using var cert = IssuedCertificate(issued);
+        // Short-lived: the end is not backdated.
+        Assert.InRange(cert.NotAfter.ToUniversalTime(), before.UtcDateTime.AddHours(1).AddSeconds(-1), after.UtcDateTime.AddHours(1));
+    }
+
+    [Fact]
+    public async Task Sign_CaEndsBeforeDuration_CertificateEndsWithCa()
+    {
+        var caEnd = DateTimeOffset.UtcNow.AddDays(2);
+        var (certFile, keyFile) = WriteCa(_dir, KeyKind.Ecdsa, DateTimeOffset.UtcNow.AddDays(-1), caEnd);
+        await using var host = StartSigners(certFile, keyFile);
+        var name = UniqueName("capped");
+
+        await CreateApprovedAsync(host, NewCsr(name, Csr.LegacyUnknownSignerName, CsrPem("anything", ["any-org"]), ["server auth", "client auth"]));
+        var issued = await IssuedAsync(host, name);
+
+        using var cert = IssuedCertificate(issued);
+        using var ca = X509Certificate2.CreateFromPem(File.ReadAllText(certFile));
+        Assert.Equal(ca.NotAfter, cert.NotAfter);
+    }
+
+    public static TheoryData<string, string, Func<byte[]>, string[], string> BrokenRequests => new()
+    {
+        { "wrong-o", Csr.KubeApiServerClientKubeletSignerName, () => CsrPem("system:node:n1", ["acme"]), KubeletClientUsages, "subject organization is not system:nodes" },
+        { "extra-o", Csr.KubeApiServerClientKubeletSignerName, () => CsrPem("system:node:n1", ["system:nodes", "system:masters"]), KubeletClientUsages, "subject organization is not system:nodes" },
+        { "dns-san", Csr.KubeApiServerClientKubeletSignerName, () => CsrPem("system:node:n1", ["system:nodes"], dnsNames: ["n1.example"]), KubeletClientUsages, "DNS subjectAltNames are not allowed" },
+        { "ip-san", Csr.KubeApiServerClientKubeletSignerName, () => CsrPem("system:node:n1", ["system:nodes"], ips: [System.Net.IPAddress.Loopback]), KubeletClientUsages, "IP subjectAltNames are not allowed" },
+        { "server-usage", Csr.KubeApiServerClientSignerName, () => CsrPem("jane", ["devs"]), ["client auth", "server auth"], "invalid usage for client certificate: server auth" },
+        { "serving-cn", Csr.KubeletServingSignerName, () => CsrPem("node01", ["system:nodes"], dnsNames: ["node01"]), KubeletServingUsages, "subject common name does not begin with system:node:" },
+        { "garbage", Csr.KubeApiServerClientSignerName, () => Encoding.ASCII.GetBytes("-----BEGIN GARBAGE-----\nAAAA\n-----END GARBAGE-----\n"), ["client auth"], "PEM block type must be CERTIFICATE REQUEST" },
+        { "bad-signature", Csr.KubeApiServerClientSignerName, () => CsrPemWithBadSignature("jane", ["devs"]), ["client auth"], "unable to verify certificate request signature" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BrokenRequests))]
+    public async Task Sign_RequestBreaksSignerRules_FailedConditionAndNoCertificate(string prefix, string signer, Func<byte[]> request, string[] usages, string expectedMessage)
+    {
+        var (certFile, keyFile) = ValidCa();
+        await using var host = StartSigners(certFile, keyFile);
+        var name = UniqueName(prefix);
+
+        await CreateApprovedAsync(host, NewCsr(name, signer, request(), usages));
+        var failed = await FailedAsync(host, name);
+
+        Assert.Equal("True", failed.Status);
+        Assert.Equal(CsrSigningController.FailureReason, failed.Reason);
+        Assert.Contains(expectedMessage, failed.Message);
+        Assert.NotNull(failed.LastUpdateTime);
+    }
+
+    [Fact]
+    public async Task Sign_AfterUnreadableRequest_KeepsSigningOthers()
+    {
+        var (certFile, keyFile) = ValidCa();
+        await using var host = StartSigners(certFile, keyFile);
+        var garbage = UniqueName("garbage");
+        var good = UniqueName("good");
+
+        await CreateApprovedAsync(host, NewCsr(garbage, Csr.KubeApiServerClientSignerName, Encoding.ASCII.GetBytes("not pem at all"), ["client auth"]));
+        await FailedAsync(host, garbage);
+        await CreateApprovedAsync(host, NewCsr(good, Csr.KubeApiServerClientSignerName, CsrPem("jane", ["devs"]), ["client auth"]));
+
+        await IssuedAsync(host, good);
+    }
+
+    [Fact]
+    public async Task Sign_PendingOrDenied_NotSigned()
+    {
+        var (certFile, keyFile) = ValidCa();
+        await using var host = StartSigners(certFile, keyFile);
+        var pending = UniqueName("pending");
+        var denied = UniqueName("denied");
+        var marker = UniqueName("marker");
+
+        await host.Client.CreateAsync(NewCsr(pending, Csr.KubeApiServerClientSignerName, CsrPem("jane", ["devs"]), ["client auth"]));
+        var d = await host.Client.CreateAsync(NewCsr(denied, Csr.KubeApiServerClientSignerName, CsrPem("joe", ["devs"]), ["client auth"]));
+        d.Status = new CertificateSigningRequestStatus { Conditions = [new() { Type = Csr.Denied, Status = "True", Reason = "No", Message = "no" }] };
+        await host.Client.UpdateApprovalAsync(d);
+        // A later approved request being issued shows the controller has looked at the earlier ones.
+        await CreateApprovedAsync(host, NewCsr(marker, Csr.KubeApiServerClientSignerName, CsrPem("marker", ["devs"]), ["client auth"]));
+        await IssuedAsync(host, marker);
+
+        Assert.False(Csr.IsIssued(await host.Client.GetAsync<CertificateSigningRequest>(null, pending)));
+        Assert.False(Csr.IsIssued(await host.Client.GetAsync<CertificateSigningRequest>(null, denied)));
+    }
+
+    [Fact]
+    public async Task Sign_CaExpired_NoCertificateUntilTheCaFilesAreRenewed()
+    {
+        // Upstream's authority refuses with "the signer has expired" and the CSR is retried (not failed), so a renewed CA signs it.
+        var (certFile, keyFile) = WriteCa(_dir, KeyKind.Rsa, DateTimeOffset.UtcNow.AddDays(-10), DateTimeOffset.UtcNow.AddDays(-1));
+        await using var host = StartSigners(certFile, keyFile);
+        var name = UniqueName("expired-ca");
+        var marker = UniqueName("expired-ca-marker");
+
+        await CreateApprovedAsync(host, NewCsr(name, Csr.KubeApiServerClientSignerName, CsrPem("jane", ["devs"]), ["client auth"]));
+        // Another signer's garbage CSR getting its Failed condition shows the workers have run meanwhile.
+        await CreateApprovedAsync(host, NewCsr(marker, Csr.LegacyUnknownSignerName, Encoding.ASCII.GetBytes("garbage"), ["client auth"]));
+        await FailedAsync(host, marker);
+        var stillWaiting = await host.Client.GetAsync<CertificateSigningRequest>(null, name);
+        Assert.False(Csr.IsIssued(stillWaiting));
+        Assert.False(Csr.HasTrueCondition(stillWaiting, Csr.Failed));
+
+        WriteCa(_dir, KeyKind.Rsa, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));
+        var issued = await IssuedAsync(host, name);
+
+        using var cert = IssuedCertificate(issued);
+        Assert.True(cert.NotAfter.ToUniversalTime() > DateTime.UtcNow.AddDays(300));
+    }
+}
