@@ -1,6 +1,7 @@
 using Kcm.ApiServer.Authentication;
 using Kcm.ApiServer.Authorization;
 using Kcm.ApiServer.Errors;
+using Kcm.ApiServer.Protobuf;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -164,12 +165,13 @@ public sealed class ApiRequestHandler(
         var request = ctx.Request;
         if (request.ContentLength is > MaxRequestBodyBytes) throw ApiException.RequestEntityTooLarge(MaxRequestBodyBytes);
         if (request.ContentLength == 0 || request.Method is "GET" or "HEAD") return null;
-        // Only JSON bodies are understood (protobuf and YAML are not implemented); say so as upstream
-        // does for unknown formats rather than failing to parse. PATCH types are checked per handler.
+        // JSON and protobuf bodies are understood (YAML is not implemented); say so as upstream does for
+        // unknown formats rather than failing to parse. PATCH types are checked per handler.
         var mediaType = (request.ContentType ?? "").Split(';')[0].Trim().ToLowerInvariant();
-        if (request.Method != "PATCH" && mediaType is not ("" or "application/json" or "*/*"))
+        var protobuf = request.Method != "PATCH" && mediaType == ProtobufTranscoder.MediaType;
+        if (request.Method != "PATCH" && !protobuf && mediaType is not ("" or "application/json" or "*/*"))
         {
-            throw ApiException.UnsupportedMediaType(["application/json"]);
+            throw ApiException.UnsupportedMediaType(["application/json", ProtobufTranscoder.MediaType]);
         }
         var capacity = request.ContentLength is { } n ? (int)n : 4096;
         using var buffer = new MemoryStream(capacity);
@@ -181,7 +183,18 @@ public sealed class ApiRequestHandler(
             if (buffer.Length + read > MaxRequestBodyBytes) throw ApiException.RequestEntityTooLarge(MaxRequestBodyBytes);
             buffer.Write(chunk, 0, read);
         }
-        return buffer.Length == 0 ? null : buffer.ToArray();
+        if (buffer.Length == 0) return null;
+        if (!protobuf) return buffer.ToArray();
+        // The rest of the server works on JSON: transcode once here so every write path accepts protobuf.
+        try
+        {
+            var obj = ProtobufTranscoder.Decode(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+            return ResponseWriter.Render(w => obj.WriteTo(w));
+        }
+        catch (ProtobufDecodeException e)
+        {
+            throw ApiException.BadRequest(e.Message);
+        }
     }
 
 }
