@@ -1,5 +1,6 @@
 using Kcm.ApiServer.Authentication;
 using Kcm.ApiServer.Authorization;
+using Kcm.ApiServer.Endpoints.OpenApi;
 using Kcm.ApiServer.Errors;
 using Kcm.ApiServer.Protobuf;
 using Microsoft.AspNetCore.Http;
@@ -116,11 +117,26 @@ public sealed class ApiRequestHandler(
         return "";
     }
 
+    // Rendered on first use: most clients (controllers, tests) never ask for OpenAPI.
+    private readonly Lazy<OpenApiDocuments> _openApi = new(() => new OpenApiDocuments(DiscoveryDocuments.GitVersion));
+
+    private const string OpenApiV2Protobuf = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+
     private async Task<bool> TryServeNonResourceAsync(HttpContext ctx, string[] segments, string method, UserInfo user)
     {
         byte[]? json = null;
         string? text = null;
-        switch (segments.Length)
+        if (segments.Length >= 2 && segments[0] == "openapi")
+        {
+            json = (segments[1], segments.Length) switch
+            {
+                ("v2", 2) => AcceptsJson(ctx) ? _openApi.Value.V2 : throw ApiException.NotAcceptable(["application/json", OpenApiV2Protobuf]),
+                ("v3", 2) => _openApi.Value.V3Root,
+                ("v3", _) => _openApi.Value.V3(string.Join('/', segments.Skip(2))) ?? throw ApiException.PathNotFound(),
+                _ => throw ApiException.PathNotFound(),
+            };
+        }
+        else switch (segments.Length)
         {
             case 1 when segments[0] is "healthz" or "livez" or "readyz":
                 text = "ok";
@@ -158,6 +174,19 @@ public sealed class ApiRequestHandler(
         if (text is not null) await ResponseWriter.WriteTextAsync(ctx, 200, text);
         else await ResponseWriter.WriteJsonAsync(ctx, 200, json!);
         return true;
+    }
+
+    /// <summary>Whether the Accept header allows a JSON answer (absent, */*, application/*, application/json).</summary>
+    private static bool AcceptsJson(HttpContext ctx)
+    {
+        var accept = ctx.Request.Headers.Accept.ToString();
+        if (accept.Length == 0) return true;
+        foreach (var range in accept.Split(','))
+        {
+            var media = range.Split(';')[0].Trim().ToLowerInvariant();
+            if (media is "*/*" or "application/*" or "application/json") return true;
+        }
+        return false;
     }
 
     private static async Task<byte[]?> ReadBodyAsync(HttpContext ctx)

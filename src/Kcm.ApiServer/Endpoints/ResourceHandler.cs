@@ -394,7 +394,7 @@ public sealed class ResourceHandler
     /// client's version: the main resource keeps the stored status, /status keeps everything but status and
     /// metadata, /finalize only takes spec.finalizers.
     /// </summary>
-    private static JsonObject Desired(ResourceRequest req, ResourceStrategy strategy, StoredObject current, JsonObject desired)
+    private JsonObject Desired(ResourceRequest req, ResourceStrategy strategy, StoredObject current, JsonObject desired)
     {
         CheckPrecondition(req, current, desired);
         var old = ObjectEncoder.Parse(current);
@@ -422,6 +422,28 @@ public sealed class ResourceHandler
                     if (old["metadata"]?["labels"] is { } labels) meta["labels"] = labels.DeepClone();
                     else meta.Remove("labels");
                 }
+                break;
+            case "approval" when req.Resource == "certificatesigningrequests":
+                // As upstream's csrApprovalStrategy: only status.conditions change, and new conditions get timestamps.
+                var conditions = desired["status"]?["conditions"]?.DeepClone() as JsonArray;
+                var approved = (JsonObject)old.DeepClone();
+                if (approved["status"] is not JsonObject approvedStatus)
+                {
+                    approvedStatus = new JsonObject();
+                    approved["status"] = approvedStatus;
+                }
+                if (conditions is null) approvedStatus.Remove("conditions");
+                else
+                {
+                    var now = FormatTime(_time.GetUtcNow());
+                    foreach (var c in conditions.OfType<JsonObject>())
+                    {
+                        c["lastUpdateTime"] ??= now;
+                        c["lastTransitionTime"] ??= now;
+                    }
+                    approvedStatus["conditions"] = conditions;
+                }
+                desired = approved;
                 break;
             case "finalize":
                 var finalizers = desired["spec"]?["finalizers"]?.DeepClone();
