@@ -7,6 +7,7 @@ using Kcm.Api.Selectors;
 using Kcm.ApiServer.Admission;
 using Kcm.ApiServer.Authentication;
 using Kcm.ApiServer.Errors;
+using Kcm.ApiServer.Printing;
 using Kcm.ApiServer.Registry;
 using Kcm.ApiServer.Storage;
 using Microsoft.AspNetCore.Http;
@@ -82,7 +83,7 @@ public sealed class ResourceHandler
 
     // ---- read ----
 
-    private static async Task GetAsync(HttpContext ctx, ResourceRequest req, ResourceStore store, ResourceStrategy strategy)
+    private async Task GetAsync(HttpContext ctx, ResourceRequest req, ResourceStore store, ResourceStrategy strategy)
     {
         var current = store.Get(StoredObject.MakeKey(req.Namespace, req.Name)) ?? throw ApiException.NotFound(req.Group, req.Resource, req.Name);
         if (req.Subresource == "scale")
@@ -91,6 +92,12 @@ public sealed class ResourceHandler
             return;
         }
         if (req.Subresource is not "" and not "status") throw ApiException.MethodNotAllowed();
+        if (TableWriter.RequestedVersion(ctx) is { } tableVersion)
+        {
+            await ResponseWriter.WriteJsonAsync(ctx, 200, TableWriter.Render(tableVersion, req.Group, req.Resource, [current],
+                current.ResourceVersion.ToString(CultureInfo.InvariantCulture), null, null, _time.GetUtcNow(), IncludeObject(ctx)));
+            return;
+        }
         await ResponseWriter.WriteObjectAsync(ctx, 200, current);
     }
 
@@ -151,6 +158,13 @@ public sealed class ResourceHandler
             if (filter.Matches(o)) selected.Add(o);
         }
         if (remaining > 0) continueToken = new ContinueToken(listRv, selected[^1].Key).Encode();
+        if (TableWriter.RequestedVersion(ctx) is { } tableVersion)
+        {
+            await ResponseWriter.WriteJsonAsync(ctx, 200, TableWriter.Render(tableVersion, req.Group, req.Resource, selected,
+                listRv.ToString(CultureInfo.InvariantCulture), continueToken, continueToken is not null && filter.IsEverything ? remaining : null,
+                _time.GetUtcNow(), IncludeObject(ctx)));
+            return;
+        }
 
         ctx.Response.StatusCode = 200;
         ctx.Response.ContentType = ResponseWriter.JsonContentType;
@@ -182,6 +196,9 @@ public sealed class ResourceHandler
         ResponseWriter.Write(pipe, "]}"u8);
         await pipe.FlushAsync(ctx.RequestAborted);
     }
+
+    /// <summary>includeObject=Object puts whole objects in Table rows; the default is PartialObjectMetadata (None is treated alike).</summary>
+    private static bool IncludeObject(HttpContext ctx) => ctx.Request.Query["includeObject"].ToString() == "Object";
 
     internal ObjectFilter BuildFilter(IQueryCollection query, ResourceRequest req)
     {
