@@ -62,10 +62,10 @@ public sealed class ResourceHandler
                 break;
             case "create":
                 if (req.Subresource.Length > 0) throw ApiException.MethodNotAllowed();
-                await ResponseWriter.WriteObjectAsync(ctx, 201, Create(req, store, strategy, ParseObject(body, req), user));
+                await ResponseWriter.WriteObjectAsync(ctx, 201, Create(req, store, strategy, CheckFields(ctx, req, ParseObject(body, req)), user));
                 break;
             case "update":
-                await UpdateAsync(ctx, req, store, strategy, ParseBody(body, req), user);
+                await UpdateAsync(ctx, req, store, strategy, CheckFields(ctx, req, ParseBody(body, req)), user);
                 break;
             case "patch":
                 await PatchAsync(ctx, req, store, strategy, body, user);
@@ -956,6 +956,33 @@ public sealed class ResourceHandler
     }
 
     /// <summary>Decodes a request body for this endpoint, defaulting kind/apiVersion and rejecting other ones as upstream does.</summary>
+    /// <summary>
+    /// fieldValidation=Strict rejects fields the schema does not know (400, as upstream's strict decoder);
+    /// Warn (the default) reports them in Warning headers; Ignore drops the check.
+    /// </summary>
+    private static JsonObject CheckFields(HttpContext ctx, ResourceRequest req, JsonObject obj)
+    {
+        var mode = ctx.Request.Query["fieldValidation"].ToString();
+        if (mode is not ("" or "Strict" or "Warn" or "Ignore"))
+        {
+            throw ApiException.BadRequest($"fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\"");
+        }
+        if (mode == "Ignore") return obj;
+        var kind = req.Subresource == "scale" ? "Scale" : req.Entry.Kind;
+        var definition = req.Subresource == "scale" ? ApiCatalog.DefinitionFor("autoscaling", "v1", "Scale") : ApiCatalog.DefinitionFor(req.Group, req.Version, kind);
+        if (definition is null) return obj;
+        var unknown = Admission.Validation.UnknownFields.Find(definition, obj);
+        if (unknown.Count == 0) return obj;
+        if (mode == "Strict")
+        {
+            var version = req.Subresource == "scale" ? "autoscaling/v1" : req.GroupVersion;
+            var fields = string.Join(", ", unknown.Select(u => $"unknown field \"{u}\""));
+            throw ApiException.BadRequest($"{kind} in version \"{version.Split('/')[^1]}\" cannot be handled as a {kind}: strict decoding error: {fields}");
+        }
+        foreach (var u in unknown) ctx.Response.Headers.Append("Warning", $"299 - \"unknown field \\\"{u}\\\"\"");
+        return obj;
+    }
+
     private static JsonObject ParseBody(byte[]? body, ResourceRequest req)
     {
         var isScale = req.Subresource == "scale";
