@@ -4,7 +4,7 @@ using System.Text;
 namespace Kcm.ApiServer.Protobuf;
 
 /// <summary>Go's time.Duration.String() format ("1h0m0s", "1.5s", "300ms"), which metav1.Duration marshals to.</summary>
-internal static class GoDuration
+public static class GoDuration
 {
     public static string Format(long nanoseconds)
     {
