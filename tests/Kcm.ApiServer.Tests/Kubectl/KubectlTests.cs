@@ -186,6 +186,22 @@ public sealed class KubectlTests(KubectlFixture fixture) : IClassFixture<Kubectl
     }
 
     [Fact]
+    public async Task GetWatch_NewObject_PrintedAsATableRowUnderTheSameHeader()
+    {
+        var ns = await fixture.NewNamespaceAsync();
+        await K.OkAsync("create", "configmap", "first", "-n", ns, "--from-literal=a=b");
+        // The server ends the watch after --request-timeout, so kubectl exits by itself.
+        var watching = K.RunAsync("get", "configmaps", "-n", ns, "-w", "--request-timeout=4s");
+        await Task.Delay(1500);
+        await K.OkAsync("create", "configmap", "second", "-n", ns);
+        var lines = Lines((await watching).Stdout);
+        Assert.Equal(["NAME", "DATA", "AGE"], Cells(lines[0]));
+        Assert.Equal(["first", "1"], Cells(lines[1])[..2]);
+        Assert.Equal(["second", "0"], Cells(lines[^1])[..2]);
+        Assert.Single(lines, l => l.StartsWith("NAME", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task GetRaw_Healthz_Ok()
         => Assert.Equal("ok", await K.OkAsync("get", "--raw", "/healthz"));
 
