@@ -66,7 +66,7 @@ public static class Program
         sb.AppendLine();
         sb.AppendLine("internal static partial class ProtoSchema");
         sb.AppendLine("{");
-        sb.AppendLine("    private static readonly Dictionary<string, ProtoField[]> Messages = new(StringComparer.Ordinal)");
+        sb.AppendLine("    private static Dictionary<string, ProtoField[]> CreateMessages() => new(StringComparer.Ordinal)");
         sb.AppendLine("    {");
         foreach (var (name, fields) in messages)
         {

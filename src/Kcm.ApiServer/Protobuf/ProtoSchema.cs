@@ -17,6 +17,9 @@ internal sealed record ProtoField(int Number, string Name, ProtoKind Kind, bool 
 /// <summary>Field tables of the protobuf messages of the served group/versions.</summary>
 internal static partial class ProtoSchema
 {
+    // Declared here, first, so that the tables below are built from it (initialisers run in textual order within a file).
+    private static readonly Dictionary<string, ProtoField[]> Messages = CreateMessages();
+
     private static readonly FrozenDictionary<string, FrozenDictionary<int, ProtoField>> ByNumber =
         Messages.ToFrozenDictionary(m => m.Key, m => m.Value.ToFrozenDictionary(f => f.Number), StringComparer.Ordinal);
 
@@ -26,7 +29,27 @@ internal static partial class ProtoSchema
 
     public static FrozenDictionary<int, ProtoField>? Fields(string message) => ByNumber.GetValueOrDefault(message);
 
+    // Fields of newer releases that the served (v1.26) definition lacks: a v1.26 server's protobuf decoder skips
+    // unknown field numbers, so these are dropped rather than reported by field validation.
+    private static readonly FrozenSet<(string, int)> NotServed = BuildNotServed();
+
     public static string JsonName(string message, ProtoField field) => JsonNames.GetValueOrDefault((message, field.Number), field.Name);
+
+    public static bool IsServed(string message, ProtoField field) => !NotServed.Contains((message, field.Number));
+
+    private static FrozenSet<(string, int)> BuildNotServed()
+    {
+        var result = new HashSet<(string, int)>();
+        foreach (var (message, fields) in Messages)
+        {
+            if (Kcm.Api.Schema.TypeSchema.Fields(DefinitionName(message)) is not { Count: > 0 } definition) continue;
+            foreach (var field in fields)
+            {
+                if (!definition.ContainsKey(JsonName(message, field))) result.Add((message, field.Number));
+            }
+        }
+        return result.ToFrozenSet();
+    }
 
     private static FrozenDictionary<(string, int), string> BuildJsonNames()
     {

@@ -104,7 +104,7 @@ public static class ProtobufTranscoder
         var reader = new Reader(bytes);
         while (reader.Next(out var number, out var wire))
         {
-            if (!fields.TryGetValue(number, out var field))
+            if (!fields.TryGetValue(number, out var field) || !ProtoSchema.IsServed(message, field))
             {
                 reader.Skip(wire); // As gogo's generated unmarshallers: unknown fields are skipped.
                 continue;

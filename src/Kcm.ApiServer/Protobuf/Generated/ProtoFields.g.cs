@@ -3,7 +3,7 @@ namespace Kcm.ApiServer.Protobuf;
 
 internal static partial class ProtoSchema
 {
-    private static readonly Dictionary<string, ProtoField[]> Messages = new(StringComparer.Ordinal)
+    private static Dictionary<string, ProtoField[]> CreateMessages() => new(StringComparer.Ordinal)
     {
         ["k8s.io.api.admissionregistration.v1.AuditAnnotation"] =
         [
