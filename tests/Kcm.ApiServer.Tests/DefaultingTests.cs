@@ -170,13 +170,13 @@ public sealed class DefaultingTests(ApiServerFixture fixture)
     {
         var ns = await CreateNamespaceAsync(_client);
         var svc = await CreateAsync($"/api/v1/namespaces/{ns}/services",
-            """{"apiVersion":"v1","kind":"Service","metadata":{"name":"svc"},"spec":{"selector":{"a":"b"},"ports":[{"port":80},{"name":"named","port":81,"targetPort":"http","protocol":"UDP"}]}}""");
+            """{"apiVersion":"v1","kind":"Service","metadata":{"name":"svc"},"spec":{"selector":{"a":"b"},"ports":[{"name":"web","port":80},{"name":"named","port":81,"targetPort":"http","protocol":"UDP"}]}}""");
         var spec = svc["spec"]!;
         Assert.Equal("ClusterIP", Str(spec["type"]));
         Assert.Equal("None", Str(spec["sessionAffinity"]));
         Assert.Equal("Cluster", Str(spec["internalTrafficPolicy"]));
         Assert.Null(spec["externalTrafficPolicy"]);
-        Assert.Equal(Canon("""{"port":80,"protocol":"TCP","targetPort":80}"""), spec["ports"]![0]!.ToJsonString());
+        Assert.Equal(Canon("""{"name":"web","port":80,"protocol":"TCP","targetPort":80}"""), spec["ports"]![0]!.ToJsonString());
         Assert.Equal("http", Str(spec["ports"]![1]!["targetPort"]));
         var clusterIp = Str(spec["clusterIP"]);
         Assert.Matches(@"^10\.0\.0\.[0-9]+$", clusterIp);

@@ -39,7 +39,9 @@ public interface IValidatingAdmission
 /// <summary>Defaulting and validation in upstream's order: mutating steps, then validating ones.</summary>
 public sealed class AdmissionPipeline(IReadOnlyList<IMutatingAdmission> mutating, IReadOnlyList<IValidatingAdmission> validating)
 {
-    public static AdmissionPipeline Default(ObjectStore? store = null) => new([new Defaulting.BuiltInDefaulting(store)], [new ObjectMetaValidation()]);
+    public static AdmissionPipeline Default(ObjectStore? store = null) => new(
+        [new Defaulting.BuiltInDefaulting(store)],
+        [new ObjectMetaValidation(), new Validation.ObjectValidation()]);
 
     public void Run(AdmissionRequest request)
     {

@@ -1,6 +1,8 @@
 using Kcm.ApiServer.Authentication;
 using Kcm.ApiServer.Authorization;
+using Kcm.ApiServer.Endpoints.OpenApi;
 using Kcm.ApiServer.Errors;
+using Kcm.ApiServer.Protobuf;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -115,11 +117,26 @@ public sealed class ApiRequestHandler(
         return "";
     }
 
+    // Rendered on first use: most clients (controllers, tests) never ask for OpenAPI.
+    private readonly Lazy<OpenApiDocuments> _openApi = new(() => new OpenApiDocuments(DiscoveryDocuments.GitVersion));
+
+    private const string OpenApiV2Protobuf = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+
     private async Task<bool> TryServeNonResourceAsync(HttpContext ctx, string[] segments, string method, UserInfo user)
     {
         byte[]? json = null;
         string? text = null;
-        switch (segments.Length)
+        if (segments.Length >= 2 && segments[0] == "openapi")
+        {
+            json = (segments[1], segments.Length) switch
+            {
+                ("v2", 2) => AcceptsJson(ctx) ? _openApi.Value.V2 : throw ApiException.NotAcceptable(["application/json", OpenApiV2Protobuf]),
+                ("v3", 2) => _openApi.Value.V3Root,
+                ("v3", _) => _openApi.Value.V3(string.Join('/', segments.Skip(2))) ?? throw ApiException.PathNotFound(),
+                _ => throw ApiException.PathNotFound(),
+            };
+        }
+        else switch (segments.Length)
         {
             case 1 when segments[0] is "healthz" or "livez" or "readyz":
                 text = "ok";
@@ -159,17 +176,31 @@ public sealed class ApiRequestHandler(
         return true;
     }
 
+    /// <summary>Whether the Accept header allows a JSON answer (absent, */*, application/*, application/json).</summary>
+    private static bool AcceptsJson(HttpContext ctx)
+    {
+        var accept = ctx.Request.Headers.Accept.ToString();
+        if (accept.Length == 0) return true;
+        foreach (var range in accept.Split(','))
+        {
+            var media = range.Split(';')[0].Trim().ToLowerInvariant();
+            if (media is "*/*" or "application/*" or "application/json") return true;
+        }
+        return false;
+    }
+
     private static async Task<byte[]?> ReadBodyAsync(HttpContext ctx)
     {
         var request = ctx.Request;
         if (request.ContentLength is > MaxRequestBodyBytes) throw ApiException.RequestEntityTooLarge(MaxRequestBodyBytes);
         if (request.ContentLength == 0 || request.Method is "GET" or "HEAD") return null;
-        // Only JSON bodies are understood (protobuf and YAML are not implemented); say so as upstream
-        // does for unknown formats rather than failing to parse. PATCH types are checked per handler.
+        // JSON and protobuf bodies are understood (YAML is not implemented); say so as upstream does for
+        // unknown formats rather than failing to parse. PATCH types are checked per handler.
         var mediaType = (request.ContentType ?? "").Split(';')[0].Trim().ToLowerInvariant();
-        if (request.Method != "PATCH" && mediaType is not ("" or "application/json" or "*/*"))
+        var protobuf = request.Method != "PATCH" && mediaType == ProtobufTranscoder.MediaType;
+        if (request.Method != "PATCH" && !protobuf && mediaType is not ("" or "application/json" or "*/*"))
         {
-            throw ApiException.UnsupportedMediaType(["application/json"]);
+            throw ApiException.UnsupportedMediaType(["application/json", ProtobufTranscoder.MediaType]);
         }
         var capacity = request.ContentLength is { } n ? (int)n : 4096;
         using var buffer = new MemoryStream(capacity);
@@ -181,7 +212,18 @@ public sealed class ApiRequestHandler(
             if (buffer.Length + read > MaxRequestBodyBytes) throw ApiException.RequestEntityTooLarge(MaxRequestBodyBytes);
             buffer.Write(chunk, 0, read);
         }
-        return buffer.Length == 0 ? null : buffer.ToArray();
+        if (buffer.Length == 0) return null;
+        if (!protobuf) return buffer.ToArray();
+        // The rest of the server works on JSON: transcode once here so every write path accepts protobuf.
+        try
+        {
+            var obj = ProtobufTranscoder.Decode(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+            return ResponseWriter.Render(w => obj.WriteTo(w));
+        }
+        catch (ProtobufDecodeException e)
+        {
+            throw ApiException.BadRequest(e.Message);
+        }
     }
 
 }

@@ -26,6 +26,8 @@ public sealed class DiscoveryDocuments
         Version = Render(WriteVersion);
     }
 
+    public const string GitVersion = "v1.26.3";
+
     public byte[] ApiGroupList { get; }
     public byte[] CoreV1 { get; }
     public byte[] Version { get; }
@@ -134,7 +136,7 @@ public sealed class DiscoveryDocuments
         w.WriteStartObject();
         w.WriteString("major", "1");
         w.WriteString("minor", "26");
-        w.WriteString("gitVersion", "v1.26.3");
+        w.WriteString("gitVersion", GitVersion);
         w.WriteString("gitCommit", "9e644106593f3f4aa98f8a84b23db5fa378900bd");
         w.WriteString("gitTreeState", "clean");
         w.WriteString("buildDate", "2023-03-15T13:33:11Z");

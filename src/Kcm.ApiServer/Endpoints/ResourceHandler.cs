@@ -7,6 +7,7 @@ using Kcm.Api.Selectors;
 using Kcm.ApiServer.Admission;
 using Kcm.ApiServer.Authentication;
 using Kcm.ApiServer.Errors;
+using Kcm.ApiServer.Printing;
 using Kcm.ApiServer.Registry;
 using Kcm.ApiServer.Storage;
 using Microsoft.AspNetCore.Http;
@@ -64,10 +65,10 @@ public sealed class ResourceHandler
                 break;
             case "create":
                 if (req.Subresource.Length > 0) throw ApiException.MethodNotAllowed();
-                await ResponseWriter.WriteObjectAsync(ctx, 201, Create(req, store, strategy, ParseObject(body, req), user));
+                await ResponseWriter.WriteObjectAsync(ctx, 201, Create(req, store, strategy, CheckFields(ctx, req, ParseObject(body, req)), user));
                 break;
             case "update":
-                await UpdateAsync(ctx, req, store, strategy, ParseBody(body, req), user);
+                await UpdateAsync(ctx, req, store, strategy, CheckFields(ctx, req, ParseBody(body, req)), user);
                 break;
             case "patch":
                 await PatchAsync(ctx, req, store, strategy, body, user);
@@ -85,7 +86,7 @@ public sealed class ResourceHandler
 
     // ---- read ----
 
-    private static async Task GetAsync(HttpContext ctx, ResourceRequest req, ResourceStore store, ResourceStrategy strategy)
+    private async Task GetAsync(HttpContext ctx, ResourceRequest req, ResourceStore store, ResourceStrategy strategy)
     {
         var current = store.Get(StoredObject.MakeKey(req.Namespace, req.Name)) ?? throw ApiException.NotFound(req.Group, req.Resource, req.Name);
         if (req.Subresource == "scale")
@@ -96,6 +97,12 @@ public sealed class ResourceHandler
         if (req.Subresource is not "" and not "status" && !(req.Subresource == "approval" && CertificateSigningRequestStrategy.Handles(strategy)))
         {
             throw ApiException.MethodNotAllowed();
+        }
+        if (TableWriter.RequestedVersion(ctx) is { } tableVersion)
+        {
+            await ResponseWriter.WriteJsonAsync(ctx, 200, TableWriter.Render(tableVersion, req.Group, req.Resource, [current],
+                current.ResourceVersion.ToString(CultureInfo.InvariantCulture), null, null, _time.GetUtcNow(), IncludeObject(ctx)));
+            return;
         }
         await ResponseWriter.WriteObjectAsync(ctx, 200, current);
     }
@@ -157,6 +164,13 @@ public sealed class ResourceHandler
             if (filter.Matches(o)) selected.Add(o);
         }
         if (remaining > 0) continueToken = new ContinueToken(listRv, selected[^1].Key).Encode();
+        if (TableWriter.RequestedVersion(ctx) is { } tableVersion)
+        {
+            await ResponseWriter.WriteJsonAsync(ctx, 200, TableWriter.Render(tableVersion, req.Group, req.Resource, selected,
+                listRv.ToString(CultureInfo.InvariantCulture), continueToken, continueToken is not null && filter.IsEverything ? remaining : null,
+                _time.GetUtcNow(), IncludeObject(ctx)));
+            return;
+        }
 
         ctx.Response.StatusCode = 200;
         ctx.Response.ContentType = ResponseWriter.JsonContentType;
@@ -188,6 +202,9 @@ public sealed class ResourceHandler
         ResponseWriter.Write(pipe, "]}"u8);
         await pipe.FlushAsync(ctx.RequestAborted);
     }
+
+    /// <summary>includeObject=Object puts whole objects in Table rows; the default is PartialObjectMetadata (None is treated alike).</summary>
+    private static bool IncludeObject(HttpContext ctx) => ctx.Request.Query["includeObject"].ToString() == "Object";
 
     internal ObjectFilter BuildFilter(IQueryCollection query, ResourceRequest req)
     {
@@ -1004,6 +1021,33 @@ public sealed class ResourceHandler
     }
 
     /// <summary>Decodes a request body for this endpoint, defaulting kind/apiVersion and rejecting other ones as upstream does.</summary>
+    /// <summary>
+    /// fieldValidation=Strict rejects fields the schema does not know (400, as upstream's strict decoder);
+    /// Warn (the default) reports them in Warning headers; Ignore drops the check.
+    /// </summary>
+    private static JsonObject CheckFields(HttpContext ctx, ResourceRequest req, JsonObject obj)
+    {
+        var mode = ctx.Request.Query["fieldValidation"].ToString();
+        if (mode is not ("" or "Strict" or "Warn" or "Ignore"))
+        {
+            throw ApiException.BadRequest($"fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\"");
+        }
+        if (mode == "Ignore") return obj;
+        var kind = req.Subresource == "scale" ? "Scale" : req.Entry.Kind;
+        var definition = req.Subresource == "scale" ? ApiCatalog.DefinitionFor("autoscaling", "v1", "Scale") : ApiCatalog.DefinitionFor(req.Group, req.Version, kind);
+        if (definition is null) return obj;
+        var unknown = Admission.Validation.UnknownFields.Find(definition, obj);
+        if (unknown.Count == 0) return obj;
+        if (mode == "Strict")
+        {
+            var version = req.Subresource == "scale" ? "autoscaling/v1" : req.GroupVersion;
+            var fields = string.Join(", ", unknown.Select(u => $"unknown field \"{u}\""));
+            throw ApiException.BadRequest($"{kind} in version \"{version.Split('/')[^1]}\" cannot be handled as a {kind}: strict decoding error: {fields}");
+        }
+        foreach (var u in unknown) ctx.Response.Headers.Append("Warning", $"299 - \"unknown field \\\"{u}\\\"\"");
+        return obj;
+    }
+
     private static JsonObject ParseBody(byte[]? body, ResourceRequest req)
     {
         var isScale = req.Subresource == "scale";

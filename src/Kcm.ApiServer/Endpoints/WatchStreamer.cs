@@ -37,6 +37,14 @@ public sealed class WatchStreamer(TimeProvider time, TimeSpan bookmarkInterval)
         ctx.Response.ContentType = ResponseWriter.JsonContentType;
         ctx.Response.Headers.CacheControl = "no-cache, private";
         var pipe = ctx.Response.BodyWriter;
+        // kubectl get -w asks for tables: each event then carries a one-row Table of the object.
+        Func<StoredObject, byte[]> encode = o => o.Json;
+        if (Printing.TableWriter.RequestedVersion(ctx) is { } tableVersion)
+        {
+            var includeObject = query["includeObject"].ToString() == "Object";
+            encode = o => Printing.TableWriter.Render(tableVersion, req.Group, req.Resource, [o],
+                o.ResourceVersion.ToString(CultureInfo.InvariantCulture), null, null, time.GetUtcNow(), includeObject);
+        }
 
         Watcher watcher;
         try
@@ -61,7 +69,7 @@ public sealed class WatchStreamer(TimeProvider time, TimeSpan bookmarkInterval)
                 await ctx.Response.StartAsync(token);
                 foreach (var e in watcher.Initial)
                 {
-                    if (Send(pipe, e, filter, req)) await pipe.FlushAsync(token);
+                    if (Send(pipe, e, filter, req, encode)) await pipe.FlushAsync(token);
                 }
                 await pipe.FlushAsync(token);
                 var reader = watcher.Events;
@@ -71,7 +79,7 @@ public sealed class WatchStreamer(TimeProvider time, TimeSpan bookmarkInterval)
                 {
                     if (pendingWait is null && reader.TryRead(out var ev))
                     {
-                        if (Send(pipe, ev, filter, req)) await pipe.FlushAsync(token);
+                        if (Send(pipe, ev, filter, req, encode)) await pipe.FlushAsync(token);
                         continue;
                     }
                     if (bookmarks && time.GetUtcNow() >= nextBookmark)
@@ -103,7 +111,7 @@ public sealed class WatchStreamer(TimeProvider time, TimeSpan bookmarkInterval)
 
     private static bool IsTrue(string? value) => value is "true" or "1" or "t" or "T" or "True" or "TRUE";
 
-    private static bool Send(PipeWriter pipe, WatchEvent e, ObjectFilter filter, ResourceRequest req)
+    private static bool Send(PipeWriter pipe, WatchEvent e, ObjectFilter filter, ResourceRequest req, Func<StoredObject, byte[]> encode)
     {
         switch (e.Type)
         {
@@ -113,14 +121,14 @@ public sealed class WatchStreamer(TimeProvider time, TimeSpan bookmarkInterval)
                 return true;
             case WatchEventType.Deleted:
                 if (e.Previous is not null && !filter.Matches(e.Previous)) return false;
-                WriteEvent(pipe, "DELETED", e.Object!.Json);
+                WriteEvent(pipe, "DELETED", encode(e.Object!));
                 return true;
         }
         var now = filter.Matches(e.Object!);
         var before = e.Previous is not null && filter.Matches(e.Previous);
-        if (now && !before) WriteEvent(pipe, "ADDED", e.Object!.Json);
-        else if (now) WriteEvent(pipe, "MODIFIED", e.Object!.Json);
-        else if (before) WriteEvent(pipe, "DELETED", e.Previous!.WithResourceVersion(e.ResourceVersion).Json);
+        if (now && !before) WriteEvent(pipe, "ADDED", encode(e.Object!));
+        else if (now) WriteEvent(pipe, "MODIFIED", encode(e.Object!));
+        else if (before) WriteEvent(pipe, "DELETED", encode(e.Previous!.WithResourceVersion(e.ResourceVersion)));
         else return false;
         return true;
     }

@@ -76,6 +76,9 @@ public sealed class ApiException : Exception
         => new(415, "UnsupportedMediaType",
             $"the body of the request was in an unknown format - accepted media types include: {string.Join(", ", accepted)}");
 
+    public static ApiException NotAcceptable(IReadOnlyList<string> accepted)
+        => new(406, "NotAcceptable", $"only the following media types are accepted: {string.Join(", ", accepted)}");
+
     public static ApiException RequestEntityTooLarge(long limit)
         => new(413, "RequestEntityTooLarge", $"Request entity too large: limit is {limit}");
 

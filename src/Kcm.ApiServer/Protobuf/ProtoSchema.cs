@@ -1,0 +1,88 @@
+using System.Collections.Frozen;
+
+namespace Kcm.ApiServer.Protobuf;
+
+internal enum ProtoKind
+{
+    Double, Float, Int64, UInt64, Int32, Bool, String, Message, Bytes, UInt32, SInt32, SInt64, Fixed64, Fixed32, SFixed32, SFixed64, Map,
+}
+
+/// <summary>
+/// One field of a Kubernetes protobuf message (from upstream's generated.proto files). For maps,
+/// <see cref="Message"/> names the value message (when the value is one) and the key/value kinds are given.
+/// </summary>
+internal sealed record ProtoField(int Number, string Name, ProtoKind Kind, bool Repeated, string? Message,
+    ProtoKind MapKey = ProtoKind.String, ProtoKind MapValue = ProtoKind.String);
+
+/// <summary>Field tables of the protobuf messages of the served group/versions.</summary>
+internal static partial class ProtoSchema
+{
+    // Declared here, first, so that the tables below are built from it (initialisers run in textual order within a file).
+    private static readonly Dictionary<string, ProtoField[]> Messages = CreateMessages();
+
+    private static readonly FrozenDictionary<string, FrozenDictionary<int, ProtoField>> ByNumber =
+        Messages.ToFrozenDictionary(m => m.Key, m => m.Value.ToFrozenDictionary(f => f.Number), StringComparer.Ordinal);
+
+    // Proto field names mostly equal the JSON names; where they differ (upstream's "Webhooks", "uID") the
+    // OpenAPI definition's field of the same name ignoring case is the JSON name.
+    private static readonly FrozenDictionary<(string, int), string> JsonNames = BuildJsonNames();
+
+    public static FrozenDictionary<int, ProtoField>? Fields(string message) => ByNumber.GetValueOrDefault(message);
+
+    // Fields of newer releases that the served (v1.26) definition lacks: a v1.26 server's protobuf decoder skips
+    // unknown field numbers, so these are dropped rather than reported by field validation.
+    private static readonly FrozenSet<(string, int)> NotServed = BuildNotServed();
+
+    public static string JsonName(string message, ProtoField field) => JsonNames.GetValueOrDefault((message, field.Number), field.Name);
+
+    public static bool IsServed(string message, ProtoField field) => !NotServed.Contains((message, field.Number));
+
+    private static FrozenSet<(string, int)> BuildNotServed()
+    {
+        var result = new HashSet<(string, int)>();
+        foreach (var (message, fields) in Messages)
+        {
+            if (Kcm.Api.Schema.TypeSchema.Fields(DefinitionName(message)) is not { Count: > 0 } definition) continue;
+            foreach (var field in fields)
+            {
+                if (!definition.ContainsKey(JsonName(message, field))) result.Add((message, field.Number));
+            }
+        }
+        return result.ToFrozenSet();
+    }
+
+    private static FrozenDictionary<(string, int), string> BuildJsonNames()
+    {
+        var names = new Dictionary<(string, int), string>();
+        foreach (var (message, fields) in Messages)
+        {
+            var definition = Kcm.Api.Schema.TypeSchema.Fields(DefinitionName(message));
+            foreach (var field in fields)
+            {
+                var json = definition?.Keys.FirstOrDefault(k => string.Equals(k, field.Name, StringComparison.OrdinalIgnoreCase));
+                if (json is null && char.IsUpper(field.Name[0])) json = char.ToLowerInvariant(field.Name[0]) + field.Name[1..];
+                if (json is not null && json != field.Name) names[(message, field.Number)] = json;
+            }
+        }
+        return names.ToFrozenDictionary();
+    }
+
+    /// <summary>
+    /// The message for an apiVersion/kind: "apps/v1" Deployment → k8s.io.api.apps.v1.Deployment;
+    /// group "rbac.authorization.k8s.io" → package rbac; meta kinds (DeleteOptions, Status) fall back to meta/v1.
+    /// </summary>
+    public static string? MessageFor(string apiVersion, string kind)
+    {
+        var slash = apiVersion.IndexOf('/');
+        var group = slash < 0 ? "" : apiVersion[..slash];
+        var version = slash < 0 ? apiVersion : apiVersion[(slash + 1)..];
+        var package = group.Length == 0 ? "core" : group.Split('.')[0];
+        var name = $"k8s.io.api.{package}.{version}.{kind}";
+        if (ByNumber.ContainsKey(name)) return name;
+        var meta = "k8s.io.apimachinery.pkg.apis.meta.v1." + kind;
+        return ByNumber.ContainsKey(meta) ? meta : null;
+    }
+
+    /// <summary>"k8s.io.api.core.v1.Pod" → the OpenAPI definition "io.k8s.api.core.v1.Pod".</summary>
+    public static string DefinitionName(string message) => message.StartsWith("k8s.io.", StringComparison.Ordinal) ? "io.k8s." + message["k8s.io.".Length..] : message;
+}

@@ -1,0 +1,32 @@
+using Kcm.Testing;
+
+namespace Kcm.ApiServer.Tests.Kubectl;
+
+/// <summary>An embedded server (or KCM_TEST_KUBECONFIG's cluster) and a kubectl with its own discovery cache.</summary>
+public sealed class KubectlFixture : EmbeddedServerFixture, IAsyncLifetime
+{
+    private string? _cacheDirectory;
+
+    public Kubectl Kubectl { get; private set; } = null!;
+
+    public new async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
+        _cacheDirectory = Path.Combine(Path.GetTempPath(), "kcm-kubectl-cache-" + Guid.NewGuid().ToString("N")[..12]);
+        Kubectl = new Kubectl(AdminKubeconfigPath, _cacheDirectory);
+    }
+
+    public new async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        if (_cacheDirectory is not null && Directory.Exists(_cacheDirectory)) Directory.Delete(_cacheDirectory, recursive: true);
+    }
+
+    /// <summary>A fresh namespace for one test, so tests stay independent (also on a real cluster).</summary>
+    public async Task<string> NewNamespaceAsync()
+    {
+        var name = "kubectl-" + Guid.NewGuid().ToString("N")[..8];
+        await Kubectl.OkAsync("create", "namespace", name);
+        return name;
+    }
+}
