@@ -123,7 +123,6 @@ public sealed class CsrSigningControllerTests(RbacServerFixture fixture) : IClas
         { "ip-san", Csr.KubeApiServerClientKubeletSignerName, () => CsrPem("system:node:n1", ["system:nodes"], ips: [System.Net.IPAddress.Loopback]), KubeletClientUsages, "IP subjectAltNames are not allowed" },
         { "server-usage", Csr.KubeApiServerClientSignerName, () => CsrPem("jane", ["devs"]), ["client auth", "server auth"], "invalid usage for client certificate: server auth" },
         { "serving-cn", Csr.KubeletServingSignerName, () => CsrPem("node01", ["system:nodes"], dnsNames: ["node01"]), KubeletServingUsages, "subject common name does not begin with system:node:" },
-        { "garbage", Csr.KubeApiServerClientSignerName, () => Encoding.ASCII.GetBytes("-----BEGIN GARBAGE-----\nAAAA\n-----END GARBAGE-----\n"), ["client auth"], "PEM block type must be CERTIFICATE REQUEST" },
         { "bad-signature", Csr.KubeApiServerClientSignerName, () => CsrPemWithBadSignature("jane", ["devs"]), ["client auth"], "unable to verify certificate request signature" },
     };
 
@@ -145,6 +144,16 @@ public sealed class CsrSigningControllerTests(RbacServerFixture fixture) : IClas
     }
 
     [Fact]
+    public async Task Create_GarbagePem_RejectedByTheServerSoNothingIsSigned()
+    {
+        // As upstream's CSR validation: an unparseable request never reaches the signer; the server answers 422.
+        await using var host = new ControllerTestHost(fixture);
+        var error = await Assert.ThrowsAsync<Kcm.Client.Errors.InvalidException>(() => host.Client.CreateAsync(
+            NewCsr(UniqueName("garbage"), Csr.KubeApiServerClientSignerName, Encoding.ASCII.GetBytes("-----BEGIN GARBAGE-----\nAAAA\n-----END GARBAGE-----\n"), ["client auth"])));
+        Assert.Contains("PEM block type must be CERTIFICATE REQUEST", error.Message);
+    }
+
+    [Fact]
     public async Task Sign_AfterUnreadableRequest_KeepsSigningOthers()
     {
         var (certFile, keyFile) = ValidCa();
@@ -152,7 +161,7 @@ public sealed class CsrSigningControllerTests(RbacServerFixture fixture) : IClas
         var garbage = UniqueName("garbage");
         var good = UniqueName("good");
 
-        await CreateApprovedAsync(host, NewCsr(garbage, Csr.KubeApiServerClientSignerName, Encoding.ASCII.GetBytes("not pem at all"), ["client auth"]));
+        await CreateApprovedAsync(host, NewCsr(garbage, Csr.KubeApiServerClientSignerName, CsrPemWithBadSignature("jane", ["devs"]), ["client auth"]));
         await FailedAsync(host, garbage);
         await CreateApprovedAsync(host, NewCsr(good, Csr.KubeApiServerClientSignerName, CsrPem("jane", ["devs"]), ["client auth"]));
 
@@ -190,8 +199,8 @@ public sealed class CsrSigningControllerTests(RbacServerFixture fixture) : IClas
         var marker = UniqueName("expired-ca-marker");
 
         await CreateApprovedAsync(host, NewCsr(name, Csr.KubeApiServerClientSignerName, CsrPem("jane", ["devs"]), ["client auth"]));
-        // Another signer's garbage CSR getting its Failed condition shows the workers have run meanwhile.
-        await CreateApprovedAsync(host, NewCsr(marker, Csr.LegacyUnknownSignerName, Encoding.ASCII.GetBytes("garbage"), ["client auth"]));
+        // Another signer's badly signed CSR getting its Failed condition shows the workers have run meanwhile.
+        await CreateApprovedAsync(host, NewCsr(marker, Csr.LegacyUnknownSignerName, CsrPemWithBadSignature("marker", ["devs"]), ["client auth"]));
         await FailedAsync(host, marker);
         var stillWaiting = await host.Client.GetAsync<CertificateSigningRequest>(null, name);
         Assert.False(Csr.IsIssued(stillWaiting));
