@@ -27,14 +27,14 @@ public static class Program
         if (args.Length > 0 && args[0] == "workload")
         {
             return await WorkloadBenchmark.RunAsync(IntArg(args, "--deployments", 1000), IntArg(args, "--replicas", 10),
-                TimeSpan.FromSeconds(IntArg(args, "--timeout-seconds", 900)));
+                TimeSpan.FromSeconds(IntArg(args, "--timeout-seconds", 900)), floor: !args.Contains("--no-floor"));
         }
         if (args.Length == 0 || args[0] != "pod-creates")
         {
             Console.Error.WriteLine("""
                 usage: Kcm.Benchmarks pod-creates [--pods N] [--concurrency C] [--kubeconfig PATH]
                        Kcm.Benchmarks failover [--graceful N] [--killed N] [--cold-starts N]
-                       Kcm.Benchmarks workload [--deployments N] [--replicas R] [--timeout-seconds S]
+                       Kcm.Benchmarks workload [--deployments N] [--replicas R] [--timeout-seconds S] [--no-floor]
                 """);
             return 2;
         }
