@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Kcm.Client;
 using Kcm.Client.Errors;
@@ -48,8 +49,7 @@ public sealed class MetadataOnlyListWatcher(DynamicResourceClient client, int pa
             {
                 if (source[field] is { } value)
                 {
-                    source.Remove(field);
-                    metadata[field] = value;
+                    metadata[field] = Detach(value);
                 }
             }
         }
@@ -59,30 +59,46 @@ public sealed class MetadataOnlyListWatcher(DynamicResourceClient client, int pa
             ["kind"] = Json.String(obj, "kind") ?? kind,
             ["metadata"] = metadata,
         };
-        Materialize(stripped);
         return stripped;
     }
 
     /// <summary>
-    /// Parsed nodes build their children lazily on first read, which is not thread-safe; the cache and the
-    /// handlers read the same objects from different threads, so build everything once here.
+    /// A copy built from plain values. Parsed values point into the document they were parsed from, so keeping
+    /// one would keep the whole object's JSON alive; parsed nodes also build their children lazily, which is not
+    /// thread-safe, and the cache and the handlers read the same objects from different threads.
     /// </summary>
-    private static void Materialize(JsonNode? node)
+    private static JsonNode? Detach(JsonNode? node, string? field = null)
     {
         switch (node)
         {
             case JsonObject o:
-                foreach (var (_, child) in o)
+                var copy = new JsonObject();
+                foreach (var (key, child) in o)
                 {
-                    Materialize(child);
+                    copy[key] = Detach(child, key);
                 }
-                break;
+                return copy;
             case JsonArray a:
+                var items = new JsonArray();
                 foreach (var child in a)
                 {
-                    Materialize(child);
+                    items.Add(Detach(child));
                 }
-                break;
+                return items;
+            case JsonValue v:
+                return v.GetValueKind() switch
+                {
+                    // Owner references repeat a handful of apiVersions and kinds across thousands of objects.
+                    JsonValueKind.String when field is "apiVersion" or "kind" => JsonValue.Create(string.Intern(v.GetValue<string>())),
+                    JsonValueKind.String => JsonValue.Create(v.GetValue<string>()),
+                    JsonValueKind.True => JsonValue.Create(true),
+                    JsonValueKind.False => JsonValue.Create(false),
+                    JsonValueKind.Number when v.TryGetValue<long>(out var l) => JsonValue.Create(l),
+                    JsonValueKind.Number => JsonValue.Create(v.GetValue<double>()),
+                    _ => null,
+                };
+            default:
+                return null;
         }
     }
 
