@@ -1,6 +1,7 @@
 using Kcm.Controllers.Clients;
 using Kcm.Runtime.Events;
 using Kcm.Runtime.Informers;
+using Kcm.Runtime.Metrics;
 using Kcm.Runtime.Queues;
 using Microsoft.Extensions.Logging;
 
@@ -10,7 +11,7 @@ namespace Kcm.Controllers;
 /// What every controller is built from while this instance leads, as upstream's ControllerContext: one
 /// shared informer factory (started after all controllers registered their informers), a client per
 /// controller (its own ServiceAccount's credentials with --use-service-account-credentials), an event
-/// recorder per component, work-queue metrics, logging and the clock.
+/// recorder per component, metrics, logging and the clock.
 /// </summary>
 public sealed class ControllerContext
 {
@@ -25,6 +26,9 @@ public sealed class ControllerContext
     public required ILoggerFactory Loggers { get; init; }
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>The registry served on /metrics, for a controller's own metrics (registration is get-or-create, so every leadership term shares them).</summary>
+    public MetricsRegistry Metrics { get; init; } = new();
 
     /// <summary>Options for a controller's work queue, named as upstream names it (the workqueue_* `name` label).</summary>
     public WorkQueueOptions QueueOptions(string queueName) => new() { Name = queueName, TimeProvider = Time, MetricsProvider = QueueMetrics };

@@ -43,6 +43,7 @@ public sealed class GarbageCollector : IDisposable
 
     private static readonly TimeSpan[] ConflictBackoff = [TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(250)];
 
+    private readonly Kcm.Runtime.Metrics.Counter _syncErrors;
     private readonly KubeApiClient _client;
     private readonly GarbageCollectorOptions _options;
     private readonly TimeProvider _time;
@@ -62,6 +63,7 @@ public sealed class GarbageCollector : IDisposable
         _attemptToDelete = RateLimitingQueue<GraphNode>.WithDefaultControllerRateLimiter(context.QueueOptions("garbage_collector_attempt_to_delete"));
         _attemptToOrphan = RateLimitingQueue<GraphNode>.WithDefaultControllerRateLimiter(context.QueueOptions("garbage_collector_attempt_to_orphan"));
         Graph = new GraphBuilder(_client, context, context.Events.NewRecorder("garbage-collector-controller"), _attemptToDelete, _attemptToOrphan, _absentOwners);
+        _syncErrors = context.Metrics.Counter("garbagecollector_controller_resources_sync_error_total", "[ALPHA] Number of garbage collector resources sync errors");
     }
 
     public GraphBuilder Graph { get; }
@@ -134,6 +136,7 @@ public sealed class GarbageCollector : IDisposable
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             _logger.LogWarning(ex, "failed to discover preferred resources");
+            _syncErrors.Inc();
             return false;
         }
         if (discovered.Failure is { } failure)
@@ -147,6 +150,7 @@ public sealed class GarbageCollector : IDisposable
         if (deletable.Count == 0)
         {
             _logger.LogInformation("no resources reported by discovery, skipping garbage collector sync");
+            _syncErrors.Inc();
             return false;
         }
         _mapper = new ResourceMapper(discovered.Resources);

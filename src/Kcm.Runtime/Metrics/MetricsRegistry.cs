@@ -139,7 +139,8 @@ public abstract class MetricFamily
 
 public sealed class Counter(string name, string help, string[] labelNames) : MetricFamily(name, help, "counter", labelNames)
 {
-    private readonly SortedDictionary<string, double> _values = new(StringComparer.Ordinal);
+    // A counter without labels is a single series, exported (at 0) from registration on, as client_golang does.
+    private readonly SortedDictionary<string, double> _values = labelNames.Length == 0 ? new(StringComparer.Ordinal) { [""] = 0 } : new(StringComparer.Ordinal);
 
     public void Inc(params string[] labelValues) => Add(1, labelValues);
 

@@ -48,7 +48,7 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
 
         var queueMetrics = new WorkQueueMetricsProvider(metrics);
         using var controllerClients = CreateControllerClients(config, clientOptions, client);
-        var controllers = new ControllerRunner(options, client, controllerClients, queueMetrics, loggers, time);
+        var controllers = new ControllerRunner(options, client, controllerClients, queueMetrics, metrics, loggers, time);
         LeaderElector? elector = null;
         var leaderElection = options.Generic.LeaderElection;
         var checks = new List<HealthCheck>();

@@ -4,6 +4,7 @@ using Kcm.Controllers.Clients;
 using Kcm.Options;
 using Kcm.Runtime.Events;
 using Kcm.Runtime.Informers;
+using Kcm.Runtime.Metrics;
 using Kcm.Runtime.Queues;
 using Microsoft.Extensions.Logging;
 
@@ -20,6 +21,7 @@ public sealed class ControllerRunner(
     KubeApiClient client,
     IControllerClients clients,
     IWorkQueueMetricsProvider queueMetrics,
+    MetricsRegistry metrics,
     ILoggerFactory loggers,
     TimeProvider time)
 {
@@ -39,6 +41,7 @@ public sealed class ControllerRunner(
             Informers = informers,
             Events = events,
             QueueMetrics = queueMetrics,
+            Metrics = metrics,
             Loggers = loggers,
             Time = time,
         };
