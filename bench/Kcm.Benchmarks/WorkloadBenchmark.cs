@@ -68,6 +68,9 @@ internal static class WorkloadBenchmark
             {
                 Console.WriteLine($"    {w.Verb} {w.Resource}{(w.Subresource.Length > 0 ? "/" + w.Subresource : "")} {w.Code}: {w.Count}");
             }
+            var reads = server.Requests.Snapshot().Where(r => r.Component == "kube-controller-manager" && r.Verb is "GET" or "LIST" or "WATCH")
+                .OrderByDescending(r => r.Count).ToList();
+            Console.WriteLine($"  reads it issued: {string.Join(", ", reads.Select(r => $"{r.Verb} {r.Resource}{(r.Subresource.Length > 0 ? "/" + r.Subresource : "")} {r.Code}: {r.Count}"))}");
             // Measured: stop it at once so it neither competes with the floor nor writes into its namespace.
             kcm.Kill();
 

@@ -15,6 +15,9 @@ public sealed class WatchStreamer(TimeProvider time, TimeSpan bookmarkInterval)
     // Upstream picks a random timeout in [minRequestTimeout, 2*minRequestTimeout) when the client sets none.
     private static readonly TimeSpan MinRequestTimeout = TimeSpan.FromMinutes(30);
 
+    // A replay of thousands of objects goes out in chunks of about this size rather than one write per event.
+    private const long InitialFlushBytes = 256 * 1024;
+
     public async Task ServeAsync(HttpContext ctx, ResourceRequest req, ResourceStore store, ObjectFilter filter, CancellationToken ct)
     {
         var query = ctx.Request.Query;
@@ -67,19 +70,25 @@ public sealed class WatchStreamer(TimeProvider time, TimeSpan bookmarkInterval)
             try
             {
                 await ctx.Response.StartAsync(token);
+                // Like upstream's watch server, flush only when nothing else is ready to send.
                 foreach (var e in watcher.Initial)
                 {
-                    if (Send(pipe, e, filter, req, encode)) await pipe.FlushAsync(token);
+                    if (Send(pipe, e, filter, req, encode) && pipe.CanGetUnflushedBytes && pipe.UnflushedBytes > InitialFlushBytes
+                        && (await pipe.FlushAsync(token)).IsCompleted) return;
                 }
-                await pipe.FlushAsync(token);
+                if ((await pipe.FlushAsync(token)).IsCompleted) return;
                 var reader = watcher.Events;
                 var nextBookmark = time.GetUtcNow() + bookmarkInterval;
                 Task<bool>? pendingWait = null;
                 while (true)
                 {
+                    // A gone client or an expired timeout must end the loop here: the wait below may already be
+                    // cancelled while its completion is still queued on the thread pool, and looping on it would spin.
+                    token.ThrowIfCancellationRequested();
                     if (pendingWait is null && reader.TryRead(out var ev))
                     {
-                        if (Send(pipe, ev, filter, req, encode)) await pipe.FlushAsync(token);
+                        var sent = Send(pipe, ev, filter, req, encode);
+                        if (sent && !reader.TryPeek(out _) && (await pipe.FlushAsync(token)).IsCompleted) break;
                         continue;
                     }
                     if (bookmarks && time.GetUtcNow() >= nextBookmark)

@@ -156,9 +156,7 @@ public sealed partial class DeploymentController
         {
             return;
         }
-        var owned = _replicaSets.Cache.ByIndex(KnownIndexers.Namespace, d.Metadata?.Namespace ?? "")
-            .Where(rs => ControllerRefOf(rs)?.Uid == d.Metadata?.Uid)
-            .ToList();
+        var owned = _replicaSets.Cache.ByIndex(KnownIndexers.ControllerUid, d.Metadata?.Uid ?? "");
         if (PodMapForDeployment(d, owned).Values.Sum(p => p.Count) == 0)
         {
             Enqueue(d);
@@ -329,7 +327,9 @@ public sealed partial class DeploymentController
     /// </summary>
     private async Task<List<ReplicaSet>> ReplicaSetsForDeploymentAsync(Kcm.Api.Apps.V1.Deployment d, CancellationToken cancellationToken)
     {
-        var all = _replicaSets.Cache.ByIndex(KnownIndexers.Namespace, d.Metadata?.Namespace ?? "");
+        // Owned ones and the namespace's orphans: ReplicaSets of other controllers are never claimed.
+        var all = _replicaSets.Cache.ByIndex(KnownIndexers.ControllerUid, d.Metadata?.Uid ?? "")
+            .Concat(_replicaSets.Cache.ByIndex(KnownIndexers.ControllerUid, KnownIndexers.OrphanKey(d.Metadata?.Namespace))).ToList();
         Func<IReadOnlyDictionary<string, string>?, bool> matches;
         try
         {
@@ -377,16 +377,15 @@ public sealed partial class DeploymentController
         {
             return map;
         }
-        foreach (var pod in _pods.Cache.ByIndex(KnownIndexers.Namespace, d.Metadata?.Namespace ?? ""))
+        // Pods matching the Deployment's selector that one of its ReplicaSets controls, found by controller uid.
+        foreach (var (rsUid, pods) in map)
         {
-            if (!selector.Matches(pod.Metadata?.Labels))
+            foreach (var pod in _pods.Cache.ByIndex(KnownIndexers.ControllerUid, rsUid))
             {
-                continue;
-            }
-            var podRef = pod.Metadata?.OwnerReferences?.FirstOrDefault(r => r.Controller == true);
-            if (podRef?.Uid is { } ownerUid && map.TryGetValue(ownerUid, out var pods))
-            {
-                pods.Add(pod);
+                if (pod.Metadata?.Namespace == d.Metadata?.Namespace && selector.Matches(pod.Metadata?.Labels))
+                {
+                    pods.Add(pod);
+                }
             }
         }
         return map;

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -57,13 +58,14 @@ public static class PodTemplates
     /// canonicalises).
     /// </summary>
     public static bool EqualIgnoreHash(PodTemplateSpec? a, PodTemplateSpec? b)
-        => JsonNode.DeepEquals(Normalized(a), Normalized(b));
+        => string.Equals(CanonicalJson(a), CanonicalJson(b), StringComparison.Ordinal);
 
-    private static string CanonicalJson(PodTemplateSpec template)
-    {
-        var node = Normalized(template);
-        return node?.ToJsonString() ?? "null";
-    }
+    // Every sync compares the deployment's template with each of its ReplicaSets'; cached objects are never mutated
+    // (only the ignored hash label is set on fresh copies), so the canonical form is kept per template instance.
+    private static readonly ConditionalWeakTable<PodTemplateSpec, string> CanonicalForms = new();
+
+    private static string CanonicalJson(PodTemplateSpec? template)
+        => template is null ? "null" : CanonicalForms.GetValue(template, t => Normalized(t)?.ToJsonString() ?? "null");
 
     private static JsonNode? Normalized(PodTemplateSpec? template)
     {

@@ -330,9 +330,11 @@ public sealed class ReplicaSetController<T>
             return ReconcileResult.Done;
         }
 
-        // Every pod in the namespace, not only matching ones: a pod that stopped matching still carries our
-        // controller reference and must be released.
-        var active = PodReadiness.FilterActivePods(_pods.ByIndex(KnownIndexers.Namespace, objectKey.Namespace ?? ""));
+        // The pods we control (a pod that stopped matching still carries our controller reference and must be
+        // released) and the namespace's orphans we may adopt; pods of other controllers are never claimed.
+        var candidates = _pods.ByIndex(KnownIndexers.ControllerUid, owner.Metadata?.Uid ?? "")
+            .Concat(_pods.ByIndex(KnownIndexers.ControllerUid, KnownIndexers.OrphanKey(objectKey.Namespace)));
+        var active = PodReadiness.FilterActivePods(candidates);
         var claimed = await ClaimPodsAsync(owner, selector, active, cancellationToken).ConfigureAwait(false);
 
         Exception? manageError = null;
@@ -496,7 +498,7 @@ public sealed class ReplicaSetController<T>
             return related; // A standalone replica set: only its own pods, ranked equally.
         }
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var sibling in _owners.ByIndex(KnownIndexers.OwnerUid, controllerUid))
+        foreach (var sibling in _owners.ByIndex(KnownIndexers.ControllerUid, controllerUid))
         {
             if (ControllerRefs.ControllerOf(sibling.Metadata)?.Uid != controllerUid)
             {

@@ -10,8 +10,8 @@ public interface IObjectMetadataAccessor<in T>
 
     string? ResourceVersionOf(T obj);
 
-    /// <summary>metadata.ownerReferences[*].uid.</summary>
-    IEnumerable<string> OwnerUidsOf(T obj);
+    /// <summary>The uid of the owner reference with controller=true, if any.</summary>
+    string? ControllerUidOf(T obj);
 }
 
 public sealed class TypedMetadataAccessor<T> : IObjectMetadataAccessor<T>
@@ -27,16 +27,8 @@ public sealed class TypedMetadataAccessor<T> : IObjectMetadataAccessor<T>
 
     public string? ResourceVersionOf(T obj) => obj.Metadata?.ResourceVersion;
 
-    public IEnumerable<string> OwnerUidsOf(T obj)
-    {
-        foreach (var owner in obj.Metadata?.OwnerReferences ?? [])
-        {
-            if (!string.IsNullOrEmpty(owner.Uid))
-            {
-                yield return owner.Uid;
-            }
-        }
-    }
+    public string? ControllerUidOf(T obj)
+        => obj.Metadata?.OwnerReferences?.FirstOrDefault(r => r.Controller == true)?.Uid is { Length: > 0 } uid ? uid : null;
 }
 
 public sealed class JsonObjectMetadataAccessor : IObjectMetadataAccessor<JsonObject>
@@ -52,19 +44,20 @@ public sealed class JsonObjectMetadataAccessor : IObjectMetadataAccessor<JsonObj
 
     public string? ResourceVersionOf(JsonObject obj) => MetadataString(obj, "resourceVersion");
 
-    public IEnumerable<string> OwnerUidsOf(JsonObject obj)
+    public string? ControllerUidOf(JsonObject obj)
     {
         if (obj["metadata"] is not JsonObject { } metadata || metadata["ownerReferences"] is not JsonArray owners)
         {
-            yield break;
+            return null;
         }
         foreach (var owner in owners)
         {
-            if (StringAt(owner, "uid") is { Length: > 0 } uid)
+            if (owner is JsonObject o && o["controller"] is JsonValue c && c.TryGetValue<bool>(out var controller) && controller)
             {
-                yield return uid;
+                return StringAt(owner, "uid") is { Length: > 0 } uid ? uid : null;
             }
         }
+        return null;
     }
 
     internal static string? MetadataString(JsonObject obj, string field) => StringAt(obj["metadata"], field);

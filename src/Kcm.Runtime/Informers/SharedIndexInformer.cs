@@ -55,7 +55,7 @@ public class SharedIndexInformer<T> : ISharedInformer, IReflectorSink<T>
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Kcm.Runtime.Informers.SharedInformer");
         _store = new ThreadSafeStore<T>(metadata.KeyOf, [
             new(KnownIndexers.Namespace, KnownIndexers.ByNamespace(metadata)),
-            new(KnownIndexers.OwnerUid, KnownIndexers.ByOwnerUid(metadata)),
+            new(KnownIndexers.ControllerUid, KnownIndexers.ByControllerUid(metadata)),
         ]);
         _reflector = new Reflector<T>(name, listWatcher, this, metadata, _options.Reflector, _options.TimeProvider, _logger);
     }

@@ -147,7 +147,14 @@ public sealed class ThreadSafeStore<T> : IObjectCache<T>
             {
                 throw new UnknownIndexerException(indexName);
             }
-            return index.TryGetValue(indexValue, out var keys) ? [.. keys.Select(k => _items[k])] : NoObjects;
+            if (!index.TryGetValue(indexValue, out var keys))
+            {
+                return NoObjects;
+            }
+            var result = new T[keys.Count];
+            var i = 0;
+            foreach (var key in keys) result[i++] = _items[key];
+            return result;
         }
     }
 

@@ -297,7 +297,7 @@ public sealed class ReplicaSetSyncTests : IDisposable
         where T : class, IKubernetesObject
         => new(ObjectKey.Of, [
             new(KnownIndexers.Namespace, KnownIndexers.ByNamespace(TypedMetadataAccessor<T>.Instance)),
-            new(KnownIndexers.OwnerUid, KnownIndexers.ByOwnerUid(TypedMetadataAccessor<T>.Instance)),
+            new(KnownIndexers.ControllerUid, KnownIndexers.ByControllerUid(TypedMetadataAccessor<T>.Instance)),
         ]);
 }
 

@@ -11,18 +11,19 @@ public sealed class ThreadSafeStoreTests
         var metadata = TypedMetadataAccessor<Pod>.Instance;
         return new ThreadSafeStore<Pod>(metadata.KeyOf, [
             new(KnownIndexers.Namespace, KnownIndexers.ByNamespace(metadata)),
-            new(KnownIndexers.OwnerUid, KnownIndexers.ByOwnerUid(metadata)),
+            new(KnownIndexers.ControllerUid, KnownIndexers.ByControllerUid(metadata)),
             new(KnownIndexers.PodNodeName, KnownIndexers.NodeNameOf),
         ]);
     }
 
+    /// <summary>The first owner uid is the pod's controller.</summary>
     private static Pod Pod(string ns, string name, string? node = null, params string[] ownerUids) => new()
     {
         Metadata = new ObjectMeta
         {
             Namespace = ns,
             Name = name,
-            OwnerReferences = [.. ownerUids.Select(uid => new OwnerReference { Uid = uid, Name = "owner", Kind = "ReplicaSet", ApiVersion = "apps/v1" })],
+            OwnerReferences = [.. ownerUids.Select((uid, i) => new OwnerReference { Uid = uid, Name = "owner", Kind = "ReplicaSet", ApiVersion = "apps/v1", Controller = i == 0 })],
         },
         Spec = new PodSpec { NodeName = node },
     };
@@ -41,7 +42,7 @@ public sealed class ThreadSafeStoreTests
     }
 
     [Fact]
-    public void ByIndex_NamespaceOwnerAndNode_FindsIndexedObjects()
+    public void ByIndex_NamespaceControllerAndNode_FindsIndexedObjects()
     {
         var store = NewStore();
         store.Upsert(Pod("ns1", "a", "node-1", "uid-1"));
@@ -49,8 +50,10 @@ public sealed class ThreadSafeStoreTests
         store.Upsert(Pod("ns2", "c", "node-1"));
 
         Assert.Equal(["a", "b"], store.ByIndex(KnownIndexers.Namespace, "ns1").Select(p => p.Metadata!.Name).Order());
-        Assert.Equal(["a", "b"], store.ByIndex(KnownIndexers.OwnerUid, "uid-1").Select(p => p.Metadata!.Name).Order());
-        Assert.Equal(["b"], store.ByIndex(KnownIndexers.OwnerUid, "uid-2").Select(p => p.Metadata!.Name));
+        Assert.Equal(["a", "b"], store.ByIndex(KnownIndexers.ControllerUid, "uid-1").Select(p => p.Metadata!.Name).Order());
+        Assert.Empty(store.ByIndex(KnownIndexers.ControllerUid, "uid-2")); // an owner, not the controller
+        Assert.Equal(["c"], store.ByIndex(KnownIndexers.ControllerUid, KnownIndexers.OrphanKey("ns2")).Select(p => p.Metadata!.Name));
+        Assert.Empty(store.ByIndex(KnownIndexers.ControllerUid, KnownIndexers.OrphanKey("ns1")));
         Assert.Equal(["a", "c"], store.ByIndex(KnownIndexers.PodNodeName, "node-1").Select(p => p.Metadata!.Name).Order());
         Assert.Empty(store.ByIndex(KnownIndexers.PodNodeName, "node-2"));
         Assert.Equal(["node-1"], store.IndexValues(KnownIndexers.PodNodeName));
@@ -66,7 +69,7 @@ public sealed class ThreadSafeStoreTests
 
         Assert.Empty(store.ByIndex(KnownIndexers.PodNodeName, "node-1"));
         Assert.Single(store.ByIndex(KnownIndexers.PodNodeName, "node-2"));
-        Assert.Empty(store.ByIndex(KnownIndexers.OwnerUid, "uid-1"));
+        Assert.Empty(store.ByIndex(KnownIndexers.ControllerUid, "uid-1"));
         Assert.Equal(["node-2"], store.IndexValues(KnownIndexers.PodNodeName));
     }
 
@@ -82,7 +85,7 @@ public sealed class ThreadSafeStoreTests
 
         Assert.Empty(store.List());
         Assert.Empty(store.ByIndex(KnownIndexers.Namespace, "ns"));
-        Assert.Empty(store.IndexValues(KnownIndexers.OwnerUid));
+        Assert.Empty(store.IndexValues(KnownIndexers.ControllerUid));
     }
 
     [Fact]
