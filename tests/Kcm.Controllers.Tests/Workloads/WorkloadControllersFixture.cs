@@ -22,10 +22,9 @@ public sealed class SimulatedNodeServer : EmbeddedServerFixture
 
 /// <summary>
 /// The deployment and replicaset controllers as the manager runs them (one informer factory) against a server
-/// with a simulated node, shared by a test class; each test works in its own namespace. No garbage collector:
-/// nothing here deletes an owner, and its shutdown (tens of seconds) would dominate the class.
+/// with a simulated node, shared by a test class; each test works in its own namespace.
 /// </summary>
-public sealed class WorkloadControllersFixture : IAsyncLifetime
+public class WorkloadControllersFixture : IAsyncLifetime
 {
     private ControllerTestHost? _host;
 
@@ -39,10 +38,12 @@ public sealed class WorkloadControllersFixture : IAsyncLifetime
         _host = new ControllerTestHost(Server, DebugFileLoggerProvider.FromEnvironment(), unthrottled: true);
         var deployments = new DeploymentController(_host.Context, new DeploymentControllerOptions { Workers = 2 });
         var replicaSets = ReplicaSetControllers.NewReplicaSetController(_host.Context);
-        _host.Start(deployments.RunAsync, ct => replicaSets.RunAsync(2, ct));
+        _host.Start([deployments.RunAsync, ct => replicaSets.RunAsync(2, ct), .. MoreControllers(_host)]);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await _host.Context.Informers.WaitForCacheSyncAsync(timeout.Token);
     }
+
+    protected virtual IEnumerable<RunController> MoreControllers(ControllerTestHost host) => [];
 
     public async Task DisposeAsync()
     {
@@ -51,5 +52,15 @@ public sealed class WorkloadControllersFixture : IAsyncLifetime
             await _host.DisposeAsync();
         }
         await Server.DisposeAsync();
+    }
+}
+
+/// <summary>The same plus the garbage collector, for tests that delete owners.</summary>
+public sealed class WorkloadControllersWithCollectorFixture : WorkloadControllersFixture
+{
+    protected override IEnumerable<RunController> MoreControllers(ControllerTestHost host)
+    {
+        var collector = new Controllers.GarbageCollector.GarbageCollector(host.Context);
+        return [ct => collector.RunAsync(2, ct)];
     }
 }
