@@ -55,6 +55,18 @@ public sealed class FakeTimeProvider : TimeProvider
         }
     }
 
+    /// <summary>When the earliest armed timer is due; null when none is armed.</summary>
+    public DateTimeOffset? NextDue
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _timers.Where(t => t.DueAt is not null).Min(t => t.DueAt);
+            }
+        }
+    }
+
     public void Advance(TimeSpan by)
     {
         DateTimeOffset target;

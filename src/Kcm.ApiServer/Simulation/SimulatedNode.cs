@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
 using Kcm.Client;
@@ -24,7 +23,12 @@ public sealed class SimulatedNode : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
-    private readonly ConcurrentDictionary<string, byte> _inFlight = new();
+    private readonly Lock _gate = new();
+
+    // Pods with an action running, each with the newest version seen meanwhile (null: none). That version is
+    // handled when the action ends: an event dropped while, say, the binding was still in flight would leave
+    // the pod Pending (or terminating) for good, as no further event comes for it.
+    private readonly Dictionary<string, Pod?> _inFlight = [];
     private readonly SemaphoreSlim _writers = new(8);
     private Task _loop = Task.CompletedTask;
     private int _nextPodIp;
@@ -123,26 +127,28 @@ public sealed class SimulatedNode : IAsyncDisposable
     {
         var meta = pod.Metadata!;
         var key = $"{meta.Namespace}/{meta.Name}/{meta.Uid}";
-        Func<Task>? action = null;
-        if (meta.DeletionTimestamp != null)
+        (TimeSpan Delay, Func<Task> Run)? action;
+        lock (_gate)
         {
-            if (pod.Spec?.NodeName == NodeName) action = () => FinishDeletionAsync(pod, ct);
+            if (_inFlight.ContainsKey(key))
+            {
+                _inFlight[key] = pod;
+                return;
+            }
+            action = ActionFor(pod, ct);
+            if (action == null) return;
+            _inFlight[key] = null;
         }
-        else if (string.IsNullOrEmpty(pod.Spec?.NodeName))
-        {
-            action = () => BindAsync(pod, ct);
-        }
-        else if (pod.Spec.NodeName == NodeName && pod.Status?.Phase is null or "Pending")
-        {
-            action = () => StartPodAsync(pod, ct);
-        }
-        if (action == null || !_inFlight.TryAdd(key, 0)) return;
         _ = Task.Run(async () =>
         {
-            await _writers.WaitAsync(ct).ConfigureAwait(false);
+            var acquired = false;
             try
             {
-                await action().ConfigureAwait(false);
+                // The ready delay is waited out before taking a writer slot, so slow starts do not hold up binds.
+                await Task.Delay(action.Value.Delay, _time, ct).ConfigureAwait(false);
+                await _writers.WaitAsync(ct).ConfigureAwait(false);
+                acquired = true;
+                await action.Value.Run().ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -153,10 +159,32 @@ public sealed class SimulatedNode : IAsyncDisposable
             }
             finally
             {
-                _writers.Release();
-                _inFlight.TryRemove(key, out _);
+                if (acquired) _writers.Release();
+                Pod? newer;
+                lock (_gate)
+                {
+                    _inFlight.Remove(key, out newer);
+                }
+                if (newer != null && !ct.IsCancellationRequested) Handle(newer, ct);
             }
         }, CancellationToken.None);
+    }
+
+    private (TimeSpan Delay, Func<Task> Run)? ActionFor(Pod pod, CancellationToken ct)
+    {
+        if (pod.Metadata!.DeletionTimestamp != null)
+        {
+            return pod.Spec?.NodeName == NodeName ? (TimeSpan.Zero, () => FinishDeletionAsync(pod, ct)) : null;
+        }
+        if (string.IsNullOrEmpty(pod.Spec?.NodeName))
+        {
+            return (TimeSpan.Zero, () => BindAsync(pod, ct));
+        }
+        if (pod.Spec.NodeName == NodeName && pod.Status?.Phase is null or "Pending")
+        {
+            return (_readyDelay, () => StartPodAsync(pod, ct));
+        }
+        return null;
     }
 
     private Task BindAsync(Pod pod, CancellationToken ct) => _client.BindAsync(new Binding
@@ -167,7 +195,6 @@ public sealed class SimulatedNode : IAsyncDisposable
 
     private async Task StartPodAsync(Pod pod, CancellationToken ct)
     {
-        await Task.Delay(_readyDelay, _time, ct).ConfigureAwait(false);
         Pod current;
         try
         {

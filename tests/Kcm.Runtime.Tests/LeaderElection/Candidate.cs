@@ -189,6 +189,32 @@ public static class Waiting
         await SettleAsync();
     }
 
+    /// <summary>
+    /// Moves the fake clock from one armed timer to the next, each firing at exactly its due time, and after each lets
+    /// the code under test run until it is <paramref name="idle"/> again (blocked on the clock). Unlike fixed steps,
+    /// the clock never runs ahead of a reaction that a busy machine schedules late, so the fake times recorded for
+    /// that reaction are the ones a real clock would show. Fails past <paramref name="limit"/> of fake time.
+    /// </summary>
+    public static async Task RunTimersUntilAsync(FakeTimeProvider time, Func<bool> condition, Func<bool> idle, TimeSpan limit)
+    {
+        var end = time.GetUtcNow() + limit;
+        while (true)
+        {
+            await UntilAsync(() => condition() || idle(), TimeSpan.FromSeconds(10));
+            if (condition())
+            {
+                return;
+            }
+            var next = time.NextDue;
+            if (next is null || next > end)
+            {
+                throw new Xunit.Sdk.XunitException($"condition not met within {limit} of fake time");
+            }
+            var now = time.GetUtcNow();
+            time.Advance(next.Value > now ? next.Value - now : TimeSpan.Zero);
+        }
+    }
+
     /// <summary>Real-time wait for a condition that needs no clock movement.</summary>
     public static async Task UntilAsync(Func<bool> condition, TimeSpan timeout)
     {

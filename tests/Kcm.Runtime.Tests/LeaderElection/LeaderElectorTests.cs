@@ -239,8 +239,12 @@ public sealed class LeaderElectorTests
         var releasedAt = _time.GetUtcNow();
         await a.StopAsync();
 
-        await Waiting.AdvanceUntilAsync(_time, () => b.IsStarted, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(250));
-        Assert.True(_store.Writes.First(w => w.Writer == "b").At <= releasedAt + TimeSpan.FromSeconds(2 * 2.2));
+        // b is idle when its retry wait is armed on the clock (a has stopped: no other timers). Fixed clock steps
+        // with a short real-time pause would let a loaded machine run b's poll one or more steps after it fell due.
+        await Waiting.RunTimersUntilAsync(_time, () => b.IsStarted, idle: () => _time.ArmedTimers > 0, TimeSpan.FromSeconds(10));
+        var takeover = _store.Writes.First(w => w.Writer == "b");
+        Assert.True(takeover.At <= releasedAt + TimeSpan.FromSeconds(2 * 2.2), $"b took over {takeover.At - releasedAt} after the release");
+        Assert.Equal(1, takeover.Record.LeaderTransitions);
     }
 
     [Fact(Timeout = 10_000)]
