@@ -32,9 +32,4 @@ public static class ControllerRefs
         Uid = metadata.Uid,
         ResourceVersion = metadata.ResourceVersion,
     };
-
-    /// <summary>A deep copy through the object's JSON form (unknown fields included).</summary>
-    public static T DeepCopy<T>(T value)
-        where T : class
-        => KubeJson.Deserialize<T>(KubeJson.Serialize(value)) ?? throw new InvalidOperationException($"copying a {typeof(T).Name} produced null");
 }

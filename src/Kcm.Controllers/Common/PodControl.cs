@@ -88,7 +88,7 @@ public sealed class PodControl(KubeApiClient client, IEventRecorder recorder, IL
     /// <summary>Upstream's GetPodFromTemplate: the template's labels, annotations, finalizers and spec, named "&lt;parent&gt;-" + random suffix.</summary>
     public static Pod PodFromTemplate(PodTemplateSpec template, string parentName, OwnerReference? controllerRef)
     {
-        var copy = ControllerRefs.DeepCopy(template);
+        var copy = KubeObjects.Clone(template);
         var metadata = copy.Metadata ?? new ObjectMeta();
         return new Pod
         {

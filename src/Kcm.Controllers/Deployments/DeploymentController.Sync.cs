@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Kcm.Api;
 using Kcm.Api.Apps.V1;
 using Kcm.Client.Errors;
+using Kcm.Controllers.Common;
 using Kcm.Runtime.Events;
 using Microsoft.Extensions.Logging;
 using DeploymentObject = Kcm.Api.Apps.V1.Deployment;

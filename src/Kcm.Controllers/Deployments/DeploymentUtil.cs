@@ -2,6 +2,7 @@ using System.Globalization;
 using Kcm.Api;
 using Kcm.Api.Apps.V1;
 using Kcm.Api.Core.V1;
+using Kcm.Controllers.Common;
 using Microsoft.Extensions.Logging;
 
 namespace Kcm.Controllers.Deployments;

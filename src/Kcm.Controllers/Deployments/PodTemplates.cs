@@ -133,11 +133,3 @@ public static class PodTemplates
         }
     }
 }
-
-/// <summary>Deep copies of API objects (never mutate what an informer cache hands out).</summary>
-public static class KubeObjects
-{
-    public static T Clone<T>(T obj)
-        where T : class
-        => KubeJson.Deserialize<T>(KubeJson.Serialize(obj)) ?? throw new InvalidOperationException($"could not copy a {typeof(T).Name}");
-}

@@ -95,7 +95,7 @@ public sealed class ReplicaSetKind : IReplicaSetKind<ReplicaSet>
 
     public ReplicaSet WithStatus(ReplicaSet owner, ReplicaStatus status)
     {
-        var copy = ControllerRefs.DeepCopy(owner);
+        var copy = KubeObjects.Clone(owner);
         var target = copy.Status ??= new ReplicaSetStatus();
         (target.Replicas, target.FullyLabeledReplicas, target.ReadyReplicas, target.AvailableReplicas, target.ObservedGeneration) =
             (status.Replicas, status.FullyLabeledReplicas, status.ReadyReplicas, status.AvailableReplicas, status.ObservedGeneration);
@@ -138,7 +138,7 @@ public sealed class ReplicationControllerKind : IReplicaSetKind<ReplicationContr
 
     public ReplicationController WithStatus(ReplicationController owner, ReplicaStatus status)
     {
-        var copy = ControllerRefs.DeepCopy(owner);
+        var copy = KubeObjects.Clone(owner);
         var target = copy.Status ??= new ReplicationControllerStatus();
         (target.Replicas, target.FullyLabeledReplicas, target.ReadyReplicas, target.AvailableReplicas, target.ObservedGeneration) =
             (status.Replicas, status.FullyLabeledReplicas, status.ReadyReplicas, status.AvailableReplicas, status.ObservedGeneration);

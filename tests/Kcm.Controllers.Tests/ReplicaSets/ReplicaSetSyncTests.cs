@@ -231,7 +231,7 @@ public sealed class ReplicaSetSyncTests : IDisposable
     [Fact]
     public void WithStatus_UnknownFields_SurviveStatusWrite()
     {
-        var rs = ControllerRefs.DeepCopy(NewReplicaSet(replicas: 1));
+        var rs = KubeObjects.Clone(NewReplicaSet(replicas: 1));
         var unknown = System.Text.Json.JsonDocument.Parse("\"kept\"").RootElement.Clone();
         rs.ExtensionData = new() { ["futureTopLevel"] = unknown };
         rs.Status = new ReplicaSetStatus
@@ -289,7 +289,7 @@ public sealed class ReplicaSetSyncTests : IDisposable
         return pod;
     }
 
-    private static Pod Copy(Pod pod) => ControllerRefs.DeepCopy(pod);
+    private static Pod Copy(Pod pod) => KubeObjects.Clone(pod);
 
     private static ForbiddenException Forbidden(string message) => new(403, new Status { Reason = "Forbidden", Message = message, Code = 403 });
 
