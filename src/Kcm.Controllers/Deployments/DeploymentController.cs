@@ -331,27 +331,31 @@ public sealed partial class DeploymentController
         // Owned ones and the namespace's orphans: ReplicaSets of other controllers are never claimed.
         var all = _replicaSets.Cache.ByIndex(KnownIndexers.ControllerUid, d.Metadata?.Uid ?? "")
             .Concat(_replicaSets.Cache.ByIndex(KnownIndexers.ControllerUid, KnownIndexers.OrphanKey(d.Metadata?.Namespace))).ToList();
-        Func<IReadOnlyDictionary<string, string>?, bool> matches;
+        Labels? selector;
         try
         {
             // A missing selector selects nothing (labels.Nothing); an empty one was handled as SelectingAll.
-            var selector = Labels.FromApi(d.Spec?.Selector);
-            matches = selector is null ? _ => false : selector.Matches;
+            selector = Labels.FromApi(d.Spec?.Selector);
         }
         catch (Kcm.Api.Selectors.SelectorParseException e)
         {
             throw new InvalidDeploymentSelectorException($"deployment {d.Metadata?.Namespace}/{d.Metadata?.Name} has invalid label selector: {e.Message}", e);
         }
-        var manager = new ReplicaSetControllerRefManager(_client, d, matches, async ct =>
+        var metadata = d.Metadata!;
+        // Adopting needs proof from an uncached read that the Deployment is not being deleted (kubernetes#42639).
+        var canAdopt = ControllerRefManager.RecheckDeletionTimestamp(async ct =>
         {
-            var fresh = await _client.GetAsync<Kcm.Api.Apps.V1.Deployment>(d.Metadata?.Namespace, d.Metadata!.Name!, ct).ConfigureAwait(false);
-            if (fresh.Metadata?.Uid != d.Metadata?.Uid)
+            var fresh = await _client.GetAsync<Kcm.Api.Apps.V1.Deployment>(metadata.Namespace, metadata.Name!, ct).ConfigureAwait(false);
+            if (fresh.Metadata?.Uid != metadata.Uid)
             {
-                throw new CannotAdoptException($"original Deployment {d.Metadata?.Namespace}/{d.Metadata?.Name} is gone: got uid {fresh.Metadata?.Uid}, wanted {d.Metadata?.Uid}");
+                throw new AdoptionRefusedException($"original Deployment {metadata.Namespace}/{metadata.Name} is gone: got uid {fresh.Metadata?.Uid}, wanted {metadata.Uid}");
             }
-            return fresh;
+            return fresh.Metadata!;
         });
-        return await manager.ClaimReplicaSetsAsync(all, cancellationToken).ConfigureAwait(false);
+        var manager = new ControllerRefManager(metadata, Kcm.Api.Apps.V1.Deployment.Resource, selector ?? Labels.Everything, canAdopt, _logger);
+        return await manager.ClaimAsync(all, selector is null ? _ => false : null,
+            (rs, patch, ct) => _client.PatchAsync<ReplicaSet>(rs.Metadata!.Namespace, rs.Metadata.Name!, PatchType.StrategicMerge, patch, cancellationToken: ct),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>getPodMapForDeployment: the Deployment's pods grouped by the uid of the owned ReplicaSet controlling them.</summary>
