@@ -47,11 +47,26 @@ public sealed class TypedListWatcher<T>(KubeApiClient client, ListWatchScope? sc
     public async Task<ListResult<T>> ListAsync(CancellationToken cancellationToken)
     {
         var list = await client.ListAllAsync<T>(_scope.Namespace, _scope.ToListOptions(), cancellationToken).ConfigureAwait(false);
-        return new ListResult<T>(list.Items ?? [], list.Metadata?.ResourceVersion ?? "");
+        var items = list.Items ?? [];
+        foreach (var item in items) DropManagedFields(item);
+        return new ListResult<T>(items, list.Metadata?.ResourceVersion ?? "");
     }
 
-    public IAsyncEnumerable<WatchEvent<T>> WatchAsync(string resourceVersion, TimeSpan timeout, CancellationToken cancellationToken)
-        => client.WatchAsync<T>(_scope.Namespace, _scope.ToWatchOptions(resourceVersion, timeout), cancellationToken);
+    public async IAsyncEnumerable<WatchEvent<T>> WatchAsync(string resourceVersion, TimeSpan timeout, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var e in client.WatchAsync<T>(_scope.Namespace, _scope.ToWatchOptions(resourceVersion, timeout), cancellationToken).ConfigureAwait(false))
+        {
+            if (e.Object is { } obj) DropManagedFields(obj);
+            yield return e;
+        }
+    }
+
+    // As upstream's controller manager trims its informers: no controller reads managedFields, they are often the
+    // largest part of an object's metadata, and an update without them leaves the server's copy as it is.
+    private static void DropManagedFields(T obj)
+    {
+        if (obj.Metadata is { ManagedFields: not null } metadata) metadata.ManagedFields = null;
+    }
 }
 
 public sealed class DynamicListWatcher(DynamicResourceClient client, ListWatchScope? scope = null) : IListWatcher<JsonObject>

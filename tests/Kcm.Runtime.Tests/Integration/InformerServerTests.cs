@@ -179,4 +179,33 @@ public sealed class InformerServerTests(SmallWatchWindowServerFixture server) : 
         stop.Cancel();
         await run;
     }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Informer_ObjectWithManagedFields_CachedWithoutThem()
+    {
+        var (client, ns) = await NewNamespaceAsync("inf-trim");
+        using var _ = client;
+        var tracked = Cm("tracked");
+        tracked.Metadata!.ManagedFields =
+        [
+            new ManagedFieldsEntry { Manager = "kubectl", Operation = "Update", ApiVersion = "v1", FieldsType = "FieldsV1", FieldsV1 = System.Text.Json.Nodes.JsonNode.Parse("{\"f:data\":{\"f:key\":{}}}") },
+        ];
+        await client.CreateAsync(tracked, ns);
+        Assert.NotNull((await client.GetAsync<ConfigMap>(ns, "tracked")).Metadata!.ManagedFields);
+        var informer = new SharedInformer<ConfigMap>(client, new ListWatchScope { Namespace = ns }, new SharedInformerOptions { Reflector = FastRetry });
+        using var stop = new CancellationTokenSource();
+        var run = informer.RunAsync(stop.Token);
+        Assert.True(await informer.WaitForCacheSyncAsync(CancellationToken.None));
+
+        Assert.Null(informer.Cache.Get(new ObjectKey(ns, "tracked"))!.Metadata!.ManagedFields); // from the list
+        var watched = Cm("watched");
+        watched.Metadata!.ManagedFields = tracked.Metadata.ManagedFields;
+        await client.CreateAsync(watched, ns);
+        await Eventually.TrueAsync("watched object cached", () => Task.FromResult(informer.Cache.Get(new ObjectKey(ns, "watched")) is not null));
+        Assert.Null(informer.Cache.Get(new ObjectKey(ns, "watched"))!.Metadata!.ManagedFields); // from the watch
+        Assert.Equal("v", informer.Cache.Get(new ObjectKey(ns, "watched"))!.Data!["key"]);
+
+        await stop.CancelAsync();
+        await run;
+    }
 }
