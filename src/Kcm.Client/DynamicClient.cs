@@ -28,6 +28,10 @@ public sealed class DynamicClient(RestClient rest)
 /// <summary>The verbs on one resource, on System.Text.Json.Nodes objects.</summary>
 public sealed class DynamicResourceClient(RestClient rest, GroupVersionResource resource, bool namespaced)
 {
+    // client-go's metadata client's Accept headers, without the protobuf alternative this client does not decode.
+    private const string MetadataAccept = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
+    private const string MetadataListAccept = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+
     public GroupVersionResource Resource => resource;
 
     public bool Namespaced => namespaced;
@@ -39,11 +43,22 @@ public sealed class DynamicResourceClient(RestClient rest, GroupVersionResource 
     }
 
     /// <summary>One page (the whole list object, with metadata.continue when there is more).</summary>
-    public async Task<JsonObject> ListAsync(string? @namespace, ListOptions? options = null, CancellationToken cancellationToken = default)
+    public Task<JsonObject> ListAsync(string? @namespace, ListOptions? options = null, CancellationToken cancellationToken = default)
+        => ListAsync(@namespace, options, null, cancellationToken);
+
+    /// <summary>
+    /// One page as a meta.k8s.io/v1 PartialObjectMetadataList (client-go's metadata client). Like that client it also accepts
+    /// plain JSON, which a server that cannot convert answers with the full list; a server that refuses throws
+    /// <see cref="NotAcceptableException"/>.
+    /// </summary>
+    public Task<JsonObject> ListMetadataAsync(string? @namespace, ListOptions? options = null, CancellationToken cancellationToken = default)
+        => ListAsync(@namespace, options, MetadataListAccept, cancellationToken);
+
+    private async Task<JsonObject> ListAsync(string? @namespace, ListOptions? options, string? accept, CancellationToken cancellationToken)
     {
         var query = new QueryBuilder();
         (options ?? new ListOptions()).AddTo(query, watch: false);
-        var bytes = await rest.SendAsync(HttpMethod.Get, CollectionPath(@namespace) + query, null, null, cancellationToken).ConfigureAwait(false);
+        var bytes = await rest.SendAsync(HttpMethod.Get, CollectionPath(@namespace) + query, null, null, accept, cancellationToken).ConfigureAwait(false);
         return DecodeObject(bytes);
     }
 
@@ -127,11 +142,18 @@ public sealed class DynamicResourceClient(RestClient rest, GroupVersionResource 
         await rest.SendAsync(HttpMethod.Delete, CollectionPath(@namespace) + query, KubeApiClient.EncodeDeleteOptions(options), "application/json", cancellationToken).ConfigureAwait(false);
     }
 
-    public async IAsyncEnumerable<WatchEvent<JsonObject>> WatchAsync(string? @namespace, ListOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<WatchEvent<JsonObject>> WatchAsync(string? @namespace, ListOptions? options = null, CancellationToken cancellationToken = default)
+        => WatchAsync(@namespace, options, null, cancellationToken);
+
+    /// <summary>A watch whose event objects are meta.k8s.io/v1 PartialObjectMetadata (full objects from a server that cannot convert).</summary>
+    public IAsyncEnumerable<WatchEvent<JsonObject>> WatchMetadataAsync(string? @namespace, ListOptions? options = null, CancellationToken cancellationToken = default)
+        => WatchAsync(@namespace, options, MetadataAccept, cancellationToken);
+
+    private async IAsyncEnumerable<WatchEvent<JsonObject>> WatchAsync(string? @namespace, ListOptions? options, string? accept, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var query = new QueryBuilder();
         (options ?? new ListOptions()).AddTo(query, watch: true);
-        using var response = await rest.SendStreamingAsync(HttpMethod.Get, CollectionPath(@namespace) + query, cancellationToken).ConfigureAwait(false);
+        using var response = await rest.SendStreamingAsync(HttpMethod.Get, CollectionPath(@namespace) + query, accept, cancellationToken).ConfigureAwait(false);
         await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         await foreach (var watchEvent in WatchStreamDecoder.DecodeAsync(stream, KubeJson.TypeInfo<JsonObject>(), cancellationToken).ConfigureAwait(false))
         {

@@ -50,7 +50,12 @@ public sealed class RestClient : IDisposable
     public IRateLimiter RateLimiter { get; }
 
     /// <summary>Sends a request and returns the body of a 2xx response; any other status throws a <see cref="KubeApiException"/>.</summary>
-    public async Task<byte[]> SendAsync(HttpMethod method, string pathAndQuery, ReadOnlyMemory<byte>? body, string? contentType, CancellationToken cancellationToken)
+    public Task<byte[]> SendAsync(HttpMethod method, string pathAndQuery, ReadOnlyMemory<byte>? body, string? contentType, CancellationToken cancellationToken)
+        => SendAsync(method, pathAndQuery, body, contentType, null, cancellationToken);
+
+    /// <summary>As above with an Accept header other than application/json (e.g. a PartialObjectMetadata conversion).</summary>
+    public async Task<byte[]> SendAsync(HttpMethod method, string pathAndQuery, ReadOnlyMemory<byte>? body, string? contentType, string? accept,
+        CancellationToken cancellationToken)
     {
         using var timeout = Config.Timeout is { } t && t > TimeSpan.Zero
             ? new CancellationTokenSource(t, Options.TimeProvider)
@@ -59,7 +64,7 @@ public sealed class RestClient : IDisposable
         var token = linked?.Token ?? cancellationToken;
         try
         {
-            using var response = await SendWithRetriesAsync(method, pathAndQuery, body, contentType, HttpCompletionOption.ResponseContentRead, token).ConfigureAwait(false);
+            using var response = await SendWithRetriesAsync(method, pathAndQuery, body, contentType, accept, HttpCompletionOption.ResponseContentRead, token).ConfigureAwait(false);
             var bytes = await response.Content.ReadAsByteArrayAsync(token).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
             {
@@ -77,9 +82,12 @@ public sealed class RestClient : IDisposable
     /// Sends a long-lived request (watch) and returns the response once its headers arrive; the caller reads and disposes it.
     /// No client timeout applies: the server ends the stream (timeoutSeconds) or the caller cancels.
     /// </summary>
-    public async Task<HttpResponseMessage> SendStreamingAsync(HttpMethod method, string pathAndQuery, CancellationToken cancellationToken)
+    public Task<HttpResponseMessage> SendStreamingAsync(HttpMethod method, string pathAndQuery, CancellationToken cancellationToken)
+        => SendStreamingAsync(method, pathAndQuery, null, cancellationToken);
+
+    public async Task<HttpResponseMessage> SendStreamingAsync(HttpMethod method, string pathAndQuery, string? accept, CancellationToken cancellationToken)
     {
-        var response = await SendWithRetriesAsync(method, pathAndQuery, null, null, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        var response = await SendWithRetriesAsync(method, pathAndQuery, null, null, accept, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         if (response.IsSuccessStatusCode)
         {
             return response;
@@ -91,7 +99,8 @@ public sealed class RestClient : IDisposable
         }
     }
 
-    private async Task<HttpResponseMessage> SendWithRetriesAsync(HttpMethod method, string pathAndQuery, ReadOnlyMemory<byte>? body, string? contentType, HttpCompletionOption completion, CancellationToken cancellationToken)
+    private async Task<HttpResponseMessage> SendWithRetriesAsync(HttpMethod method, string pathAndQuery, ReadOnlyMemory<byte>? body, string? contentType, string? accept,
+        HttpCompletionOption completion, CancellationToken cancellationToken)
     {
         var time = Options.TimeProvider;
         for (var attempt = 0; ; attempt++)
@@ -100,7 +109,7 @@ public sealed class RestClient : IDisposable
             Options.Metrics.RateLimiterLatency(method.Method, _host, waited);
 
             var providedToken = Options.TokenProvider is { } provider ? await provider.GetTokenAsync(cancellationToken).ConfigureAwait(false) : null;
-            using var request = BuildRequest(method, pathAndQuery, body, contentType, providedToken);
+            using var request = BuildRequest(method, pathAndQuery, body, contentType, accept, providedToken);
             var started = time.GetTimestamp();
             HttpResponseMessage response;
             try
@@ -131,7 +140,8 @@ public sealed class RestClient : IDisposable
         }
     }
 
-    private HttpRequestMessage BuildRequest(HttpMethod method, string pathAndQuery, ReadOnlyMemory<byte>? body, string? contentType, string? providedToken)
+    private HttpRequestMessage BuildRequest(HttpMethod method, string pathAndQuery, ReadOnlyMemory<byte>? body, string? contentType, string? accept,
+        string? providedToken)
     {
         var request = new HttpRequestMessage(method, _baseUrl + pathAndQuery);
         if (Config.PreferHttp2)
@@ -139,7 +149,15 @@ public sealed class RestClient : IDisposable
             request.Version = System.Net.HttpVersion.Version20;
             request.VersionPolicy = HttpVersionPolicy.RequestVersionOrLower;
         }
-        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        if (accept is null)
+        {
+            request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        }
+        else
+        {
+            // Taken as given: media type parameters such as as=PartialObjectMetadata must reach the server unchanged.
+            request.Headers.TryAddWithoutValidation("Accept", accept);
+        }
         request.Headers.TryAddWithoutValidation("User-Agent", _userAgent);
         if ((providedToken ?? _tokens?.GetToken()) is { Length: > 0 } token)
         {

@@ -8,9 +8,10 @@ namespace Kcm.ApiServer.Tests;
 internal static class Http
 {
     public static async Task<(HttpStatusCode Code, JsonNode? Body)> SendAsync(HttpClient client, HttpMethod method, string path,
-        string? json = null, string contentType = "application/json")
+        string? json = null, string contentType = "application/json", string? accept = null)
     {
         using var request = new HttpRequestMessage(method, path);
+        if (accept is not null) request.Headers.TryAddWithoutValidation("Accept", accept);
         if (json is not null)
         {
             request.Content = new StringContent(json, Encoding.UTF8);
@@ -23,7 +24,8 @@ internal static class Http
         return (response.StatusCode, body);
     }
 
-    public static Task<(HttpStatusCode Code, JsonNode? Body)> GetAsync(HttpClient c, string path) => SendAsync(c, HttpMethod.Get, path);
+    public static Task<(HttpStatusCode Code, JsonNode? Body)> GetAsync(HttpClient c, string path, string? accept = null)
+        => SendAsync(c, HttpMethod.Get, path, accept: accept);
 
     public static Task<(HttpStatusCode Code, JsonNode? Body)> PostAsync(HttpClient c, string path, string json) => SendAsync(c, HttpMethod.Post, path, json);
 
@@ -45,10 +47,11 @@ internal static class Http
     }
 
     /// <summary>Reads newline-delimited watch events until <paramref name="count"/> arrived or the stream ends.</summary>
-    public static async Task<List<JsonNode>> ReadWatchAsync(HttpClient client, string path, int count, TimeSpan timeout)
+    public static async Task<List<JsonNode>> ReadWatchAsync(HttpClient client, string path, int count, TimeSpan timeout, string? accept = null)
     {
         using var cts = new CancellationTokenSource(timeout);
         using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (accept is not null) request.Headers.TryAddWithoutValidation("Accept", accept);
         using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         await using var stream = await response.Content.ReadAsStreamAsync(cts.Token);

@@ -49,23 +49,25 @@ public sealed class ResourceHandler
     {
         var strategy = _strategies[req.Entry];
         var store = _store.Find(req.Group, req.Resource) ?? throw ApiException.MethodNotAllowed();
+        // As upstream, an Accept header the server cannot answer is refused before anything is done.
+        var conversion = ResponseConversion.Negotiate(ctx);
         switch (verb)
         {
             case "get":
-                await GetAsync(ctx, req, store, strategy);
+                await GetAsync(ctx, req, store, strategy, conversion);
                 break;
             case "list":
-                await ListAsync(ctx, req, store);
+                await ListAsync(ctx, req, store, conversion);
                 break;
             case "watch":
-                await _watch.ServeAsync(ctx, req, store, BuildFilter(ctx.Request.Query, req), ctx.RequestAborted);
+                await _watch.ServeAsync(ctx, req, store, BuildFilter(ctx.Request.Query, req), conversion, ctx.RequestAborted);
                 break;
             case "create" when req.Group.Length == 0 && req.Resource == "pods" && req.Subresource == "binding":
                 await BindAsync(ctx, req, store, strategy, body, user);
                 break;
             case "create":
                 if (req.Subresource.Length > 0) throw ApiException.MethodNotAllowed();
-                await ResponseWriter.WriteObjectAsync(ctx, 201, Create(req, store, strategy, CheckFields(ctx, req, ParseObject(body, req)), user));
+                await WriteObjectAsync(ctx, 201, req, Create(req, store, strategy, CheckFields(ctx, req, ParseObject(body, req)), user));
                 break;
             case "update":
                 await UpdateAsync(ctx, req, store, strategy, CheckFields(ctx, req, ParseBody(body, req)), user);
@@ -86,7 +88,7 @@ public sealed class ResourceHandler
 
     // ---- read ----
 
-    private async Task GetAsync(HttpContext ctx, ResourceRequest req, ResourceStore store, ResourceStrategy strategy)
+    private async Task GetAsync(HttpContext ctx, ResourceRequest req, ResourceStore store, ResourceStrategy strategy, ResponseConversion conversion)
     {
         var current = store.Get(StoredObject.MakeKey(req.Namespace, req.Name)) ?? throw ApiException.NotFound(req.Group, req.Resource, req.Name);
         if (req.Subresource == "scale")
@@ -98,16 +100,33 @@ public sealed class ResourceHandler
         {
             throw ApiException.MethodNotAllowed();
         }
-        if (TableWriter.RequestedVersion(ctx) is { } tableVersion)
+        if (conversion.Kind == ConversionKind.Table)
         {
-            await ResponseWriter.WriteJsonAsync(ctx, 200, TableWriter.Render(tableVersion, req.Group, req.Resource, [current],
+            await ResponseWriter.WriteJsonAsync(ctx, 200, TableWriter.Render(conversion.Version, req.Group, req.Resource, [current],
                 current.ResourceVersion.ToString(CultureInfo.InvariantCulture), null, null, _time.GetUtcNow(), IncludeObject(ctx)));
             return;
         }
-        await ResponseWriter.WriteObjectAsync(ctx, 200, current);
+        await WriteObjectAsync(ctx, 200, req, current, conversion);
     }
 
-    private async Task ListAsync(HttpContext ctx, ResourceRequest req, ResourceStore store)
+    /// <summary>One object as the response, cut down to PartialObjectMetadata when asked (upstream's transformResponseObject).</summary>
+    private static Task WriteObjectAsync(HttpContext ctx, int statusCode, ResourceRequest req, StoredObject o, ResponseConversion conversion)
+    {
+        switch (conversion.Kind)
+        {
+            case ConversionKind.PartialObjectMetadata:
+                return ResponseWriter.WriteJsonAsync(ctx, statusCode, PartialObjectMetadataWriter.Encode(o, conversion.Version));
+            case ConversionKind.PartialObjectMetadataList:
+                throw ResponseConversion.NotAList(conversion.Kind, req, isList: false);
+            default:
+                return ResponseWriter.WriteObjectAsync(ctx, statusCode, o);
+        }
+    }
+
+    private static Task WriteObjectAsync(HttpContext ctx, int statusCode, ResourceRequest req, StoredObject o)
+        => WriteObjectAsync(ctx, statusCode, req, o, ResponseConversion.Negotiate(ctx));
+
+    private async Task ListAsync(HttpContext ctx, ResourceRequest req, ResourceStore store, ResponseConversion conversion)
     {
         var query = ctx.Request.Query;
         var filter = BuildFilter(query, req);
@@ -164,12 +183,22 @@ public sealed class ResourceHandler
             if (filter.Matches(o)) selected.Add(o);
         }
         if (remaining > 0) continueToken = new ContinueToken(listRv, selected[^1].Key).Encode();
-        if (TableWriter.RequestedVersion(ctx) is { } tableVersion)
+        switch (conversion.Kind)
         {
-            await ResponseWriter.WriteJsonAsync(ctx, 200, TableWriter.Render(tableVersion, req.Group, req.Resource, selected,
-                listRv.ToString(CultureInfo.InvariantCulture), continueToken, continueToken is not null && filter.IsEverything ? remaining : null,
-                _time.GetUtcNow(), IncludeObject(ctx)));
-            return;
+            case ConversionKind.Table:
+                await ResponseWriter.WriteJsonAsync(ctx, 200, TableWriter.Render(conversion.Version, req.Group, req.Resource, selected,
+                    listRv.ToString(CultureInfo.InvariantCulture), continueToken, continueToken is not null && filter.IsEverything ? remaining : null,
+                    _time.GetUtcNow(), IncludeObject(ctx)));
+                return;
+            case ConversionKind.PartialObjectMetadata:
+                throw ResponseConversion.NotAList(conversion.Kind, req, isList: true);
+            case ConversionKind.PartialObjectMetadataList:
+                ctx.Response.StatusCode = 200;
+                ctx.Response.ContentType = ResponseWriter.JsonContentType;
+                await PartialObjectMetadataWriter.WriteListAsync(ctx.Response.BodyWriter, conversion.Version, selected,
+                    listRv.ToString(CultureInfo.InvariantCulture), continueToken, continueToken is not null && filter.IsEverything ? remaining : null,
+                    ctx.RequestAborted);
+                return;
         }
 
         ctx.Response.StatusCode = 200;
@@ -334,7 +363,7 @@ public sealed class ResourceHandler
         }
         CheckBodyIdentity(req, body);
         var result = CommitUpdate(req, store, strategy, user, current => Desired(req, strategy, current, (JsonObject)body.DeepClone()));
-        await ResponseWriter.WriteObjectAsync(ctx, 200, result);
+        await WriteObjectAsync(ctx, 200, req, result);
     }
 
     private async Task PatchAsync(HttpContext ctx, ResourceRequest req, ResourceStore store, ResourceStrategy strategy, byte[]? body, UserInfo user)
@@ -392,7 +421,7 @@ public sealed class ResourceHandler
             CheckBodyIdentity(req, patched);
             return Desired(req, strategy, current, patched);
         });
-        await ResponseWriter.WriteObjectAsync(ctx, 200, result);
+        await WriteObjectAsync(ctx, 200, req, result);
     }
 
     private static void CheckBodyIdentity(ResourceRequest req, JsonObject body)
@@ -733,12 +762,12 @@ public sealed class ResourceHandler
             {
                 // Upstream answers 202 only when the client explicitly asked for cascading via orphanDependents=false.
                 var code = options.OrphanDependents == false ? 202 : 200;
-                await ResponseWriter.WriteObjectAsync(ctx, code, outcome.Object);
+                await WriteObjectAsync(ctx, code, req, outcome.Object);
                 return;
             }
             if (strategy.ReturnsDeletedObject)
             {
-                await ResponseWriter.WriteObjectAsync(ctx, 200, outcome.Kind == DeletionKind.Removed ? current : outcome.Object);
+                await WriteObjectAsync(ctx, 200, req, outcome.Kind == DeletionKind.Removed ? current : outcome.Object);
                 return;
             }
             await ResponseWriter.WriteJsonAsync(ctx, 200, ResponseWriter.Render(w =>

@@ -18,7 +18,7 @@ public sealed class WatchStreamer(TimeProvider time, TimeSpan bookmarkInterval)
     // A replay of thousands of objects goes out in chunks of about this size rather than one write per event.
     private const long InitialFlushBytes = 256 * 1024;
 
-    public async Task ServeAsync(HttpContext ctx, ResourceRequest req, ResourceStore store, ObjectFilter filter, CancellationToken ct)
+    public async Task ServeAsync(HttpContext ctx, ResourceRequest req, ResourceStore store, ObjectFilter filter, ResponseConversion conversion, CancellationToken ct)
     {
         var query = ctx.Request.Query;
         long? fromRv = null;
@@ -40,13 +40,22 @@ public sealed class WatchStreamer(TimeProvider time, TimeSpan bookmarkInterval)
         ctx.Response.ContentType = ResponseWriter.JsonContentType;
         ctx.Response.Headers.CacheControl = "no-cache, private";
         var pipe = ctx.Response.BodyWriter;
-        // kubectl get -w asks for tables: each event then carries a one-row Table of the object.
+        // kubectl get -w asks for tables: each event then carries a one-row Table of the object. The metadata client
+        // asks for PartialObjectMetadata; asking for a PartialObjectMetadataList fails upstream's transform of each
+        // single object, which then sends the object unchanged.
         Func<StoredObject, byte[]> encode = o => o.Json;
-        if (Printing.TableWriter.RequestedVersion(ctx) is { } tableVersion)
+        Func<byte[], byte[]> encodeBookmark = json => json;
+        switch (conversion.Kind)
         {
-            var includeObject = query["includeObject"].ToString() == "Object";
-            encode = o => Printing.TableWriter.Render(tableVersion, req.Group, req.Resource, [o],
-                o.ResourceVersion.ToString(CultureInfo.InvariantCulture), null, null, time.GetUtcNow(), includeObject);
+            case ConversionKind.Table:
+                var includeObject = query["includeObject"].ToString() == "Object";
+                encode = o => Printing.TableWriter.Render(conversion.Version, req.Group, req.Resource, [o],
+                    o.ResourceVersion.ToString(CultureInfo.InvariantCulture), null, null, time.GetUtcNow(), includeObject);
+                break;
+            case ConversionKind.PartialObjectMetadata:
+                encode = o => PartialObjectMetadataWriter.Encode(o, conversion.Version);
+                encodeBookmark = json => PartialObjectMetadataWriter.Encode(json, conversion.Version);
+                break;
         }
 
         Watcher watcher;
@@ -73,7 +82,7 @@ public sealed class WatchStreamer(TimeProvider time, TimeSpan bookmarkInterval)
                 // Like upstream's watch server, flush only when nothing else is ready to send.
                 foreach (var e in watcher.Initial)
                 {
-                    if (Send(pipe, e, filter, req, encode) && pipe.CanGetUnflushedBytes && pipe.UnflushedBytes > InitialFlushBytes
+                    if (Send(pipe, e, filter, req, encode, encodeBookmark) && pipe.CanGetUnflushedBytes && pipe.UnflushedBytes > InitialFlushBytes
                         && (await pipe.FlushAsync(token)).IsCompleted) return;
                 }
                 if ((await pipe.FlushAsync(token)).IsCompleted) return;
@@ -87,7 +96,7 @@ public sealed class WatchStreamer(TimeProvider time, TimeSpan bookmarkInterval)
                     token.ThrowIfCancellationRequested();
                     if (pendingWait is null && reader.TryRead(out var ev))
                     {
-                        var sent = Send(pipe, ev, filter, req, encode);
+                        var sent = Send(pipe, ev, filter, req, encode, encodeBookmark);
                         if (sent && !reader.TryPeek(out _) && (await pipe.FlushAsync(token)).IsCompleted) break;
                         continue;
                     }
@@ -120,13 +129,14 @@ public sealed class WatchStreamer(TimeProvider time, TimeSpan bookmarkInterval)
 
     private static bool IsTrue(string? value) => value is "true" or "1" or "t" or "T" or "True" or "TRUE";
 
-    private static bool Send(PipeWriter pipe, WatchEvent e, ObjectFilter filter, ResourceRequest req, Func<StoredObject, byte[]> encode)
+    private static bool Send(PipeWriter pipe, WatchEvent e, ObjectFilter filter, ResourceRequest req, Func<StoredObject, byte[]> encode,
+        Func<byte[], byte[]> encodeBookmark)
     {
         switch (e.Type)
         {
             case WatchEventType.Bookmark:
                 var bookmark = $"{{\"kind\":\"{req.Entry.Kind}\",\"apiVersion\":\"{req.GroupVersion}\",\"metadata\":{{\"resourceVersion\":\"{e.ResourceVersion}\"}}}}";
-                WriteEvent(pipe, "BOOKMARK", System.Text.Encoding.UTF8.GetBytes(bookmark));
+                WriteEvent(pipe, "BOOKMARK", encodeBookmark(System.Text.Encoding.UTF8.GetBytes(bookmark)));
                 return true;
             case WatchEventType.Deleted:
                 if (e.Previous is not null && !filter.Matches(e.Previous)) return false;

@@ -1,40 +1,12 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
+using Kcm.ApiServer.Endpoints;
 using Kcm.ApiServer.Storage;
-using Microsoft.AspNetCore.Http;
 
 namespace Kcm.ApiServer.Printing;
 
-/// <summary>Answers get/list with a meta.k8s.io Table when the Accept header asks for one first (as kubectl get does).</summary>
+/// <summary>Renders get/list/watch results as a meta.k8s.io Table, which kubectl get asks for (see ResponseConversion).</summary>
 public static class TableWriter
 {
-    /// <summary>"v1" or "v1beta1" when the client's most preferred acceptable type is a Table; otherwise null.</summary>
-    public static string? RequestedVersion(HttpContext ctx)
-    {
-        var accept = ctx.Request.Headers.Accept.ToString();
-        foreach (var range in accept.Split(','))
-        {
-            var parts = range.Split(';');
-            var media = parts[0].Trim().ToLowerInvariant();
-            if (media is not ("application/json" or "*/*" or "application/*")) continue;
-            string? @as = null, version = null, group = null;
-            foreach (var p in parts.Skip(1))
-            {
-                var kv = p.Split('=', 2);
-                if (kv.Length != 2) continue;
-                switch (kv[0].Trim())
-                {
-                    case "as": @as = kv[1].Trim(); break;
-                    case "v": version = kv[1].Trim(); break;
-                    case "g": group = kv[1].Trim(); break;
-                }
-            }
-            if (@as is null) return null;
-            if (@as == "Table" && group == "meta.k8s.io" && version is "v1" or "v1beta1") return version;
-        }
-        return null;
-    }
-
     public static byte[] Render(string version, string group, string resource, IReadOnlyList<StoredObject> objects, string resourceVersion,
         string? continueToken, long? remaining, DateTimeOffset now, bool includeObject)
     {
@@ -81,7 +53,7 @@ public static class TableWriter
                 w.WriteEndArray();
                 w.WritePropertyName("object");
                 if (includeObject) obj.WriteTo(w);
-                else PartialObjectMetadata(obj, version).WriteTo(w);
+                else PartialObjectMetadataWriter.Write(w, o, version);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -89,11 +61,4 @@ public static class TableWriter
         }
         return buffer.WrittenSpan.ToArray();
     }
-
-    private static JsonObject PartialObjectMetadata(JsonObject obj, string version) => new()
-    {
-        ["kind"] = "PartialObjectMetadata",
-        ["apiVersion"] = "meta.k8s.io/" + version,
-        ["metadata"] = obj["metadata"]?.DeepClone(),
-    };
 }

@@ -57,6 +57,9 @@ public sealed class BadRequestException(int statusCode, Status status) : KubeApi
 
 public sealed class MethodNotAllowedException(int statusCode, Status status) : KubeApiException(statusCode, status);
 
+/// <summary>406: the server cannot answer in any media type (or conversion, e.g. PartialObjectMetadata) the request accepts.</summary>
+public sealed class NotAcceptableException(int statusCode, Status status) : KubeApiException(statusCode, status);
+
 public sealed class InternalErrorException(int statusCode, Status status) : KubeApiException(statusCode, status);
 
 public sealed class ServiceUnavailableException(int statusCode, Status status) : KubeApiException(statusCode, status);

@@ -9,13 +9,19 @@ using Kcm.Runtime.Informers;
 namespace Kcm.Controllers.GarbageCollector;
 
 /// <summary>
-/// Lists and watches a resource keeping only the metadata the garbage collector reads (upstream uses the
-/// metadata client's PartialObjectMetadata for the same reason): every object is cut down as soon as it is
+/// Lists and watches a resource keeping only the metadata the garbage collector reads. As upstream's metadata
+/// informer, it asks the server for PartialObjectMetadata; a server that answers 406 (an old or aggregated one) is
+/// asked for full objects from then on. Either way every object is cut down to plain values as soon as it is
 /// decoded, and lists are read page by page so a large collection is never held whole.
 /// </summary>
 public sealed class MetadataOnlyListWatcher(DynamicResourceClient client, int pageSize = KubeApiClient.DefaultPageSize) : IListWatcher<JsonObject>
 {
     private static readonly string[] KeptMetadata = ["name", "namespace", "uid", "resourceVersion", "ownerReferences", "finalizers", "deletionTimestamp"];
+
+    private volatile bool _serverRefusesMetadata;
+
+    /// <summary>False once the server has refused a PartialObjectMetadata request; full objects are requested instead.</summary>
+    public bool RequestsMetadata => !_serverRefusesMetadata;
 
     public async Task<ListResult<JsonObject>> ListAsync(CancellationToken cancellationToken)
     {
@@ -33,9 +39,26 @@ public sealed class MetadataOnlyListWatcher(DynamicResourceClient client, int pa
     public async IAsyncEnumerable<WatchEvent<JsonObject>> WatchAsync(string resourceVersion, TimeSpan timeout, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var options = new ListOptions { ResourceVersion = resourceVersion, AllowWatchBookmarks = true, TimeoutSeconds = Math.Max(1, (long)timeout.TotalSeconds) };
-        await foreach (var watchEvent in client.WatchAsync(null, options, cancellationToken).ConfigureAwait(false))
+        var events = _serverRefusesMetadata ? client.WatchAsync(null, options, cancellationToken) : client.WatchMetadataAsync(null, options, cancellationToken);
+        await using var enumerator = events.GetAsyncEnumerator(cancellationToken);
+        while (await MoveNextAsync(enumerator).ConfigureAwait(false))
         {
+            var watchEvent = enumerator.Current;
             yield return watchEvent with { Object = Strip(watchEvent.Object, null, null) };
+        }
+    }
+
+    // A refusal of the watch (its list was accepted) is rethrown: the reflector retries, then with full objects.
+    private async ValueTask<bool> MoveNextAsync(IAsyncEnumerator<WatchEvent<JsonObject>> enumerator)
+    {
+        try
+        {
+            return await enumerator.MoveNextAsync().ConfigureAwait(false);
+        }
+        catch (NotAcceptableException)
+        {
+            _serverRefusesMetadata = true;
+            throw;
         }
     }
 
@@ -109,7 +132,7 @@ public sealed class MetadataOnlyListWatcher(DynamicResourceClient client, int pa
         string? next = null;
         do
         {
-            var page = await client.ListAsync(null, new ListOptions { Limit = limit, Continue = next }, cancellationToken).ConfigureAwait(false);
+            var page = await ListPageAsync(new ListOptions { Limit = limit, Continue = next }, cancellationToken).ConfigureAwait(false);
             resourceVersion ??= Json.String(page["metadata"], "resourceVersion");
             var apiVersion = Json.String(page, "apiVersion");
             var listKind = Json.String(page, "kind");
@@ -128,5 +151,21 @@ public sealed class MetadataOnlyListWatcher(DynamicResourceClient client, int pa
         }
         while (!string.IsNullOrEmpty(next));
         return new ListResult<JsonObject>(items, resourceVersion ?? "");
+    }
+
+    private async Task<JsonObject> ListPageAsync(ListOptions options, CancellationToken cancellationToken)
+    {
+        if (!_serverRefusesMetadata)
+        {
+            try
+            {
+                return await client.ListMetadataAsync(null, options, cancellationToken).ConfigureAwait(false);
+            }
+            catch (NotAcceptableException)
+            {
+                _serverRefusesMetadata = true;
+            }
+        }
+        return await client.ListAsync(null, options, cancellationToken).ConfigureAwait(false);
     }
 }

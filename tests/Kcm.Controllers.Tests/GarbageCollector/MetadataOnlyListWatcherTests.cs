@@ -1,0 +1,167 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Kcm.Api.Core.V1;
+using Kcm.Api.Meta.V1;
+using Kcm.Client;
+using Kcm.Client.Config;
+using Kcm.Client.Flowcontrol;
+using Kcm.Client.Transport;
+using Kcm.Client.Watch;
+using Kcm.Controllers.Clients;
+using Kcm.Controllers.GarbageCollector;
+using Kcm.Runtime.Events;
+using Kcm.Runtime.Informers;
+using Kcm.Runtime.Queues;
+using Kcm.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+using CoreNamespace = Kcm.Api.Core.V1.Namespace;
+
+namespace Kcm.Controllers.Tests.GarbageCollector;
+
+public sealed class MetadataOnlyListWatcherTests(EmbeddedServerFixture server) : IClassFixture<EmbeddedServerFixture>
+{
+    private const string ConfigMapListJson =
+        """{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"12"},"items":[{"metadata":{"name":"cm","namespace":"ns","uid":"u1","resourceVersion":"11","labels":{"a":"b"}},"data":{"k":"v"}}]}""";
+
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+
+    [Fact(Timeout = 30000)]
+    public async Task ListAndWatch_EmbeddedServer_ObjectsComeAsPartialObjectMetadata()
+    {
+        using var client = RecordingClient(out _);
+        var ns = await CreateNamespaceAsync(client);
+        await client.CreateAsync(new ConfigMap { Metadata = new ObjectMeta { Name = "cm", Namespace = ns }, Data = new Dictionary<string, string> { ["k"] = "v" } });
+        var listWatcher = new MetadataOnlyListWatcher(client.Dynamic.Resource("", "v1", "configmaps", namespaced: true), pageSize: 2);
+
+        var list = await listWatcher.ListAsync(CancellationToken.None);
+
+        // Only a metadata response names this kind: a full object would keep "ConfigMap".
+        var listed = Assert.Single(list.Items, o => Json.String(o["metadata"], "namespace") == ns);
+        Assert.Equal(("meta.k8s.io/v1", "PartialObjectMetadata"), (Json.String(listed, "apiVersion"), Json.String(listed, "kind")));
+        Assert.Equal("cm", Json.String(listed["metadata"], "name"));
+        Assert.Null(listed["data"]);
+        Assert.True(listWatcher.RequestsMetadata);
+
+        using var cts = new CancellationTokenSource(Timeout);
+        var watch = listWatcher.WatchAsync(list.ResourceVersion, TimeSpan.FromSeconds(10), cts.Token).GetAsyncEnumerator(cts.Token);
+        await client.DeleteAsync<ConfigMap>(ns, "cm");
+        WatchEvent<JsonObject>? deleted = null;
+        while (deleted is null && await watch.MoveNextAsync())
+        {
+            if (watch.Current.Type == WatchEventType.Deleted) deleted = watch.Current;
+        }
+        await watch.DisposeAsync();
+        Assert.NotNull(deleted);
+        Assert.Equal("PartialObjectMetadata", Json.String(deleted.Object, "kind"));
+        Assert.Equal("cm", Json.String(deleted.Object["metadata"], "name"));
+    }
+
+    [Fact(Timeout = 30000)]
+    public async Task ListAsync_ServerAnswers406_FallsBackToFullObjectsStrippedAndStaysThere()
+    {
+        var handler = new FakeServer(request => IsMetadataRequest(request)
+            ? Respond(HttpStatusCode.NotAcceptable, """{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotAcceptable","code":406}""")
+            : Respond(HttpStatusCode.OK, ConfigMapListJson));
+        using var client = new KubeApiClient(new ClientConfig { Server = new Uri("https://fake") }, new KubeClientOptions { Handler = handler, RateLimiter = new UnlimitedRateLimiter() });
+        var listWatcher = new MetadataOnlyListWatcher(client.Dynamic.Resource("", "v1", "configmaps", namespaced: true));
+
+        var first = await listWatcher.ListAsync(CancellationToken.None);
+        await listWatcher.ListAsync(CancellationToken.None);
+
+        var item = Assert.Single(first.Items);
+        Assert.Equal(("v1", "ConfigMap", "u1"), (Json.String(item, "apiVersion"), Json.String(item, "kind"), Json.String(item["metadata"], "uid")));
+        Assert.Null(item["data"]);
+        Assert.Null(item["metadata"]!["labels"]);
+        Assert.Equal("12", first.ResourceVersion);
+        Assert.False(listWatcher.RequestsMetadata);
+        // One refused metadata list, then full lists only.
+        Assert.Equal([true, false, false], handler.Requests.Select(IsMetadataRequest));
+    }
+
+    [Fact(Timeout = 30000)]
+    public async Task ListAsync_ServerIgnoresConversion_FullListStripped()
+    {
+        var handler = new FakeServer(_ => Respond(HttpStatusCode.OK, ConfigMapListJson));
+        using var client = new KubeApiClient(new ClientConfig { Server = new Uri("https://fake") }, new KubeClientOptions { Handler = handler, RateLimiter = new UnlimitedRateLimiter() });
+        var listWatcher = new MetadataOnlyListWatcher(client.Dynamic.Resource("", "v1", "configmaps", namespaced: true));
+
+        var list = await listWatcher.ListAsync(CancellationToken.None);
+
+        var item = Assert.Single(list.Items);
+        Assert.Equal("ConfigMap", Json.String(item, "kind"));
+        Assert.Null(item["data"]);
+        Assert.True(listWatcher.RequestsMetadata);
+        Assert.Contains("as=PartialObjectMetadataList;g=meta.k8s.io;v=v1", Assert.Single(handler.Requests).Accept);
+    }
+
+    [Fact(Timeout = 60000)]
+    public async Task RunAsync_Monitors_ListAndWatchOnlyMetadata()
+    {
+        using var client = RecordingClient(out var handler);
+        var loggers = NullLoggerFactory.Instance;
+        await using var events = new EventBroadcaster(client, loggers, TimeProvider.System);
+        var context = new ControllerContext
+        {
+            Clients = new SharedClients(client),
+            Informers = new SharedInformerFactory(client, new SharedInformerFactoryOptions(), loggers),
+            Events = events,
+            QueueMetrics = NoopWorkQueueMetricsProvider.Instance,
+            Loggers = loggers,
+        };
+        using var collector = new Controllers.GarbageCollector.GarbageCollector(context);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(45));
+        var run = collector.RunAsync(1, cts.Token);
+
+        await Eventually.TrueAsync("the collector watches configmaps",
+            () => Task.FromResult(handler.Requests.Any(r => r.Path.StartsWith("/api/v1/configmaps?", StringComparison.Ordinal) && r.Path.Contains("watch=true"))),
+            Timeout);
+        await cts.CancelAsync();
+        await run.WaitAsync(Timeout).ContinueWith(_ => { }, TaskScheduler.Default);
+
+        // Monitors list with limit= and watch with watch=true; nothing else the collector sends has either.
+        var lists = handler.Requests.Where(r => r.Path.Contains("limit=")).ToList();
+        var watches = handler.Requests.Where(r => r.Path.Contains("watch=true")).ToList();
+        Assert.Contains(lists, r => r.Path.StartsWith("/api/v1/configmaps?", StringComparison.Ordinal));
+        Assert.All(lists, r => Assert.StartsWith("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1", r.Accept));
+        Assert.All(watches, r => Assert.StartsWith("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1", r.Accept));
+    }
+
+    private KubeApiClient RecordingClient(out FakeServer handler)
+    {
+        var config = KubeconfigLoader.LoadFromFile(server.AdminKubeconfigPath);
+        var transport = KubeHttpHandlerFactory.Create(config);
+        handler = new FakeServer(null) { InnerHandler = transport };
+        return new KubeApiClient(config, new KubeClientOptions { Handler = handler, RateLimiter = new UnlimitedRateLimiter() });
+    }
+
+    private static async Task<string> CreateNamespaceAsync(KubeApiClient client)
+    {
+        var name = "md-" + Guid.NewGuid().ToString("N")[..8];
+        await client.CreateAsync(new CoreNamespace { Metadata = new ObjectMeta { Name = name } });
+        return name;
+    }
+
+    private static bool IsMetadataRequest(SeenRequest request) => request.Accept.Contains("as=PartialObjectMetadata", StringComparison.Ordinal);
+
+    private static HttpResponseMessage Respond(HttpStatusCode code, string json)
+        => new(code) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+
+    private sealed record SeenRequest(string Path, string Accept);
+
+    /// <summary>Records each request's path and Accept header; answers itself, or passes on to the real transport.</summary>
+    private sealed class FakeServer(Func<SeenRequest, HttpResponseMessage>? respond) : DelegatingHandler
+    {
+        private readonly ConcurrentQueue<SeenRequest> _requests = new();
+
+        public IReadOnlyList<SeenRequest> Requests => [.. _requests];
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var seen = new SeenRequest(request.RequestUri!.PathAndQuery, request.Headers.NonValidated["Accept"].ToString());
+            _requests.Enqueue(seen);
+            return respond is null ? base.SendAsync(request, cancellationToken) : Task.FromResult(respond(seen));
+        }
+    }
+}
