@@ -36,11 +36,7 @@ public static class PartialObjectMetadataWriter
             w.WriteStartObject();
             w.WriteString("kind", "PartialObjectMetadataList");
             w.WriteString("apiVersion", "meta.k8s.io/" + version);
-            w.WriteStartObject("metadata");
-            if (resourceVersion.Length > 0) w.WriteString("resourceVersion", resourceVersion);
-            if (continueToken is not null) w.WriteString("continue", continueToken);
-            if (remainingItemCount is { } remaining) w.WriteNumber("remainingItemCount", remaining);
-            w.WriteEndObject();
+            ResponseWriter.WriteListMeta(w, resourceVersion, continueToken, remainingItemCount);
             w.WriteEndObject();
         });
         ResponseWriter.Write(pipe, header.AsSpan(0, header.Length - 1));

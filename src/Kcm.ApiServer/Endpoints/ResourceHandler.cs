@@ -209,14 +209,8 @@ public sealed class ResourceHandler
             w.WriteStartObject();
             w.WriteString("kind", req.Entry.Kind + "List");
             w.WriteString("apiVersion", req.GroupVersion);
-            w.WriteStartObject("metadata");
-            w.WriteString("resourceVersion", listRv.ToString(CultureInfo.InvariantCulture));
-            if (continueToken is not null)
-            {
-                w.WriteString("continue", continueToken);
-                if (filter.IsEverything) w.WriteNumber("remainingItemCount", remaining);
-            }
-            w.WriteEndObject();
+            ResponseWriter.WriteListMeta(w, listRv.ToString(CultureInfo.InvariantCulture), continueToken,
+                continueToken is not null && filter.IsEverything ? remaining : null);
             w.WriteEndObject();
         });
         ResponseWriter.Write(pipe, header.AsSpan(0, header.Length - 1));

@@ -40,6 +40,16 @@ internal static class ResponseWriter
 
     public static byte[] RenderStatus(ApiException e) => Render(e.WriteStatus);
 
+    /// <summary>A list's ListMeta: resourceVersion (when known), continue and remainingItemCount (when given).</summary>
+    public static void WriteListMeta(Utf8JsonWriter w, string resourceVersion, string? continueToken, long? remainingItemCount)
+    {
+        w.WriteStartObject("metadata");
+        if (resourceVersion.Length > 0) w.WriteString("resourceVersion", resourceVersion);
+        if (continueToken is not null) w.WriteString("continue", continueToken);
+        if (remainingItemCount is { } remaining) w.WriteNumber("remainingItemCount", remaining);
+        w.WriteEndObject();
+    }
+
     public static Task WriteErrorAsync(HttpContext ctx, ApiException e) => WriteJsonAsync(ctx, e.Code, RenderStatus(e));
 
     public static void Write(PipeWriter pipe, ReadOnlySpan<byte> bytes)

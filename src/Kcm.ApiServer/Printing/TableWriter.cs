@@ -17,11 +17,7 @@ public static class TableWriter
             w.WriteStartObject();
             w.WriteString("kind", "Table");
             w.WriteString("apiVersion", "meta.k8s.io/" + version);
-            w.WriteStartObject("metadata");
-            if (resourceVersion.Length > 0) w.WriteString("resourceVersion", resourceVersion);
-            if (continueToken is not null) w.WriteString("continue", continueToken);
-            if (remaining is { } r) w.WriteNumber("remainingItemCount", r);
-            w.WriteEndObject();
+            Endpoints.ResponseWriter.WriteListMeta(w, resourceVersion, continueToken, remaining);
             w.WriteStartArray("columnDefinitions");
             foreach (var c in columns)
             {
