@@ -42,6 +42,13 @@ public sealed class DynamicResourceClient(RestClient rest, GroupVersionResource 
         return DecodeObject(bytes);
     }
 
+    /// <summary>The object as a meta.k8s.io/v1 PartialObjectMetadata (the whole object from a server that cannot convert).</summary>
+    public async Task<JsonObject> GetMetadataAsync(string? @namespace, string name, CancellationToken cancellationToken = default)
+    {
+        var bytes = await rest.SendAsync(HttpMethod.Get, ObjectPath(@namespace, name, null), null, null, MetadataAccept, cancellationToken).ConfigureAwait(false);
+        return DecodeObject(bytes);
+    }
+
     /// <summary>One page (the whole list object, with metadata.continue when there is more).</summary>
     public Task<JsonObject> ListAsync(string? @namespace, ListOptions? options = null, CancellationToken cancellationToken = default)
         => ListAsync(@namespace, options, null, cancellationToken);

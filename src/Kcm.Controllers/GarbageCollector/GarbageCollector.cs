@@ -418,7 +418,7 @@ public sealed class GarbageCollector : IDisposable
         try
         {
             owner = await _client.Dynamic.Resource(resource.Resource, resource.Namespaced)
-                .GetAsync(resource.Namespaced ? item.Identity.Namespace : null, reference.Name, cancellationToken: cancellationToken).ConfigureAwait(false);
+                .GetMetadataAsync(resource.Namespaced ? item.Identity.Namespace : null, reference.Name, cancellationToken).ConfigureAwait(false);
         }
         catch (NotFoundException)
         {
@@ -502,7 +502,7 @@ public sealed class GarbageCollector : IDisposable
 
     // ---- operations against the API (upstream operations.go) ----
 
-    /// <summary>The live object, or null when it does not exist.</summary>
+    /// <summary>The live object's metadata (as upstream reads it through the metadata client), or null when it does not exist.</summary>
     private async Task<JsonObject?> GetObjectAsync(ObjectIdentity identity, CancellationToken cancellationToken)
     {
         var resource = _mapper.Find(identity.ApiVersion, identity.Kind);
@@ -513,7 +513,7 @@ public sealed class GarbageCollector : IDisposable
         try
         {
             return await _client.Dynamic.Resource(resource.Resource, resource.Namespaced)
-                .GetAsync(resource.Namespaced ? identity.Namespace : null, identity.Name, cancellationToken: cancellationToken).ConfigureAwait(false);
+                .GetMetadataAsync(resource.Namespaced ? identity.Namespace : null, identity.Name, cancellationToken).ConfigureAwait(false);
         }
         catch (NotFoundException)
         {

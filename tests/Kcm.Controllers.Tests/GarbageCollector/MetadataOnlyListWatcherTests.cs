@@ -6,6 +6,7 @@ using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
 using Kcm.Client;
 using Kcm.Client.Config;
+using Kcm.Client.Errors;
 using Kcm.Client.Flowcontrol;
 using Kcm.Client.Transport;
 using Kcm.Client.Watch;
@@ -117,6 +118,28 @@ public sealed class MetadataOnlyListWatcherTests(EmbeddedServerFixture server) :
         await Eventually.TrueAsync("the collector watches configmaps",
             () => Task.FromResult(handler.Requests.Any(r => r.Path.StartsWith("/api/v1/configmaps?", StringComparison.Ordinal) && r.Path.Contains("watch=true"))),
             Timeout);
+        // A dependent of an owner that never existed: the collector looks the owner up, then deletes the dependent.
+        var ns = await CreateNamespaceAsync(client);
+        await client.CreateAsync(new ConfigMap
+        {
+            Metadata = new ObjectMeta
+            {
+                Name = "orphaned",
+                OwnerReferences = [new OwnerReference { ApiVersion = "v1", Kind = "ConfigMap", Name = "never-existed", Uid = Guid.NewGuid().ToString() }],
+            },
+        }, ns);
+        await Eventually.TrueAsync("the dependent of a missing owner is collected", async () =>
+        {
+            try
+            {
+                await client.GetAsync<ConfigMap>(ns, "orphaned");
+                return false;
+            }
+            catch (NotFoundException)
+            {
+                return true;
+            }
+        }, Timeout);
         await cts.CancelAsync();
         await run.WaitAsync(Timeout).ContinueWith(_ => { }, TaskScheduler.Default);
 
@@ -126,6 +149,10 @@ public sealed class MetadataOnlyListWatcherTests(EmbeddedServerFixture server) :
         Assert.Contains(lists, r => r.Path.StartsWith("/api/v1/configmaps?", StringComparison.Ordinal));
         Assert.All(lists, r => Assert.StartsWith("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1", r.Accept));
         Assert.All(watches, r => Assert.StartsWith("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1", r.Accept));
+        // Its single-object reads ask for metadata too (only the collector reads the owner that never existed).
+        var ownerReads = handler.Requests.Where(r => r.Path == $"/api/v1/namespaces/{ns}/configmaps/never-existed").ToList();
+        Assert.NotEmpty(ownerReads);
+        Assert.All(ownerReads, r => Assert.StartsWith("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1", r.Accept));
     }
 
     private KubeApiClient RecordingClient(out FakeServer handler)
