@@ -7,13 +7,13 @@ public sealed class KubectlFixture : EmbeddedServerFixture, IAsyncLifetime
 {
     private string? _cacheDirectory;
 
-    public Kubectl Kubectl { get; private set; } = null!;
+    public KubectlRunner Kubectl { get; private set; } = null!;
 
     public new async Task InitializeAsync()
     {
         await base.InitializeAsync();
         _cacheDirectory = Path.Combine(Path.GetTempPath(), "kcm-kubectl-cache-" + Guid.NewGuid().ToString("N")[..12]);
-        Kubectl = new Kubectl(AdminKubeconfigPath, _cacheDirectory);
+        Kubectl = new KubectlRunner(AdminKubeconfigPath, _cacheDirectory);
     }
 
     public new async Task DisposeAsync()

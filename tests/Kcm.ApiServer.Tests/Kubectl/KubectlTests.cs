@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Kcm.Testing;
 
 namespace Kcm.ApiServer.Tests.Kubectl;
 
@@ -8,7 +9,7 @@ namespace Kcm.ApiServer.Tests.Kubectl;
 /// </summary>
 public sealed class KubectlTests(KubectlFixture fixture) : IClassFixture<KubectlFixture>
 {
-    private Kubectl K => fixture.Kubectl;
+    private KubectlRunner K => fixture.Kubectl;
 
     private const string DeploymentYaml = """
         apiVersion: apps/v1
@@ -338,7 +339,7 @@ public sealed class KubectlTests(KubectlFixture fixture) : IClassFixture<Kubectl
         Assert.Contains("type\t<string>", explained);
     }
 
-    private async Task<Kubectl> TokenKubectlAsync(string token)
+    private async Task<KubectlRunner> TokenKubectlAsync(string token)
     {
         var server = (await K.OkAsync("config", "view", "--raw", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}")).Trim();
         var ca = (await K.OkAsync("config", "view", "--raw", "--minify", "-o", "jsonpath={.clusters[0].cluster.certificate-authority-data}")).Trim();
@@ -351,7 +352,7 @@ public sealed class KubectlTests(KubectlFixture fixture) : IClassFixture<Kubectl
             contexts: [{"{"}name: x, context: {"{"}cluster: c, user: u{"}"}{"}"}]
             current-context: x
             """);
-        return new Kubectl(path, Path.Combine(Path.GetTempPath(), "kcm-kubectl-cache-" + Guid.NewGuid().ToString("N")[..12]));
+        return new KubectlRunner(path, Path.Combine(Path.GetTempPath(), "kcm-kubectl-cache-" + Guid.NewGuid().ToString("N")[..12]));
     }
 
     private static string CertificateRequestPem()

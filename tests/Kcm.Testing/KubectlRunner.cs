@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Kcm.ApiServer.Tests.Kubectl;
+namespace Kcm.Testing;
 
 public sealed record KubectlResult(int ExitCode, string Stdout, string Stderr)
 {
@@ -8,7 +8,7 @@ public sealed record KubectlResult(int ExitCode, string Stdout, string Stderr)
 }
 
 /// <summary>Runs the real kubectl binary (from PATH, or $KUBECTL) against a kubeconfig, with a timeout.</summary>
-public sealed class Kubectl(string kubeconfig, string cacheDirectory)
+public sealed class KubectlRunner(string kubeconfig, string cacheDirectory)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
@@ -22,8 +22,8 @@ public sealed class Kubectl(string kubeconfig, string cacheDirectory)
     public async Task<string> OkAsync(params string[] args)
     {
         var result = await RunAsync(args);
-        Assert.True(result.ExitCode == 0, $"kubectl {string.Join(' ', args)} exited {result.ExitCode}: {result.Output}");
-        return result.Stdout;
+        return result.ExitCode == 0 ? result.Stdout
+            : throw new KubectlFailedException($"kubectl {string.Join(' ', args)} exited {result.ExitCode}: {result.Output}");
     }
 
     public async Task<KubectlResult> RunWithInputAsync(string? stdin, params string[] args)
@@ -68,3 +68,6 @@ public sealed class Kubectl(string kubeconfig, string cacheDirectory)
         }
     }
 }
+
+/// <summary>A kubectl command a test expected to succeed exited non-zero.</summary>
+public sealed class KubectlFailedException(string message) : Exception(message);
