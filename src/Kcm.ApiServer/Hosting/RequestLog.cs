@@ -6,7 +6,11 @@ namespace Kcm.ApiServer.Hosting;
 
 /// <summary>One row of the request log: how many requests of this shape were answered with this code.</summary>
 /// <param name="Component">The user agent's product (before the first '/'), e.g. "kube-controller-manager".</param>
-public sealed record RequestCount(string Component, string Verb, string Group, string Resource, string Subresource, int Code, long Count);
+/// <param name="Client">
+/// The suffix client-go's per-controller clients append to the user agent (after its last '/'), e.g.
+/// "replicaset-controller"; empty for a user agent of the plain "product/version (os/arch) kubernetes/commit" shape.
+/// </param>
+public sealed record RequestCount(string Component, string Client, string Verb, string Group, string Resource, string Subresource, int Code, long Count);
 
 /// <summary>
 /// Counts requests by component, verb, resource and response code, as the real server's apiserver_request_total
@@ -14,7 +18,7 @@ public sealed record RequestCount(string Component, string Verb, string Group, s
 /// </summary>
 public sealed class RequestLog
 {
-    private readonly ConcurrentDictionary<(string Component, string Verb, string Group, string Resource, string Subresource, int Code), long> _counts = new();
+    private readonly ConcurrentDictionary<(string Component, string Client, string Verb, string Group, string Resource, string Subresource, int Code), long> _counts = new();
 
     internal async Task InvokeAsync(HttpContext ctx, RequestDelegate next)
     {
@@ -42,6 +46,8 @@ public sealed class RequestLog
         }
         var userAgent = ctx.Request.Headers.UserAgent.ToString();
         var component = userAgent.Split('/', 2)[0];
+        var parts = userAgent.Split('/');
+        var client = parts.Length > 4 ? parts[^1] : "";
         var watch = req is { WatchPath: true } || ctx.Request.Query["watch"].ToString() is "true" or "1";
         var verb = ctx.Request.Method switch
         {
@@ -50,12 +56,12 @@ public sealed class RequestLog
             "DELETE" when req is { Name.Length: 0 } => "DELETECOLLECTION",
             var m => m,
         };
-        var key = (component, verb, req?.Group ?? "", req?.Resource ?? "", req?.Subresource ?? "", ctx.Response.StatusCode);
+        var key = (component, client, verb, req?.Group ?? "", req?.Resource ?? "", req?.Subresource ?? "", ctx.Response.StatusCode);
         _counts.AddOrUpdate(key, 1, (_, n) => n + 1);
     }
 
     public IReadOnlyList<RequestCount> Snapshot()
-        => [.. _counts.Select(kv => new RequestCount(kv.Key.Component, kv.Key.Verb, kv.Key.Group, kv.Key.Resource, kv.Key.Subresource, kv.Key.Code, kv.Value))];
+        => [.. _counts.Select(kv => new RequestCount(kv.Key.Component, kv.Key.Client, kv.Key.Verb, kv.Key.Group, kv.Key.Resource, kv.Key.Subresource, kv.Key.Code, kv.Value))];
 
     public void Reset() => _counts.Clear();
 }
