@@ -195,4 +195,23 @@ public sealed class ListWatchTests(ApiServerFixture fixture)
         var events = await watch;
         Assert.Equal(["ADDED", "DELETED", "ADDED"], events.Select(e => Str(e["type"])));
     }
+
+    [Fact(Timeout = 30000)]
+    public async Task Watch_MatchingEventFollowedOnlyByFilteredOnes_DeliveredWithoutWaitingForMore()
+    {
+        var ns = await CreateNamespaceAsync(_client);
+        var (_, list) = await GetAsync(_client, $"/api/v1/namespaces/{ns}/configmaps");
+        var rv = Str(list!["metadata"]!["resourceVersion"]);
+        var watch = ReadWatchAsync(_client, $"/api/v1/namespaces/{ns}/configmaps?watch=true&labelSelector=sel%3Dyes&resourceVersion={rv}", 1, TimeSpan.FromSeconds(10));
+        await Task.Delay(300);
+
+        // One object the watch selects amid a burst it filters out: it must not wait in an unflushed buffer for a
+        // later event the watch selects (none comes).
+        await Task.WhenAll(Enumerable.Range(0, 41).Select(i => PostAsync(_client, $"/api/v1/namespaces/{ns}/configmaps", i == 20
+            ? """{"metadata":{"name":"wanted","labels":{"sel":"yes"}}}"""
+            : "{\"metadata\":{\"name\":\"other-" + i + "\",\"labels\":{\"sel\":\"no\"}}}")));
+
+        var events = await watch;
+        Assert.Equal("wanted", Str(Assert.Single(events)["object"]!["metadata"]!["name"]));
+    }
 }

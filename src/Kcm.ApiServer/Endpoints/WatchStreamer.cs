@@ -89,6 +89,7 @@ public sealed class WatchStreamer(TimeProvider time, TimeSpan bookmarkInterval)
                 var reader = watcher.Events;
                 var nextBookmark = time.GetUtcNow() + bookmarkInterval;
                 Task<bool>? pendingWait = null;
+                var unflushed = false;
                 while (true)
                 {
                     // A gone client or an expired timeout must end the loop here: the wait below may already be
@@ -96,8 +97,14 @@ public sealed class WatchStreamer(TimeProvider time, TimeSpan bookmarkInterval)
                     token.ThrowIfCancellationRequested();
                     if (pendingWait is null && reader.TryRead(out var ev))
                     {
-                        var sent = Send(pipe, ev, filter, req, encode, encodeBookmark);
-                        if (sent && !reader.TryPeek(out _) && (await pipe.FlushAsync(token)).IsCompleted) break;
+                        // Written events wait for the flush until the channel is drained, even when the events
+                        // after them are filtered out.
+                        unflushed |= Send(pipe, ev, filter, req, encode, encodeBookmark);
+                        if (unflushed && !reader.TryPeek(out _))
+                        {
+                            unflushed = false;
+                            if ((await pipe.FlushAsync(token)).IsCompleted) break;
+                        }
                         continue;
                     }
                     if (bookmarks && time.GetUtcNow() >= nextBookmark)
