@@ -42,10 +42,21 @@ public sealed class DynamicResourceClient(RestClient rest, GroupVersionResource 
         return DecodeObject(bytes);
     }
 
-    /// <summary>The object as a meta.k8s.io/v1 PartialObjectMetadata (the whole object from a server that cannot convert).</summary>
+    /// <summary>
+    /// The object as a meta.k8s.io/v1 PartialObjectMetadata: the whole object from a server that cannot convert, and
+    /// from one that refuses the conversion (406), which is asked again for the plain object.
+    /// </summary>
     public async Task<JsonObject> GetMetadataAsync(string? @namespace, string name, CancellationToken cancellationToken = default)
     {
-        var bytes = await rest.SendAsync(HttpMethod.Get, ObjectPath(@namespace, name, null), null, null, MetadataAccept, cancellationToken).ConfigureAwait(false);
+        byte[] bytes;
+        try
+        {
+            bytes = await rest.SendAsync(HttpMethod.Get, ObjectPath(@namespace, name, null), null, null, MetadataAccept, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NotAcceptableException)
+        {
+            return await GetAsync(@namespace, name, null, cancellationToken).ConfigureAwait(false);
+        }
         return DecodeObject(bytes);
     }
 

@@ -82,4 +82,20 @@ public sealed class DynamicClientTests
         Assert.Equal(["v1", "apps/v1"], lists.Select(l => l.GroupVersion));
         Assert.Equal(["/api", "/apis", "/api/v1", "/apis/apps/v1"], handler.Requests.Select(r => r.Uri.AbsolutePath));
     }
+
+    [Fact(Timeout = 10000)]
+    public async Task GetMetadataAsync_ServerRefusesConversion_AsksAgainForThePlainObject()
+    {
+        var handler = new StubHandler()
+            .Respond(HttpStatusCode.NotAcceptable, """{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotAcceptable","code":406}""")
+            .Respond(HttpStatusCode.OK, """{"kind":"Widget","metadata":{"name":"w","uid":"u1"},"spec":{"size":3}}""");
+        using var client = TestClients.Create(handler);
+
+        var widget = await client.Dynamic.Resource("example.com", "v1", "widgets", namespaced: true).GetMetadataAsync("ns", "w");
+
+        Assert.Equal("u1", (string?)widget["metadata"]!["uid"]);
+        Assert.Contains("as=PartialObjectMetadata", handler.Requests[0].Headers["Accept"]);
+        Assert.DoesNotContain("as=PartialObjectMetadata", handler.Requests[1].Headers.GetValueOrDefault("Accept") ?? "");
+        Assert.Equal(2, handler.Requests.Count);
+    }
 }
