@@ -90,7 +90,7 @@ public sealed class ReplicaSetKind : IReplicaSetKind<ReplicaSet>
     {
         var s = owner.Status;
         return ReplicaStatusFields.Read(s?.Replicas, s?.FullyLabeledReplicas, s?.ReadyReplicas, s?.AvailableReplicas, s?.ObservedGeneration,
-            s?.Conditions, c => new ReplicaCondition(c.Type ?? "", c.Status ?? "", c.LastTransitionTime, c.Reason, c.Message));
+            s?.Conditions, View);
     }
 
     public ReplicaSet WithStatus(ReplicaSet owner, ReplicaStatus status)
@@ -100,11 +100,12 @@ public sealed class ReplicaSetKind : IReplicaSetKind<ReplicaSet>
         (target.Replicas, target.FullyLabeledReplicas, target.ReadyReplicas, target.AvailableReplicas, target.ObservedGeneration) =
             (status.Replicas, status.FullyLabeledReplicas, status.ReadyReplicas, status.AvailableReplicas, status.ObservedGeneration);
         target.Conditions = ReplicaStatusFields.MergeConditions(target.Conditions, status.Conditions,
-            c => new ReplicaCondition(c.Type ?? "", c.Status ?? "", c.LastTransitionTime, c.Reason, c.Message),
+            View,
             c => new ReplicaSetCondition { Type = c.Type, Status = c.Status, LastTransitionTime = c.LastTransitionTime, Reason = c.Reason, Message = c.Message });
         return copy;
     }
 
+    private static ReplicaCondition View(ReplicaSetCondition c) => new(c.Type ?? "", c.Status ?? "", c.LastTransitionTime, c.Reason, c.Message);
 }
 
 /// <summary>ReplicationControllers: a map selector (empty selects nothing for event routing, as upstream) and an optional template.</summary>
@@ -133,7 +134,7 @@ public sealed class ReplicationControllerKind : IReplicaSetKind<ReplicationContr
     {
         var s = owner.Status;
         return ReplicaStatusFields.Read(s?.Replicas, s?.FullyLabeledReplicas, s?.ReadyReplicas, s?.AvailableReplicas, s?.ObservedGeneration,
-            s?.Conditions, c => new ReplicaCondition(c.Type ?? "", c.Status ?? "", c.LastTransitionTime, c.Reason, c.Message));
+            s?.Conditions, View);
     }
 
     public ReplicationController WithStatus(ReplicationController owner, ReplicaStatus status)
@@ -143,10 +144,12 @@ public sealed class ReplicationControllerKind : IReplicaSetKind<ReplicationContr
         (target.Replicas, target.FullyLabeledReplicas, target.ReadyReplicas, target.AvailableReplicas, target.ObservedGeneration) =
             (status.Replicas, status.FullyLabeledReplicas, status.ReadyReplicas, status.AvailableReplicas, status.ObservedGeneration);
         target.Conditions = ReplicaStatusFields.MergeConditions(target.Conditions, status.Conditions,
-            c => new ReplicaCondition(c.Type ?? "", c.Status ?? "", c.LastTransitionTime, c.Reason, c.Message),
+            View,
             c => new ReplicationControllerCondition { Type = c.Type, Status = c.Status, LastTransitionTime = c.LastTransitionTime, Reason = c.Reason, Message = c.Message });
         return copy;
     }
+
+    private static ReplicaCondition View(ReplicationControllerCondition c) => new(c.Type ?? "", c.Status ?? "", c.LastTransitionTime, c.Reason, c.Message);
 }
 
 /// <summary>The status conversions both kinds share.</summary>
