@@ -45,8 +45,8 @@ public sealed class RequestLog
             req = null;
         }
         var userAgent = ctx.Request.Headers.UserAgent.ToString();
-        var component = userAgent.Split('/', 2)[0];
         var parts = userAgent.Split('/');
+        var component = parts[0];
         var client = parts.Length > 4 ? parts[^1] : "";
         var watch = req is { WatchPath: true } || ctx.Request.Query["watch"].ToString() is "true" or "1";
         var verb = ctx.Request.Method switch
