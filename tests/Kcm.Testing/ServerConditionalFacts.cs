@@ -1,0 +1,47 @@
+using Xunit;
+
+namespace Kcm.Testing;
+
+/// <summary>
+/// A test of the embedded server itself (its files, its internals, its settings): skipped, with the reason shown,
+/// when KCM_TEST_KUBECONFIG points the suites at a real cluster.
+/// </summary>
+public sealed class EmbeddedOnlyFactAttribute : FactAttribute
+{
+    public EmbeddedOnlyFactAttribute(string why)
+    {
+        if (ServerConditions.UsesExternalCluster) Skip = "embedded server only: " + why;
+    }
+}
+
+/// <inheritdoc cref="EmbeddedOnlyFactAttribute"/>
+public sealed class EmbeddedOnlyTheoryAttribute : TheoryAttribute
+{
+    public EmbeddedOnlyTheoryAttribute(string why)
+    {
+        if (ServerConditions.UsesExternalCluster) Skip = "embedded server only: " + why;
+    }
+}
+
+/// <summary>A test that needs a real cluster (e.g. a differential comparison): skipped unless KCM_TEST_KUBECONFIG is set.</summary>
+public sealed class RealClusterFactAttribute : FactAttribute
+{
+    public RealClusterFactAttribute()
+    {
+        if (!ServerConditions.UsesExternalCluster) Skip = $"needs a real cluster: set {EmbeddedServerFixture.KubeconfigVariable}";
+    }
+}
+
+/// <inheritdoc cref="RealClusterFactAttribute"/>
+public sealed class RealClusterTheoryAttribute : TheoryAttribute
+{
+    public RealClusterTheoryAttribute()
+    {
+        if (!ServerConditions.UsesExternalCluster) Skip = $"needs a real cluster: set {EmbeddedServerFixture.KubeconfigVariable}";
+    }
+}
+
+public static class ServerConditions
+{
+    public static bool UsesExternalCluster => !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(EmbeddedServerFixture.KubeconfigVariable));
+}
