@@ -1,3 +1,5 @@
+using Kcm.Api.Codecs;
+
 namespace Kcm.Options;
 
 // One class per upstream controller option group; each registers its own flags.
