@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Kcm.Api.Meta.V1;
 using Kcm.Client;
 using Kcm.Client.Errors;
+using Kcm.Runtime.Controllers;
 using Kcm.Runtime.Queues;
 using Microsoft.Extensions.Logging;
 
@@ -97,11 +98,9 @@ public sealed class GarbageCollector : IDisposable
                 return;
             }
             _logger.LogInformation("All resource monitors have synced. Proceeding to collect garbage");
-            for (var i = 0; i < workers; i++)
-            {
-                running.Add(Task.Run(() => RunAttemptToDeleteWorkerAsync(cancellationToken), CancellationToken.None));
-                running.Add(Task.Run(() => RunAttemptToOrphanWorkerAsync(cancellationToken), CancellationToken.None));
-            }
+            // Both retry forever, as upstream's attemptToDelete/attemptToOrphan workers.
+            running.Add(new ControllerWorkers<GraphNode>("garbagecollector attempt to delete", _attemptToDelete, AttemptToDeleteWorkerAsync, _logger).RunAsync(workers, cancellationToken));
+            running.Add(new ControllerWorkers<GraphNode>("garbagecollector attempt to orphan", _attemptToOrphan, OrphanWorkerAsync, _logger).RunAsync(workers, cancellationToken));
             while (!cancellationToken.IsCancellationRequested)
             {
                 await Task.Delay(_options.ResourceResyncPeriod, _time, cancellationToken).ConfigureAwait(false);
@@ -167,39 +166,8 @@ public sealed class GarbageCollector : IDisposable
         return true;
     }
 
-    private async Task RunAttemptToDeleteWorkerAsync(CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            var (node, shutdown) = await _attemptToDelete.GetAsync(CancellationToken.None).ConfigureAwait(false);
-            if (shutdown)
-            {
-                return;
-            }
-            try
-            {
-                if (cancellationToken.IsCancellationRequested)
-                {
-                    return;
-                }
-                if (await AttemptToDeleteWorkerAsync(node, cancellationToken).ConfigureAwait(false))
-                {
-                    _attemptToDelete.AddRateLimited(node);
-                }
-                else
-                {
-                    _attemptToDelete.Forget(node);
-                }
-            }
-            finally
-            {
-                _attemptToDelete.Done(node);
-            }
-        }
-    }
-
-    /// <summary>Upstream attemptToDeleteWorker; true when the node must be retried.</summary>
-    internal async Task<bool> AttemptToDeleteWorkerAsync(GraphNode node, CancellationToken cancellationToken)
+    /// <summary>Upstream attemptToDeleteWorker; Retry when the node must be looked at again.</summary>
+    internal async Task<ReconcileResult> AttemptToDeleteWorkerAsync(GraphNode node, CancellationToken cancellationToken)
     {
         if (!node.IsObserved)
         {
@@ -207,47 +175,47 @@ public sealed class GarbageCollector : IDisposable
             if (current is null)
             {
                 _logger.LogTrace("item no longer in the graph, skipping attemptToDeleteItem: {Item}", node.Identity);
-                return false;
+                return ReconcileResult.Done;
             }
             if (current.IsObserved)
             {
                 _logger.LogTrace("item no longer virtual in the graph, skipping attemptToDeleteItem on virtual node: {Item}", node.Identity);
-                return false;
+                return ReconcileResult.Done;
             }
         }
         try
         {
             if (await AttemptToDeleteItemAsync(node, cancellationToken).ConfigureAwait(false) == DeleteOutcome.EnqueuedVirtualDelete)
             {
-                return false; // The graph builder finishes the job.
+                return ReconcileResult.Done; // The graph builder finishes the job.
             }
         }
         catch (NamespacedOwnerOfClusterScopedObjectException)
         {
-            return false; // Retrying cannot fix a cluster-scoped object naming a namespaced owner.
+            return ReconcileResult.Done; // Retrying cannot fix a cluster-scoped object naming a namespaced owner.
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            return false;
+            return ReconcileResult.Done;
         }
         catch (RestMappingException ex)
         {
             // Possibly a kind discovery will know after its next resync, possibly a bad reference: retry either way.
             _logger.LogError(ex, "error syncing item {Item}", node.Identity);
-            return true;
+            return ReconcileResult.Retry;
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             _logger.LogError(ex, "error syncing item {Item}", node.Identity);
-            return true;
+            return ReconcileResult.Retry;
         }
         if (!node.IsObserved)
         {
             // Requeue until an informer shows it or a virtual delete removes it (issue 56121).
             _logger.LogTrace("item hasn't been observed via informer yet: {Item}", node.Identity);
-            return true;
+            return ReconcileResult.Retry;
         }
-        return false;
+        return ReconcileResult.Done;
     }
 
     internal enum DeleteOutcome
@@ -436,38 +404,10 @@ public sealed class GarbageCollector : IDisposable
         return (false, ownerMeta);
     }
 
-    private async Task RunAttemptToOrphanWorkerAsync(CancellationToken cancellationToken)
+    private async Task<ReconcileResult> OrphanWorkerAsync(GraphNode owner, CancellationToken cancellationToken)
     {
-        while (true)
-        {
-            var (owner, shutdown) = await _attemptToOrphan.GetAsync(CancellationToken.None).ConfigureAwait(false);
-            if (shutdown)
-            {
-                return;
-            }
-            try
-            {
-                if (cancellationToken.IsCancellationRequested)
-                {
-                    return;
-                }
-                await AttemptToOrphanAsync(owner, cancellationToken).ConfigureAwait(false);
-                _attemptToOrphan.Forget(owner);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                _logger.LogError(ex, "attemptToOrphan for {Owner} failed", owner.Identity);
-                _attemptToOrphan.AddRateLimited(owner);
-            }
-            finally
-            {
-                _attemptToOrphan.Done(owner);
-            }
-        }
+        await AttemptToOrphanAsync(owner, cancellationToken).ConfigureAwait(false);
+        return ReconcileResult.Done;
     }
 
     /// <summary>Upstream attemptToOrphanWorker: drop the owner from every dependent's references, then remove the orphan finalizer.</summary>

@@ -178,13 +178,9 @@ public sealed class PodGcController
     private async Task<HashSet<string>> DiscoverDeletedNodesAsync(HashSet<string> existing, CancellationToken cancellationToken)
     {
         var deleted = new HashSet<string>(StringComparer.Ordinal);
-        while (_nodeQueue.Count > 0)
+        // Drains the node names whose quarantine has passed; not a worker loop (upstream's discoverDeletedNodes).
+        while (_nodeQueue.TryTake(out var nodeName))
         {
-            var (nodeName, shutdown) = await _nodeQueue.GetAsync(cancellationToken).ConfigureAwait(false);
-            if (shutdown)
-            {
-                break;
-            }
             try
             {
                 if (!existing.Contains(nodeName))
