@@ -11,6 +11,9 @@ public sealed record NamespaceControllerOptions
     /// <summary>--namespace-sync-period: how often every namespace is looked at again.</summary>
     public TimeSpan ResyncPeriod { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>--concurrent-namespace-syncs.</summary>
+    public int Workers { get; init; } = 10;
+
     /// <summary>The spec.finalizers token this controller owns.</summary>
     public string FinalizerToken { get; init; } = "kubernetes";
 

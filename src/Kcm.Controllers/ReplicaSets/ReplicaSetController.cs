@@ -23,6 +23,9 @@ public sealed record ReplicaSetControllerOptions
     public int BurstReplicas { get; init; } = DefaultBurstReplicas;
 
     public PodRankingFeatures Ranking { get; init; } = new();
+
+    /// <summary>--concurrent-replicaset-syncs / --concurrent_rc_syncs.</summary>
+    public int Workers { get; init; } = 5;
 }
 
 /// <summary>Reads and writes the managed objects through the API (a seam for unit tests).</summary>

@@ -19,8 +19,10 @@ public sealed record TokensControllerOptions
     /// <summary>The CA bundle put into each token Secret as ca.crt (--root-ca-file, else the kubeconfig's CA); empty = none.</summary>
     public byte[] RootCa { get; init; } = [];
 
+    public const int DefaultMaxRetries = 10;
+
     /// <summary>Retries of one key before it is dropped (upstream's default 10).</summary>
-    public int MaxRetries { get; init; } = 10;
+    public int MaxRetries { get; init; } = DefaultMaxRetries;
 
     /// <summary>--concurrent-serviceaccount-token-syncs.</summary>
     public int Workers { get; init; } = 5;
