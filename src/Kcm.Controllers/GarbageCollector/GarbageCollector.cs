@@ -5,6 +5,7 @@ using Kcm.Client.Errors;
 using Kcm.Runtime.Controllers;
 using Kcm.Runtime.Queues;
 using Microsoft.Extensions.Logging;
+using Kcm.Controllers.Common;
 
 namespace Kcm.Controllers.GarbageCollector;
 

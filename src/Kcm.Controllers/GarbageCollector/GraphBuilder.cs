@@ -6,6 +6,7 @@ using Kcm.Runtime.Controllers;
 using Kcm.Runtime.Events;
 using Kcm.Runtime.Informers;
 using Kcm.Runtime.Queues;
+using Kcm.Controllers.Common;
 using Microsoft.Extensions.Logging;
 
 namespace Kcm.Controllers.GarbageCollector;
