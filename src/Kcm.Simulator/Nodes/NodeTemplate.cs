@@ -83,8 +83,8 @@ internal static class NodeTemplate
             NodeInfo = new NodeSystemInfo
             {
                 MachineID = StableId(name, "machine"),
-                SystemUUID = StableId(name, "system"),
-                BootID = StableId(name, "boot"),
+                SystemUUID = StableId(name, "system", "D").ToUpperInvariant(),
+                BootID = StableId(name, "boot", "D"),
                 KernelVersion = "5.15.0-simulated",
                 OsImage = "Simulated Linux (kcm simulator)",
                 ContainerRuntimeVersion = "containerd://1.6.20",
@@ -133,9 +133,9 @@ internal static class NodeTemplate
         };
     }
 
-    private static string StableId(string nodeName, string kind)
+    private static string StableId(string nodeName, string kind, string format = "N")
     {
         var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(kind + "/" + nodeName));
-        return new Guid(hash.AsSpan(0, 16)).ToString("N");
+        return new Guid(hash.AsSpan(0, 16)).ToString(format);
     }
 }

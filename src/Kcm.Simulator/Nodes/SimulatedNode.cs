@@ -53,9 +53,12 @@ internal sealed class SimulatedNode(KubeApiClient client, SimulatorOptions optio
 
     public void Start()
     {
+        // The timers exist when Start returns, so a test's fake clock cannot move before they count from now.
+        var leaseTimer = new PeriodicTimer(options.LeaseRenewInterval, _time);
+        var statusTimer = new PeriodicTimer(options.NodeStatusUpdateFrequency, _time);
         _loops = Task.WhenAll(
-            Task.Run(() => EveryAsync(options.LeaseRenewInterval, RenewLeaseAsync, "renew lease", _stop.Token), CancellationToken.None),
-            Task.Run(() => EveryAsync(options.NodeStatusUpdateFrequency, UpdateStatusAsync, "update node status", _stop.Token), CancellationToken.None));
+            Task.Run(() => EveryAsync(leaseTimer, RenewLeaseAsync, "renew lease", _stop.Token), CancellationToken.None),
+            Task.Run(() => EveryAsync(statusTimer, UpdateStatusAsync, "update node status", _stop.Token), CancellationToken.None));
     }
 
     public void StopHeartbeats()
@@ -97,9 +100,9 @@ internal sealed class SimulatedNode(KubeApiClient client, SimulatorOptions optio
         logger.LogInformation("Node {Node} removed", Name);
     }
 
-    private async Task EveryAsync(TimeSpan period, Func<CancellationToken, Task> work, string what, CancellationToken ct)
+    private async Task EveryAsync(PeriodicTimer timer, Func<CancellationToken, Task> work, string what, CancellationToken ct)
     {
-        using var timer = new PeriodicTimer(period, _time);
+        using var _ = timer;
         try
         {
             while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
