@@ -1,5 +1,6 @@
 using Kcm.Controllers.Deployments;
 using Kcm.Controllers.ReplicaSets;
+using Kcm.Controllers.ServiceAccounts;
 using Kcm.Controllers.Tests.Support;
 using Kcm.Simulator;
 using Kcm.Testing;
@@ -55,7 +56,9 @@ public class WorkloadControllersFixture : IAsyncLifetime
         _host = new ControllerTestHost(Server, DebugFileLoggerProvider.FromEnvironment(), unthrottled: true);
         var deployments = new DeploymentController(_host.Context, new DeploymentControllerOptions { Workers = 2 });
         var replicaSets = ReplicaSetControllers.NewReplicaSetController(_host.Context);
-        _host.Start([deployments.RunAsync, ct => replicaSets.RunAsync(2, ct), .. MoreControllers(_host)]);
+        // As in a real cluster, each new namespace gets its "default" ServiceAccount, without which kube-apiserver admits no pod.
+        var serviceAccounts = new ServiceAccountsController(_host.Context);
+        _host.Start([deployments.RunAsync, ct => replicaSets.RunAsync(2, ct), serviceAccounts.RunAsync, .. MoreControllers(_host)]);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await _host.Context.Informers.WaitForCacheSyncAsync(timeout.Token);
     }
