@@ -133,8 +133,8 @@ public sealed class NodeSimulator : IAsyncDisposable
         }
         _running.Add(_schedulerWorkers.RunAsync(4, stop));
         _running.Add(_kubeletWorkers.RunAsync(_options.KubeletWorkers, stop));
-        _logger.LogInformation("Simulating {Count} node(s) {First}..{Last}, pods Ready after {Delay}", _options.NodeCount,
-            _options.NodeName(0), _options.NodeName(_options.NodeCount - 1), _options.PodReadyDelay);
+        _logger.LogInformation("Simulating {Count} node(s) {First}..{Last}, pods Ready after {Delay}s", _options.NodeCount,
+            _options.NodeName(0), _options.NodeName(_options.NodeCount - 1), _options.PodReadyDelay.TotalSeconds);
     }
 
     /// <summary>Simulates a node failure: its Lease and status stop being renewed and its pods are left alone.</summary>
