@@ -53,7 +53,7 @@ public sealed class NodeSimulator : IAsyncDisposable
         _scheduleQueue = RateLimitingQueue<string>.WithDefaultControllerRateLimiter(new WorkQueueOptions { Name = "simulated-scheduler", TimeProvider = options.TimeProvider });
         _kubeletQueue = RateLimitingQueue<string>.WithDefaultControllerRateLimiter(new WorkQueueOptions { Name = "simulated-kubelet", TimeProvider = options.TimeProvider });
         _scheduler = new Scheduler(client, options, _podInformer.Cache, OwnNodes, _scheduleQueue.Add, _logger);
-        _runner = new PodRunner(client, options, _podInformer.Cache, NodeNamed, _logger);
+        _runner = new PodRunner(client, options, _podInformer.Cache, NodeNamed, CachedNode, _logger);
         _schedulerWorkers = new ControllerWorkers("simulated-scheduler", _scheduleQueue, _scheduler.ScheduleAsync, _logger);
         _kubeletWorkers = new ControllerWorkers("simulated-kubelet", _kubeletQueue, _runner.SyncAsync, _logger);
         _podInformer.AddEventHandler(new ResourceEventHandler<Pod>

@@ -40,6 +40,16 @@ public sealed class PodLifecycleTests(EmbeddedServerFixture fixture) : IClassFix
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task Pod_OnNodeWithPodCidr_GetsAnIpFromIt()
+    {
+        await using var bed = await SimulatorTestBed.StartAsync(fixture, o => o with { ConfigureNode = (_, node) => node.Spec!.PodCIDR = "10.123.45.0/24" });
+
+        await bed.CreatePodAsync("web");
+
+        Assert.StartsWith("10.123.45.", (await bed.RunningAsync("web")).Status!.PodIP);
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task Pod_WithNodeSelectorOrRequiredAffinity_LandsOnTheMatchingNode()
     {
         await using var bed = await SimulatorTestBed.StartAsync(fixture, o => o with

@@ -12,12 +12,12 @@ namespace Kcm.Simulator.Kubelet;
 
 /// <summary>
 /// The kubelet's pod duties on the simulated nodes: a bound pod is Running and Ready once the ready delay has passed
-/// since its binding was seen (containers "start" at once, with an IP from the node's range), and a pod with a
+/// since its binding was seen (containers "start" at once, with an IP from the node's spec.podCIDR or else its own range), and a pod with a
 /// deletionTimestamp is removed with grace 0 as a kubelet does after its containers stopped. Pods of a failed node
 /// are left as they are.
 /// </summary>
 internal sealed class PodRunner(KubeApiClient client, SimulatorOptions options, IObjectCache<Pod> pods,
-    Func<string, SimulatedNode?> nodeNamed, ILogger logger)
+    Func<string, SimulatedNode?> nodeNamed, Func<string, Node?> cachedNode, ILogger logger)
 {
     private readonly ConcurrentDictionary<string, DateTimeOffset> _boundSeen = new();
     private readonly ConcurrentDictionary<string, int> _nextIp = new();
@@ -144,7 +144,7 @@ internal sealed class PodRunner(KubeApiClient client, SimulatorOptions options, 
 
     private string AllocateIp(SimulatedNode node)
     {
-        var prefix = NodeTemplate.PodSubnetPrefix(node.Index);
+        var prefix = SubnetPrefix(cachedNode(node.Name)?.Spec?.PodCIDR) ?? NodeTemplate.PodSubnetPrefix(node.Index);
         var used = pods.ByIndex(KnownIndexers.PodNodeName, node.Name).Select(p => p.Status?.PodIP).OfType<string>().ToHashSet();
         for (var attempt = 0; attempt < 253; attempt++)
         {
@@ -153,6 +153,15 @@ internal sealed class PodRunner(KubeApiClient client, SimulatorOptions options, 
             if (!used.Contains(ip)) return ip;
         }
         return prefix + (_nextIp[node.Name] + 2);
+    }
+
+    // A node's spec.podCIDR (set by the node IPAM controller when it allocates CIDRs) as "a.b.c.", for IPv4 /24 or wider.
+    private static string? SubnetPrefix(string? cidr)
+    {
+        if (cidr is null || !System.Net.IPNetwork.TryParse(cidr, out var network)) return null;
+        if (network.BaseAddress.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork || network.PrefixLength > 24) return null;
+        var octets = network.BaseAddress.GetAddressBytes();
+        return $"{octets[0]}.{octets[1]}.{octets[2]}.";
     }
 
     private async Task FinishDeletionAsync(Pod pod, CancellationToken ct)
