@@ -79,7 +79,15 @@ internal sealed class PodRunner(KubeApiClient client, SimulatorOptions options, 
             ? [.. init.Select(c => ContainerStatusOf(c, now, running: false))]
             : null;
         status.ContainerStatuses = [.. (pod.Spec?.Containers ?? []).Select(c => ContainerStatusOf(c, now, running: true))];
-        await client.UpdateStatusAsync(pod, cancellationToken: ct).ConfigureAwait(false);
+        try
+        {
+            await client.UpdateStatusAsync(pod, cancellationToken: ct).ConfigureAwait(false);
+        }
+        catch (ConflictException e)
+        {
+            // Written meanwhile (labels, owner references): retried with the newer copy, not an error worth a stack trace.
+            throw new IgnorableReconcileException(e.Message);
+        }
         logger.LogDebug("Pod {Namespace}/{Pod} is Running on {Node} with IP {Ip}", pod.Metadata!.Namespace, pod.Metadata.Name, node.Name, status.PodIP);
     }
 
