@@ -7,7 +7,8 @@ namespace Kcm.Controllers;
 /// names, which never change; later versions' renamed names live on as aliases), whether `*` turns it on, and the
 /// ServiceAccount whose credentials it uses with --use-service-account-credentials.
 /// </summary>
-public record ControllerDescriptor(string Name)
+/// <param name="ClientName">Its ServiceAccount (e.g. "deployment-controller"); null for a name not implemented yet.</param>
+public record ControllerDescriptor(string Name, string? ClientName = null)
 {
     /// <summary>Other names for the same controller. v1.26 registers none (the "-controller" names came in v1.28).</summary>
     public IReadOnlyList<string> Aliases { get; init; } = [];
@@ -25,7 +26,7 @@ public record ControllerDescriptor(string Name)
 /// controller decides not to run (e.g. csrsigning without a signing key), after logging why.
 /// </summary>
 public sealed record ControllerDescriptor<TSettings>(string Name, string ClientName, Func<ControllerContext, TSettings, RunController?> Start)
-    : ControllerDescriptor(Name)
+    : ControllerDescriptor(Name, ClientName)
 {
     /// <summary>How its workers treat failures (upstream's handleErr); most retry forever.</summary>
     public RetryPolicy RetryPolicy { get; init; } = RetryPolicy.Forever;

@@ -58,7 +58,7 @@ public sealed class PodGcController
         _logger.LogInformation("Starting controller {Controller}", ControllerName);
         try
         {
-            if (!await _pods.WaitForCacheSyncAsync(cancellationToken).ConfigureAwait(false) || !await _nodes.WaitForCacheSyncAsync(cancellationToken).ConfigureAwait(false))
+            if (!await CacheSync.WaitAsync([_pods, _nodes], cancellationToken).ConfigureAwait(false))
             {
                 return;
             }

@@ -61,8 +61,8 @@ public sealed class TokensController
         _client = context.Clients.RootFor(ClientName);
         _time = context.Time;
         _logger = context.Loggers.CreateLogger(ControllerName);
-        _serviceAccountQueue = RateLimitingQueue<ServiceAccountQueueKey>.WithDefaultControllerRateLimiter(context.QueueOptions("serviceaccount_tokens_service"));
-        _secretQueue = RateLimitingQueue<SecretQueueKey>.WithDefaultControllerRateLimiter(context.QueueOptions("serviceaccount_tokens_secret"));
+        _serviceAccountQueue = context.NewQueue<ServiceAccountQueueKey>("serviceaccount_tokens_service");
+        _secretQueue = context.NewQueue<SecretQueueKey>("serviceaccount_tokens_secret");
 
         _serviceAccounts = context.Informers.InformerFor<ServiceAccount>();
         _serviceAccounts.AddEventHandler(new ResourceEventHandler<ServiceAccount>

@@ -34,12 +34,9 @@ public sealed class ControllerWorkers<TKey>(
         using var stopQueue = cancellationToken.Register(queue.ShutDown);
         try
         {
-            foreach (var informer in waitFor ?? [])
+            if (!await CacheSync.WaitAsync(waitFor ?? [], cancellationToken).ConfigureAwait(false))
             {
-                if (!await informer.WaitForCacheSyncAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    return; // Stopped before the caches synced.
-                }
+                return; // Stopped before the caches synced.
             }
             if (workers <= 0)
             {

@@ -84,8 +84,7 @@ public sealed class SharedInformerFactory(KubeApiClient client, SharedInformerFa
         {
             started = [.. _informers.Values.Where(i => i.IsStarted)];
         }
-        var results = await Task.WhenAll(started.Select(i => i.WaitForCacheSyncAsync(cancellationToken))).ConfigureAwait(false);
-        return results.All(synced => synced);
+        return await CacheSync.WaitAsync(started, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Waits for started informers to finish (after their token was cancelled).</summary>

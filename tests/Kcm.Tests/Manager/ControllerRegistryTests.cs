@@ -22,6 +22,34 @@ public sealed class ControllerRegistryTests : IDisposable
         Assert.Equal("serviceaccount-token", KnownControllers.All[0].Name);
     }
 
+    [Theory]
+    [InlineData("deployment", "deployment-controller")]
+    [InlineData("replicaset", "replicaset-controller")]
+    [InlineData("replicationcontroller", "replication-controller")]
+    [InlineData("garbagecollector", "generic-garbage-collector")]
+    [InlineData("namespace", "namespace-controller")]
+    [InlineData("podgc", "pod-garbage-collector")]
+    [InlineData("serviceaccount", "service-account-controller")]
+    [InlineData("serviceaccount-token", "tokens-controller")]
+    [InlineData("csrsigning", "certificate-controller")]
+    [InlineData("bootstrapsigner", "bootstrap-signer")]
+    [InlineData("tokencleaner", "token-cleaner")]
+    [InlineData("root-ca-cert-publisher", "root-ca-cert-publisher")]
+    public void All_ImplementedController_DescriptorCarriesUpstreamServiceAccount(string name, string serviceAccount)
+    {
+        Assert.Equal(serviceAccount, ControllerRegistry.Find(name)?.Descriptor.ClientName);
+    }
+
+    [Fact]
+    public void All_Names_UniqueAndKnownControllersDerivedFromThem()
+    {
+        var names = ControllerRegistry.All.Select(c => c.Descriptor.Name).ToList();
+
+        Assert.Equal(names.Count, names.Distinct().Count());
+        Assert.Equal(names, KnownControllers.All.Select(c => c.Name));
+        Assert.Equal(14, ControllerRegistry.All.Count(c => c.IsImplemented));
+    }
+
     [Fact(Timeout = 30_000)]
     public async Task RunAsync_BadServiceAccountKeyFile_OneLineErrorBeforeStart()
     {
