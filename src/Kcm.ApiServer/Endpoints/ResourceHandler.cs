@@ -76,10 +76,10 @@ public sealed class ResourceHandler
                 await PatchAsync(ctx, req, store, strategy, body, user);
                 break;
             case "delete":
-                await DeleteAsync(ctx, req, store, strategy, body);
+                await DeleteAsync(ctx, req, store, strategy, body, user);
                 break;
             case "deletecollection":
-                await DeleteCollectionAsync(ctx, req, store, strategy, body);
+                await DeleteCollectionAsync(ctx, req, store, strategy, body, user);
                 break;
             default:
                 throw ApiException.MethodNotAllowed();
@@ -300,19 +300,6 @@ public sealed class ResourceHandler
         if (rvInBody.Length > 0 && rvInBody != "0")
         {
             throw ApiException.InternalError("resourceVersion should not be set on objects to be created");
-        }
-        if (req.Entry.Namespaced)
-        {
-            var ns = _store.Namespaces.Get(req.Namespace) ?? throw ApiException.NotFound("", "namespaces", req.Namespace);
-            if (ObjectEncoder.Parse(ns)["status"]?["phase"]?.GetValue<string>() == "Terminating")
-            {
-                // Upstream NamespaceLifecycle admission.
-                var subject = name.Length > 0 ? $"{ApiException.Qualified(req.Group, req.Resource)} \"{name}\"" : ApiException.Qualified(req.Group, req.Resource);
-                throw new ApiException(403, "Forbidden",
-                    $"{subject} is forbidden: unable to create new content in namespace {req.Namespace} because it is being terminated",
-                    name, req.Group.Length == 0 ? null : req.Group, req.Resource,
-                    [new StatusCauseInfo("NamespaceTerminating", $"namespace {req.Namespace} is being terminated", "metadata.namespace")]);
-            }
         }
         for (var attempt = 0; ; attempt++)
         {
@@ -740,7 +727,7 @@ public sealed class ResourceHandler
 
     // ---- delete ----
 
-    private async Task DeleteAsync(HttpContext ctx, ResourceRequest req, ResourceStore store, ResourceStrategy strategy, byte[]? body)
+    private async Task DeleteAsync(HttpContext ctx, ResourceRequest req, ResourceStore store, ResourceStrategy strategy, byte[]? body, UserInfo user)
     {
         if (req.Subresource.Length > 0) throw ApiException.MethodNotAllowed();
         var rawOptions = DeleteOptionsOf(body);
@@ -750,6 +737,7 @@ public sealed class ResourceHandler
         {
             var current = store.Get(key) ?? throw ApiException.NotFound(req.Group, req.Resource, req.Name);
             CheckDeletePreconditions(req, current, rawOptions);
+            AdmitDelete(req, strategy, current, user);
             var outcome = DeleteOne(req, store, strategy, current, options);
             if (outcome is null) continue;
             if (outcome.Kind == DeletionKind.Pending)
@@ -996,7 +984,10 @@ public sealed class ResourceHandler
         }
     }
 
-    private async Task DeleteCollectionAsync(HttpContext ctx, ResourceRequest req, ResourceStore store, ResourceStrategy strategy, byte[]? body)
+    private void AdmitDelete(ResourceRequest req, ResourceStrategy strategy, StoredObject current, UserInfo user)
+        => _admission.Run(new AdmissionRequest(AdmissionOperation.Delete, strategy, "", req.Namespace, current.Name, null, ObjectEncoder.Parse(current), user));
+
+    private async Task DeleteCollectionAsync(HttpContext ctx, ResourceRequest req, ResourceStore store, ResourceStrategy strategy, byte[]? body, UserInfo user)
     {
         var options = DeletionOptions.From(DeleteOptionsOf(body), ctx.Request.Query);
         var filter = BuildFilter(ctx.Request.Query, req);
@@ -1007,6 +998,7 @@ public sealed class ResourceHandler
         {
             if (prefix.Length > 0 && !key.StartsWith(prefix, StringComparison.Ordinal)) continue;
             if (!filter.Matches(o)) continue;
+            AdmitDelete(req, strategy, o, user);
             var current = o;
             DeletionOutcome? outcome = null;
             while (current is not null && (outcome = DeleteOne(req with { Name = current.Name }, store, strategy, current, options)) is null)

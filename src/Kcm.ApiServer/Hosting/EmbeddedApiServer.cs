@@ -35,6 +35,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
     private readonly ILogger _logger;
     private bool _stopped;
     private SimulatedNode? _simulatedNode;
+    private ComponentStatusEndpoint? _componentStatuses;
 
     private EmbeddedApiServer(WebApplication app, ClusterCertificates certificates, ObjectStore store, ILogger logger,
         string stateDirectory, int port, string host)
@@ -85,8 +86,9 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         try
         {
             var bindAddress = IPAddress.Parse(options.BindAddress);
+            var serviceNetwork = Registry.ServiceNetwork.Parse(options.ServiceClusterIpRange, options.ServiceNodePortRange);
             var store = new ObjectStore(options.WatchCacheSize, options.WatcherBufferSize);
-            var resources = new ResourceHandler(store, AdmissionPipeline.Default(store), options.Time,
+            var resources = new ResourceHandler(store, AdmissionPipeline.Default(store, serviceNetwork), options.Time,
                 new WatchStreamer(options.Time, options.WatchBookmarkInterval));
             var authentication = AuthenticationSetup.Create(stateDirectory, options.TokenAuthFile, [.. options.ServiceAccountKeyFiles],
                 [.. options.ServiceAccountIssuers], [.. options.ApiAudiences], options.AnonymousAuth, store, options.Time);
@@ -126,8 +128,9 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             var app = builder.Build();
             var port = 0;
             var advertised = "";
+            var componentStatuses = new ComponentStatusEndpoint(options.ComponentStatusProbes);
             var handler = new ApiRequestHandler(authentication.RequestAuthenticator, authorizer, discovery, resources,
-                _ => advertised, logger, authApis);
+                _ => advertised, logger, authApis, componentStatuses);
             var requestLog = new RequestLog();
             app.Use(requestLog.InvokeAsync);
             app.Run(handler.HandleAsync);
@@ -140,9 +143,15 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
                 : bindAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{bindAddress}]" : bindAddress.ToString();
             advertised = $"{host}:{port}";
 
-            var server = new EmbeddedApiServer(app, certificates, store, logger, stateDirectory, port, host) { Requests = requestLog };
+            var server = new EmbeddedApiServer(app, certificates, store, logger, stateDirectory, port, host)
+            {
+                Requests = requestLog,
+                _componentStatuses = componentStatuses,
+            };
             KubeconfigWriter.WriteAdmin(stateDirectory, server.Url.ToString().TrimEnd('/'));
-            server.Bootstrap(resources);
+            var advertiseAddress = options.AdvertiseAddress.Length > 0 ? options.AdvertiseAddress
+                : bindAddress.Equals(IPAddress.Any) || bindAddress.Equals(IPAddress.IPv6Any) ? "127.0.0.1" : bindAddress.ToString();
+            server.Bootstrap(resources, serviceNetwork, advertiseAddress);
             if (options.PodReadyDelay is { } readyDelay)
             {
                 server._simulatedNode = await SimulatedNode.StartAsync(server.AdminKubeconfigPath, readyDelay, options.Time, loggerFactory, ct);
@@ -157,7 +166,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         }
     }
 
-    private void Bootstrap(ResourceHandler resources)
+    private void Bootstrap(ResourceHandler resources, Registry.ServiceNetwork serviceNetwork, string advertiseAddress)
     {
         var system = new UserInfo("system:apiserver", "", ["system:masters", UserInfo.AuthenticatedGroup], new Dictionary<string, IReadOnlyList<string>>());
         var entry = Kcm.Api.Catalog.ApiCatalog.Find("", "v1", "namespaces")!;
@@ -172,6 +181,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             };
             resources.CreateInternal(req, ns, system);
         }
+        Kcm.ApiServer.Bootstrap.KubernetesService.Create(resources, serviceNetwork, advertiseAddress, Port, system);
         BootstrapPolicyReconciler.Reconcile(resources, _store, system);
     }
 
@@ -192,6 +202,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             await StopAsync(cts.Token);
         }
         await _app.DisposeAsync();
+        _componentStatuses?.Dispose();
         _certificates.Dispose();
         _logger.LogDebug("Embedded API server disposed");
     }

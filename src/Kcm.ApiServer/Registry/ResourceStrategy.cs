@@ -25,6 +25,7 @@ public sealed class ResourceStrategy
         ("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
         ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
         ("flowcontrol.apiserver.k8s.io", "flowschemas"), ("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations"),
+        ("discovery.k8s.io", "endpointslices"),
     ];
 
     // Status updates of these apps kinds also keep the stored labels (upstream's status strategies reset them).
