@@ -24,7 +24,7 @@ public static class KubernetesService
             ["metadata"] = Metadata(new JsonObject { ["component"] = "apiserver", ["provider"] = "kubernetes" }),
             ["spec"] = new JsonObject
             {
-                ["ports"] = new JsonArray(new JsonObject { ["name"] = "https", ["protocol"] = "TCP", ["port"] = 443, ["targetPort"] = securePort }),
+                ["ports"] = new JsonArray(new JsonObject { ["name"] = "https", ["protocol"] = "TCP", ["port"] = 443L, ["targetPort"] = (long)securePort }),
                 ["clusterIP"] = network.Address(0),
                 ["type"] = "ClusterIP",
                 ["sessionAffinity"] = "None",
@@ -38,7 +38,7 @@ public static class KubernetesService
             ["subsets"] = new JsonArray(new JsonObject
             {
                 ["addresses"] = new JsonArray(new JsonObject { ["ip"] = advertiseAddress }),
-                ["ports"] = new JsonArray(new JsonObject { ["name"] = "https", ["port"] = securePort, ["protocol"] = "TCP" }),
+                ["ports"] = new JsonArray(new JsonObject { ["name"] = "https", ["port"] = (long)securePort, ["protocol"] = "TCP" }),
             }),
         }, system);
         Write(resources, "discovery.k8s.io", "v1", "endpointslices", new JsonObject
@@ -52,7 +52,7 @@ public static class KubernetesService
                 ["addresses"] = new JsonArray(advertiseAddress),
                 ["conditions"] = new JsonObject { ["ready"] = true },
             }),
-            ["ports"] = new JsonArray(new JsonObject { ["name"] = "https", ["port"] = securePort, ["protocol"] = "TCP" }),
+            ["ports"] = new JsonArray(new JsonObject { ["name"] = "https", ["port"] = (long)securePort, ["protocol"] = "TCP" }),
         }, system);
     }
 

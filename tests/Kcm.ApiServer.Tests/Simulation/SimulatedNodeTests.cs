@@ -8,9 +8,17 @@ using Kcm.Testing;
 
 namespace Kcm.ApiServer.Tests.Simulation;
 
-public sealed class SimulatedNodeFixture : EmbeddedServerFixture
+public sealed class SimulatedNodeFixture : EmbeddedServerFixture, IAsyncLifetime
 {
     protected override void Configure(EmbeddedApiServerOptions options) => options.PodReadyDelay = TimeSpan.FromMilliseconds(200);
+
+    async Task IAsyncLifetime.InitializeAsync()
+    {
+        await InitializeAsync();
+        // The pods run as "default" in default, which the serviceaccount controller would create in a full cluster.
+        using var client = KubeApiClient.FromKubeconfig(AdminKubeconfigPath);
+        await ServiceAccountSetup.EnsureDefaultAsync(client, "default");
+    }
 }
 
 public sealed class SimulatedNodeTests(SimulatedNodeFixture fixture) : IClassFixture<SimulatedNodeFixture>
