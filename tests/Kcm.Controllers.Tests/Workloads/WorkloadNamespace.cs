@@ -19,8 +19,9 @@ internal sealed class WorkloadNamespace(KubeApiClient client, string name)
 
     public static async Task<WorkloadNamespace> CreateAsync(KubeApiClient client)
     {
-        var ns = await client.CreateAsync(new Namespace { Metadata = new ObjectMeta { Name = "wl-" + Guid.NewGuid().ToString("N")[..8] } });
-        return new WorkloadNamespace(client, ns.Metadata!.Name!);
+        var name = "wl-" + Guid.NewGuid().ToString("N")[..8];
+        await ServiceAccountSetup.CreateNamespaceAsync(client, name);
+        return new WorkloadNamespace(client, name);
     }
 
     public static DeploymentObject NewDeployment(string name, int replicas, string image) => new()
