@@ -34,6 +34,12 @@ public sealed class ResourceStrategy
         ("apps", "deployments"), ("apps", "replicasets"), ("apps", "statefulsets"), ("apps", "daemonsets"),
     ];
 
+    private static readonly HashSet<(string, string)> ReturnDeleted =
+    [
+        ("", "pods"), ("", "services"), ("", "serviceaccounts"), ("", "namespaces"), ("", "persistentvolumes"),
+        ("", "persistentvolumeclaims"), ("", "podtemplates"), ("", "resourcequotas"), ("resource.k8s.io", "podschedulings"),
+    ];
+
     private static readonly HashSet<(string, string)> Dns1123LabelNames =
     [
         ("", "namespaces"),
@@ -59,8 +65,8 @@ public sealed class ResourceStrategy
             : Dns1035LabelNames.Contains(key) ? NameRule.Dns1035Label
             : PathSegmentNameGroups.Contains(entry.Group) ? NameRule.PathSegment
             : NameRule.Dns1123Subdomain;
-        // Pods answer DELETE with the object (upstream ReturnDeletedObject); others with a Success Status.
-        ReturnsDeletedObject = key == ("", "pods");
+        // These answer DELETE with the object (upstream ReturnDeletedObject); others with a Success Status.
+        ReturnsDeletedObject = ReturnDeleted.Contains(key);
     }
 
     public ApiResourceEntry Entry { get; }

@@ -32,6 +32,8 @@ public sealed class BuiltInDefaulting(ObjectStore? store = null, Registry.Servic
                 break;
             case ("", "services") when spec is not null:
                 CoreDefaults.Service(spec);
+                // v1 ServiceStatus.loadBalancer is not omitempty: every Service shows "loadBalancer": {}.
+                JsonDefaults.GetOrCreate(JsonDefaults.GetOrCreate(obj, "status"), "loadBalancer");
                 if (_serviceAllocation is not null) _serviceAllocation.Allocate(request.Name, request.Namespace, spec, creating ? null : request.OldObject?["spec"] as JsonObject);
                 else if (!creating) CoreDefaults.KeepAllocatedServiceFields(spec, request.OldObject?["spec"] as JsonObject);
                 break;
