@@ -15,7 +15,7 @@ public static class KubernetesService
 {
     public const string Name = "kubernetes";
 
-    public static void Create(ResourceHandler resources, ServiceNetwork network, string advertiseAddress, int securePort, UserInfo system)
+    public static void Create(GenericStore resources, ServiceNetwork network, string advertiseAddress, int securePort, UserInfo system)
     {
         Write(resources, "", "v1", "services", new JsonObject
         {
@@ -58,9 +58,9 @@ public static class KubernetesService
 
     private static JsonObject Metadata(JsonObject labels) => new() { ["name"] = Name, ["namespace"] = "default", ["labels"] = labels };
 
-    private static void Write(ResourceHandler resources, string group, string version, string resource, JsonObject obj, UserInfo system)
+    private static void Write(GenericStore resources, string group, string version, string resource, JsonObject obj, UserInfo system)
     {
         var entry = ApiCatalog.Find(group, version, resource)!;
-        resources.CreateInternal(new ResourceRequest(group, version, "default", resource, "", "", false, entry, null), obj, system);
+        resources.Create(new ResourceRequest(group, version, "default", resource, "", "", false, entry, null), obj, system);
     }
 }

@@ -62,7 +62,7 @@ public sealed class ApiRequestHandler(
         if (!allowed.Contains(verb)) throw ApiException.MethodNotAllowed();
         await AuthorizeAsync(ctx, user, verb, req, path);
         if (authApis is not null && await authApis.TryHandleAsync(ctx, req, verb, body, user)) return;
-        if (componentStatuses is not null && await componentStatuses.TryHandleAsync(ctx, req, verb, resources)) return;
+        if (componentStatuses is not null && await componentStatuses.TryHandleAsync(ctx, req, verb)) return;
         await resources.HandleAsync(ctx, req, verb, body, user);
     }
 

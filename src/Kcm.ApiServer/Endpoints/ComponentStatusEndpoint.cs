@@ -42,7 +42,7 @@ public sealed class ComponentStatusEndpoint : IDisposable
 
     public static bool Handles(ResourceRequest req) => req.Group.Length == 0 && req.Resource == "componentstatuses";
 
-    public async Task<bool> TryHandleAsync(HttpContext ctx, ResourceRequest req, string verb, ResourceHandler resources)
+    public async Task<bool> TryHandleAsync(HttpContext ctx, ResourceRequest req, string verb)
     {
         if (!Handles(req)) return false;
         if (verb is not ("get" or "list")) throw ApiException.MethodNotAllowed();
@@ -61,7 +61,7 @@ public sealed class ComponentStatusEndpoint : IDisposable
             return true;
         }
         var probes = await Task.WhenAll(_targets.Select(t => t.Key).Append(EtcdName).Select(n => ProbeAsync(n, ctx.RequestAborted)));
-        var filter = resources.BuildFilter(ctx.Request.Query, req);
+        var filter = ResourceHandler.BuildFilter(ctx.Request.Query, req);
         var selected = probes.OfType<JsonObject>().Where(s => filter.Matches(ToStored(s))).ToList();
         if (conversion.Kind == ConversionKind.Table)
         {

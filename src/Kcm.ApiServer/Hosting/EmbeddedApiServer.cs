@@ -9,6 +9,7 @@ using Kcm.ApiServer.Authorization;
 using Kcm.ApiServer.Certificates;
 using Kcm.ApiServer.Endpoints;
 using Kcm.ApiServer.Endpoints.AuthApis;
+using Kcm.ApiServer.Registry;
 using Kcm.ApiServer.Authentication.ServiceAccounts;
 using Kcm.ApiServer.Storage;
 using Microsoft.AspNetCore.Builder;
@@ -88,8 +89,8 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             var bindAddress = IPAddress.Parse(options.BindAddress);
             var serviceNetwork = Registry.ServiceNetwork.Parse(options.ServiceClusterIpRange, options.ServiceNodePortRange);
             var store = new ObjectStore(options.WatchCacheSize, options.WatcherBufferSize);
-            var resources = new ResourceHandler(store, AdmissionPipeline.Default(store, serviceNetwork), options.Time,
-                new WatchStreamer(options.Time, options.WatchBookmarkInterval));
+            var registry = new GenericStore(store, AdmissionPipeline.Default(store, serviceNetwork), options.Time);
+            var resources = new ResourceHandler(registry, options.Time, new WatchStreamer(options.Time, options.WatchBookmarkInterval));
             var authentication = AuthenticationSetup.Create(stateDirectory, options.TokenAuthFile, [.. options.ServiceAccountKeyFiles],
                 [.. options.ServiceAccountIssuers], [.. options.ApiAudiences], options.AnonymousAuth, store, options.Time);
             var authorizer = AuthorizationModes.Build(options.AuthorizationModes, store);
@@ -151,7 +152,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             KubeconfigWriter.WriteAdmin(stateDirectory, server.Url.ToString().TrimEnd('/'));
             var advertiseAddress = options.AdvertiseAddress.Length > 0 ? options.AdvertiseAddress
                 : bindAddress.Equals(IPAddress.Any) || bindAddress.Equals(IPAddress.IPv6Any) ? "127.0.0.1" : bindAddress.ToString();
-            server.Bootstrap(resources, serviceNetwork, advertiseAddress);
+            server.Bootstrap(registry, serviceNetwork, advertiseAddress);
             if (options.PodReadyDelay is { } readyDelay)
             {
                 server._simulatedNode = await SimulatedNode.StartAsync(server.AdminKubeconfigPath, readyDelay, options.Time, loggerFactory, ct);
@@ -166,7 +167,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         }
     }
 
-    private void Bootstrap(ResourceHandler resources, Registry.ServiceNetwork serviceNetwork, string advertiseAddress)
+    private void Bootstrap(GenericStore registry, Registry.ServiceNetwork serviceNetwork, string advertiseAddress)
     {
         var system = new UserInfo("system:apiserver", "", ["system:masters", UserInfo.AuthenticatedGroup], new Dictionary<string, IReadOnlyList<string>>());
         var entry = Kcm.Api.Catalog.ApiCatalog.Find("", "v1", "namespaces")!;
@@ -179,10 +180,10 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
                 ["apiVersion"] = "v1",
                 ["metadata"] = new JsonObject { ["name"] = name },
             };
-            resources.CreateInternal(req, ns, system);
+            registry.Create(req, ns, system);
         }
-        Kcm.ApiServer.Bootstrap.KubernetesService.Create(resources, serviceNetwork, advertiseAddress, Port, system);
-        BootstrapPolicyReconciler.Reconcile(resources, _store, system);
+        Kcm.ApiServer.Bootstrap.KubernetesService.Create(registry, serviceNetwork, advertiseAddress, Port, system);
+        BootstrapPolicyReconciler.Reconcile(registry, _store, system);
     }
 
     public async Task StopAsync(CancellationToken ct)
