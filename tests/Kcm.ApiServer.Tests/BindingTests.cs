@@ -12,6 +12,7 @@ public sealed class BindingTests(EmbeddedServerFixture fixture) : IClassFixture<
     public async Task Bind_UnscheduledPod_SetsNodeNameAndPodScheduled_SecondBindConflicts()
     {
         using var client = KubeApiClient.FromKubeconfig(fixture.AdminKubeconfigPath);
+        await ServiceAccountSetup.EnsureDefaultAsync(client, "default");
         var pod = await client.CreateAsync(new Pod
         {
             Metadata = new ObjectMeta { Name = "bind-me" },
@@ -37,6 +38,7 @@ public sealed class BindingTests(EmbeddedServerFixture fixture) : IClassFixture<
     public async Task Bind_WithoutTargetName_IsInvalid()
     {
         using var client = KubeApiClient.FromKubeconfig(fixture.AdminKubeconfigPath);
+        await ServiceAccountSetup.EnsureDefaultAsync(client, "default");
         await client.CreateAsync(new Pod
         {
             Metadata = new ObjectMeta { Name = "bind-invalid" },

@@ -179,7 +179,7 @@ public sealed class DefaultingTests(ApiServerFixture fixture)
         Assert.Equal(Canon("""{"name":"web","port":80,"protocol":"TCP","targetPort":80}"""), spec["ports"]![0]!.ToJsonString());
         Assert.Equal("http", Str(spec["ports"]![1]!["targetPort"]));
         var clusterIp = Str(spec["clusterIP"]);
-        Assert.Matches(@"^10\.0\.0\.[0-9]+$", clusterIp);
+        Assert.Matches(@"^10\.254\.[0-9]+\.[0-9]+$", clusterIp);
         Assert.Equal(Canon($"[\"{clusterIp}\"]"), spec["clusterIPs"]!.ToJsonString());
         Assert.Equal(Canon("""["IPv4"]"""), spec["ipFamilies"]!.ToJsonString());
         Assert.Equal("SingleStack", Str(spec["ipFamilyPolicy"]));
@@ -295,6 +295,7 @@ public sealed class DefaultingTests(ApiServerFixture fixture)
     public async Task CreatePod_ExplicitValues_AreKept()
     {
         var ns = await CreateNamespaceAsync(_client);
+        Assert.Equal(HttpStatusCode.Created, (await PostAsync(_client, $"/api/v1/namespaces/{ns}/serviceaccounts", """{"metadata":{"name":"builder"}}""")).Code);
         var pod = await CreateAsync($"/api/v1/namespaces/{ns}/pods",
             """
             {"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"serviceAccountName":"builder","restartPolicy":"Never",

@@ -43,7 +43,18 @@ internal static class Http
         var name = "t-" + Guid.NewGuid().ToString("N")[..10];
         var (code, _) = await PostAsync(c, "/api/v1/namespaces", "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"" + (name) + "\"}}");
         Assert.Equal(HttpStatusCode.Created, code);
+        await EnsureDefaultServiceAccountAsync(c, name);
         return name;
+    }
+
+    /// <summary>
+    /// Creates the "default" ServiceAccount pods run as, which the serviceaccount controller would create in a full
+    /// cluster: the ServiceAccount admission plugin refuses pods whose account does not exist.
+    /// </summary>
+    public static async Task EnsureDefaultServiceAccountAsync(HttpClient c, string ns)
+    {
+        var (code, _) = await PostAsync(c, $"/api/v1/namespaces/{ns}/serviceaccounts", "{\"metadata\":{\"name\":\"default\"}}");
+        Assert.True(code is HttpStatusCode.Created or HttpStatusCode.Conflict, $"creating ServiceAccount {ns}/default: {code}");
     }
 
     /// <summary>Reads newline-delimited watch events until <paramref name="count"/> arrived or the stream ends.</summary>

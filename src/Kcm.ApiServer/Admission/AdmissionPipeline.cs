@@ -39,9 +39,14 @@ public interface IValidatingAdmission
 /// <summary>Defaulting and validation in upstream's order: mutating steps, then validating ones.</summary>
 public sealed class AdmissionPipeline(IReadOnlyList<IMutatingAdmission> mutating, IReadOnlyList<IValidatingAdmission> validating)
 {
-    public static AdmissionPipeline Default(ObjectStore? store = null) => new(
-        [new Defaulting.BuiltInDefaulting(store)],
-        [new ObjectMetaValidation(), new Validation.ObjectValidation()]);
+    /// <summary>
+    /// Upstream's default plugin order where it matters here: NamespaceLifecycle first, then (after decoding's defaults)
+    /// ServiceAccount; without a store (unit use) only defaulting and validation run.
+    /// </summary>
+    public static AdmissionPipeline Default(ObjectStore? store = null, ServiceNetwork? serviceNetwork = null) => store is null
+        ? new([new Defaulting.BuiltInDefaulting()], [new ObjectMetaValidation(), new Validation.ObjectValidation()])
+        : new([new NamespaceLifecycle(store), new Defaulting.BuiltInDefaulting(store, serviceNetwork), new ServiceAccountAdmission(store)],
+            [new ObjectMetaValidation(), new Validation.ObjectValidation()]);
 
     public void Run(AdmissionRequest request)
     {

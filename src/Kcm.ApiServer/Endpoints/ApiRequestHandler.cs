@@ -19,7 +19,8 @@ public sealed class ApiRequestHandler(
     ResourceHandler resources,
     Func<HttpContext, string> serverAddress,
     ILogger logger,
-    AuthApis.AuthApiHandler? authApis = null)
+    AuthApis.AuthApiHandler? authApis = null,
+    ComponentStatusEndpoint? componentStatuses = null)
 {
     /// <summary>Upstream's limit for request bodies (3 MiB).</summary>
     public const long MaxRequestBodyBytes = 3 * 1024 * 1024;
@@ -61,6 +62,7 @@ public sealed class ApiRequestHandler(
         if (!allowed.Contains(verb)) throw ApiException.MethodNotAllowed();
         await AuthorizeAsync(ctx, user, verb, req, path);
         if (authApis is not null && await authApis.TryHandleAsync(ctx, req, verb, body, user)) return;
+        if (componentStatuses is not null && await componentStatuses.TryHandleAsync(ctx, req, verb)) return;
         await resources.HandleAsync(ctx, req, verb, body, user);
     }
 

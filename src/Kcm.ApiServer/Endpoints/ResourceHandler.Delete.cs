@@ -1,3 +1,4 @@
+using Kcm.ApiServer.Authentication;
 using Kcm.ApiServer.Errors;
 using Kcm.ApiServer.Registry;
 using Kcm.ApiServer.Storage;
@@ -8,12 +9,12 @@ namespace Kcm.ApiServer.Endpoints;
 /// <summary>delete and deletecollection (upstream handlers/delete.go): DeleteOptions in, the deleted object or a Status out.</summary>
 public sealed partial class ResourceHandler
 {
-    private async Task DeleteAsync(HttpContext ctx, ResourceRequest req, byte[]? body)
+    private async Task DeleteAsync(HttpContext ctx, ResourceRequest req, byte[]? body, UserInfo user)
     {
         if (req.Subresource.Length > 0) throw ApiException.MethodNotAllowed();
         var rawOptions = RequestBodies.DeleteOptionsOf(body);
         var options = DeletionOptions.From(rawOptions, ctx.Request.Query);
-        var outcome = registry.Delete(req, options, rawOptions);
+        var outcome = registry.Delete(req, options, rawOptions, user);
         var current = outcome.Previous;
         if (outcome.Kind == DeletionKind.Pending)
         {
@@ -45,10 +46,10 @@ public sealed partial class ResourceHandler
         }));
     }
 
-    private async Task DeleteCollectionAsync(HttpContext ctx, ResourceRequest req, byte[]? body)
+    private async Task DeleteCollectionAsync(HttpContext ctx, ResourceRequest req, byte[]? body, UserInfo user)
     {
         var options = DeletionOptions.From(RequestBodies.DeleteOptionsOf(body), ctx.Request.Query);
-        var deleted = registry.DeleteCollection(req, BuildFilter(ctx.Request.Query, req), options);
+        var deleted = registry.DeleteCollection(req, BuildFilter(ctx.Request.Query, req), options, user);
         ctx.Response.StatusCode = 200;
         ctx.Response.ContentType = ResponseWriter.JsonContentType;
         var pipe = ctx.Response.BodyWriter;

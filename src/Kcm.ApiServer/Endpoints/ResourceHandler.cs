@@ -45,10 +45,10 @@ public sealed partial class ResourceHandler(GenericStore registry, TimeProvider 
                 await PatchAsync(ctx, req, body, user);
                 break;
             case "delete":
-                await DeleteAsync(ctx, req, body);
+                await DeleteAsync(ctx, req, body, user);
                 break;
             case "deletecollection":
-                await DeleteCollectionAsync(ctx, req, body);
+                await DeleteCollectionAsync(ctx, req, body, user);
                 break;
             default:
                 throw ApiException.MethodNotAllowed();

@@ -95,7 +95,8 @@ public sealed class ApiException : Exception
         w.WriteEndObject();
         w.WriteString("status", "Failure");
         w.WriteString("message", Message);
-        w.WriteString("reason", Reason);
+        // Plain errors (e.g. componentstatuses' "Component not found") carry no reason upstream.
+        if (Reason.Length > 0) w.WriteString("reason", Reason);
         if (HasDetails)
         {
             w.WriteStartObject("details");

@@ -34,6 +34,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
     private readonly ObjectStore _store;
     private readonly ILogger _logger;
     private bool _stopped;
+    private ComponentStatusEndpoint? _componentStatuses;
 
     private EmbeddedApiServer(WebApplication app, ClusterCertificates certificates, ObjectStore store, ILogger logger,
         string stateDirectory, int port, string host)
@@ -84,8 +85,9 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         try
         {
             var bindAddress = IPAddress.Parse(options.BindAddress);
+            var serviceNetwork = Registry.ServiceNetwork.Parse(options.ServiceClusterIpRange, options.ServiceNodePortRange);
             var store = new ObjectStore(options.WatchCacheSize, options.WatcherBufferSize);
-            var registry = new GenericStore(store, AdmissionPipeline.Default(store), options.Time);
+            var registry = new GenericStore(store, AdmissionPipeline.Default(store, serviceNetwork), options.Time);
             var resources = new ResourceHandler(registry, options.Time, new WatchStreamer(options.Time, options.WatchBookmarkInterval));
             var authentication = AuthenticationSetup.Create(stateDirectory, options.TokenAuthFile, [.. options.ServiceAccountKeyFiles],
                 [.. options.ServiceAccountIssuers], [.. options.ApiAudiences], options.AnonymousAuth, store, options.Time);
@@ -125,8 +127,9 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             var app = builder.Build();
             var port = 0;
             var advertised = "";
+            var componentStatuses = new ComponentStatusEndpoint(options.ComponentStatusProbes);
             var handler = new ApiRequestHandler(authentication.RequestAuthenticator, authorizer, discovery, resources,
-                _ => advertised, logger, authApis);
+                _ => advertised, logger, authApis, componentStatuses);
             var requestLog = new RequestLog();
             app.Use(requestLog.InvokeAsync);
             app.Run(handler.HandleAsync);
@@ -139,9 +142,15 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
                 : bindAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{bindAddress}]" : bindAddress.ToString();
             advertised = $"{host}:{port}";
 
-            var server = new EmbeddedApiServer(app, certificates, store, logger, stateDirectory, port, host) { Requests = requestLog };
+            var server = new EmbeddedApiServer(app, certificates, store, logger, stateDirectory, port, host)
+            {
+                Requests = requestLog,
+                _componentStatuses = componentStatuses,
+            };
             KubeconfigWriter.WriteAdmin(stateDirectory, server.Url.ToString().TrimEnd('/'));
-            server.Bootstrap(registry);
+            var advertiseAddress = options.AdvertiseAddress.Length > 0 ? options.AdvertiseAddress
+                : bindAddress.Equals(IPAddress.Any) || bindAddress.Equals(IPAddress.IPv6Any) ? "127.0.0.1" : bindAddress.ToString();
+            server.Bootstrap(registry, serviceNetwork, advertiseAddress);
             logger.LogInformation("Embedded API server ready at {Url} (state in {StateDirectory})", server.Url, stateDirectory);
             return server;
         }
@@ -152,7 +161,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         }
     }
 
-    private void Bootstrap(GenericStore registry)
+    private void Bootstrap(GenericStore registry, Registry.ServiceNetwork serviceNetwork, string advertiseAddress)
     {
         var system = new UserInfo("system:apiserver", "", ["system:masters", UserInfo.AuthenticatedGroup], new Dictionary<string, IReadOnlyList<string>>());
         var entry = Kcm.Api.Catalog.ApiCatalog.Find("", "v1", "namespaces")!;
@@ -167,6 +176,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             };
             registry.Create(req, ns, system);
         }
+        Kcm.ApiServer.Bootstrap.KubernetesService.Create(registry, serviceNetwork, advertiseAddress, Port, system);
         BootstrapPolicyReconciler.Reconcile(registry, _store, system);
     }
 
@@ -186,6 +196,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             await StopAsync(cts.Token);
         }
         await _app.DisposeAsync();
+        _componentStatuses?.Dispose();
         _certificates.Dispose();
         _logger.LogDebug("Embedded API server disposed");
     }

@@ -41,4 +41,24 @@ public sealed class EmbeddedApiServerOptions
 
     /// <summary>--token-auth-file: CSV of token,user,uid[,"group1,group2"]; empty means none.</summary>
     public string TokenAuthFile { get; set; } = "";
+
+    /// <summary>--service-cluster-ip-range: IPv4 CIDR Services get cluster IPs from; its first address is the kubernetes Service's.</summary>
+    public string ServiceClusterIpRange { get; set; } = Registry.ServiceNetwork.DefaultClusterIpRange;
+
+    /// <summary>--service-node-port-range: first-last ports NodePort and LoadBalancer Services get node ports from.</summary>
+    public string ServiceNodePortRange { get; set; } = Registry.ServiceNetwork.DefaultNodePortRange;
+
+    /// <summary>--advertise-address: the address in the kubernetes Endpoints; empty means the bind address (127.0.0.1 when it is a wildcard).</summary>
+    public string AdvertiseAddress { get; set; } = "";
+
+    /// <summary>
+    /// What GET componentstatuses probes, by component name (upstream: controller-manager at https://127.0.0.1:10257/healthz,
+    /// scheduler at https://127.0.0.1:10259/healthz, TLS not verified). This server has no etcd; "etcd-0" reports the
+    /// in-memory store, which is healthy while the server runs.
+    /// </summary>
+    public IDictionary<string, Uri> ComponentStatusProbes { get; set; } = new Dictionary<string, Uri>
+    {
+        ["controller-manager"] = new("https://127.0.0.1:10257/healthz"),
+        ["scheduler"] = new("https://127.0.0.1:10259/healthz"),
+    };
 }

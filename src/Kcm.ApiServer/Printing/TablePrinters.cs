@@ -38,6 +38,7 @@ public static class TablePrinters
             (o, now, _) => [NameOf(o), Count(o["data"]) + Count(o["binaryData"]), Age(o, now)]),
         [("", "secrets")] = new([NameColumn, new("Type", "string"), new("Data", "string"), AgeColumn],
             (o, now, _) => [NameOf(o), Str(o, "type"), Count(o["data"]), Age(o, now)]),
+        [("", "componentstatuses")] = new([NameColumn, new("Status", "string"), new("Message", "string"), new("Error", "string")], ComponentStatusRow),
         [("", "serviceaccounts")] = new([NameColumn, new("Secrets", "string"), AgeColumn],
             (o, now, _) => [NameOf(o), Count(o["secrets"]), Age(o, now)]),
         [("coordination.k8s.io", "leases")] = new([NameColumn, new("Holder", "string"), AgeColumn],
@@ -57,6 +58,13 @@ public static class TablePrinters
         if (Printers.TryGetValue((group, resource), out var p)) return p.Row(obj, now, true);
         var created = Str(obj, "metadata", "creationTimestamp");
         return [NameOf(obj), created.Length == 0 ? null : created];
+    }
+
+    private static List<object?> ComponentStatusRow(JsonObject cs, DateTimeOffset now, bool wide)
+    {
+        var healthy = Items(cs["conditions"]).FirstOrDefault(c => Str(c, "type") == "Healthy");
+        var status = healthy is null ? "Unknown" : Str(healthy, "status") == "True" ? "Healthy" : "Unhealthy";
+        return [NameOf(cs), status, healthy is null ? "" : Str(healthy, "message"), healthy is null ? "" : Str(healthy, "error")];
     }
 
     private static List<object?> PodRow(JsonObject pod, DateTimeOffset now, bool wide)

@@ -1,3 +1,5 @@
+using Kcm.ApiServer.Admission;
+using Kcm.ApiServer.Authentication;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Kcm.ApiServer.Endpoints;
@@ -24,7 +26,7 @@ public sealed partial class GenericStore
     private sealed record DeletionOutcome(DeletionKind Kind, StoredObject Object);
 
     /// <summary>Upstream Store.Delete for one object: preconditions, then mark or remove, retrying on conflicts.</summary>
-    public DeleteResult Delete(ResourceRequest req, DeletionOptions options, JsonObject? rawOptions)
+    public DeleteResult Delete(ResourceRequest req, DeletionOptions options, JsonObject? rawOptions, UserInfo user)
     {
         var store = StorageFor(req);
         var strategy = _strategies[req.Entry];
@@ -33,6 +35,7 @@ public sealed partial class GenericStore
         {
             var current = store.Get(key) ?? throw ApiException.NotFound(req.Group, req.Resource, req.Name);
             CheckDeletePreconditions(req, current, rawOptions);
+            AdmitDelete(req, strategy, current, user);
             var outcome = DeleteOne(req, store, strategy, current, options);
             if (outcome is null) continue;
             return new DeleteResult(outcome.Kind, outcome.Object, current);
@@ -40,8 +43,12 @@ public sealed partial class GenericStore
         throw ApiException.Conflict(req.Group, req.Resource, req.Name, ApiException.ModifiedMessage);
     }
 
+    // Validating admission of a delete (NamespaceLifecycle refuses the immortal namespaces).
+    private void AdmitDelete(ResourceRequest req, ResourceStrategy strategy, StoredObject current, UserInfo user)
+        => _admission.Run(new AdmissionRequest(AdmissionOperation.Delete, strategy, "", req.Namespace, current.Name, null, ObjectEncoder.Parse(current), user));
+
     /// <summary>Upstream Store.DeleteCollection: deletes each matching object; returns what each delete left or removed.</summary>
-    public List<StoredObject> DeleteCollection(ResourceRequest req, ObjectFilter filter, DeletionOptions options)
+    public List<StoredObject> DeleteCollection(ResourceRequest req, ObjectFilter filter, DeletionOptions options, UserInfo user)
     {
         var store = StorageFor(req);
         var strategy = _strategies[req.Entry];
@@ -52,6 +59,7 @@ public sealed partial class GenericStore
         {
             if (prefix.Length > 0 && !key.StartsWith(prefix, StringComparison.Ordinal)) continue;
             if (!filter.Matches(o)) continue;
+            AdmitDelete(req with { Name = o.Name }, strategy, o, user);
             var current = o;
             DeletionOutcome? outcome = null;
             while (current is not null && (outcome = DeleteOne(req with { Name = current.Name }, store, strategy, current, options)) is null)

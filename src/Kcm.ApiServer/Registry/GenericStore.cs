@@ -164,19 +164,6 @@ public sealed partial class GenericStore
         {
             throw ApiException.InternalError("resourceVersion should not be set on objects to be created");
         }
-        if (req.Entry.Namespaced)
-        {
-            var ns = _store.Namespaces.Get(req.Namespace) ?? throw ApiException.NotFound("", "namespaces", req.Namespace);
-            if (ObjectEncoder.Parse(ns)["status"]?["phase"]?.GetValue<string>() == "Terminating")
-            {
-                // Upstream NamespaceLifecycle admission.
-                var subject = name.Length > 0 ? $"{ApiException.Qualified(req.Group, req.Resource)} \"{name}\"" : ApiException.Qualified(req.Group, req.Resource);
-                throw new ApiException(403, "Forbidden",
-                    $"{subject} is forbidden: unable to create new content in namespace {req.Namespace} because it is being terminated",
-                    name, req.Group.Length == 0 ? null : req.Group, req.Resource,
-                    [new StatusCauseInfo("NamespaceTerminating", $"namespace {req.Namespace} is being terminated", "metadata.namespace")]);
-            }
-        }
         for (var attempt = 0; ; attempt++)
         {
             var candidate = ObjectEncoder.Encode(obj, kind, req.GroupVersion, req.Namespace, name, uid,

@@ -25,12 +25,19 @@ public sealed class ResourceStrategy
         ("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
         ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
         ("flowcontrol.apiserver.k8s.io", "flowschemas"), ("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations"),
+        ("discovery.k8s.io", "endpointslices"),
     ];
 
     // Status updates of these apps kinds also keep the stored labels (upstream's status strategies reset them).
     private static readonly HashSet<(string, string)> StatusKeepsLabels =
     [
         ("apps", "deployments"), ("apps", "replicasets"), ("apps", "statefulsets"), ("apps", "daemonsets"),
+    ];
+
+    private static readonly HashSet<(string, string)> ReturnDeleted =
+    [
+        ("", "pods"), ("", "services"), ("", "serviceaccounts"), ("", "namespaces"), ("", "persistentvolumes"),
+        ("", "persistentvolumeclaims"), ("", "podtemplates"), ("", "resourcequotas"), ("resource.k8s.io", "podschedulings"),
     ];
 
     private static readonly HashSet<(string, string)> Dns1123LabelNames =
@@ -58,8 +65,8 @@ public sealed class ResourceStrategy
             : Dns1035LabelNames.Contains(key) ? NameRule.Dns1035Label
             : PathSegmentNameGroups.Contains(entry.Group) ? NameRule.PathSegment
             : NameRule.Dns1123Subdomain;
-        // Pods answer DELETE with the object (upstream ReturnDeletedObject); others with a Success Status.
-        ReturnsDeletedObject = key == ("", "pods");
+        // These answer DELETE with the object (upstream ReturnDeletedObject); others with a Success Status.
+        ReturnsDeletedObject = ReturnDeleted.Contains(key);
     }
 
     public ApiResourceEntry Entry { get; }

@@ -27,6 +27,9 @@ public sealed class KubectlFixture : EmbeddedServerFixture, IAsyncLifetime
     {
         var name = "kubectl-" + Guid.NewGuid().ToString("N")[..8];
         await Kubectl.OkAsync("create", "namespace", name);
+        // What the serviceaccount controller would create: pods are refused without their ServiceAccount.
+        var sa = await Kubectl.RunAsync("create", "serviceaccount", "default", "-n", name);
+        Assert.True(sa.ExitCode == 0 || sa.Output.Contains("AlreadyExists"), sa.Output);
         return name;
     }
 }

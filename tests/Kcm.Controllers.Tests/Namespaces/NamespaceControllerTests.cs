@@ -120,7 +120,7 @@ public sealed class NamespaceControllerTests(NamespaceControllerFixture fixture)
     private async Task<string> CreateNamespaceAsync(string prefix)
     {
         var name = prefix + "-" + Guid.NewGuid().ToString("N")[..6];
-        await Client.CreateAsync(new CoreNamespace { Metadata = new ObjectMeta { Name = name } });
+        await ServiceAccountSetup.CreateNamespaceAsync(Client, name);
         return name;
     }
 

@@ -26,7 +26,7 @@ public sealed class PodGcControllerTests(EmbeddedServerFixture server) : IClassF
     public async Task InitializeAsync()
     {
         _host = new ControllerTestHost(server, DebugFileLoggerProvider.FromEnvironment());
-        await Client.CreateAsync(new CoreNamespace { Metadata = new ObjectMeta { Name = _ns } });
+        await ServiceAccountSetup.CreateNamespaceAsync(Client, _ns);
     }
 
     public async Task DisposeAsync()

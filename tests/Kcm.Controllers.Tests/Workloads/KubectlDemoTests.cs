@@ -19,6 +19,8 @@ public sealed class KubectlDemoTests(WorkloadControllersWithCollectorFixture fix
     {
         var ns = fixture.NamespacePrefix + "demo-" + Guid.NewGuid().ToString("N")[..8];
         await Kubectl.OkAsync("create", "namespace", ns);
+        // As on a real cluster, pods can be admitted once the serviceaccount controller has made "default".
+        await Eventually.TrueAsync("default ServiceAccount", async () => (await Kubectl.RunAsync("-n", ns, "get", "serviceaccount", "default")).ExitCode == 0);
 
         await Kubectl.OkAsync("-n", ns, "apply", "-f", ExampleManifest("nginx-deployment.yaml"));
         Assert.Contains("successfully rolled out", await Kubectl.OkAsync("-n", ns, "rollout", "status", "deployment/nginx", "--timeout=60s"));

@@ -79,12 +79,16 @@ public class WorkloadControllersFixture : IAsyncLifetime
     }
 }
 
-/// <summary>The same plus the garbage collector, for tests that delete owners.</summary>
+/// <summary>
+/// The same plus the garbage collector, for tests that delete owners, and the serviceaccount controller, which gives
+/// every namespace the "default" ServiceAccount its pods need (as in a full cluster).
+/// </summary>
 public sealed class WorkloadControllersWithCollectorFixture : WorkloadControllersFixture
 {
     protected override IEnumerable<RunController> MoreControllers(ControllerTestHost host)
     {
         var collector = new Controllers.GarbageCollector.GarbageCollector(host.Context);
-        return [ct => collector.RunAsync(2, ct)];
+        var serviceAccounts = new Controllers.ServiceAccounts.ServiceAccountsController(host.Context);
+        return [ct => collector.RunAsync(2, ct), serviceAccounts.RunAsync];
     }
 }

@@ -20,8 +20,9 @@ internal sealed class WorkloadNamespace(KubeApiClient client, string name)
     /// <param name="prefix">The fixture's <see cref="WorkloadControllersFixture.NamespacePrefix"/>: its simulated nodes serve only those namespaces.</param>
     public static async Task<WorkloadNamespace> CreateAsync(KubeApiClient client, string prefix)
     {
-        var ns = await client.CreateAsync(new Namespace { Metadata = new ObjectMeta { Name = prefix + Guid.NewGuid().ToString("N")[..8] } });
-        return new WorkloadNamespace(client, ns.Metadata!.Name!);
+        var name = prefix + Guid.NewGuid().ToString("N")[..8];
+        await ServiceAccountSetup.CreateNamespaceAsync(client, name);
+        return new WorkloadNamespace(client, name);
     }
 
     public static DeploymentObject NewDeployment(string name, int replicas, string image) => new()

@@ -34,7 +34,7 @@ public sealed class InformerServerTests(SmallWatchWindowServerFixture server) : 
         // Unthrottled: the tests write dozens of objects, which client-go's default 5 qps would stretch to seconds.
         var client = KubeApiClient.FromKubeconfig(server.AdminKubeconfigPath, options: new KubeClientOptions { RateLimiter = new UnlimitedRateLimiter() });
         var ns = $"{prefix}-{Guid.NewGuid():N}"[..20];
-        await client.CreateAsync(new Namespace { Metadata = new ObjectMeta { Name = ns } });
+        await ServiceAccountSetup.CreateNamespaceAsync(client, ns);
         return (client, ns);
     }
 

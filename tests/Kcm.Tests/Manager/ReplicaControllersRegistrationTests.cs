@@ -22,7 +22,7 @@ public sealed class ReplicaControllersRegistrationTests(EmbeddedServerFixture se
         using var stop = new CancellationTokenSource();
         var run = host.RunAsync(stop.Token);
         var ns = "reg-" + Guid.NewGuid().ToString("N")[..8];
-        await client.CreateAsync(new Namespace { Metadata = new ObjectMeta { Name = ns } });
+        await ServiceAccountSetup.CreateNamespaceAsync(client, ns);
 
         await client.CreateAsync(new ReplicaSet
         {

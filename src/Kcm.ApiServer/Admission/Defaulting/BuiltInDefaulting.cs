@@ -7,10 +7,11 @@ namespace Kcm.ApiServer.Admission.Defaulting;
 /// The defaults a v1.26 kube-apiserver gives built-in kinds (SetDefaults_* of each group's v1 defaults and the pod
 /// admission plugins), as one mutating step so objects written here look like those a real server returns.
 /// </summary>
-public sealed class BuiltInDefaulting(ObjectStore? store = null) : IMutatingAdmission
+public sealed class BuiltInDefaulting(ObjectStore? store = null, Registry.ServiceNetwork? serviceNetwork = null) : IMutatingAdmission
 {
-    // Without a store (unit use) Services get defaults but no cluster IP.
-    private readonly ServiceIpAllocation? _serviceIps = store is null ? null : new ServiceIpAllocation(store);
+    // Without a store (unit use) Services get defaults but no cluster IP or node ports.
+    private readonly Registry.ServiceAllocation? _serviceAllocation =
+        store is null ? null : new Registry.ServiceAllocation(store, serviceNetwork ?? Registry.ServiceNetwork.Default);
 
     public void Admit(AdmissionRequest request)
     {
@@ -31,8 +32,10 @@ public sealed class BuiltInDefaulting(ObjectStore? store = null) : IMutatingAdmi
                 break;
             case ("", "services") when spec is not null:
                 CoreDefaults.Service(spec);
-                if (creating) _serviceIps?.Allocate(spec);
-                else CoreDefaults.KeepAllocatedServiceFields(spec, request.OldObject?["spec"] as JsonObject);
+                // v1 ServiceStatus.loadBalancer is not omitempty: every Service shows "loadBalancer": {}.
+                JsonDefaults.GetOrCreate(JsonDefaults.GetOrCreate(obj, "status"), "loadBalancer");
+                if (_serviceAllocation is not null) _serviceAllocation.Allocate(request.Name, request.Namespace, spec, creating ? null : request.OldObject?["spec"] as JsonObject);
+                else if (!creating) CoreDefaults.KeepAllocatedServiceFields(spec, request.OldObject?["spec"] as JsonObject);
                 break;
             case ("", "persistentvolumeclaims"):
                 CoreDefaults.PersistentVolumeClaim(obj);
@@ -41,6 +44,7 @@ public sealed class BuiltInDefaulting(ObjectStore? store = null) : IMutatingAdmi
                 CoreDefaults.PersistentVolume(obj);
                 break;
             case ("", "secrets"):
+                Registry.SecretStringData.MergeIntoData(obj);
                 CoreDefaults.Secret(obj);
                 break;
             case ("", "endpoints"):

@@ -5,7 +5,7 @@ namespace Kcm.ApiServer.Admission.Defaulting;
 
 /// <summary>
 /// What a v1.26 server adds to a bare Pod beyond pod-spec defaults: SetDefaults_Pod, and on create the
-/// Priority, DefaultTolerationSeconds and ServiceAccount admission plugins, plus the strategy's qosClass.
+/// Priority and DefaultTolerationSeconds admission plugins (ServiceAccount is its own step), plus the strategy's qosClass.
 /// </summary>
 internal static class PodAdmissionDefaults
 {
@@ -31,11 +31,6 @@ internal static class PodAdmissionDefaults
 
         SetPriority(spec);
         AddNotReadyTolerations(spec);
-        if (string.IsNullOrEmpty(Str(spec["serviceAccountName"])))
-        {
-            spec["serviceAccountName"] = "default";
-            spec["serviceAccount"] = "default";
-        }
         var status = GetOrCreate(pod, "status");
         SetIfMissing(status, "qosClass", QosClass(spec));
     }
