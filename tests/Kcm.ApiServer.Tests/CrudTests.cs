@@ -227,7 +227,8 @@ public sealed class CrudTests(ApiServerFixture fixture)
         var (code, body) = await DeleteAsync(_client, $"/api/v1/namespaces/{ns}/configmaps/c",
             """{"kind":"DeleteOptions","apiVersion":"v1","preconditions":{"uid":"nope"}}""");
         Assert.Equal(HttpStatusCode.Conflict, code);
-        Assert.StartsWith("Operation cannot be fulfilled on configmaps \"c\": Precondition failed: UID in precondition: nope, UID in object meta: ", Str(body!["message"]));
+        Assert.StartsWith("Operation cannot be fulfilled on ConfigMap \"c\": the UID in the precondition (nope) does not match the UID in record (", Str(body!["message"]));
+        Assert.Equal("ConfigMap", Str(body["details"]!["kind"]));
         Assert.Equal(HttpStatusCode.OK, (await GetAsync(_client, $"/api/v1/namespaces/{ns}/configmaps/c")).Code);
     }
 

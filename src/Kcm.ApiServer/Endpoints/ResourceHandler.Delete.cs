@@ -13,6 +13,7 @@ public sealed partial class ResourceHandler
         if (req.Subresource.Length > 0) throw ApiException.MethodNotAllowed();
         var rawOptions = RequestBodies.DeleteOptionsOf(body);
         var options = DeletionOptions.From(rawOptions, ctx.Request.Query);
+        req = req with { DryRun = options.DryRun };
         var outcome = registry.Delete(req, options, rawOptions);
         var current = outcome.Previous;
         if (outcome.Kind == DeletionKind.Pending)
@@ -48,6 +49,7 @@ public sealed partial class ResourceHandler
     private async Task DeleteCollectionAsync(HttpContext ctx, ResourceRequest req, byte[]? body)
     {
         var options = DeletionOptions.From(RequestBodies.DeleteOptionsOf(body), ctx.Request.Query);
+        req = req with { DryRun = options.DryRun };
         var deleted = registry.DeleteCollection(req, BuildFilter(ctx.Request.Query, req), options);
         ctx.Response.StatusCode = 200;
         ctx.Response.ContentType = ResponseWriter.JsonContentType;

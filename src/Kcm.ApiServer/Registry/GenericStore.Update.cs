@@ -148,10 +148,10 @@ public sealed partial class GenericStore
             if (Finalizers.ShouldDeleteDuringUpdate(req, desired))
             {
                 // Upstream deletes the stored version instead of writing the update, so DELETED carries it.
-                if (store.TryDelete(current) is not null) return current;
+                if (DeleteFromStore(req, store, current) is not null) return current;
                 continue;
             }
-            var result = store.TryUpdate(current, candidate);
+            var result = UpdateInStore(req, store, current, candidate);
             if (result is not null) return result;
         }
         throw ApiException.Conflict(req.Group, req.Resource, req.Name, ApiException.ModifiedMessage);

@@ -177,19 +177,16 @@ public sealed partial class GenericStore
                     [new StatusCauseInfo("NamespaceTerminating", $"namespace {req.Namespace} is being terminated", "metadata.namespace")]);
             }
         }
-        for (var attempt = 0; ; attempt++)
+        var candidate = ObjectEncoder.Encode(obj, kind, req.GroupVersion, req.Namespace, name, uid,
+            o => FieldLabels.Extract(req.Group, req.Resource, o));
+        try
         {
-            var candidate = ObjectEncoder.Encode(obj, kind, req.GroupVersion, req.Namespace, name, uid,
-                o => FieldLabels.Extract(req.Group, req.Resource, o));
-            try
-            {
-                return store.Create(candidate);
-            }
-            catch (ApiException e) when (e.Code == 409 && nameGenerated && attempt < 8)
-            {
-                name = GenerateName(generateName);
-                metadata["name"] = name;
-            }
+            return CreateInStore(req, store, candidate);
+        }
+        catch (ApiException e) when (e.Code == 409 && nameGenerated)
+        {
+            // Upstream CheckGeneratedNameError: the client retries, the server does not.
+            throw ApiException.GenerateNameConflict(req.Group, req.Resource, name);
         }
     }
 
