@@ -26,14 +26,15 @@ public sealed class CrudTests(ApiServerFixture fixture)
         var (getCode, got) = await GetAsync(_client, $"/api/v1/namespaces/{ns}/configmaps/cm1");
         Assert.Equal(HttpStatusCode.OK, getCode);
         Assert.Equal(created.ToJsonString(), got!.ToJsonString());
-        Assert.Equal(Canon("""{"x":[1,2]}"""), got["futureField"]!.ToJsonString());
+        // As upstream's decoder, fields the kind does not define are dropped.
+        Assert.Null(got["futureField"]);
         Assert.StartsWith("""{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"cm1","namespace":""", got.ToJsonString());
 
         got["data"]!["k"] = "v2";
         var (putCode, updated) = await PutAsync(_client, $"/api/v1/namespaces/{ns}/configmaps/cm1", got);
         Assert.Equal(HttpStatusCode.OK, putCode);
         Assert.Equal("v2", Str(updated!["data"]!["k"]));
-        Assert.Equal(Canon("""{"x":[1,2]}"""), updated["futureField"]!.ToJsonString());
+        Assert.Null(updated["futureField"]);
         Assert.True(long.Parse(Str(updated["metadata"]!["resourceVersion"])) > rv);
         Assert.Equal(Str(meta["uid"]), Str(updated["metadata"]!["uid"]));
 
