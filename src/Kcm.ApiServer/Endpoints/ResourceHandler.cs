@@ -34,6 +34,10 @@ public sealed partial class ResourceHandler(GenericStore registry, TimeProvider 
                 req = req with { DryRun = RequestBodies.CheckWriteOptions(ctx.Request.Query, "CreateOptions") };
                 await BindAsync(ctx, req, body, user);
                 break;
+            case "create" when req.Group.Length == 0 && req.Resource == "pods" && req.Subresource == "eviction":
+                req = req with { DryRun = RequestBodies.CheckWriteOptions(ctx.Request.Query, "CreateOptions") };
+                await EvictAsync(ctx, req, body, user);
+                break;
             case "create":
                 if (req.Subresource.Length > 0) throw ApiException.MethodNotAllowed();
                 req = req with { DryRun = RequestBodies.CheckWriteOptions(ctx.Request.Query, "CreateOptions") };

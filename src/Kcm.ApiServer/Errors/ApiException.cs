@@ -107,7 +107,8 @@ public sealed class ApiException : Exception
         w.WriteEndObject();
         w.WriteString("status", "Failure");
         w.WriteString("message", Message);
-        w.WriteString("reason", Reason);
+        // A Status returned as a failed result (not an error) has no reason upstream.
+        if (Reason.Length > 0) w.WriteString("reason", Reason);
         if (HasDetails)
         {
             w.WriteStartObject("details");
