@@ -29,8 +29,8 @@ public sealed partial class ResourceHandler
             return;
         }
         CheckBodyIdentity(req, body);
-        var result = registry.Update(req, _ => (JsonObject)body.DeepClone(), user);
-        await WriteObjectAsync(ctx, 200, req, result);
+        var result = registry.Replace(req, body, user, out var created);
+        await WriteObjectAsync(ctx, created ? 201 : 200, req, result);
     }
 
     private async Task PatchAsync(HttpContext ctx, ResourceRequest req, byte[]? body, UserInfo user)

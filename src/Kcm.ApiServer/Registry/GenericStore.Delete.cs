@@ -29,7 +29,8 @@ public sealed partial class GenericStore
         var store = StorageFor(req);
         var strategy = _strategies[req.Entry];
         var key = StoredObject.MakeKey(req.Namespace, req.Name);
-        for (var attempt = 0; attempt < MaxUpdateAttempts; attempt++)
+        // Lost races are retried until won, as upstream's GuaranteedUpdate and conditional delete do.
+        while (true)
         {
             var current = store.Get(key) ?? throw ApiException.NotFound(req.Group, req.Resource, req.Name);
             CheckDeletePreconditions(req, current, rawOptions);
@@ -37,7 +38,6 @@ public sealed partial class GenericStore
             if (outcome is null) continue;
             return new DeleteResult(outcome.Kind, outcome.Object, current);
         }
-        throw ApiException.Conflict(req.Group, req.Resource, req.Name, ApiException.ModifiedMessage);
     }
 
     /// <summary>Upstream Store.DeleteCollection: deletes each matching object; returns what each delete left or removed.</summary>

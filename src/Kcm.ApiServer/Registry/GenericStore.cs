@@ -24,7 +24,6 @@ public sealed record ListResult(List<StoredObject> Items, long ResourceVersion, 
 public sealed partial class GenericStore
 {
     private const string GenerateNameAlphabet = "bcdfghjklmnpqrstvwxz2456789";
-    private const int MaxUpdateAttempts = 64;
 
     private readonly ObjectStore _store;
     private readonly AdmissionPipeline _admission;
@@ -135,6 +134,20 @@ public sealed partial class GenericStore
         var name = metadata["name"]?.GetValue<string>() ?? "";
         var generateName = metadata["generateName"]?.GetValue<string>() ?? "";
         var kind = obj["kind"]!.GetValue<string>();
+        // NamespaceLifecycle is a mutating admission upstream: it answers before defaulting, naming and validation.
+        if (req.Entry.Namespaced)
+        {
+            var ns = _store.Namespaces.Get(req.Namespace) ?? throw ApiException.NotFound("", "namespaces", req.Namespace);
+            if (ObjectEncoder.Parse(ns)["status"]?["phase"]?.GetValue<string>() == "Terminating")
+            {
+                // Upstream NamespaceLifecycle admission.
+                var subject = name.Length > 0 ? $"{ApiException.Qualified(req.Group, req.Resource)} \"{name}\"" : ApiException.Qualified(req.Group, req.Resource);
+                throw new ApiException(403, "Forbidden",
+                    $"{subject} is forbidden: unable to create new content in namespace {req.Namespace} because it is being terminated",
+                    name, req.Group.Length == 0 ? null : req.Group, req.Resource,
+                    [new StatusCauseInfo("NamespaceTerminating", $"namespace {req.Namespace} is being terminated", "metadata.namespace")]);
+            }
+        }
         if (name.Length == 0 && generateName.Length == 0)
         {
             throw ApiException.Invalid(req.Group, kind, "",
@@ -163,19 +176,6 @@ public sealed partial class GenericStore
         if (rvInBody.Length > 0 && rvInBody != "0")
         {
             throw ApiException.InternalError("resourceVersion should not be set on objects to be created");
-        }
-        if (req.Entry.Namespaced)
-        {
-            var ns = _store.Namespaces.Get(req.Namespace) ?? throw ApiException.NotFound("", "namespaces", req.Namespace);
-            if (ObjectEncoder.Parse(ns)["status"]?["phase"]?.GetValue<string>() == "Terminating")
-            {
-                // Upstream NamespaceLifecycle admission.
-                var subject = name.Length > 0 ? $"{ApiException.Qualified(req.Group, req.Resource)} \"{name}\"" : ApiException.Qualified(req.Group, req.Resource);
-                throw new ApiException(403, "Forbidden",
-                    $"{subject} is forbidden: unable to create new content in namespace {req.Namespace} because it is being terminated",
-                    name, req.Group.Length == 0 ? null : req.Group, req.Resource,
-                    [new StatusCauseInfo("NamespaceTerminating", $"namespace {req.Namespace} is being terminated", "metadata.namespace")]);
-            }
         }
         var candidate = ObjectEncoder.Encode(obj, kind, req.GroupVersion, req.Namespace, name, uid,
             o => FieldLabels.Extract(req.Group, req.Resource, o));
