@@ -36,12 +36,8 @@ public sealed partial class ResourceHandler
         }
         var rawOptions = eviction["deleteOptions"] as JsonObject;
         var options = DeletionOptions.From(rawOptions ?? new JsonObject(), QueryCollection.Empty);
-        // Upstream propagateDryRun: the query's dryRun fills in an absent one; two different ones are an error.
-        var bodyDryRun = rawOptions?["dryRun"] is JsonArray { Count: > 0 };
-        if (req.DryRun && bodyDryRun && !options.DryRun)
-        {
-            throw ApiException.InternalError("Non-matching dry-run options in request and content");
-        }
+        // Upstream propagateDryRun: a dryRun on the query or in deleteOptions makes the whole eviction a dry run
+        // (both only accept "All", so they cannot disagree in value).
         registry.Evict(req with { DryRun = req.DryRun || options.DryRun }, options, rawOptions, user);
         await ResponseWriter.WriteJsonAsync(ctx, 201, System.Text.Encoding.UTF8.GetBytes(
             "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Success\",\"code\":201}"));
