@@ -6,9 +6,10 @@ namespace Kcm.ApiServer.Admission;
 /// <summary>
 /// Upstream's NamespaceLifecycle admission plugin: the immortal namespaces (default, kube-system, kube-public) cannot
 /// be deleted; nothing can be created in a namespace that does not exist (404) or is terminating (403 with a
-/// NamespaceTerminating cause). Runs first, as upstream's default plugin order has it.
+/// NamespaceTerminating cause). Runs first, as upstream's default plugin order has it; the create check runs even earlier
+/// (<see cref="CheckCreate"/>).
 /// </summary>
-public sealed class NamespaceLifecycle(ObjectStore store) : IMutatingAdmission
+public sealed class NamespaceLifecycle : IMutatingAdmission
 {
     public static readonly IReadOnlySet<string> ImmortalNamespaces = new HashSet<string>(StringComparer.Ordinal) { "default", "kube-system", "kube-public" };
 
@@ -23,16 +24,23 @@ public sealed class NamespaceLifecycle(ObjectStore store) : IMutatingAdmission
                 throw new ApiException(403, "Forbidden", $"namespaces \"{request.Name}\" is forbidden: this namespace may not be deleted",
                     request.Name, null, "namespaces");
             }
-            return;
         }
-        if (request.Operation != AdmissionOperation.Create || request.Namespace.Length == 0) return;
-        if (strategy.Group == "authorization.k8s.io" && strategy.Resource == "localsubjectaccessreviews") return;
+    }
 
-        var ns = store.Namespaces.Get(request.Namespace) ?? throw ApiException.NotFound("", "namespaces", request.Namespace);
-        if (ObjectEncoder.Parse(ns)["status"]?["phase"]?.GetValue<string>() != "Terminating") return;
-        throw Forbidden(strategy.Group, strategy.Resource, request.Name,
-            $"unable to create new content in namespace {request.Namespace} because it is being terminated",
-            [new StatusCauseInfo("NamespaceTerminating", $"namespace {request.Namespace} is being terminated", "metadata.namespace")]);
+    /// <summary>
+    /// The create half of the plugin. The generic store calls it before naming, defaulting and validation, where the
+    /// real server answers it (an invalid object in a missing namespace gets the 404, not a 422).
+    /// </summary>
+    public static void CheckCreate(ObjectStore store, string group, string resource, string ns, string name)
+    {
+        if (ns.Length == 0) return;
+        if (group == "authorization.k8s.io" && resource == "localsubjectaccessreviews") return;
+
+        var stored = store.Namespaces.Get(ns) ?? throw ApiException.NotFound("", "namespaces", ns);
+        if (ObjectEncoder.Parse(stored)["status"]?["phase"]?.GetValue<string>() != "Terminating") return;
+        throw Forbidden(group, resource, name,
+            $"unable to create new content in namespace {ns} because it is being terminated",
+            [new StatusCauseInfo("NamespaceTerminating", $"namespace {ns} is being terminated", "metadata.namespace")]);
     }
 
     /// <summary>admission.NewForbidden: '&lt;resource&gt; "&lt;name&gt;" is forbidden: &lt;reason&gt;' (without the name when there is none).</summary>

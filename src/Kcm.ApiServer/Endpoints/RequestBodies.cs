@@ -10,34 +10,58 @@ namespace Kcm.ApiServer.Endpoints;
 internal static class RequestBodies
 {
     /// <summary>
-    /// fieldValidation=Strict rejects fields the schema does not know (400, as upstream's strict decoder);
-    /// Warn (the default) reports them in Warning headers; Ignore drops the check.
+    /// Upstream ValidateCreateOptions/UpdateOptions/PatchOptions on the query: dryRun and fieldValidation must hold
+    /// supported values (422 on the options kind). Returns whether the request is a dry run.
     /// </summary>
-    public static JsonObject CheckFields(HttpContext ctx, ResourceRequest req, JsonObject obj)
+    public static bool CheckWriteOptions(IQueryCollection query, string optionsKind)
     {
-        var mode = ctx.Request.Query["fieldValidation"].ToString();
+        var dryRun = DryRunOf(query["dryRun"].ToArray(), optionsKind);
+        var mode = query["fieldValidation"].ToString();
         if (mode is not ("" or "Strict" or "Warn" or "Ignore"))
         {
-            throw ApiException.BadRequest($"fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\"");
+            throw ApiException.InvalidOption(optionsKind, "fieldValidation",
+                $"Unsupported value: \"{mode}\": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\"");
         }
-        if (mode == "Ignore") return obj;
+        return dryRun;
+    }
+
+    public static bool DryRunOf(string?[] values, string optionsKind)
+    {
+        if (values.Length == 0) return false;
+        if (values.All(v => v == "All")) return true;
+        var shown = string.Join(", ", values.Select(v => $"\"{v}\""));
+        throw ApiException.InvalidOption(optionsKind, "dryRun", $"Unsupported value: []string{{{shown}}}: supported values: \"All\"");
+    }
+
+    /// <summary>
+    /// Fields the kind's schema does not know are dropped, as upstream's decoder drops them. fieldValidation=Strict
+    /// rejects them and duplicated fields (400, as the strict decoder); Warn (the default) reports each in a Warning
+    /// header; Ignore drops them silently.
+    /// </summary>
+    public static JsonObject CheckFields(HttpContext ctx, ResourceRequest req, JsonObject obj, IReadOnlyList<string> duplicates)
+    {
+        var mode = ctx.Request.Query["fieldValidation"].ToString();
         var kind = req.Subresource == "scale" ? "Scale" : req.Entry.Kind;
         var definition = req.Subresource == "scale" ? ApiCatalog.DefinitionFor("autoscaling", "v1", "Scale") : ApiCatalog.DefinitionFor(req.Group, req.Version, kind);
-        if (definition is null) return obj;
-        var unknown = Admission.Validation.UnknownFields.Find(definition, obj);
-        if (unknown.Count == 0) return obj;
+        var unknown = definition is null ? [] : Admission.Validation.UnknownFields.Prune(definition, obj);
+        if (mode == "Ignore" || (unknown.Count == 0 && duplicates.Count == 0)) return obj;
+        var problems = duplicates.Select(d => $"duplicate field \"{d}\"").Concat(unknown.Select(u => $"unknown field \"{u}\"")).ToList();
         if (mode == "Strict")
         {
             var version = req.Subresource == "scale" ? "autoscaling/v1" : req.GroupVersion;
-            var fields = string.Join(", ", unknown.Select(u => $"unknown field \"{u}\""));
-            throw ApiException.BadRequest($"{kind} in version \"{version.Split('/')[^1]}\" cannot be handled as a {kind}: strict decoding error: {fields}");
+            throw ApiException.BadRequest($"{kind} in version \"{version.Split('/')[^1]}\" cannot be handled as a {kind}: strict decoding error: {string.Join(", ", problems)}");
         }
-        foreach (var u in unknown) ctx.Response.Headers.Append("Warning", $"299 - \"unknown field \\\"{u}\\\"\"");
+        foreach (var p in problems) ctx.Response.Headers.Append("Warning", $"299 - \"{p.Replace("\"", "\\\"")}\"");
         return obj;
     }
+
     /// <summary>Decodes a request body for this endpoint, defaulting kind/apiVersion and rejecting other ones as upstream does.</summary>
-    public static JsonObject ParseBody(byte[]? body, ResourceRequest req)
+    public static JsonObject ParseBody(byte[]? body, ResourceRequest req) => ParseBody(body, req, out _);
+
+    /// <summary>As <see cref="ParseBody(byte[], ResourceRequest)"/>, also naming the members the body repeats (the last one is kept).</summary>
+    public static JsonObject ParseBody(byte[]? body, ResourceRequest req, out List<string> duplicates)
     {
+        duplicates = [];
         var isScale = req.Subresource == "scale";
         var expectedKind = isScale ? "Scale" : req.Entry.Kind;
         var expectedVersion = isScale ? "autoscaling/v1" : req.GroupVersion;
@@ -52,6 +76,15 @@ internal static class RequestBodies
             if (excerpt.Length > 100) excerpt = excerpt[..100];
             throw ApiException.BadRequest(
                 $"the object provided is unrecognized (must be of type {expectedKind}): couldn't get version/kind; json parse error: {GoStyle(e)} ({excerpt})");
+        }
+        if (node is JsonObject && body is not null)
+        {
+            duplicates = DuplicateFields.Find(body);
+            if (duplicates.Count > 0)
+            {
+                using var doc = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 10000 });
+                node = DuplicateFields.LastWins(doc.RootElement);
+            }
         }
         if (node is not JsonObject obj)
         {

@@ -14,6 +14,7 @@ public sealed partial class ResourceHandler
         if (req.Subresource.Length > 0) throw ApiException.MethodNotAllowed();
         var rawOptions = RequestBodies.DeleteOptionsOf(body);
         var options = DeletionOptions.From(rawOptions, ctx.Request.Query);
+        req = req with { DryRun = options.DryRun };
         var outcome = registry.Delete(req, options, rawOptions, user);
         var current = outcome.Previous;
         if (outcome.Kind == DeletionKind.Pending)
@@ -49,6 +50,7 @@ public sealed partial class ResourceHandler
     private async Task DeleteCollectionAsync(HttpContext ctx, ResourceRequest req, byte[]? body, UserInfo user)
     {
         var options = DeletionOptions.From(RequestBodies.DeleteOptionsOf(body), ctx.Request.Query);
+        req = req with { DryRun = options.DryRun };
         var deleted = registry.DeleteCollection(req, BuildFilter(ctx.Request.Query, req), options, user);
         ctx.Response.StatusCode = 200;
         ctx.Response.ContentType = ResponseWriter.JsonContentType;

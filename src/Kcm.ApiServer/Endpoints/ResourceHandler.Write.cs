@@ -29,8 +29,8 @@ public sealed partial class ResourceHandler
             return;
         }
         CheckBodyIdentity(req, body);
-        var result = registry.Update(req, _ => (JsonObject)body.DeepClone(), user);
-        await WriteObjectAsync(ctx, 200, req, result);
+        var result = registry.Replace(req, body, user, out var created);
+        await WriteObjectAsync(ctx, created ? 201 : 200, req, result);
     }
 
     private async Task PatchAsync(HttpContext ctx, ResourceRequest req, byte[]? body, UserInfo user)
@@ -55,6 +55,7 @@ public sealed partial class ResourceHandler
             ? "io.k8s.api.autoscaling.v1.Scale"
             : ApiCatalog.DefinitionFor(req.Group, req.Version, req.Entry.Kind) ?? "";
         var strategy = registry.StrategyFor(req.Entry);
+        List<string> unknown = [];
 
         JsonObject Patched(StoredObject current)
         {
@@ -74,6 +75,7 @@ public sealed partial class ResourceHandler
                 throw new ApiException(422, "Invalid", e.Message, emptyDetails: true);
             }
             if (result is not JsonObject patched) throw ApiException.BadRequest("the patch did not produce an object");
+            if (!isScale && definition.Length > 0) unknown = PruneUnknown(ctx, definition, patched);
             return patched;
         }
 
@@ -88,7 +90,29 @@ public sealed partial class ResourceHandler
             CheckBodyIdentity(req, patched);
             return patched;
         }, user);
+        if (ctx.Request.Query["fieldValidation"] != "Ignore")
+        {
+            foreach (var u in unknown) ctx.Response.Headers.Append("Warning", $"299 - \"unknown field \\\"{u}\\\"\"");
+        }
         await WriteObjectAsync(ctx, 200, req, result);
+    }
+
+    /// <summary>
+    /// The patched object decoded as upstream decodes it: unknown fields dropped; with fieldValidation=Strict they fail
+    /// the patch (422 on the field "patch", as upstream's patcher reports a strict decoding error).
+    /// </summary>
+    private static List<string> PruneUnknown(HttpContext ctx, string definition, JsonObject patched)
+    {
+        var strict = ctx.Request.Query["fieldValidation"] == "Strict";
+        var original = strict ? patched.ToJsonString() : "";
+        var unknown = Admission.Validation.UnknownFields.Prune(definition, patched);
+        if (strict && unknown.Count > 0)
+        {
+            var detail = $"Invalid value: \"{original.Replace("\"", "\\\"")}\": strict decoding error: "
+                + string.Join(", ", unknown.Select(u => $"unknown field \"{u}\""));
+            throw ApiException.Invalid("", "", "", [new StatusCauseInfo("FieldValueInvalid", detail, "patch")]);
+        }
+        return unknown;
     }
 
     private static void CheckBodyIdentity(ResourceRequest req, JsonObject body)

@@ -31,17 +31,24 @@ public sealed partial class ResourceHandler(GenericStore registry, TimeProvider 
                 await watch.ServeAsync(ctx, req, store, BuildFilter(ctx.Request.Query, req), conversion, ctx.RequestAborted);
                 break;
             case "create" when req.Group.Length == 0 && req.Resource == "pods" && req.Subresource == "binding":
+                req = req with { DryRun = RequestBodies.CheckWriteOptions(ctx.Request.Query, "CreateOptions") };
                 await BindAsync(ctx, req, body, user);
+                break;
+            case "create" when req.Group.Length == 0 && req.Resource == "pods" && req.Subresource == "eviction":
+                req = req with { DryRun = RequestBodies.CheckWriteOptions(ctx.Request.Query, "CreateOptions") };
+                await EvictAsync(ctx, req, body, user);
                 break;
             case "create":
                 if (req.Subresource.Length > 0) throw ApiException.MethodNotAllowed();
-                await WriteObjectAsync(ctx, 201, req,
-                    registry.Create(req, RequestBodies.CheckFields(ctx, req, RequestBodies.ParseBody(body, req)), user));
+                req = req with { DryRun = RequestBodies.CheckWriteOptions(ctx.Request.Query, "CreateOptions") };
+                await WriteObjectAsync(ctx, 201, req, registry.Create(req, DecodeChecked(ctx, req, body), user));
                 break;
             case "update":
-                await UpdateAsync(ctx, req, RequestBodies.CheckFields(ctx, req, RequestBodies.ParseBody(body, req)), user);
+                req = req with { DryRun = RequestBodies.CheckWriteOptions(ctx.Request.Query, "UpdateOptions") };
+                await UpdateAsync(ctx, req, DecodeChecked(ctx, req, body), user);
                 break;
             case "patch":
+                req = req with { DryRun = RequestBodies.CheckWriteOptions(ctx.Request.Query, "PatchOptions") };
                 await PatchAsync(ctx, req, body, user);
                 break;
             case "delete":
@@ -54,6 +61,9 @@ public sealed partial class ResourceHandler(GenericStore registry, TimeProvider 
                 throw ApiException.MethodNotAllowed();
         }
     }
+
+    private static JsonObject DecodeChecked(HttpContext ctx, ResourceRequest req, byte[]? body)
+        => RequestBodies.CheckFields(ctx, req, RequestBodies.ParseBody(body, req, out var duplicates), duplicates);
 
     /// <summary>One object as the response, cut down to PartialObjectMetadata when asked (upstream's transformResponseObject).</summary>
     private static Task WriteObjectAsync(HttpContext ctx, int statusCode, ResourceRequest req, StoredObject o, ResponseConversion conversion)

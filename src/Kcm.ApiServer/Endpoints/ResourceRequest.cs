@@ -75,5 +75,8 @@ public sealed record ResourceRequest(
         return new ResourceRequest(group, version, ns, resource, name, sub, watchPath, entry, subEntry);
     }
 
+    /// <summary>dryRun=All: every step of a write runs but nothing is stored.</summary>
+    public bool DryRun { get; init; }
+
     public string GroupVersion => Group.Length == 0 ? Version : $"{Group}/{Version}";
 }

@@ -50,7 +50,11 @@ internal static class ResponseWriter
         w.WriteEndObject();
     }
 
-    public static Task WriteErrorAsync(HttpContext ctx, ApiException e) => WriteJsonAsync(ctx, e.Code, RenderStatus(e));
+    public static Task WriteErrorAsync(HttpContext ctx, ApiException e)
+    {
+        if (e.RetryAfterSeconds > 0) ctx.Response.Headers.RetryAfter = e.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return WriteJsonAsync(ctx, e.Code, RenderStatus(e));
+    }
 
     public static void Write(PipeWriter pipe, ReadOnlySpan<byte> bytes)
     {

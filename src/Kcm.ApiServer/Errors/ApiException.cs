@@ -30,7 +30,10 @@ public sealed class ApiException : Exception
     public bool EmptyDetails { get; }
     public string? ContinueToken { get; }
 
-    private bool HasDetails => EmptyDetails || Name is not null || Group is not null || Kind is not null || Causes is not null;
+    /// <summary>details.retryAfterSeconds, also sent as a Retry-After header when positive.</summary>
+    public int RetryAfterSeconds { get; init; }
+
+    private bool HasDetails => EmptyDetails || Name is not null || Group is not null || Kind is not null || Causes is not null || RetryAfterSeconds > 0;
 
     /// <summary>"configmaps" or "deployments.apps": how upstream names a group resource in messages.</summary>
     public static string Qualified(string group, string resource) => group.Length == 0 ? resource : $"{resource}.{group}";
@@ -47,6 +50,15 @@ public sealed class ApiException : Exception
     public const string ModifiedMessage = "the object has been modified; please apply your changes to the latest version and try again";
 
     public static ApiException BadRequest(string message) => new(400, "BadRequest", message);
+
+    /// <summary>A generated name collided with an existing object (upstream NewGenerateNameConflict; clients retry).</summary>
+    public static ApiException GenerateNameConflict(string group, string resource, string name)
+        => new(409, "AlreadyExists", $"{Qualified(group, resource)} \"{name}\" already exists, the server was not able to generate a unique name for the object",
+            name, NullIfEmpty(group), resource) { RetryAfterSeconds = 1 };
+
+    /// <summary>A request option that is not one of the supported values (ValidateCreateOptions and friends).</summary>
+    public static ApiException InvalidOption(string optionsKind, string field, string message)
+        => Invalid("meta.k8s.io", optionsKind, "", [new StatusCauseInfo("FieldValueNotSupported", message, field)]);
 
     public static ApiException Expired(string message, string? continueToken = null) => new(410, "Expired", message, continueToken: continueToken);
 
@@ -95,7 +107,7 @@ public sealed class ApiException : Exception
         w.WriteEndObject();
         w.WriteString("status", "Failure");
         w.WriteString("message", Message);
-        // Plain errors (e.g. componentstatuses' "Component not found") carry no reason upstream.
+        // Plain errors (componentstatuses' "Component not found") and Statuses returned as failed results carry no reason upstream.
         if (Reason.Length > 0) w.WriteString("reason", Reason);
         if (HasDetails)
         {
@@ -116,6 +128,7 @@ public sealed class ApiException : Exception
                 }
                 w.WriteEndArray();
             }
+            if (RetryAfterSeconds > 0) w.WriteNumber("retryAfterSeconds", RetryAfterSeconds);
             w.WriteEndObject();
         }
         w.WriteNumber("code", Code);

@@ -31,7 +31,8 @@ public sealed partial class GenericStore
         var store = StorageFor(req);
         var strategy = _strategies[req.Entry];
         var key = StoredObject.MakeKey(req.Namespace, req.Name);
-        for (var attempt = 0; attempt < MaxUpdateAttempts; attempt++)
+        // Lost races are retried until won, as upstream's GuaranteedUpdate and conditional delete do.
+        while (true)
         {
             var current = store.Get(key) ?? throw ApiException.NotFound(req.Group, req.Resource, req.Name);
             CheckDeletePreconditions(req, current, rawOptions);
@@ -40,7 +41,6 @@ public sealed partial class GenericStore
             if (outcome is null) continue;
             return new DeleteResult(outcome.Kind, outcome.Object, current);
         }
-        throw ApiException.Conflict(req.Group, req.Resource, req.Name, ApiException.ModifiedMessage);
     }
 
     // Validating admission of a delete (NamespaceLifecycle refuses the immortal namespaces).
@@ -115,7 +115,7 @@ public sealed partial class GenericStore
         var pendingFinalizers = newFinalizers.Count > 0;
         if (!graceful && !pendingFinalizers)
         {
-            var removed = store.TryDelete(current);
+            var removed = DeleteFromStore(req, store, current);
             return removed is null ? null : new DeletionOutcome(DeletionKind.Removed, removed);
         }
         if (needsUpdate) Finalizers.SetFinalizers(meta, newFinalizers);
@@ -133,7 +133,7 @@ public sealed partial class GenericStore
         if (written is null) return null;
         var period = meta["deletionGracePeriodSeconds"]?.GetValue<long>() ?? 0;
         if (pendingFinalizers || (graceful && period > 0)) return new DeletionOutcome(DeletionKind.Pending, written);
-        var gone = store.TryDelete(written);
+        var gone = DeleteFromStore(req, store, written);
         // Someone else removed or changed it after our update: upstream tolerates NotFound here.
         if (gone is null) return store.Get(current.Key) is null ? new DeletionOutcome(DeletionKind.Removed, written) : null;
         return new DeletionOutcome(DeletionKind.Removed, gone);
@@ -143,7 +143,7 @@ public sealed partial class GenericStore
     {
         var candidate = ObjectEncoder.Encode(obj, obj["kind"]!.GetValue<string>(), obj["apiVersion"]!.GetValue<string>(),
             req.Namespace, req.Name, current.Uid, o => FieldLabels.Extract(req.Group, req.Resource, o));
-        return store.TryUpdate(current, candidate);
+        return UpdateInStore(req, store, current, candidate);
     }
 
     /// <summary>Upstream rest.BeforeDelete: only pods delete gracefully; a pending grace period may only be shortened.</summary>
@@ -176,21 +176,22 @@ public sealed partial class GenericStore
         return (true, false);
     }
 
+    // Upstream rest.BeforeDelete's early check, whose Conflict names the kind rather than the resource.
     private static void CheckDeletePreconditions(ResourceRequest req, StoredObject current, JsonObject? options)
     {
         var pre = options?["preconditions"];
         var uid = pre?["uid"]?.GetValue<string>();
         if (uid is not null && uid != current.Uid)
         {
-            throw ApiException.Conflict(req.Group, req.Resource, req.Name,
-                $"Precondition failed: UID in precondition: {uid}, UID in object meta: {current.Uid}");
+            throw ApiException.Conflict(req.Group, req.Entry.Kind, req.Name,
+                $"the UID in the precondition ({uid}) does not match the UID in record ({current.Uid}). The object might have been deleted and then recreated");
         }
         var rv = pre?["resourceVersion"]?.GetValue<string>();
         var currentRv = current.ResourceVersion.ToString(CultureInfo.InvariantCulture);
         if (rv is not null && rv != currentRv)
         {
-            throw ApiException.Conflict(req.Group, req.Resource, req.Name,
-                $"Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {currentRv}");
+            throw ApiException.Conflict(req.Group, req.Entry.Kind, req.Name,
+                $"the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({currentRv}). The object might have been modified");
         }
     }
 }

@@ -22,6 +22,33 @@ public sealed partial class GenericStore
     }
 
     /// <summary>
+    /// A PUT: updates the stored object, or creates it when it is missing and the kind allows create-on-update
+    /// (upstream Store.Update with AllowCreateOnUpdate; a resourceVersion in the body is then ignored).
+    /// </summary>
+    public StoredObject Replace(ResourceRequest req, JsonObject body, UserInfo user, out bool created)
+    {
+        created = false;
+        var strategy = _strategies[req.Entry];
+        if (req.Subresource.Length == 0 && strategy.AllowCreateOnUpdate
+            && StorageFor(req).Get(StoredObject.MakeKey(req.Namespace, req.Name)) is null)
+        {
+            var toCreate = (JsonObject)body.DeepClone();
+            (toCreate["metadata"] as JsonObject)?.Remove("resourceVersion");
+            try
+            {
+                var result = Create(req, toCreate, user);
+                created = true;
+                return result;
+            }
+            catch (ApiException e) when (e.Code == 409 && e.Reason == "AlreadyExists")
+            {
+                // Created concurrently: update it as upstream's GuaranteedUpdate would on its retry.
+            }
+        }
+        return Update(req, _ => (JsonObject)body.DeepClone(), user);
+    }
+
+    /// <summary>
     /// The object an update of the main resource or /status should store, from the stored object and the
     /// client's version: the main resource keeps the stored status, /status keeps everything but status and
     /// metadata, /finalize only takes spec.finalizers.
@@ -136,7 +163,9 @@ public sealed partial class GenericStore
         Func<StoredObject, JsonObject> produce)
     {
         var key = StoredObject.MakeKey(req.Namespace, req.Name);
-        for (var attempt = 0; attempt < MaxUpdateAttempts; attempt++)
+        // As upstream's GuaranteedUpdate, a lost race is retried until it is won; only a precondition in the
+        // client's object (its resourceVersion) turns a conflict into an error.
+        while (true)
         {
             var current = store.Get(key) ?? throw ApiException.NotFound(req.Group, req.Resource, req.Name);
             var desired = produce(current);
@@ -148,12 +177,11 @@ public sealed partial class GenericStore
             if (Finalizers.ShouldDeleteDuringUpdate(req, desired))
             {
                 // Upstream deletes the stored version instead of writing the update, so DELETED carries it.
-                if (store.TryDelete(current) is not null) return current;
+                if (DeleteFromStore(req, store, current) is not null) return current;
                 continue;
             }
-            var result = store.TryUpdate(current, candidate);
+            var result = UpdateInStore(req, store, current, candidate);
             if (result is not null) return result;
         }
-        throw ApiException.Conflict(req.Group, req.Resource, req.Name, ApiException.ModifiedMessage);
     }
 }

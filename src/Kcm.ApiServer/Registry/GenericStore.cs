@@ -24,7 +24,6 @@ public sealed record ListResult(List<StoredObject> Items, long ResourceVersion, 
 public sealed partial class GenericStore
 {
     private const string GenerateNameAlphabet = "bcdfghjklmnpqrstvwxz2456789";
-    private const int MaxUpdateAttempts = 64;
 
     private readonly ObjectStore _store;
     private readonly AdmissionPipeline _admission;
@@ -135,6 +134,8 @@ public sealed partial class GenericStore
         var name = metadata["name"]?.GetValue<string>() ?? "";
         var generateName = metadata["generateName"]?.GetValue<string>() ?? "";
         var kind = obj["kind"]!.GetValue<string>();
+        // NamespaceLifecycle answers before defaulting, naming and validation, as on the real server.
+        if (req.Entry.Namespaced) NamespaceLifecycle.CheckCreate(_store, req.Group, req.Resource, req.Namespace, name);
         if (name.Length == 0 && generateName.Length == 0)
         {
             throw ApiException.Invalid(req.Group, kind, "",
@@ -164,19 +165,16 @@ public sealed partial class GenericStore
         {
             throw ApiException.InternalError("resourceVersion should not be set on objects to be created");
         }
-        for (var attempt = 0; ; attempt++)
+        var candidate = ObjectEncoder.Encode(obj, kind, req.GroupVersion, req.Namespace, name, uid,
+            o => FieldLabels.Extract(req.Group, req.Resource, o));
+        try
         {
-            var candidate = ObjectEncoder.Encode(obj, kind, req.GroupVersion, req.Namespace, name, uid,
-                o => FieldLabels.Extract(req.Group, req.Resource, o));
-            try
-            {
-                return store.Create(candidate);
-            }
-            catch (ApiException e) when (e.Code == 409 && nameGenerated && attempt < 8)
-            {
-                name = GenerateName(generateName);
-                metadata["name"] = name;
-            }
+            return CreateInStore(req, store, candidate);
+        }
+        catch (ApiException e) when (e.Code == 409 && nameGenerated)
+        {
+            // Upstream CheckGeneratedNameError: the client retries, the server does not.
+            throw ApiException.GenerateNameConflict(req.Group, req.Resource, name);
         }
     }
 

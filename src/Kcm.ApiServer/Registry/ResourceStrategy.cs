@@ -50,6 +50,15 @@ public sealed class ResourceStrategy
         ("", "services"),
     ];
 
+    // Strategies whose AllowCreateOnUpdate is true upstream: a PUT to a missing object creates it.
+    private static readonly HashSet<(string, string)> CreateOnUpdate =
+    [
+        ("coordination.k8s.io", "leases"), ("", "endpoints"), ("", "events"), ("events.k8s.io", "events"), ("", "limitranges"),
+        ("", "services"), ("node.k8s.io", "runtimeclasses"), ("rbac.authorization.k8s.io", "clusterroles"),
+        ("rbac.authorization.k8s.io", "clusterrolebindings"), ("rbac.authorization.k8s.io", "roles"),
+        ("rbac.authorization.k8s.io", "rolebindings"),
+    ];
+
     // Kinds whose name is only checked as a path segment upstream (RBAC, some cluster-scoped configs).
     private static readonly HashSet<string> PathSegmentNameGroups = ["rbac.authorization.k8s.io"];
 
@@ -61,6 +70,7 @@ public sealed class ResourceStrategy
         HasStatus = ApiCatalog.Find(entry.Group, entry.Version, entry.Name + "/status") is not null;
         HasScale = ApiCatalog.Find(entry.Group, entry.Version, entry.Name + "/scale") is not null;
         StatusUpdateKeepsLabels = StatusKeepsLabels.Contains(key);
+        AllowCreateOnUpdate = CreateOnUpdate.Contains(key);
         NameRule = Dns1123LabelNames.Contains(key) ? NameRule.Dns1123Label
             : Dns1035LabelNames.Contains(key) ? NameRule.Dns1035Label
             : PathSegmentNameGroups.Contains(entry.Group) ? NameRule.PathSegment
@@ -74,6 +84,7 @@ public sealed class ResourceStrategy
     public bool HasStatus { get; }
     public bool HasScale { get; }
     public bool StatusUpdateKeepsLabels { get; }
+    public bool AllowCreateOnUpdate { get; }
     public NameRule NameRule { get; }
     public bool ReturnsDeletedObject { get; }
 

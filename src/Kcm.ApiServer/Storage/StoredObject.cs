@@ -58,6 +58,20 @@ public sealed class StoredObject
         return new StoredObject(Key, Namespace, Name, Uid, rv, json, itemStart, RvStart, n, Labels, Fields);
     }
 
+    /// <summary>The same object without metadata.resourceVersion, for answers about versions never committed (dry-run create).</summary>
+    public StoredObject WithoutResourceVersion()
+    {
+        // The placeholder is always preceded by another metadata member (name), so its leading comma goes with it.
+        ReadOnlySpan<byte> member = ",\"resourceVersion\":\""u8;
+        var start = RvStart - member.Length;
+        if (start < 0 || !Json.AsSpan(start, member.Length).SequenceEqual(member)) return this;
+        var end = RvStart + RvLength + 1;
+        var json = new byte[Json.Length - (end - start)];
+        Json.AsSpan(0, start).CopyTo(json);
+        Json.AsSpan(end).CopyTo(json.AsSpan(start));
+        return new StoredObject(Key, Namespace, Name, Uid, 0, json, ItemStart, start, 0, Labels, Fields);
+    }
+
     /// <summary>True when both versions hold the same content apart from their resourceVersion.</summary>
     public bool SameContentAs(StoredObject other)
     {
