@@ -186,25 +186,35 @@ public sealed partial class GenericStore
     }
 
     private void SetDisruptionAllowedFalse(JsonObject status, long observedGeneration)
+        => SetCondition(status, "DisruptionAllowed", "False", existing => new JsonObject
+        {
+            ["observedGeneration"] = observedGeneration,
+            ["reason"] = "InsufficientPods",
+            ["message"] = existing?["message"]?.DeepClone() ?? "",
+        });
+
+    /// <summary>
+    /// Puts the condition of this type into status.conditions (replacing one in place), keeping the old
+    /// lastTransitionTime when the status does not change, as upstream's condition helpers do.
+    /// </summary>
+    private void SetCondition(JsonObject status, string type, string value, Func<JsonObject?, JsonObject> rest)
     {
         if (status["conditions"] is not JsonArray conditions)
         {
             conditions = [];
             status["conditions"] = conditions;
         }
-        var existing = conditions.OfType<JsonObject>().FirstOrDefault(c => c["type"]?.GetValue<string>() == "DisruptionAllowed");
-        var transition = existing?["status"]?.GetValue<string>() == "False" && existing["lastTransitionTime"] is { } t
+        var existing = conditions.OfType<JsonObject>().FirstOrDefault(c => c["type"]?.GetValue<string>() == type);
+        var transition = existing?["status"]?.GetValue<string>() == value && existing["lastTransitionTime"] is { } t
             ? t.DeepClone()
             : JsonValue.Create(FormatTime(_time.GetUtcNow()));
-        var condition = new JsonObject
+        var condition = new JsonObject { ["type"] = type, ["status"] = value };
+        foreach (var (key, node) in rest(existing).ToList())
         {
-            ["type"] = "DisruptionAllowed",
-            ["status"] = "False",
-            ["observedGeneration"] = observedGeneration,
-            ["lastTransitionTime"] = transition,
-            ["reason"] = "InsufficientPods",
-            ["message"] = existing?["message"]?.DeepClone() ?? "",
-        };
+            if (key == "reason") condition["lastTransitionTime"] = transition; // Go's field order
+            condition[key] = node?.DeepClone();
+        }
+        condition["lastTransitionTime"] ??= transition;
         if (existing is null) conditions.Add(condition);
         else conditions[conditions.IndexOf(existing)] = condition;
     }
@@ -226,26 +236,12 @@ public sealed partial class GenericStore
                 status = new JsonObject();
                 pod["status"] = status;
             }
-            if (status["conditions"] is not JsonArray conditions)
+            SetCondition(status, "DisruptionTarget", "True", _ => new JsonObject
             {
-                conditions = [];
-                status["conditions"] = conditions;
-            }
-            var old = conditions.OfType<JsonObject>().FirstOrDefault(c => c["type"]?.GetValue<string>() == "DisruptionTarget");
-            var transition = old?["status"]?.GetValue<string>() == "True" && old["lastTransitionTime"] is { } t
-                ? t.DeepClone()
-                : JsonValue.Create(FormatTime(_time.GetUtcNow()));
-            var condition = new JsonObject
-            {
-                ["type"] = "DisruptionTarget",
-                ["status"] = "True",
                 ["lastProbeTime"] = null,
-                ["lastTransitionTime"] = transition,
                 ["reason"] = "EvictionByEvictionAPI",
                 ["message"] = "Eviction API: evicting",
-            };
-            if (old is null) conditions.Add(condition);
-            else conditions[conditions.IndexOf(old)] = condition;
+            });
             return Desired(statusReq, strategy, current, pod);
         });
         Delete(podReq, options, rawOptions, user);
