@@ -38,11 +38,14 @@ internal static class Http
 
     public static string Str(JsonNode? node) => node?.GetValue<string>() ?? "";
 
+    /// <summary>A fresh namespace with its `default` ServiceAccount, which a real apiserver's admission requires before any pod.</summary>
     public static async Task<string> CreateNamespaceAsync(HttpClient c)
     {
         var name = "t-" + Guid.NewGuid().ToString("N")[..10];
         var (code, _) = await PostAsync(c, "/api/v1/namespaces", "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"" + (name) + "\"}}");
         Assert.Equal(HttpStatusCode.Created, code);
+        var (saCode, _) = await PostAsync(c, $"/api/v1/namespaces/{name}/serviceaccounts", """{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"default"}}""");
+        Assert.Equal(HttpStatusCode.Created, saCode);
         return name;
     }
 

@@ -22,11 +22,15 @@ public sealed class KubectlFixture : EmbeddedServerFixture, IAsyncLifetime
         if (_cacheDirectory is not null && Directory.Exists(_cacheDirectory)) Directory.Delete(_cacheDirectory, recursive: true);
     }
 
-    /// <summary>A fresh namespace for one test, so tests stay independent (also on a real cluster).</summary>
+    /// <summary>
+    /// A fresh namespace for one test, so tests stay independent (also on a real cluster), with the `default`
+    /// ServiceAccount a real apiserver's admission requires before it accepts pods.
+    /// </summary>
     public async Task<string> NewNamespaceAsync()
     {
         var name = "kubectl-" + Guid.NewGuid().ToString("N")[..8];
         await Kubectl.OkAsync("create", "namespace", name);
+        await Kubectl.OkAsync("create", "serviceaccount", "default", "-n", name);
         return name;
     }
 }

@@ -26,7 +26,7 @@ public sealed class SimulatedNodeTests(SimulatedNodeFixture fixture) : IClassFix
         Spec = new PodSpec { Containers = [new Container { Name = "web", Image = "nginx:1.25" }] },
     };
 
-    [Fact(Timeout = 30_000)]
+    [EmbeddedOnlyFact("tests the embedded server's built-in simulated node (--pod-ready-delay)", Timeout = 30_000)]
     public async Task Pod_Created_IsBoundAndBecomesRunningReady()
     {
         using var client = Client();
@@ -45,7 +45,7 @@ public sealed class SimulatedNodeTests(SimulatedNodeFixture fixture) : IClassFix
         Assert.False(string.IsNullOrEmpty(pod.Status.PodIP));
     }
 
-    [Fact(Timeout = 30_000)]
+    [EmbeddedOnlyFact("tests the embedded server's built-in simulated node (--pod-ready-delay)", Timeout = 30_000)]
     public async Task RunningPod_DeletedGracefully_IsRemovedByTheSimulatedKubelet()
     {
         using var client = Client();
@@ -71,7 +71,7 @@ public sealed class SimulatedNodeTests(SimulatedNodeFixture fixture) : IClassFix
 
     // Regression: the deletion arrived while the simulated kubelet was still starting the pod (its ready delay), was
     // ignored as "in flight", and the pod stayed terminating for good.
-    [Fact(Timeout = 30_000)]
+    [EmbeddedOnlyFact("tests the embedded server's built-in simulated node (--pod-ready-delay)", Timeout = 30_000)]
     public async Task StartingPods_DeletedGracefully_AreRemovedByTheSimulatedKubelet()
     {
         using var client = Client();
@@ -89,7 +89,7 @@ public sealed class SimulatedNodeTests(SimulatedNodeFixture fixture) : IClassFix
 
     // Regression: a bind and the watch event showing the pod bound raced; when the event won, it was dropped and
     // the pod stayed Pending.
-    [Fact(Timeout = 30_000)]
+    [EmbeddedOnlyFact("tests the embedded server's built-in simulated node (--pod-ready-delay)", Timeout = 30_000)]
     public async Task ManyPods_CreatedAtOnce_AllBecomeRunning()
     {
         using var client = Client();
