@@ -111,6 +111,39 @@ public class EmbeddedServerFixture : IAsyncLifetime
         return client;
     }
 
+    /// <summary>A directory private to this fixture (the embedded server's state directory), removed with it.</summary>
+    public string ScratchDirectory => _tempDirectory ?? throw new InvalidOperationException("fixture not initialized");
+
+    /// <summary>
+    /// Writes ScratchDirectory/<paramref name="fileBase"/>.pem, -key.pem and .kubeconfig: a client certificate from the
+    /// cluster CA for <paramref name="user"/> in <paramref name="groups"/>, and a kubeconfig using it. Returns the kubeconfig path.
+    /// </summary>
+    public string WriteUserKubeconfig(string fileBase, string user, params string[] groups)
+    {
+        using var certificate = TestCertificates.IssueClientCertificate(CaPath, CaKeyPath, user, groups);
+        var certPath = Path.Combine(ScratchDirectory, fileBase + ".pem");
+        var keyPath = Path.Combine(ScratchDirectory, fileBase + "-key.pem");
+        File.WriteAllText(certPath, certificate.ExportCertificatePem() + "\n");
+        using (var key = certificate.GetECDsaPrivateKey()!) File.WriteAllText(keyPath, key.ExportPkcs8PrivateKeyPem() + "\n");
+        var kubeconfig = Path.Combine(ScratchDirectory, fileBase + ".kubeconfig");
+        File.WriteAllText(kubeconfig, $$"""
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: cluster
+              cluster: {server: "{{Url.ToString().TrimEnd('/')}}", certificate-authority: "{{CaPath}}"}
+            users:
+            - name: {{fileBase}}
+              user: {client-certificate: "{{certPath}}", client-key: "{{keyPath}}"}
+            contexts:
+            - name: {{fileBase}}
+              context: {cluster: cluster, user: {{fileBase}}}
+            current-context: {{fileBase}}
+
+            """);
+        return kubeconfig;
+    }
+
     /// <summary>An HttpClient for the server whose certificates are in <paramref name="stateDirectory"/>; null client cert = anonymous.</summary>
     public static HttpClient CreateHttpClient(string stateDirectory, Uri baseAddress, bool withClientCertificate = true, X509Certificate2? clientCertificate = null)
     {
