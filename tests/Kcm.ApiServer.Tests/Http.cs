@@ -45,7 +45,7 @@ internal static class Http
         var (code, _) = await PostAsync(c, "/api/v1/namespaces", "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"" + (name) + "\"}}");
         Assert.Equal(HttpStatusCode.Created, code);
         var (saCode, _) = await PostAsync(c, $"/api/v1/namespaces/{name}/serviceaccounts", """{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"default"}}""");
-        Assert.Equal(HttpStatusCode.Created, saCode);
+        Assert.True(saCode is HttpStatusCode.Created or HttpStatusCode.Conflict, $"{saCode}"); // Conflict: a serviceaccount controller was quicker
         return name;
     }
 

@@ -30,7 +30,8 @@ public sealed class KubectlFixture : EmbeddedServerFixture, IAsyncLifetime
     {
         var name = "kubectl-" + Guid.NewGuid().ToString("N")[..8];
         await Kubectl.OkAsync("create", "namespace", name);
-        await Kubectl.OkAsync("create", "serviceaccount", "default", "-n", name);
+        var account = await Kubectl.RunAsync("create", "serviceaccount", "default", "-n", name);
+        if (account.ExitCode != 0 && !account.Output.Contains("AlreadyExists", StringComparison.Ordinal)) throw new KubectlFailedException(account.Output);
         return name;
     }
 }

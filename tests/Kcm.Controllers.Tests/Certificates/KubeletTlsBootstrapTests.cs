@@ -29,6 +29,7 @@ public sealed class NodeRbacServerFixture : EmbeddedServerFixture
 /// certificate, and a kubelet serving certificate that waits for a manual approval. The cluster signing CA is the
 /// server's own ca.pem / ca-key.pem, as the guides' kube-controller-manager unit configures it.
 /// </summary>
+[Collection(CsrCollection.Name)]
 public sealed class KubeletTlsBootstrapTests(NodeRbacServerFixture fixture) : IClassFixture<NodeRbacServerFixture>, IDisposable
 {
     private const string TokenId = "abcdef";
@@ -42,12 +43,12 @@ public sealed class KubeletTlsBootstrapTests(NodeRbacServerFixture fixture) : IC
         if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
     }
 
-    private string CaFile => Path.Combine(fixture.StateDirectory, "ca.pem");
+    private string CaFile => fixture.CaPath;
 
     private ControllerTestHost StartCertificateControllers()
     {
         var host = new ControllerTestHost(fixture);
-        var keyFile = Path.Combine(fixture.StateDirectory, "ca-key.pem");
+        var keyFile = fixture.CaKeyPath;
         string[] signers = [Csr.KubeletServingSignerName, Csr.KubeApiServerClientKubeletSignerName, Csr.KubeApiServerClientSignerName, Csr.LegacyUnknownSignerName];
         var signing = signers.Select(s => new CsrSigningController(host.Context, new CsrSignerOptions(s, CaFile, keyFile, Year))).ToList();
         var approving = new CsrApprovingController(host.Context);
@@ -146,14 +147,15 @@ public sealed class KubeletTlsBootstrapTests(NodeRbacServerFixture fixture) : IC
     [Fact]
     public async Task Bootstrap_KubeletClientThenRenewalThenServing_AsTheGuideScriptsIt()
     {
-        if (fixture.UsesExternalCluster) return; // signs with the embedded server's own CA files, which a real cluster does not expose
         await using var host = StartCertificateControllers();
         await SetUpBootstrapAsync(host.Client);
 
         // 1. The kubelet authenticates with the bootstrap token and asks for its client certificate.
         using var bootstrap = ClientWith(bearerToken: $"{TokenId}.{TokenSecret}");
         var before = DateTimeOffset.UtcNow;
-        var (first, firstKey) = await RequestAsync(bootstrap, Csr.KubeApiServerClientKubeletSignerName, "system:node:node01", KubeletClientUsages);
+        // A real apiserver knows the token and the bindings once its informers have seen them: retry until then.
+        var (first, firstKey) = (await Eventually.GetAsync("the bootstrap token admitted",
+            async () => Tuple.Create(await RequestAsync(bootstrap, Csr.KubeApiServerClientKubeletSignerName, "system:node:node01", KubeletClientUsages)))).Item1;
         Assert.Equal($"system:bootstrap:{TokenId}", first.Spec!.Username);
         Assert.Contains("system:bootstrappers", first.Spec.Groups!);
         var issued = await IssuedAsync(host.Client, first.Metadata!.Name!);

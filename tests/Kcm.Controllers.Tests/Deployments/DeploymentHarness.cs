@@ -41,6 +41,7 @@ internal sealed class DeploymentHarness : IAsyncDisposable
         var host = new ControllerTestHost(server);
         var ns = "deploy-" + Guid.NewGuid().ToString("N")[..8];
         await host.Client.CreateAsync(new Namespace { Metadata = new ObjectMeta { Name = ns } });
+        await TestNamespaces.EnsureDefaultServiceAccountAsync(host.Client, ns);
         // Both the controller and the test poll or write a lot in a short time: neither is throttled (the
         // manager's own clients get --kube-api-qps; the test host's default 5 QPS would make steps crawl).
         var client = KubeApiClient.FromKubeconfig(server.AdminKubeconfigPath, options: new KubeClientOptions { RateLimiter = new Kcm.Client.Flowcontrol.UnlimitedRateLimiter() });

@@ -46,6 +46,7 @@ public sealed class GarbageCollectorTests(GarbageCollectorFixture fixture) : ICl
     public async Task InitializeAsync()
     {
         await Client.CreateAsync(new CoreNamespace { Metadata = new ObjectMeta { Name = _ns } });
+        await TestNamespaces.EnsureDefaultServiceAccountAsync(Client, _ns);
         // The collector acts once its monitors have listed everything; a probe object proves it is running.
         var probeOwner = await CreateConfigMapAsync("probe-owner");
         await CreateConfigMapAsync("probe-dependent", OwnedBy(probeOwner));

@@ -121,6 +121,7 @@ public sealed class NamespaceControllerTests(NamespaceControllerFixture fixture)
     {
         var name = prefix + "-" + Guid.NewGuid().ToString("N")[..6];
         await Client.CreateAsync(new CoreNamespace { Metadata = new ObjectMeta { Name = name } });
+        await TestNamespaces.EnsureDefaultServiceAccountAsync(Client, name);
         return name;
     }
 
