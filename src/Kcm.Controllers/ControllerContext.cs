@@ -34,7 +34,11 @@ public sealed class ControllerContext
     public WorkQueueOptions QueueOptions(string queueName) => new() { Name = queueName, TimeProvider = Time, MetricsProvider = QueueMetrics };
 
     /// <summary>The usual controller queue: client-go's default controller rate limiter, metrics under <paramref name="queueName"/>.</summary>
-    public RateLimitingQueue<string> NewQueue(string queueName) => RateLimitingQueue<string>.WithDefaultControllerRateLimiter(QueueOptions(queueName));
+    public RateLimitingQueue<ObjectKey> NewQueue(string queueName) => NewQueue<ObjectKey>(queueName);
+
+    public RateLimitingQueue<TKey> NewQueue<TKey>(string queueName)
+        where TKey : notnull
+        => RateLimitingQueue<TKey>.WithDefaultControllerRateLimiter(QueueOptions(queueName));
 }
 
 /// <summary>A started controller: runs until the token is cancelled (leadership lost or shutdown).</summary>

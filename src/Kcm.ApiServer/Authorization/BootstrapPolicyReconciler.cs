@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Kcm.Api.Catalog;
 using Kcm.ApiServer.Authentication;
 using Kcm.ApiServer.Endpoints;
+using Kcm.ApiServer.Registry;
 using Kcm.ApiServer.Storage;
 
 namespace Kcm.ApiServer.Authorization;
@@ -16,21 +17,21 @@ public static class BootstrapPolicyReconciler
 {
     private const string Group = "rbac.authorization.k8s.io";
 
-    public static int Reconcile(ResourceHandler resources, ObjectStore store, UserInfo creator)
+    public static int Reconcile(GenericStore registry, ObjectStore store, UserInfo creator)
     {
         var clusterRoles = BootstrapPolicy.ClusterRoles.Select(j => (JsonObject)JsonNode.Parse(j)!).ToList();
         Aggregate(clusterRoles);
         var created = 0;
-        created += CreateMissing(resources, store, "clusterroles", clusterRoles, creator);
-        created += CreateMissing(resources, store, "clusterrolebindings", Parse(BootstrapPolicy.ClusterRoleBindings), creator);
-        created += CreateMissing(resources, store, "roles", Parse(BootstrapPolicy.Roles), creator);
-        created += CreateMissing(resources, store, "rolebindings", Parse(BootstrapPolicy.RoleBindings), creator);
+        created += CreateMissing(registry, store, "clusterroles", clusterRoles, creator);
+        created += CreateMissing(registry, store, "clusterrolebindings", Parse(BootstrapPolicy.ClusterRoleBindings), creator);
+        created += CreateMissing(registry, store, "roles", Parse(BootstrapPolicy.Roles), creator);
+        created += CreateMissing(registry, store, "rolebindings", Parse(BootstrapPolicy.RoleBindings), creator);
         return created;
     }
 
     private static List<JsonObject> Parse(IReadOnlyList<string> objects) => objects.Select(j => (JsonObject)JsonNode.Parse(j)!).ToList();
 
-    private static int CreateMissing(ResourceHandler resources, ObjectStore store, string resource, List<JsonObject> objects, UserInfo creator)
+    private static int CreateMissing(GenericStore registry, ObjectStore store, string resource, List<JsonObject> objects, UserInfo creator)
     {
         var entry = ApiCatalog.Find(Group, "v1", resource)!;
         var resourceStore = store.Find(Group, resource)!;
@@ -41,7 +42,7 @@ public static class BootstrapPolicyReconciler
             var name = StoredObjects.Str(obj["metadata"]?["name"]);
             if (resourceStore.Get(StoredObject.MakeKey(ns, name)) is not null) continue;
             var req = new ResourceRequest(Group, "v1", ns, resource, "", "", false, entry, null);
-            resources.CreateInternal(req, obj, creator);
+            registry.Create(req, obj, creator);
             created++;
         }
         return created;

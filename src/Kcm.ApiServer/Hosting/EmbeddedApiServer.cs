@@ -9,6 +9,7 @@ using Kcm.ApiServer.Authorization;
 using Kcm.ApiServer.Certificates;
 using Kcm.ApiServer.Endpoints;
 using Kcm.ApiServer.Endpoints.AuthApis;
+using Kcm.ApiServer.Registry;
 using Kcm.ApiServer.Authentication.ServiceAccounts;
 using Kcm.ApiServer.Storage;
 using Microsoft.AspNetCore.Builder;
@@ -86,8 +87,8 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         {
             var bindAddress = IPAddress.Parse(options.BindAddress);
             var store = new ObjectStore(options.WatchCacheSize, options.WatcherBufferSize);
-            var resources = new ResourceHandler(store, AdmissionPipeline.Default(store), options.Time,
-                new WatchStreamer(options.Time, options.WatchBookmarkInterval));
+            var registry = new GenericStore(store, AdmissionPipeline.Default(store), options.Time);
+            var resources = new ResourceHandler(registry, options.Time, new WatchStreamer(options.Time, options.WatchBookmarkInterval));
             var authentication = AuthenticationSetup.Create(stateDirectory, options.TokenAuthFile, [.. options.ServiceAccountKeyFiles],
                 [.. options.ServiceAccountIssuers], [.. options.ApiAudiences], options.AnonymousAuth, store, options.Time);
             var authorizer = AuthorizationModes.Build(options.AuthorizationModes, store);
@@ -142,7 +143,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
 
             var server = new EmbeddedApiServer(app, certificates, store, logger, stateDirectory, port, host) { Requests = requestLog };
             KubeconfigWriter.WriteAdmin(stateDirectory, server.Url.ToString().TrimEnd('/'));
-            server.Bootstrap(resources);
+            server.Bootstrap(registry);
             if (options.PodReadyDelay is { } readyDelay)
             {
                 server._simulatedNode = await SimulatedNode.StartAsync(server.AdminKubeconfigPath, readyDelay, options.Time, loggerFactory, ct);
@@ -157,7 +158,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         }
     }
 
-    private void Bootstrap(ResourceHandler resources)
+    private void Bootstrap(GenericStore registry)
     {
         var system = new UserInfo("system:apiserver", "", ["system:masters", UserInfo.AuthenticatedGroup], new Dictionary<string, IReadOnlyList<string>>());
         var entry = Kcm.Api.Catalog.ApiCatalog.Find("", "v1", "namespaces")!;
@@ -170,9 +171,9 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
                 ["apiVersion"] = "v1",
                 ["metadata"] = new JsonObject { ["name"] = name },
             };
-            resources.CreateInternal(req, ns, system);
+            registry.Create(req, ns, system);
         }
-        BootstrapPolicyReconciler.Reconcile(resources, _store, system);
+        BootstrapPolicyReconciler.Reconcile(registry, _store, system);
     }
 
     public async Task StopAsync(CancellationToken ct)

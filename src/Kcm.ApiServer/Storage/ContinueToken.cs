@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Text.Json;
 using Kcm.ApiServer.Errors;
 
@@ -22,7 +23,7 @@ public readonly record struct ContinueToken(long ResourceVersion, string StartKe
             w.WriteString("start", StartKey + "\0");
             w.WriteEndObject();
         }
-        return Convert.ToBase64String(buffer.WrittenSpan).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        return Base64Url.EncodeToString(buffer.WrittenSpan);
     }
 
     /// <summary>Decodes a token, failing with upstream's 400 messages.</summary>
@@ -31,7 +32,7 @@ public readonly record struct ContinueToken(long ResourceVersion, string StartKe
         byte[] raw;
         try
         {
-            raw = DecodeBase64Url(token);
+            raw = Base64Url.DecodeFromChars(token);
         }
         catch (FormatException)
         {
@@ -68,17 +69,4 @@ public readonly record struct ContinueToken(long ResourceVersion, string StartKe
     private static ApiException Invalid(string detail) => ApiException.BadRequest($"invalid continue token: continue key is not valid: {detail}");
 
     private static string EscapeChar(char c) => c < 0x20 || c >= 0x7f ? $"\\u{(int)c:x4}" : c.ToString();
-
-    private static byte[] DecodeBase64Url(string s)
-    {
-        var b64 = s.Replace('-', '+').Replace('_', '/');
-        switch (b64.Length % 4)
-        {
-            case 2: b64 += "=="; break;
-            case 3: b64 += "="; break;
-            case 1: throw new FormatException("bad length");
-        }
-        return Convert.FromBase64String(b64);
-    }
 }
-

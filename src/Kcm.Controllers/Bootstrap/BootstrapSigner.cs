@@ -31,8 +31,8 @@ public sealed class BootstrapSigner
     private readonly SharedInformer<ConfigMap> _configMaps;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly ControllerWorkers _workers;
-    private readonly string _configMapKey;
+    private readonly ControllerWorkers<ObjectKey> _workers;
+    private readonly ObjectKey _configMapKey;
 
     public BootstrapSigner(ControllerContext context, BootstrapSignerOptions? options = null)
     {
@@ -40,10 +40,8 @@ public sealed class BootstrapSigner
         _client = context.Clients.For(ClientName);
         _time = context.Time;
         _logger = context.Loggers.CreateLogger(ControllerName);
-        _configMapKey = $"{_options.ConfigMapNamespace}/{_options.ConfigMapName}";
+        _configMapKey = new ObjectKey(_options.ConfigMapNamespace, _options.ConfigMapName);
         var queue = context.NewQueue("bootstrap_signer_queue");
-        _workers = new ControllerWorkers(ControllerName, queue, (_, ct) => SignConfigMapAsync(ct), _logger);
-
         _configMaps = context.Informers.InformerFor<ConfigMap>();
         _configMaps.AddEventHandler(new ResourceEventHandler<ConfigMap>
         {
@@ -57,14 +55,11 @@ public sealed class BootstrapSigner
             Updated = (_, s) => { if (IsToken(s)) Poke(); },
             Deleted = (s, _) => { if (IsToken(s)) Poke(); },
         });
+        _workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, (_, ct) => SignConfigMapAsync(ct), _logger, waitFor: [_configMaps, _secrets]);
     }
 
-    public async Task RunAsync(CancellationToken cancellationToken)
-    {
-        if (!await _configMaps.WaitForCacheSyncAsync(cancellationToken) || !await _secrets.WaitForCacheSyncAsync(cancellationToken)) return;
-        // One worker: there is only ever the one key.
-        await _workers.RunAsync(1, cancellationToken);
-    }
+    // One worker: there is only ever the one key.
+    public Task RunAsync(CancellationToken cancellationToken) => _workers.RunAsync(1, cancellationToken);
 
     private bool IsClusterInfo(ConfigMap cm) => cm.Metadata?.Name == _options.ConfigMapName && cm.Metadata?.Namespace == _options.ConfigMapNamespace;
 
@@ -75,7 +70,7 @@ public sealed class BootstrapSigner
     /// <summary>Recomputes the signatures from the caches and writes the ConfigMap back when any changed.</summary>
     internal async Task<ReconcileResult> SignConfigMapAsync(CancellationToken cancellationToken)
     {
-        var cached = _configMaps.Cache.Get(new ObjectKey(_options.ConfigMapNamespace, _options.ConfigMapName));
+        var cached = _configMaps.Cache.Get(_configMapKey);
         if (cached is null) return ReconcileResult.Done;
         if (cached.Data is null || !cached.Data.TryGetValue(BootstrapTokens.KubeconfigKey, out var content))
         {

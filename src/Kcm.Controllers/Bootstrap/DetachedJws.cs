@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using Kcm.Controllers.Jose;
+using Kcm.Controllers.Common;
 
 namespace Kcm.Controllers.Bootstrap;
 

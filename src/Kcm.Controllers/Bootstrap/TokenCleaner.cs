@@ -28,7 +28,7 @@ public sealed class TokenCleaner
     private readonly SharedInformer<Secret> _secrets;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly ControllerWorkers _workers;
+    private readonly ControllerWorkers<ObjectKey> _workers;
 
     public TokenCleaner(ControllerContext context, TokenCleanerOptions? options = null)
     {
@@ -37,29 +37,25 @@ public sealed class TokenCleaner
         _time = context.Time;
         _logger = context.Loggers.CreateLogger(ControllerName);
         var queue = context.NewQueue("token_cleaner");
-        _workers = new ControllerWorkers(ControllerName, queue, SyncAsync, _logger);
         _secrets = context.Informers.InformerFor<Secret>();
         _secrets.AddEventHandler(new ResourceEventHandler<Secret>
         {
             Added = (s, _) => Enqueue(s),
             Updated = (_, s) => Enqueue(s),
         });
+        _workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, _logger, waitFor: [_secrets]);
     }
 
-    public async Task RunAsync(CancellationToken cancellationToken)
-    {
-        if (!await _secrets.WaitForCacheSyncAsync(cancellationToken)) return;
-        await _workers.RunAsync(1, cancellationToken);
-    }
+    public Task RunAsync(CancellationToken cancellationToken) => _workers.RunAsync(1, cancellationToken);
 
     private void Enqueue(Secret secret)
     {
-        if (BootstrapTokens.IsBootstrapToken(secret, _options.TokenSecretNamespace)) _workers.Queue.Add(ObjectKey.Of(secret).ToString());
+        if (BootstrapTokens.IsBootstrapToken(secret, _options.TokenSecretNamespace)) _workers.Queue.Add(ObjectKey.Of(secret));
     }
 
-    internal async Task<ReconcileResult> SyncAsync(string key, CancellationToken cancellationToken)
+    internal async Task<ReconcileResult> SyncAsync(ObjectKey key, CancellationToken cancellationToken)
     {
-        var secret = _secrets.Cache.Get(ObjectKey.Parse(key));
+        var secret = _secrets.Cache.Get(key);
         if (secret is null)
         {
             _logger.LogDebug("Secret has been deleted: {Secret}", key);

@@ -19,39 +19,35 @@ public sealed class CertificateController
 {
     private readonly SharedInformer<CertificateSigningRequest> _informer;
     private readonly CsrHandler _handler;
-    private readonly ControllerWorkers _workers;
+    private readonly ControllerWorkers<ObjectKey> _workers;
     private readonly ILogger _logger;
 
     public CertificateController(string name, ControllerContext context, CsrHandler handler)
     {
         _handler = handler;
         _logger = context.Loggers.CreateLogger(name);
-        var queue = new RateLimitingQueue<string>(
-            new MaxOfRateLimiter<string>(
-                new ItemExponentialFailureRateLimiter<string>(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1000)),
-                new BucketRateLimiter<string>(10, 100, context.Time)),
+        var queue = new RateLimitingQueue<ObjectKey>(
+            new MaxOfRateLimiter<ObjectKey>(
+                new ItemExponentialFailureRateLimiter<ObjectKey>(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1000)),
+                new BucketRateLimiter<ObjectKey>(10, 100, context.Time)),
             context.QueueOptions("certificate"));
         _informer = context.Informers.InformerFor<CertificateSigningRequest>();
         _informer.AddEventHandler(new EnqueueKeyHandler<CertificateSigningRequest>(queue));
-        _workers = new ControllerWorkers(name, queue, SyncAsync, _logger);
+        _workers = new ControllerWorkers<ObjectKey>(name, queue, SyncAsync, _logger, waitFor: [_informer]);
         Name = name;
     }
 
     public string Name { get; }
 
-    public async Task RunAsync(int workers, CancellationToken cancellationToken)
+    public Task RunAsync(int workers, CancellationToken cancellationToken)
     {
         _logger.LogInformation("Starting certificate controller \"{Name}\"", Name);
-        if (!await _informer.WaitForCacheSyncAsync(cancellationToken).ConfigureAwait(false))
-        {
-            return;
-        }
-        await _workers.RunAsync(workers, cancellationToken).ConfigureAwait(false);
+        return _workers.RunAsync(workers, cancellationToken);
     }
 
-    private async Task<ReconcileResult> SyncAsync(string key, CancellationToken cancellationToken)
+    private async Task<ReconcileResult> SyncAsync(ObjectKey key, CancellationToken cancellationToken)
     {
-        var cached = _informer.Cache.Get(ObjectKey.Parse(key));
+        var cached = _informer.Cache.Get(key);
         if (cached is null)
         {
             _logger.LogTrace("csr has been deleted: {Key}", key);

@@ -28,7 +28,7 @@ public sealed class CsrApprovingController
 
     public CsrApprovingController(ControllerContext context)
     {
-        _client = context.Clients.For("certificate-controller");
+        _client = context.Clients.For(CertificateDescriptors.ClientName);
         _controller = new CertificateController(ControllerName, context, HandleAsync);
     }
 

@@ -31,7 +31,7 @@ public sealed class CsrCleanerController
 
     public CsrCleanerController(ControllerContext context)
     {
-        _client = context.Clients.For("certificate-controller");
+        _client = context.Clients.For(CertificateDescriptors.ClientName);
         _informer = context.Informers.InformerFor<CertificateSigningRequest>();
         _time = context.Time;
         _logger = context.Loggers.CreateLogger(ControllerName);

@@ -45,7 +45,7 @@ public sealed class CsrSigningController : IDisposable
     public CsrSigningController(ControllerContext context, CsrSignerOptions options)
     {
         _options = options;
-        _client = context.Clients.For("certificate-controller");
+        _client = context.Clients.For(CertificateDescriptors.ClientName);
         _time = context.Time;
         _logger = context.Loggers.CreateLogger(options.ControllerName);
         _ca = new SigningCaProvider(options.CertFile, options.KeyFile, _logger);

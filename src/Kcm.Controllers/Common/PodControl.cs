@@ -33,9 +33,6 @@ public static class PodEventReasons
 /// <summary>Upstream's RealPodControl: API calls plus the SuccessfulCreate/FailedCreate/SuccessfulDelete/FailedDelete events.</summary>
 public sealed class PodControl(KubeApiClient client, IEventRecorder recorder, ILogger logger) : IPodControl
 {
-    /// <summary>The StatusCause reason the API server gives when a namespace is being deleted.</summary>
-    public const string NamespaceTerminatingCause = "NamespaceTerminating";
-
     public async Task CreatePodAsync(string @namespace, PodTemplateSpec template, ObjectReference controller, OwnerReference controllerRef, CancellationToken cancellationToken)
     {
         ValidateControllerRef(controllerRef);
@@ -52,7 +49,7 @@ public sealed class PodControl(KubeApiClient client, IEventRecorder recorder, IL
         catch (KubeApiException ex)
         {
             // Creation fails for every pod while the namespace terminates; no point in a warning per pod.
-            if (!HasStatusCause(ex, NamespaceTerminatingCause))
+            if (!ApiErrors.IsNamespaceTerminating(ex))
             {
                 recorder.Event(controller, EventTypes.Warning, PodEventReasons.FailedCreate, $"Error creating: {ex.Message}");
             }
@@ -112,9 +109,6 @@ public sealed class PodControl(KubeApiClient client, IEventRecorder recorder, IL
         var prefix = controllerName + "-";
         return prefix.Length > 253 ? controllerName : prefix;
     }
-
-    public static bool HasStatusCause(KubeApiException ex, string causeReason)
-        => ex.Status.Details?.Causes?.Any(c => c.Reason == causeReason) == true;
 
     private static void ValidateControllerRef(OwnerReference controllerRef)
     {

@@ -1,28 +1,29 @@
 using Kcm.Runtime.Controllers;
+using Kcm.Runtime.Informers;
 using Microsoft.Extensions.Logging;
 
 namespace Kcm.Controllers.Common;
 
 /// <summary>
-/// Upstream's UIDTrackingControllerExpectations: expectations that remember which pods (by "namespace/name") a
+/// Upstream's UIDTrackingControllerExpectations: expectations that remember which pods (by key) a
 /// controller deleted, so a graceful deletion seen first as an update (deletionTimestamp set) and later as a
 /// delete is counted exactly once.
 /// </summary>
 public sealed class UidTrackingExpectations(ControllerExpectations expectations, ILogger logger)
 {
     private readonly object _lock = new();
-    private readonly Dictionary<string, HashSet<string>> _expectedDeletions = [];
+    private readonly Dictionary<ObjectKey, HashSet<ObjectKey>> _expectedDeletions = [];
 
     public ControllerExpectations Counts => expectations;
 
-    public bool SatisfiedExpectations(string controllerKey) => expectations.SatisfiedExpectations(controllerKey);
+    public bool SatisfiedExpectations(ObjectKey controllerKey) => expectations.SatisfiedExpectations(controllerKey);
 
-    public void ExpectCreations(string controllerKey, int adds) => expectations.ExpectCreations(controllerKey, adds);
+    public void ExpectCreations(ObjectKey controllerKey, int adds) => expectations.ExpectCreations(controllerKey, adds);
 
-    public void CreationObserved(string controllerKey) => expectations.CreationObserved(controllerKey);
+    public void CreationObserved(ObjectKey controllerKey) => expectations.CreationObserved(controllerKey);
 
     /// <summary>The pod keys whose deletion is still awaited (a copy).</summary>
-    public IReadOnlyCollection<string> ExpectedDeletions(string controllerKey)
+    public IReadOnlyCollection<ObjectKey> ExpectedDeletions(ObjectKey controllerKey)
     {
         lock (_lock)
         {
@@ -30,7 +31,7 @@ public sealed class UidTrackingExpectations(ControllerExpectations expectations,
         }
     }
 
-    public void ExpectDeletions(string controllerKey, IReadOnlyCollection<string> podKeys)
+    public void ExpectDeletions(ObjectKey controllerKey, IReadOnlyCollection<ObjectKey> podKeys)
     {
         lock (_lock)
         {
@@ -38,14 +39,14 @@ public sealed class UidTrackingExpectations(ControllerExpectations expectations,
             {
                 logger.LogError("Clobbering existing delete keys for {Controller}: {Keys}", controllerKey, string.Join(", ", existing));
             }
-            var keys = new HashSet<string>(podKeys, StringComparer.Ordinal);
+            var keys = new HashSet<ObjectKey>(podKeys);
             _expectedDeletions[controllerKey] = keys;
             expectations.ExpectDeletions(controllerKey, keys.Count);
         }
     }
 
     /// <summary>Counts the pod's deletion once, and only if this controller deleted it.</summary>
-    public void DeletionObserved(string controllerKey, string podKey)
+    public void DeletionObserved(ObjectKey controllerKey, ObjectKey podKey)
     {
         lock (_lock)
         {
@@ -57,7 +58,7 @@ public sealed class UidTrackingExpectations(ControllerExpectations expectations,
         }
     }
 
-    public void DeleteExpectations(string controllerKey)
+    public void DeleteExpectations(ObjectKey controllerKey)
     {
         lock (_lock)
         {

@@ -174,6 +174,6 @@ public sealed partial class DeploymentController
     private async Task UpdateDeploymentAndClearRollbackToAsync(DeploymentObject d, CancellationToken cancellationToken)
     {
         d.Metadata?.Annotations?.Remove(DeploymentNames.DeprecatedRollbackToAnnotation);
-        await _client.UpdateAsync(d, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await _dClient.UpdateAsync(d, cancellationToken).ConfigureAwait(false);
     }
 }

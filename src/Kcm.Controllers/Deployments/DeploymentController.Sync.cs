@@ -89,7 +89,7 @@ public sealed partial class DeploymentController
             if (annotationsUpdated || minReadySecondsNeedsUpdate)
             {
                 rsCopy.Spec.MinReadySeconds = d.Spec.MinReadySeconds;
-                var updated = await _client.UpdateAsync(rsCopy, cancellationToken: cancellationToken).ConfigureAwait(false);
+                var updated = await _rsControl.UpdateAsync(rsCopy, cancellationToken).ConfigureAwait(false);
                 // Later steps of this sync look the new ReplicaSet up again: let them see this version, not the
                 // cache's (upstream re-reads the stale one and fails the sync with a conflict).
                 var index = rsList.FindIndex(rs => rs.Metadata?.Uid == updated.Metadata?.Uid);
@@ -156,13 +156,13 @@ public sealed partial class DeploymentController
         var alreadyExists = false;
         try
         {
-            created = await _client.CreateAsync(newRS, d.Metadata.Namespace, cancellationToken: cancellationToken).ConfigureAwait(false);
+            created = await _rsControl.CreateAsync(d.Metadata.Namespace, newRS, cancellationToken).ConfigureAwait(false);
         }
         catch (AlreadyExistsException)
         {
             alreadyExists = true;
             // Ours already (a create whose answer we missed, or a cache behind)? Otherwise a hash collision.
-            var rs = _replicaSets.Cache.Get(new Kcm.Runtime.Informers.ObjectKey(newRS.Metadata.Namespace, newRS.Metadata.Name));
+            var rs = _replicaSets.Get(new Kcm.Runtime.Informers.ObjectKey(newRS.Metadata.Namespace, newRS.Metadata.Name!));
             if (rs is null)
             {
                 throw; // Not in the cache yet: decide on the next sync, when it is.
@@ -187,7 +187,7 @@ public sealed partial class DeploymentController
                 throw;
             }
         }
-        catch (KubeApiException e) when (!IsNamespaceTerminating(e))
+        catch (KubeApiException e) when (!ApiErrors.IsNamespaceTerminating(e))
         {
             var message = $"Failed to create new replica set \"{newRS.Metadata.Name}\": {e.Message}";
             if (DeploymentUtil.HasProgressDeadline(d))
@@ -345,7 +345,7 @@ public sealed partial class DeploymentController
         copy.Spec ??= new ReplicaSetSpec();
         copy.Spec.Replicas = newScale;
         DeploymentUtil.SetReplicasAnnotations(copy, d.Replicas(), maxReplicas);
-        var updated = await _client.UpdateAsync(copy, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var updated = await _rsControl.UpdateAsync(copy, cancellationToken).ConfigureAwait(false);
         if (sizeNeedsUpdate)
         {
             _recorder.Event(d, EventTypes.Normal, "ScalingReplicaSet", $"Scaled {scalingOperation} replica set {updated.Metadata?.Name} to {newScale} from {oldScale}");
@@ -381,7 +381,7 @@ public sealed partial class DeploymentController
             _logger.LogDebug("Trying to cleanup replica set {Namespace}/{ReplicaSet} for deployment {Name}", rs.Metadata?.Namespace, rs.Metadata?.Name, d.Metadata?.Name);
             try
             {
-                await _client.DeleteAsync<ReplicaSet>(rs.Metadata?.Namespace, rs.Metadata!.Name!, cancellationToken: cancellationToken).ConfigureAwait(false);
+                await _rsControl.DeleteAsync(rs.Metadata?.Namespace, rs.Metadata!.Name!, cancellationToken).ConfigureAwait(false);
             }
             catch (NotFoundException)
             {

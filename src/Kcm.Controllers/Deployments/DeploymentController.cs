@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Kcm.Api.Apps.V1;
 using Kcm.Api.Core.V1;
 using Kcm.Client;
@@ -31,63 +30,95 @@ public sealed partial class DeploymentController
     public const string ComponentName = "deployment-controller";
     public const string QueueName = "deployment";
 
-    private readonly KubeApiClient _client;
+    /// <summary>Upstream's maxRetries: with 5ms·2^n backoff a failing Deployment is dropped after about 82 s of retries.</summary>
+    public const int MaxRetries = 15;
+
+    /// <summary>Upstream's handleErr: a terminating namespace ends the key's work; other failures drop it after <see cref="MaxRetries"/>.</summary>
+    public static RetryPolicy RetryPolicy { get; } = RetryPolicy.DropAfter(MaxRetries, "deployment") with { IsFinal = ApiErrors.IsNamespaceTerminating };
+
+    private readonly IReplicaSetControl _rsControl;
+    private readonly IDeploymentClient _dClient;
     private readonly IEventRecorder _recorder;
-    private readonly SharedInformer<Kcm.Api.Apps.V1.Deployment> _deployments;
-    private readonly SharedInformer<ReplicaSet> _replicaSets;
-    private readonly SharedInformer<Pod> _pods;
-    private readonly RateLimitingQueue<string> _queue;
-    private readonly ControllerWorkers _workers;
+    private readonly IObjectCache<Kcm.Api.Apps.V1.Deployment> _deployments;
+    private readonly IObjectCache<ReplicaSet> _replicaSets;
+    private readonly IObjectCache<Pod> _pods;
+    private readonly RateLimitingQueue<ObjectKey> _queue;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly DeploymentControllerOptions _options;
+    private readonly int _workerCount = new DeploymentControllerOptions().Workers;
 
     public DeploymentController(ControllerContext context, DeploymentControllerOptions? options = null)
+        : this(context, options ?? new DeploymentControllerOptions(),
+            context.Informers.InformerFor<Kcm.Api.Apps.V1.Deployment>(), context.Informers.InformerFor<ReplicaSet>(), context.Informers.InformerFor<Pod>())
     {
-        _options = options ?? new DeploymentControllerOptions();
-        _client = context.Clients.For(ComponentName);
-        _recorder = context.Events.NewRecorder(ComponentName);
-        _time = context.Time;
-        _logger = context.Loggers.CreateLogger<DeploymentController>();
-        _queue = context.NewQueue(QueueName);
-        _workers = new ControllerWorkers(ControllerName, _queue, SyncAsync, _logger);
+    }
 
-        _deployments = context.Informers.InformerFor<Kcm.Api.Apps.V1.Deployment>();
-        _replicaSets = context.Informers.InformerFor<ReplicaSet>();
-        _pods = context.Informers.InformerFor<Pod>();
-
-        _deployments.AddEventHandler(new ResourceEventHandler<Kcm.Api.Apps.V1.Deployment>
+    private DeploymentController(ControllerContext context, DeploymentControllerOptions options,
+        SharedInformer<Kcm.Api.Apps.V1.Deployment> deployments, SharedInformer<ReplicaSet> replicaSets, SharedInformer<Pod> pods)
+        : this(
+            deployments.Cache,
+            replicaSets.Cache,
+            pods.Cache,
+            new ApiReplicaSetControl(context.Clients.For(ComponentName)),
+            new ApiDeploymentClient(context.Clients.For(ComponentName)),
+            context.Events.NewRecorder(ComponentName),
+            context.NewQueue(QueueName),
+            context.Loggers.CreateLogger<DeploymentController>(),
+            context.Time,
+            [deployments, replicaSets, pods])
+    {
+        _workerCount = options.Workers;
+        deployments.AddEventHandler(new ResourceEventHandler<Kcm.Api.Apps.V1.Deployment>
         {
             Added = (d, _) => Enqueue(d),
             Updated = (_, d) => Enqueue(d),
             Deleted = (d, _) => Enqueue(d),
         });
-        _replicaSets.AddEventHandler(new ResourceEventHandler<ReplicaSet>
+        replicaSets.AddEventHandler(new ResourceEventHandler<ReplicaSet>
         {
             Added = (rs, _) => OnReplicaSetAdded(rs),
             Updated = OnReplicaSetUpdated,
             Deleted = (rs, _) => OnReplicaSetDeleted(rs),
         });
-        _pods.AddEventHandler(new ResourceEventHandler<Pod> { Deleted = (pod, _) => OnPodDeleted(pod) });
+        pods.AddEventHandler(new ResourceEventHandler<Pod> { Deleted = (pod, _) => OnPodDeleted(pod) });
     }
 
-    public async Task RunAsync(CancellationToken cancellationToken)
+    /// <summary>Builds the controller from its parts without informers (unit tests seed the caches and call sync and the handlers).</summary>
+    internal DeploymentController(
+        IObjectCache<Kcm.Api.Apps.V1.Deployment> deployments,
+        IObjectCache<ReplicaSet> replicaSets,
+        IObjectCache<Pod> pods,
+        IReplicaSetControl rsControl,
+        IDeploymentClient dClient,
+        IEventRecorder recorder,
+        RateLimitingQueue<ObjectKey> queue,
+        ILogger logger,
+        TimeProvider time,
+        IReadOnlyList<ISharedInformer>? informers = null)
     {
-        _logger.LogInformation("Starting controller {Controller}", ControllerName);
-        if (!await _deployments.WaitForCacheSyncAsync(cancellationToken).ConfigureAwait(false)
-            || !await _replicaSets.WaitForCacheSyncAsync(cancellationToken).ConfigureAwait(false)
-            || !await _pods.WaitForCacheSyncAsync(cancellationToken).ConfigureAwait(false))
-        {
-            return; // Stopped before the caches synced.
-        }
-        await _workers.RunAsync(_options.Workers, cancellationToken).ConfigureAwait(false);
+        _deployments = deployments;
+        _replicaSets = replicaSets;
+        _pods = pods;
+        _rsControl = rsControl;
+        _dClient = dClient;
+        _recorder = recorder;
+        _queue = queue;
+        _logger = logger;
+        _time = time;
+        WorkerLoop = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, RetryPolicy, informers);
     }
 
-    private void Enqueue(Kcm.Api.Apps.V1.Deployment d) => _queue.Add(ObjectKey.Of(d).ToString());
+    internal ControllerWorkers<ObjectKey> WorkerLoop { get; }
+
+    internal RateLimitingQueue<ObjectKey> Queue => _queue;
+
+    public Task RunAsync(CancellationToken cancellationToken) => WorkerLoop.RunAsync(_workerCount, cancellationToken);
+
+    internal void Enqueue(Kcm.Api.Apps.V1.Deployment d) => _queue.Add(ObjectKey.Of(d));
 
     // ---- event handlers: they only turn events into deployment keys ----
 
-    private void OnReplicaSetAdded(ReplicaSet rs)
+    internal void OnReplicaSetAdded(ReplicaSet rs)
     {
         if (rs.Metadata?.DeletionTimestamp is not null)
         {
@@ -110,7 +141,7 @@ public sealed partial class DeploymentController
         }
     }
 
-    private void OnReplicaSetUpdated(ReplicaSet oldRS, ReplicaSet curRS)
+    internal void OnReplicaSetUpdated(ReplicaSet oldRS, ReplicaSet curRS)
     {
         if (curRS.Metadata?.ResourceVersion == oldRS.Metadata?.ResourceVersion)
         {
@@ -131,7 +162,7 @@ public sealed partial class DeploymentController
             }
             return;
         }
-        var labelsChanged = !LabelsEqual(curRS.Metadata?.Labels, oldRS.Metadata?.Labels);
+        var labelsChanged = !OwnerLookup.SameLabels(curRS.Metadata?.Labels, oldRS.Metadata?.Labels);
         if (labelsChanged || controllerRefChanged)
         {
             foreach (var d in DeploymentsForReplicaSet(curRS))
@@ -141,7 +172,7 @@ public sealed partial class DeploymentController
         }
     }
 
-    private void OnReplicaSetDeleted(ReplicaSet rs)
+    internal void OnReplicaSetDeleted(ReplicaSet rs)
     {
         if (ControllerRefOf(rs) is { } controllerRef && ResolveControllerRef(rs.Metadata?.Namespace, controllerRef) is { } owner)
         {
@@ -150,14 +181,14 @@ public sealed partial class DeploymentController
     }
 
     /// <summary>A Recreate rollout waits for the old pods to be gone: look again once a Deployment has no pods left.</summary>
-    private void OnPodDeleted(Pod pod)
+    internal void OnPodDeleted(Pod pod)
     {
         var d = DeploymentForPod(pod);
         if (d?.Spec?.Strategy?.Type != DeploymentNames.RecreateStrategy)
         {
             return;
         }
-        var owned = _replicaSets.Cache.ByIndex(KnownIndexers.ControllerUid, d.Metadata?.Uid ?? "");
+        var owned = _replicaSets.ByIndex(KnownIndexers.ControllerUid, d.Metadata?.Uid ?? "");
         if (PodMapForDeployment(d, owned).Values.Sum(p => p.Count) == 0)
         {
             Enqueue(d);
@@ -171,7 +202,7 @@ public sealed partial class DeploymentController
         {
             return null;
         }
-        var rs = _replicaSets.Cache.Get(new ObjectKey(pod.Metadata?.Namespace, podRef.Name));
+        var rs = _replicaSets.Get(new ObjectKey(pod.Metadata?.Namespace, podRef.Name));
         if (rs is null || rs.Metadata?.Uid != podRef.Uid)
         {
             return null;
@@ -179,84 +210,44 @@ public sealed partial class DeploymentController
         return ControllerRefOf(rs) is { } rsRef ? ResolveControllerRef(rs.Metadata?.Namespace, rsRef) : null;
     }
 
-    private static Kcm.Api.Meta.V1.OwnerReference? ControllerRefOf(ReplicaSet rs)
-        => rs.Metadata?.OwnerReferences?.FirstOrDefault(r => r.Controller == true);
+    private static Kcm.Api.Meta.V1.OwnerReference? ControllerRefOf(ReplicaSet rs) => ControllerRefs.ControllerOf(rs.Metadata);
 
     /// <summary>The Deployment a controller reference names, if it is still that object (same uid).</summary>
     private Kcm.Api.Apps.V1.Deployment? ResolveControllerRef(string? ns, Kcm.Api.Meta.V1.OwnerReference controllerRef)
-    {
-        if (controllerRef.Kind != "Deployment" || controllerRef.Name is null)
-        {
-            return null;
-        }
-        var d = _deployments.Cache.Get(new ObjectKey(ns, controllerRef.Name));
-        return d?.Metadata?.Uid == controllerRef.Uid ? d : null;
-    }
+        => OwnerLookup.ResolveControllerRef(_deployments, Kcm.Api.Apps.V1.Deployment.Resource, ns, controllerRef);
 
     /// <summary>Deployments whose (non-empty, valid) selector matches the ReplicaSet's labels (GetDeploymentsForReplicaSet).</summary>
     private List<Kcm.Api.Apps.V1.Deployment> DeploymentsForReplicaSet(ReplicaSet rs)
     {
-        var result = new List<Kcm.Api.Apps.V1.Deployment>();
-        if (rs.Metadata?.Labels is not { Count: > 0 } labels)
-        {
-            return result;
-        }
-        foreach (var d in _deployments.Cache.ByIndex(KnownIndexers.Namespace, rs.Metadata.Namespace ?? ""))
-        {
-            Labels? selector;
-            try
-            {
-                selector = Labels.FromApi(d.Spec?.Selector);
-            }
-            catch (Kcm.Api.Selectors.SelectorParseException)
-            {
-                continue;
-            }
-            if (selector is null || selector.IsEverything || !selector.Matches(labels))
-            {
-                continue;
-            }
-            result.Add(d);
-        }
+        var result = OwnerLookup.OwnersSelecting(_deployments, rs.Metadata?.Namespace, rs.Metadata?.Labels, d => Labels.FromApi(d.Spec?.Selector));
         if (result.Count > 1)
         {
-            _logger.LogDebug("user error! more than one deployment is selecting replica set {Namespace}/{Name}", rs.Metadata.Namespace, rs.Metadata.Name);
+            _logger.LogDebug("user error! more than one deployment is selecting replica set {Namespace}/{Name}", rs.Metadata!.Namespace, rs.Metadata.Name);
         }
         return result;
     }
 
-    private static bool LabelsEqual(Dictionary<string, string>? a, Dictionary<string, string>? b)
-    {
-        a ??= [];
-        b ??= [];
-        return a.Count == b.Count && a.All(p => b.TryGetValue(p.Key, out var v) && v == p.Value);
-    }
-
     // ---- sync ----
 
-    /// <summary>syncDeployment: reconciles one Deployment from the caches (writes go to the API server).</summary>
-    public async Task<ReconcileResult> SyncAsync(string key, CancellationToken cancellationToken)
+    /// <summary>syncDeployment: reconciles one Deployment from the caches (writes go through the seams).</summary>
+    internal async Task<ReconcileResult> SyncAsync(ObjectKey key, CancellationToken cancellationToken)
     {
-        var started = Stopwatch.GetTimestamp();
+        var started = _time.GetTimestamp();
         _logger.LogDebug("Started syncing deployment {Key}", key);
         try
         {
-            await SyncDeploymentAsync(ObjectKey.Parse(key), cancellationToken).ConfigureAwait(false);
-        }
-        catch (KubeApiException e) when (IsNamespaceTerminating(e))
-        {
-            // Every create in a terminating namespace fails: nothing to retry.
+            await SyncDeploymentAsync(key, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            _logger.LogDebug("Finished syncing deployment {Key} ({Duration})", key, Stopwatch.GetElapsedTime(started));
+            _logger.LogDebug("Finished syncing deployment {Key} ({Duration})", key, _time.GetElapsedTime(started));
         }
         return ReconcileResult.Done;
     }
 
     private async Task SyncDeploymentAsync(ObjectKey key, CancellationToken cancellationToken)
     {
-        var cached = _deployments.Cache.Get(key);
+        var cached = _deployments.Get(key);
         if (cached is null)
         {
             _logger.LogDebug("Deployment {Key} has been deleted", key);
@@ -329,8 +320,8 @@ public sealed partial class DeploymentController
     private async Task<List<ReplicaSet>> ReplicaSetsForDeploymentAsync(Kcm.Api.Apps.V1.Deployment d, CancellationToken cancellationToken)
     {
         // Owned ones and the namespace's orphans: ReplicaSets of other controllers are never claimed.
-        var all = _replicaSets.Cache.ByIndex(KnownIndexers.ControllerUid, d.Metadata?.Uid ?? "")
-            .Concat(_replicaSets.Cache.ByIndex(KnownIndexers.ControllerUid, KnownIndexers.OrphanKey(d.Metadata?.Namespace))).ToList();
+        var all = _replicaSets.ByIndex(KnownIndexers.ControllerUid, d.Metadata?.Uid ?? "")
+            .Concat(_replicaSets.ByIndex(KnownIndexers.ControllerUid, KnownIndexers.OrphanKey(d.Metadata?.Namespace))).ToList();
         Labels? selector;
         try
         {
@@ -342,19 +333,10 @@ public sealed partial class DeploymentController
             throw new InvalidDeploymentSelectorException($"deployment {d.Metadata?.Namespace}/{d.Metadata?.Name} has invalid label selector: {e.Message}", e);
         }
         var metadata = d.Metadata!;
-        // Adopting needs proof from an uncached read that the Deployment is not being deleted (kubernetes#42639).
-        var canAdopt = ControllerRefManager.RecheckDeletionTimestamp(async ct =>
-        {
-            var fresh = await _client.GetAsync<Kcm.Api.Apps.V1.Deployment>(metadata.Namespace, metadata.Name!, ct).ConfigureAwait(false);
-            if (fresh.Metadata?.Uid != metadata.Uid)
-            {
-                throw new AdoptionRefusedException($"original Deployment {metadata.Namespace}/{metadata.Name} is gone: got uid {fresh.Metadata?.Uid}, wanted {metadata.Uid}");
-            }
-            return fresh.Metadata!;
-        });
+        var canAdopt = OwnerLookup.CanAdopt(metadata, Kcm.Api.Apps.V1.Deployment.Resource, ct => _dClient.GetAsync(metadata.Namespace, metadata.Name!, ct));
         var manager = new ControllerRefManager(metadata, Kcm.Api.Apps.V1.Deployment.Resource, selector ?? Labels.Everything, canAdopt, _logger);
         return await manager.ClaimAsync(all, selector is null ? _ => false : null,
-            (rs, patch, ct) => _client.PatchAsync<ReplicaSet>(rs.Metadata!.Namespace, rs.Metadata.Name!, PatchType.StrategicMerge, patch, cancellationToken: ct),
+            (rs, patch, ct) => _rsControl.PatchAsync(rs.Metadata!.Namespace, rs.Metadata.Name!, patch, ct),
             cancellationToken).ConfigureAwait(false);
     }
 
@@ -385,7 +367,7 @@ public sealed partial class DeploymentController
         // Pods matching the Deployment's selector that one of its ReplicaSets controls, found by controller uid.
         foreach (var (rsUid, pods) in map)
         {
-            foreach (var pod in _pods.Cache.ByIndex(KnownIndexers.ControllerUid, rsUid))
+            foreach (var pod in _pods.ByIndex(KnownIndexers.ControllerUid, rsUid))
             {
                 if (pod.Metadata?.Namespace == d.Metadata?.Namespace && selector.Matches(pod.Metadata?.Labels))
                 {
@@ -396,21 +378,18 @@ public sealed partial class DeploymentController
         return map;
     }
 
-    private static bool IsNamespaceTerminating(KubeApiException e)
-        => e.Status.Details?.Causes?.Any(c => c.Reason == "NamespaceTerminating") == true;
-
     /// <summary>Writes the deployment's status (and metadata: the revision annotation travels with it) and keeps the new resourceVersion.</summary>
     private async Task UpdateStatusAsync(Kcm.Api.Apps.V1.Deployment d, CancellationToken cancellationToken)
     {
-        var updated = await _client.UpdateStatusAsync(d, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var updated = await _dClient.UpdateStatusAsync(d, cancellationToken).ConfigureAwait(false);
         // Later writes in this sync build on what we just stored, so they must not conflict with ourselves.
         d.Metadata!.ResourceVersion = updated.Metadata?.ResourceVersion;
     }
 
     /// <summary>Requeues after a delay, as upstream's enqueueAfter (used for the progress-deadline check).</summary>
-    private void EnqueueAfter(Kcm.Api.Apps.V1.Deployment d, TimeSpan delay) => _queue.AddAfter(ObjectKey.Of(d).ToString(), delay);
+    private void EnqueueAfter(Kcm.Api.Apps.V1.Deployment d, TimeSpan delay) => _queue.AddAfter(ObjectKey.Of(d), delay);
 
-    private void EnqueueRateLimited(Kcm.Api.Apps.V1.Deployment d) => _queue.AddRateLimited(ObjectKey.Of(d).ToString());
+    private void EnqueueRateLimited(Kcm.Api.Apps.V1.Deployment d) => _queue.AddRateLimited(ObjectKey.Of(d));
 }
 
 /// <summary>The Deployment's selector cannot be parsed.</summary>

@@ -2,8 +2,10 @@ using System.Text.Json.Nodes;
 using Kcm.Api.Meta.V1;
 using Kcm.Client;
 using Kcm.Client.Errors;
+using Kcm.Runtime.Controllers;
 using Kcm.Runtime.Queues;
 using Microsoft.Extensions.Logging;
+using Kcm.Controllers.Common;
 
 namespace Kcm.Controllers.GarbageCollector;
 
@@ -22,21 +24,12 @@ public sealed record GarbageCollectorOptions
     };
 }
 
-/// <summary>An owner reference whose apiVersion/kind discovery does not know (yet): retried, never treated as absent.</summary>
-public sealed class RestMappingException(string apiVersion, string kind)
-    : InvalidOperationException($"unable to get REST mapping for {apiVersion}/{kind}.")
-{
-    public string ApiVersion { get; } = apiVersion;
-
-    public string Kind { get; } = kind;
-}
-
 /// <summary>
 /// Upstream's garbage collector: a graph of owners and dependents built from every deletable resource, and workers
 /// that delete dependents whose owners are all gone (verified against the API), finish foreground deletions once
 /// the blocking dependents are gone, and orphan dependents of owners deleted with the orphan policy.
 /// </summary>
-public sealed class GarbageCollector : IDisposable
+public sealed partial class GarbageCollector : IDisposable
 {
     public const string ControllerName = "garbagecollector";
     public const string ServiceAccountName = "generic-garbage-collector";
@@ -97,11 +90,9 @@ public sealed class GarbageCollector : IDisposable
                 return;
             }
             _logger.LogInformation("All resource monitors have synced. Proceeding to collect garbage");
-            for (var i = 0; i < workers; i++)
-            {
-                running.Add(Task.Run(() => RunAttemptToDeleteWorkerAsync(cancellationToken), CancellationToken.None));
-                running.Add(Task.Run(() => RunAttemptToOrphanWorkerAsync(cancellationToken), CancellationToken.None));
-            }
+            // Both retry forever, as upstream's attemptToDelete/attemptToOrphan workers.
+            running.Add(new ControllerWorkers<GraphNode>("garbagecollector attempt to delete", _attemptToDelete, AttemptToDeleteWorkerAsync, _logger).RunAsync(workers, cancellationToken));
+            running.Add(new ControllerWorkers<GraphNode>("garbagecollector attempt to orphan", _attemptToOrphan, OrphanWorkerAsync, _logger).RunAsync(workers, cancellationToken));
             while (!cancellationToken.IsCancellationRequested)
             {
                 await Task.Delay(_options.ResourceResyncPeriod, _time, cancellationToken).ConfigureAwait(false);
@@ -167,39 +158,8 @@ public sealed class GarbageCollector : IDisposable
         return true;
     }
 
-    private async Task RunAttemptToDeleteWorkerAsync(CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            var (node, shutdown) = await _attemptToDelete.GetAsync(CancellationToken.None).ConfigureAwait(false);
-            if (shutdown)
-            {
-                return;
-            }
-            try
-            {
-                if (cancellationToken.IsCancellationRequested)
-                {
-                    return;
-                }
-                if (await AttemptToDeleteWorkerAsync(node, cancellationToken).ConfigureAwait(false))
-                {
-                    _attemptToDelete.AddRateLimited(node);
-                }
-                else
-                {
-                    _attemptToDelete.Forget(node);
-                }
-            }
-            finally
-            {
-                _attemptToDelete.Done(node);
-            }
-        }
-    }
-
-    /// <summary>Upstream attemptToDeleteWorker; true when the node must be retried.</summary>
-    internal async Task<bool> AttemptToDeleteWorkerAsync(GraphNode node, CancellationToken cancellationToken)
+    /// <summary>Upstream attemptToDeleteWorker; Retry when the node must be looked at again.</summary>
+    internal async Task<ReconcileResult> AttemptToDeleteWorkerAsync(GraphNode node, CancellationToken cancellationToken)
     {
         if (!node.IsObserved)
         {
@@ -207,47 +167,47 @@ public sealed class GarbageCollector : IDisposable
             if (current is null)
             {
                 _logger.LogTrace("item no longer in the graph, skipping attemptToDeleteItem: {Item}", node.Identity);
-                return false;
+                return ReconcileResult.Done;
             }
             if (current.IsObserved)
             {
                 _logger.LogTrace("item no longer virtual in the graph, skipping attemptToDeleteItem on virtual node: {Item}", node.Identity);
-                return false;
+                return ReconcileResult.Done;
             }
         }
         try
         {
             if (await AttemptToDeleteItemAsync(node, cancellationToken).ConfigureAwait(false) == DeleteOutcome.EnqueuedVirtualDelete)
             {
-                return false; // The graph builder finishes the job.
+                return ReconcileResult.Done; // The graph builder finishes the job.
             }
         }
         catch (NamespacedOwnerOfClusterScopedObjectException)
         {
-            return false; // Retrying cannot fix a cluster-scoped object naming a namespaced owner.
+            return ReconcileResult.Done; // Retrying cannot fix a cluster-scoped object naming a namespaced owner.
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            return false;
+            return ReconcileResult.Done;
         }
         catch (RestMappingException ex)
         {
             // Possibly a kind discovery will know after its next resync, possibly a bad reference: retry either way.
             _logger.LogError(ex, "error syncing item {Item}", node.Identity);
-            return true;
+            return ReconcileResult.Retry;
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             _logger.LogError(ex, "error syncing item {Item}", node.Identity);
-            return true;
+            return ReconcileResult.Retry;
         }
         if (!node.IsObserved)
         {
             // Requeue until an informer shows it or a virtual delete removes it (issue 56121).
             _logger.LogTrace("item hasn't been observed via informer yet: {Item}", node.Identity);
-            return true;
+            return ReconcileResult.Retry;
         }
-        return false;
+        return ReconcileResult.Done;
     }
 
     internal enum DeleteOutcome
@@ -436,38 +396,10 @@ public sealed class GarbageCollector : IDisposable
         return (false, ownerMeta);
     }
 
-    private async Task RunAttemptToOrphanWorkerAsync(CancellationToken cancellationToken)
+    private async Task<ReconcileResult> OrphanWorkerAsync(GraphNode owner, CancellationToken cancellationToken)
     {
-        while (true)
-        {
-            var (owner, shutdown) = await _attemptToOrphan.GetAsync(CancellationToken.None).ConfigureAwait(false);
-            if (shutdown)
-            {
-                return;
-            }
-            try
-            {
-                if (cancellationToken.IsCancellationRequested)
-                {
-                    return;
-                }
-                await AttemptToOrphanAsync(owner, cancellationToken).ConfigureAwait(false);
-                _attemptToOrphan.Forget(owner);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                _logger.LogError(ex, "attemptToOrphan for {Owner} failed", owner.Identity);
-                _attemptToOrphan.AddRateLimited(owner);
-            }
-            finally
-            {
-                _attemptToOrphan.Done(owner);
-            }
-        }
+        await AttemptToOrphanAsync(owner, cancellationToken).ConfigureAwait(false);
+        return ReconcileResult.Done;
     }
 
     /// <summary>Upstream attemptToOrphanWorker: drop the owner from every dependent's references, then remove the orphan finalizer.</summary>
@@ -500,180 +432,6 @@ public sealed class GarbageCollector : IDisposable
         await RemoveFinalizerAsync(owner, ObservedMetadata.OrphanFinalizer, cancellationToken).ConfigureAwait(false);
     }
 
-    // ---- operations against the API (upstream operations.go) ----
-
-    /// <summary>The live object's metadata (as upstream reads it through the metadata client), or null when it does not exist.</summary>
-    private async Task<JsonObject?> GetObjectAsync(ObjectIdentity identity, CancellationToken cancellationToken)
-    {
-        var resource = _mapper.Find(identity.ApiVersion, identity.Kind);
-        if (resource.Namespaced && !identity.IsNamespaced)
-        {
-            return null; // A namespaced kind named without a namespace cannot exist.
-        }
-        try
-        {
-            return await _client.Dynamic.Resource(resource.Resource, resource.Namespaced)
-                .GetMetadataAsync(resource.Namespaced ? identity.Namespace : null, identity.Name, cancellationToken).ConfigureAwait(false);
-        }
-        catch (NotFoundException)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>
-    /// Deletes with uid and resourceVersion preconditions; when only unrelated fields changed since (same owner
-    /// references), retries with the uid alone so busy objects are not starved.
-    /// </summary>
-    private async Task DeleteObjectAsync(ObjectIdentity identity, string? resourceVersion, IReadOnlyList<OwnerRef> ownersAtResourceVersion, string policy, CancellationToken cancellationToken)
-    {
-        var resource = _mapper.Find(identity.ApiVersion, identity.Kind);
-        var client = _client.Dynamic.Resource(resource.Resource, resource.Namespaced);
-        var ns = resource.Namespaced ? identity.Namespace : null;
-        var options = new DeleteOptions
-        {
-            Preconditions = new Preconditions { Uid = identity.Uid, ResourceVersion = string.IsNullOrEmpty(resourceVersion) ? null : resourceVersion },
-            PropagationPolicy = policy,
-        };
-        try
-        {
-            await client.DeleteAsync(ns, identity.Name, options, cancellationToken).ConfigureAwait(false);
-        }
-        catch (ConflictException) when (!string.IsNullOrEmpty(resourceVersion))
-        {
-            JsonObject live;
-            try
-            {
-                live = await client.GetAsync(ns, identity.Name, cancellationToken: cancellationToken).ConfigureAwait(false);
-            }
-            catch (NotFoundException)
-            {
-                return; // Already gone: what we wanted.
-            }
-            var liveMeta = ObservedMetadata.Of(live);
-            if (liveMeta.Uid != identity.Uid || liveMeta.ResourceVersion == resourceVersion || !liveMeta.Owners.SequenceEqual(ownersAtResourceVersion))
-            {
-                throw;
-            }
-            options.Preconditions.ResourceVersion = null;
-            await client.DeleteAsync(ns, identity.Name, options, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>Removes one finalizer with a resourceVersion-guarded merge patch, retrying conflicts a few times.</summary>
-    private async Task RemoveFinalizerAsync(GraphNode owner, string finalizer, CancellationToken cancellationToken)
-    {
-        var resource = _mapper.Find(owner.Identity.ApiVersion, owner.Identity.Kind);
-        var client = _client.Dynamic.Resource(resource.Resource, resource.Namespaced);
-        var ns = resource.Namespaced ? owner.Identity.Namespace : null;
-        for (var attempt = 0; ; attempt++)
-        {
-            var latest = await GetObjectAsync(owner.Identity, cancellationToken).ConfigureAwait(false);
-            if (latest is null)
-            {
-                return;
-            }
-            var meta = ObservedMetadata.Of(latest);
-            if (!meta.Finalizers.Contains(finalizer))
-            {
-                _logger.LogTrace("finalizer {Finalizer} already removed from object {Object}", finalizer, owner.Identity);
-                return;
-            }
-            var remaining = meta.Finalizers.Where(f => f != finalizer).Select(f => (JsonNode?)JsonValue.Create(f)).ToArray();
-            var patch = new JsonObject
-            {
-                ["metadata"] = new JsonObject
-                {
-                    ["resourceVersion"] = meta.ResourceVersion,
-                    ["finalizers"] = remaining.Length == 0 ? null : new JsonArray(remaining),
-                },
-            };
-            try
-            {
-                await client.PatchAsync(ns, owner.Identity.Name, PatchType.Merge, patch.ToJsonString(), cancellationToken: cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            catch (NotFoundException)
-            {
-                return;
-            }
-            catch (ConflictException) when (attempt < ConflictBackoff.Length)
-            {
-                await Task.Delay(ConflictBackoff[attempt], _time, cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Rewrites an object's ownerReferences from its live state with a resourceVersion-guarded merge patch (upstream's
-    /// JSON-merge-patch path; unknown fields of the references are kept), retrying conflicts a few times.
-    /// </summary>
-    private async Task ModifyOwnerReferencesAsync(ObjectIdentity identity, Func<JsonArray, bool> modify, CancellationToken cancellationToken)
-    {
-        var resource = _mapper.Find(identity.ApiVersion, identity.Kind);
-        var client = _client.Dynamic.Resource(resource.Resource, resource.Namespaced);
-        var ns = resource.Namespaced ? identity.Namespace : null;
-        for (var attempt = 0; ; attempt++)
-        {
-            var latest = await GetObjectAsync(identity, cancellationToken).ConfigureAwait(false);
-            var meta = latest?["metadata"] as JsonObject;
-            if (meta is null || Json.String(meta, "uid") != identity.Uid)
-            {
-                return; // Gone (or replaced): nothing refers to the owner any more.
-            }
-            var references = meta["ownerReferences"] as JsonArray ?? [];
-            if (!modify(references))
-            {
-                return;
-            }
-            var patch = new JsonObject
-            {
-                ["metadata"] = new JsonObject
-                {
-                    ["resourceVersion"] = Json.String(meta, "resourceVersion"),
-                    ["ownerReferences"] = references.Count == 0 ? null : references.DeepClone(),
-                },
-            };
-            try
-            {
-                await client.PatchAsync(ns, identity.Name, PatchType.Merge, patch.ToJsonString(), cancellationToken: cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            catch (ConflictException) when (attempt < ConflictBackoff.Length)
-            {
-                await Task.Delay(ConflictBackoff[attempt], _time, cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
-
-    private static bool RemoveOwnerReferences(JsonArray references, IReadOnlySet<string> uids)
-    {
-        var removed = false;
-        for (var i = references.Count - 1; i >= 0; i--)
-        {
-            if (Json.String(references[i], "uid") is { } uid && uids.Contains(uid))
-            {
-                references.RemoveAt(i);
-                removed = true;
-            }
-        }
-        return removed;
-    }
-
-    private static bool UnblockOwnerReferences(JsonArray references)
-    {
-        var changed = false;
-        foreach (var reference in references.OfType<JsonObject>())
-        {
-            if (Json.Bool(reference, "blockOwnerDeletion") == true)
-            {
-                reference["blockOwnerDeletion"] = false;
-                changed = true;
-            }
-        }
-        return changed;
-    }
-
     public void Dispose()
     {
         _attemptToDelete.Dispose();
@@ -686,35 +444,3 @@ public sealed class GarbageCollector : IDisposable
 
 /// <summary>Some dependents could not be orphaned; the owner is retried.</summary>
 public sealed class OrphanDependentsException(string message) : InvalidOperationException(message);
-
-/// <summary>apiVersion + kind → resource, from discovery (the collector's REST mapper).</summary>
-internal sealed class ResourceMapper
-{
-    public static readonly ResourceMapper Empty = new([]);
-
-    private readonly Dictionary<(string ApiVersion, string Kind), DiscoveredResource> _exact = [];
-    private readonly Dictionary<(string Group, string Kind), DiscoveredResource> _byGroupKind = [];
-
-    public ResourceMapper(IEnumerable<DiscoveredResource> resources)
-    {
-        foreach (var resource in resources)
-        {
-            _exact.TryAdd((resource.ApiVersion, resource.Kind), resource);
-            if (resource.PreferredVersion || !_byGroupKind.ContainsKey((resource.Resource.Group, resource.Kind)))
-            {
-                _byGroupKind[(resource.Resource.Group, resource.Kind)] = resource;
-            }
-        }
-    }
-
-    public DiscoveredResource Find(string apiVersion, string kind)
-    {
-        if (_exact.TryGetValue((apiVersion, kind), out var exact))
-        {
-            return exact;
-        }
-        var slash = apiVersion.IndexOf('/', StringComparison.Ordinal);
-        var group = slash < 0 ? "" : apiVersion[..slash];
-        return _byGroupKind.TryGetValue((group, kind), out var other) ? other : throw new RestMappingException(apiVersion, kind);
-    }
-}

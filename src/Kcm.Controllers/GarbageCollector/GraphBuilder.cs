@@ -2,9 +2,11 @@ using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using Kcm.Api.Core.V1;
 using Kcm.Client;
+using Kcm.Runtime.Controllers;
 using Kcm.Runtime.Events;
 using Kcm.Runtime.Informers;
 using Kcm.Runtime.Queues;
+using Kcm.Controllers.Common;
 using Microsoft.Extensions.Logging;
 
 namespace Kcm.Controllers.GarbageCollector;
@@ -165,27 +167,13 @@ public sealed class GraphBuilder : IDisposable
         }
     }
 
-    /// <summary>Applies graph changes on one thread until the token is cancelled.</summary>
-    public async Task RunAsync(CancellationToken cancellationToken)
-    {
-        using var stop = cancellationToken.Register(GraphChanges.ShutDown);
-        while (true)
+    /// <summary>Applies graph changes on one worker until the token is cancelled.</summary>
+    public Task RunAsync(CancellationToken cancellationToken)
+        => new ControllerWorkers<GraphEvent>("garbagecollector graph builder", GraphChanges, (change, _) =>
         {
-            var (change, shutdown) = await GraphChanges.GetAsync(CancellationToken.None).ConfigureAwait(false);
-            if (shutdown)
-            {
-                return;
-            }
-            try
-            {
-                ProcessGraphChange(change);
-            }
-            finally
-            {
-                GraphChanges.Done(change);
-            }
-        }
-    }
+            ProcessGraphChange(change);
+            return Task.FromResult(ReconcileResult.Done);
+        }, _logger).RunAsync(1, cancellationToken);
 
     /// <summary>Tells the graph an object is gone after the API said so (the informer may never report it).</summary>
     internal void EnqueueVirtualDeleteEvent(ObjectIdentity identity)

@@ -1,6 +1,8 @@
 using Kcm.Api.Core.V1;
 using Kcm.Client;
 
+using Kcm.Controllers.Common;
+
 namespace Kcm.Controllers.Namespaces;
 
 /// <summary>

@@ -11,6 +11,9 @@ public sealed record NamespaceControllerOptions
     /// <summary>--namespace-sync-period: how often every namespace is looked at again.</summary>
     public TimeSpan ResyncPeriod { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>--concurrent-namespace-syncs.</summary>
+    public int Workers { get; init; } = 10;
+
     /// <summary>The spec.finalizers token this controller owns.</summary>
     public string FinalizerToken { get; init; } = "kubernetes";
 
@@ -31,11 +34,11 @@ public sealed class NamespaceController
     public const string ServiceAccountName = "namespace-controller";
 
     private readonly SharedInformer<CoreNamespace> _namespaces;
-    private readonly RateLimitingQueue<string> _queue;
+    private readonly RateLimitingQueue<ObjectKey> _queue;
     private readonly NamespacedResourcesDeleter _deleter;
     private readonly NamespaceControllerOptions _options;
     private readonly ILogger _logger;
-    private readonly ControllerWorkers _workers;
+    private readonly ControllerWorkers<ObjectKey> _workers;
     private readonly TimeProvider _time;
 
     public NamespaceController(ControllerContext context, NamespaceControllerOptions? options = null)
@@ -44,10 +47,10 @@ public sealed class NamespaceController
         _logger = context.Loggers.CreateLogger<NamespaceController>();
         _time = context.Time;
         // Faster than the default limiter's ceiling (retry at least every minute), same overall 10 qps bucket.
-        _queue = new RateLimitingQueue<string>(
-            new MaxOfRateLimiter<string>(
-                new ItemExponentialFailureRateLimiter<string>(TimeSpan.FromMilliseconds(5), TimeSpan.FromSeconds(60)),
-                new BucketRateLimiter<string>(10, 100, context.Time)),
+        _queue = new RateLimitingQueue<ObjectKey>(
+            new MaxOfRateLimiter<ObjectKey>(
+                new ItemExponentialFailureRateLimiter<ObjectKey>(TimeSpan.FromMilliseconds(5), TimeSpan.FromSeconds(60)),
+                new BucketRateLimiter<ObjectKey>(10, 100, context.Time)),
             context.QueueOptions("namespace"));
         _deleter = new NamespacedResourcesDeleter(context.Clients.For(ServiceAccountName), _options.FinalizerToken, context.Time, _logger);
         _namespaces = context.Informers.InformerFor<CoreNamespace>();
@@ -56,18 +59,10 @@ public sealed class NamespaceController
             Added = (ns, _) => Enqueue(ns),
             Updated = (_, ns) => Enqueue(ns),
         }, _options.ResyncPeriod);
-        _workers = new ControllerWorkers(ControllerName, _queue, SyncAsync, _logger);
+        _workers = new ControllerWorkers<ObjectKey>(ControllerName, _queue, SyncAsync, _logger, waitFor: [_namespaces]);
     }
 
-    public async Task RunAsync(int workers, CancellationToken cancellationToken)
-    {
-        _logger.LogInformation("Starting controller {Controller}", ControllerName);
-        if (!await _namespaces.WaitForCacheSyncAsync(cancellationToken).ConfigureAwait(false))
-        {
-            return;
-        }
-        await _workers.RunAsync(workers, cancellationToken).ConfigureAwait(false);
-    }
+    public Task RunAsync(int workers, CancellationToken cancellationToken) => _workers.RunAsync(workers, cancellationToken);
 
     private void Enqueue(CoreNamespace ns)
     {
@@ -75,20 +70,20 @@ public sealed class NamespaceController
         {
             return;
         }
-        _queue.AddAfter(ObjectKey.Of(ns).ToString(), _options.DeletionGracePeriod);
+        _queue.AddAfter(ObjectKey.Of(ns), _options.DeletionGracePeriod);
     }
 
-    internal async Task<ReconcileResult> SyncAsync(string key, CancellationToken cancellationToken)
+    internal async Task<ReconcileResult> SyncAsync(ObjectKey key, CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
         try
         {
-            if (_namespaces.Cache.Get(new ObjectKey(null, key)) is null)
+            if (_namespaces.Cache.Get(key) is null)
             {
                 _logger.LogInformation("Namespace has been deleted {Namespace}", key);
                 return ReconcileResult.Done;
             }
-            await _deleter.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+            await _deleter.DeleteAsync(key.Name, cancellationToken).ConfigureAwait(false);
             return ReconcileResult.Done;
         }
         catch (ResourcesRemainingException remaining)

@@ -6,6 +6,7 @@ using Kcm.Client;
 using Kcm.Client.Errors;
 using Microsoft.Extensions.Logging;
 using CoreNamespace = Kcm.Api.Core.V1.Namespace;
+using Kcm.Controllers.Common;
 
 namespace Kcm.Controllers.Namespaces;
 

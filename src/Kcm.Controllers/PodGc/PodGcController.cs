@@ -37,7 +37,7 @@ public sealed class PodGcController
     private readonly KubeApiClient _client;
     private readonly SharedInformer<Pod> _pods;
     private readonly SharedInformer<Node> _nodes;
-    private readonly DelayingQueue<string> _nodeQueue;
+    private readonly DelayingQueue<ObjectKey> _nodeQueue;
     private readonly PodGcControllerOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -48,7 +48,7 @@ public sealed class PodGcController
         _client = context.Clients.For(ServiceAccountName);
         _pods = context.Informers.InformerFor<Pod>();
         _nodes = context.Informers.InformerFor<Node>();
-        _nodeQueue = new DelayingQueue<string>(context.QueueOptions("orphaned_pods_nodes"));
+        _nodeQueue = new DelayingQueue<ObjectKey>(context.QueueOptions("orphaned_pods_nodes"));
         _time = context.Time;
         _logger = context.Loggers.CreateLogger<PodGcController>();
     }
@@ -156,7 +156,7 @@ public sealed class PodGcController
         {
             if (pod.Spec?.NodeName is { Length: > 0 } nodeName && !existing.Contains(nodeName))
             {
-                _nodeQueue.AddAfter(nodeName, _options.QuarantineTime);
+                _nodeQueue.AddAfter(new ObjectKey(null, nodeName), _options.QuarantineTime);
             }
         }
         var deleted = await DiscoverDeletedNodesAsync(existing, cancellationToken).ConfigureAwait(false);
@@ -178,13 +178,10 @@ public sealed class PodGcController
     private async Task<HashSet<string>> DiscoverDeletedNodesAsync(HashSet<string> existing, CancellationToken cancellationToken)
     {
         var deleted = new HashSet<string>(StringComparer.Ordinal);
-        while (_nodeQueue.Count > 0)
+        // Drains the node names whose quarantine has passed; not a worker loop (upstream's discoverDeletedNodes).
+        while (_nodeQueue.TryTake(out var nodeKey))
         {
-            var (nodeName, shutdown) = await _nodeQueue.GetAsync(cancellationToken).ConfigureAwait(false);
-            if (shutdown)
-            {
-                break;
-            }
+            var nodeName = nodeKey.Name;
             try
             {
                 if (!existing.Contains(nodeName))
@@ -206,7 +203,7 @@ public sealed class PodGcController
             }
             finally
             {
-                _nodeQueue.Done(nodeName);
+                _nodeQueue.Done(nodeKey);
             }
         }
         return deleted;

@@ -23,6 +23,9 @@ public sealed record ReplicaSetControllerOptions
     public int BurstReplicas { get; init; } = DefaultBurstReplicas;
 
     public PodRankingFeatures Ranking { get; init; } = new();
+
+    /// <summary>--concurrent-replicaset-syncs / --concurrent_rc_syncs.</summary>
+    public int Workers { get; init; } = 5;
 }
 
 /// <summary>Reads and writes the managed objects through the API (a seam for unit tests).</summary>
@@ -69,7 +72,7 @@ public sealed class ReplicaSetController<T>
     private readonly IObjectCache<Pod> _pods;
     private readonly IPodControl _podControl;
     private readonly IReplicaSetClient<T> _client;
-    private readonly RateLimitingQueue<string> _queue;
+    private readonly RateLimitingQueue<ObjectKey> _queue;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly IReadOnlyList<ISharedInformer> _informers;
@@ -114,7 +117,7 @@ public sealed class ReplicaSetController<T>
         IObjectCache<Pod> pods,
         IPodControl podControl,
         IReplicaSetClient<T> client,
-        RateLimitingQueue<string> queue,
+        RateLimitingQueue<ObjectKey> queue,
         ILogger logger,
         TimeProvider time,
         IReadOnlyList<ISharedInformer>? informers = null)
@@ -131,43 +134,25 @@ public sealed class ReplicaSetController<T>
         _time = time;
         _informers = informers ?? [];
         Expectations = new UidTrackingExpectations(new ControllerExpectations(time, logger), logger);
-        Workers = new ControllerWorkers(kind.ControllerName, queue, SyncAsync, logger);
+        Workers = new ControllerWorkers<ObjectKey>(kind.ControllerName, queue, SyncAsync, logger, waitFor: _informers);
     }
 
-    public ControllerWorkers Workers { get; }
+    public ControllerWorkers<ObjectKey> Workers { get; }
 
     internal UidTrackingExpectations Expectations { get; }
 
-    internal RateLimitingQueue<string> Queue => _queue;
+    internal RateLimitingQueue<ObjectKey> Queue => _queue;
 
     private static ResourceInfo OwnerKind => T.Resource;
 
-    public async Task RunAsync(int workers, CancellationToken cancellationToken)
-    {
-        _logger.LogInformation("Starting controller {Controller}", _kind.ControllerName);
-        foreach (var informer in _informers)
-        {
-            if (!await informer.WaitForCacheSyncAsync(cancellationToken).ConfigureAwait(false))
-            {
-                return;
-            }
-        }
-        if (workers <= 0)
-        {
-            // Upstream starts no worker then and just waits: the informers keep running for others.
-            _logger.LogWarning("{Controller} runs with {Workers} workers: nothing will be synced", _kind.ControllerName, workers);
-            await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
-            return;
-        }
-        await Workers.RunAsync(workers, cancellationToken).ConfigureAwait(false);
-    }
+    public Task RunAsync(int workers, CancellationToken cancellationToken) => Workers.RunAsync(workers, cancellationToken);
 
     // ---- Event routing: handlers only turn events into keys (and observe expectations).
 
     internal void OnOwnerAdded(T owner)
     {
         _logger.LogDebug("Adding {Kind} {Key}", OwnerKind.Kind, ObjectKey.Of(owner));
-        _queue.Add(ObjectKey.Of(owner).ToString());
+        _queue.Add(ObjectKey.Of(owner));
     }
 
     internal void OnOwnerUpdated(T oldOwner, T newOwner)
@@ -181,12 +166,12 @@ public sealed class ReplicaSetController<T>
             _logger.LogDebug("{Kind} {Key} updated: desired pod count {Old} -> {New}", OwnerKind.Kind, ObjectKey.Of(newOwner), _kind.Replicas(oldOwner), _kind.Replicas(newOwner));
         }
         // Sync on every update, not only spec changes: a resync then retries owners whose creations failed.
-        _queue.Add(ObjectKey.Of(newOwner).ToString());
+        _queue.Add(ObjectKey.Of(newOwner));
     }
 
     internal void OnOwnerDeleted(T owner)
     {
-        var key = ObjectKey.Of(owner).ToString();
+        var key = ObjectKey.Of(owner);
         _logger.LogDebug("Deleting {Kind} {Key}", OwnerKind.Kind, key);
         // A new owner with the same name must start clean.
         Expectations.DeleteExpectations(key);
@@ -207,7 +192,7 @@ public sealed class ReplicaSetController<T>
             {
                 return;
             }
-            var key = ObjectKey.Of(owner).ToString();
+            var key = ObjectKey.Of(owner);
             _logger.LogDebug("Pod {Pod} created", ObjectKey.Of(pod));
             Expectations.CreationObserved(key);
             _queue.Add(key);
@@ -217,7 +202,7 @@ public sealed class ReplicaSetController<T>
         foreach (var owner in OwnersSelecting(pod))
         {
             _logger.LogDebug("Orphan pod {Pod} created", ObjectKey.Of(pod));
-            _queue.Add(ObjectKey.Of(owner).ToString());
+            _queue.Add(ObjectKey.Of(owner));
         }
     }
 
@@ -227,7 +212,7 @@ public sealed class ReplicaSetController<T>
         {
             return; // A resync: nothing changed.
         }
-        var labelsChanged = !SameLabels(oldPod.Metadata?.Labels, curPod.Metadata?.Labels);
+        var labelsChanged = !OwnerLookup.SameLabels(oldPod.Metadata?.Labels, curPod.Metadata?.Labels);
         if (curPod.Metadata?.DeletionTimestamp is not null)
         {
             // Graceful deletion started: the owner should replace the pod now, not when the kubelet finally removes it.
@@ -244,7 +229,7 @@ public sealed class ReplicaSetController<T>
         var refChanged = !SameControllerRef(oldRef, curRef);
         if (refChanged && oldRef is not null && ResolveControllerRef(oldPod.Metadata?.Namespace, oldRef) is { } oldOwner)
         {
-            _queue.Add(ObjectKey.Of(oldOwner).ToString());
+            _queue.Add(ObjectKey.Of(oldOwner));
         }
 
         if (curRef is not null)
@@ -253,7 +238,7 @@ public sealed class ReplicaSetController<T>
             {
                 return;
             }
-            var key = ObjectKey.Of(owner).ToString();
+            var key = ObjectKey.Of(owner);
             _queue.Add(key);
             // Availability is not an event of its own: look again once the pod has been ready for minReadySeconds
             // (plus a second against timer skew).
@@ -271,7 +256,7 @@ public sealed class ReplicaSetController<T>
         {
             foreach (var owner in OwnersSelecting(curPod))
             {
-                _queue.Add(ObjectKey.Of(owner).ToString());
+                _queue.Add(ObjectKey.Of(owner));
             }
         }
     }
@@ -286,7 +271,7 @@ public sealed class ReplicaSetController<T>
         {
             return;
         }
-        var key = ObjectKey.Of(owner).ToString();
+        var key = ObjectKey.Of(owner);
         _logger.LogDebug("Pod {Pod} deleted (deletionTimestamp {DeletionTimestamp})", ObjectKey.Of(pod), pod.Metadata.DeletionTimestamp);
         Expectations.DeletionObserved(key, PodKey(pod));
         _queue.Add(key);
@@ -295,7 +280,7 @@ public sealed class ReplicaSetController<T>
     // ---- Sync.
 
     /// <summary>Upstream's syncReplicaSet: reads only the caches, acts only when expectations are satisfied.</summary>
-    internal async Task<ReconcileResult> SyncAsync(string key, CancellationToken cancellationToken)
+    internal async Task<ReconcileResult> SyncAsync(ObjectKey key, CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
         try
@@ -308,10 +293,9 @@ public sealed class ReplicaSetController<T>
         }
     }
 
-    private async Task<ReconcileResult> SyncCoreAsync(string key, CancellationToken cancellationToken)
+    private async Task<ReconcileResult> SyncCoreAsync(ObjectKey key, CancellationToken cancellationToken)
     {
-        var objectKey = ObjectKey.Parse(key);
-        if (_owners.Get(objectKey) is not { } owner)
+        if (_owners.Get(key) is not { } owner)
         {
             _logger.LogDebug("{Kind} {Key} has been deleted", OwnerKind.Kind, key);
             Expectations.DeleteExpectations(key);
@@ -333,7 +317,7 @@ public sealed class ReplicaSetController<T>
         // The pods we control (a pod that stopped matching still carries our controller reference and must be
         // released) and the namespace's orphans we may adopt; pods of other controllers are never claimed.
         var candidates = _pods.ByIndex(KnownIndexers.ControllerUid, owner.Metadata?.Uid ?? "")
-            .Concat(_pods.ByIndex(KnownIndexers.ControllerUid, KnownIndexers.OrphanKey(objectKey.Namespace)));
+            .Concat(_pods.ByIndex(KnownIndexers.ControllerUid, KnownIndexers.OrphanKey(key.Namespace)));
         var active = PodReadiness.FilterActivePods(candidates);
         var claimed = await ClaimPodsAsync(owner, selector, active, cancellationToken).ConfigureAwait(false);
 
@@ -375,22 +359,13 @@ public sealed class ReplicaSetController<T>
     private Task<List<Pod>> ClaimPodsAsync(T owner, LabelSelector? selector, IReadOnlyList<Pod> pods, CancellationToken cancellationToken)
     {
         var metadata = owner.Metadata!;
-        // Adopting needs proof from an uncached read that the owner is not being deleted (kubernetes#42639).
-        var canAdopt = ControllerRefManager.RecheckDeletionTimestamp(async ct =>
-        {
-            var fresh = await _client.GetAsync(metadata.Namespace ?? "", metadata.Name ?? "", ct).ConfigureAwait(false);
-            if (fresh.Metadata?.Uid != metadata.Uid)
-            {
-                throw new AdoptionRefusedException($"original {OwnerKind.Kind} {metadata.Namespace}/{metadata.Name} is gone: got uid {fresh.Metadata?.Uid}, wanted {metadata.Uid}");
-            }
-            return fresh.Metadata!;
-        });
+        var canAdopt = OwnerLookup.CanAdopt(metadata, OwnerKind, ct => _client.GetAsync(metadata.Namespace ?? "", metadata.Name ?? "", ct));
         var manager = new ControllerRefManager(metadata, OwnerKind, selector ?? LabelSelector.Everything, canAdopt, _logger);
         return manager.ClaimPodsAsync(pods, _podControl, cancellationToken, selector is null ? _ => false : null);
     }
 
     /// <summary>Upstream's manageReplicas: creates or deletes at most BurstReplicas pods towards spec.replicas.</summary>
-    private async Task ManageReplicasAsync(IReadOnlyList<Pod> pods, T owner, string key, CancellationToken cancellationToken)
+    private async Task ManageReplicasAsync(IReadOnlyList<Pod> pods, T owner, ObjectKey key, CancellationToken cancellationToken)
     {
         var desired = _kind.Replicas(owner);
         var diff = pods.Count - desired;
@@ -410,7 +385,7 @@ public sealed class ReplicaSetController<T>
                 {
                     await _podControl.CreatePodAsync(metadata.Namespace ?? "", template, eventTarget, controllerRef, ct).ConfigureAwait(false);
                 }
-                catch (KubeApiException ex) when (PodControl.HasStatusCause(ex, PodControl.NamespaceTerminatingCause))
+                catch (KubeApiException ex) when (ApiErrors.IsNamespaceTerminating(ex))
                 {
                     // Every creation fails while the namespace is deleted; nothing to do.
                 }
@@ -519,7 +494,7 @@ public sealed class ReplicaSetController<T>
             }
             foreach (var pod in _pods.ByIndex(KnownIndexers.Namespace, sibling.Metadata?.Namespace ?? ""))
             {
-                if (selector.Matches(pod.Metadata?.Labels) && seen.Add(pod.Metadata?.Uid ?? PodKey(pod)))
+                if (selector.Matches(pod.Metadata?.Labels) && seen.Add(pod.Metadata?.Uid ?? PodKey(pod).ToString()))
                 {
                     related.Add(pod);
                 }
@@ -562,67 +537,22 @@ public sealed class ReplicaSetController<T>
 
     // ---- Cache lookups.
 
-    /// <summary>The owner a controller reference points to, if it is of our kind and still has that uid.</summary>
     private T? ResolveControllerRef(string? @namespace, OwnerReference controllerRef)
-    {
-        if (controllerRef.Kind != OwnerKind.Kind || string.IsNullOrEmpty(controllerRef.Name))
-        {
-            return null;
-        }
-        var owner = _owners.Get(new ObjectKey(@namespace, controllerRef.Name));
-        return owner?.Metadata?.Uid == controllerRef.Uid ? owner : null;
-    }
+        => OwnerLookup.ResolveControllerRef(_owners, OwnerKind, @namespace, controllerRef);
 
     /// <summary>Owners in the pod's namespace whose (non-empty, valid) selector matches the pod's labels.</summary>
     private List<T> OwnersSelecting(Pod pod)
     {
-        var matches = new List<T>();
-        if (pod.Metadata?.Labels is not { Count: > 0 } labels)
-        {
-            return matches;
-        }
-        foreach (var owner in _owners.ByIndex(KnownIndexers.Namespace, pod.Metadata.Namespace ?? ""))
-        {
-            LabelSelector? selector;
-            try
-            {
-                selector = _kind.Selector(owner);
-            }
-            catch (SelectorParseException)
-            {
-                continue;
-            }
-            // A nil or empty selector must match nothing here, not everything.
-            if (selector is { IsEverything: false } && selector.Matches(labels))
-            {
-                matches.Add(owner);
-            }
-        }
+        var matches = OwnerLookup.OwnersSelecting(_owners, pod.Metadata?.Namespace, pod.Metadata?.Labels, _kind.Selector);
         if (matches.Count > 1)
         {
             // Controller references keep this safe, but it is still a user error.
-            _logger.LogError("User error! More than one {Kind} is selecting pods with labels: {Labels}", OwnerKind.Kind, string.Join(",", labels.Select(l => $"{l.Key}={l.Value}")));
+            _logger.LogError("User error! More than one {Kind} is selecting pods with labels: {Labels}", OwnerKind.Kind, string.Join(",", pod.Metadata!.Labels!.Select(l => $"{l.Key}={l.Value}")));
         }
         return matches;
     }
 
-    internal static string PodKey(Pod pod) => $"{pod.Metadata?.Namespace}/{pod.Metadata?.Name}";
-
-    private static bool SameLabels(IReadOnlyDictionary<string, string>? a, IReadOnlyDictionary<string, string>? b)
-    {
-        if ((a?.Count ?? 0) != (b?.Count ?? 0))
-        {
-            return false;
-        }
-        foreach (var (k, v) in a ?? new Dictionary<string, string>())
-        {
-            if (b is null || !b.TryGetValue(k, out var other) || other != v)
-            {
-                return false;
-            }
-        }
-        return true;
-    }
+    internal static ObjectKey PodKey(Pod pod) => new(pod.Metadata?.Namespace, pod.Metadata?.Name ?? "");
 
     private static bool SameControllerRef(OwnerReference? a, OwnerReference? b)
         => a is null || b is null

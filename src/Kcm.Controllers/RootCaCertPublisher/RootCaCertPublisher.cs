@@ -4,7 +4,7 @@ using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
 using Kcm.Client;
 using Kcm.Client.Errors;
-using Kcm.Controllers.ServiceAccounts;
+using Kcm.Controllers.Common;
 using Kcm.Runtime.Controllers;
 using Kcm.Runtime.Informers;
 using Microsoft.Extensions.Logging;
@@ -29,7 +29,7 @@ public sealed class RootCaCertPublisher
     private readonly string _rootCa;
     private readonly SharedInformer<ConfigMap> _configMaps;
     private readonly SharedInformer<Namespace> _namespaces;
-    private readonly ControllerWorkers _workers;
+    private readonly ControllerWorkers<ObjectKey> _workers;
 
     public RootCaCertPublisher(ControllerContext context, byte[] rootCa)
     {
@@ -37,31 +37,27 @@ public sealed class RootCaCertPublisher
         _rootCa = Encoding.UTF8.GetString(rootCa);
         var logger = context.Loggers.CreateLogger(ControllerName);
         var queue = context.NewQueue("root_ca_cert_publisher");
-        _workers = new ControllerWorkers(ControllerName, queue, SyncNamespaceAsync, logger);
-
         _configMaps = context.Informers.InformerFor<ConfigMap>();
         _configMaps.AddEventHandler(new ResourceEventHandler<ConfigMap>
         {
-            Updated = (_, cm) => { if (cm.Metadata?.Name == ConfigMapName) queue.Add(cm.Metadata.Namespace ?? ""); },
-            Deleted = (cm, _) => { if (cm.Metadata?.Name == ConfigMapName) queue.Add(cm.Metadata.Namespace ?? ""); },
+            Updated = (_, cm) => { if (cm.Metadata?.Name == ConfigMapName) queue.Add(new ObjectKey(null, cm.Metadata.Namespace ?? "")); },
+            Deleted = (cm, _) => { if (cm.Metadata?.Name == ConfigMapName) queue.Add(new ObjectKey(null, cm.Metadata.Namespace ?? "")); },
         });
         _namespaces = context.Informers.InformerFor<Namespace>();
         _namespaces.AddEventHandler(new ResourceEventHandler<Namespace>
         {
-            Added = (ns, _) => queue.Add(ns.Metadata?.Name ?? ""),
+            Added = (ns, _) => queue.Add(new ObjectKey(null, ns.Metadata?.Name ?? "")),
             // A terminating namespace is left alone: creates in it are refused anyway.
-            Updated = (_, ns) => { if (ns.Status?.Phase == "Active") queue.Add(ns.Metadata?.Name ?? ""); },
+            Updated = (_, ns) => { if (ns.Status?.Phase == "Active") queue.Add(new ObjectKey(null, ns.Metadata?.Name ?? "")); },
         });
+        _workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncNamespaceAsync, logger, waitFor: [_configMaps, _namespaces]);
     }
 
-    public async Task RunAsync(CancellationToken cancellationToken)
-    {
-        if (!await _configMaps.WaitForCacheSyncAsync(cancellationToken) || !await _namespaces.WaitForCacheSyncAsync(cancellationToken)) return;
-        await _workers.RunAsync(1, cancellationToken);
-    }
+    public Task RunAsync(CancellationToken cancellationToken) => _workers.RunAsync(1, cancellationToken);
 
-    internal async Task<ReconcileResult> SyncNamespaceAsync(string ns, CancellationToken cancellationToken)
+    internal async Task<ReconcileResult> SyncNamespaceAsync(ObjectKey key, CancellationToken cancellationToken)
     {
+        var ns = key.Name;
         if (ns.Length == 0) return ReconcileResult.Done;
         var cm = _configMaps.Cache.Get(new ObjectKey(ns, ConfigMapName));
         if (cm is null)
@@ -78,7 +74,7 @@ public sealed class RootCaCertPublisher
             {
                 // The namespace is gone.
             }
-            catch (KubeApiException e) when (ApiErrors.HasStatusCause(e, ApiErrors.NamespaceTerminatingCause))
+            catch (KubeApiException e) when (ApiErrors.IsNamespaceTerminating(e))
             {
             }
             return ReconcileResult.Done;

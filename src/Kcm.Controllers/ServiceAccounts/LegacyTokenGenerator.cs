@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Kcm.Api.Core.V1;
-using Kcm.Controllers.Jose;
+using Kcm.Controllers.Common;
 
 namespace Kcm.Controllers.ServiceAccounts;
 

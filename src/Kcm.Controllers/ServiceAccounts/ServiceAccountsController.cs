@@ -2,6 +2,7 @@ using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
 using Kcm.Client;
 using Kcm.Client.Errors;
+using Kcm.Controllers.Common;
 using Kcm.Runtime.Controllers;
 using Kcm.Runtime.Informers;
 using Microsoft.Extensions.Logging;
@@ -29,7 +30,7 @@ public sealed class ServiceAccountsController
     private readonly ServiceAccountsControllerOptions _options;
     private readonly SharedInformer<ServiceAccount> _serviceAccounts;
     private readonly SharedInformer<Namespace> _namespaces;
-    private readonly ControllerWorkers _workers;
+    private readonly ControllerWorkers<ObjectKey> _workers;
 
     public ServiceAccountsController(ControllerContext context, ServiceAccountsControllerOptions? options = null)
     {
@@ -37,30 +38,26 @@ public sealed class ServiceAccountsController
         _client = context.Clients.For(ClientName);
         var logger = context.Loggers.CreateLogger(ControllerName);
         var queue = context.NewQueue("serviceaccount");
-        _workers = new ControllerWorkers(ControllerName, queue, SyncNamespaceAsync, logger);
-
         _serviceAccounts = context.Informers.InformerFor<ServiceAccount>();
         _serviceAccounts.AddEventHandler(new ResourceEventHandler<ServiceAccount>
         {
-            Deleted = (sa, _) => queue.Add(sa.Metadata?.Namespace ?? ""),
+            Deleted = (sa, _) => queue.Add(new ObjectKey(null, sa.Metadata?.Namespace ?? "")),
         });
         _namespaces = context.Informers.InformerFor<Namespace>();
         _namespaces.AddEventHandler(new ResourceEventHandler<Namespace>
         {
-            Added = (ns, _) => queue.Add(ns.Metadata?.Name ?? ""),
-            Updated = (_, ns) => queue.Add(ns.Metadata?.Name ?? ""),
+            Added = (ns, _) => queue.Add(new ObjectKey(null, ns.Metadata?.Name ?? "")),
+            Updated = (_, ns) => queue.Add(new ObjectKey(null, ns.Metadata?.Name ?? "")),
         });
+        _workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncNamespaceAsync, logger, waitFor: [_serviceAccounts, _namespaces]);
     }
 
-    public async Task RunAsync(CancellationToken cancellationToken)
-    {
-        if (!await _serviceAccounts.WaitForCacheSyncAsync(cancellationToken) || !await _namespaces.WaitForCacheSyncAsync(cancellationToken)) return;
-        await _workers.RunAsync(_options.Workers, cancellationToken);
-    }
+    public Task RunAsync(CancellationToken cancellationToken) => _workers.RunAsync(_options.Workers, cancellationToken);
 
-    internal async Task<ReconcileResult> SyncNamespaceAsync(string key, CancellationToken cancellationToken)
+    internal async Task<ReconcileResult> SyncNamespaceAsync(ObjectKey nsKey, CancellationToken cancellationToken)
     {
-        var ns = _namespaces.Cache.Get(new ObjectKey(null, key));
+        var key = nsKey.Name;
+        var ns = _namespaces.Cache.Get(nsKey);
         // Nothing is created in a namespace that is gone or terminating.
         if (ns is null || ns.Status?.Phase != "Active") return ReconcileResult.Done;
 
@@ -75,7 +72,7 @@ public sealed class ServiceAccountsController
             catch (AlreadyExistsException)
             {
             }
-            catch (KubeApiException e) when (ApiErrors.HasStatusCause(e, ApiErrors.NamespaceTerminatingCause))
+            catch (KubeApiException e) when (ApiErrors.IsNamespaceTerminating(e))
             {
             }
             catch (KubeApiException e)

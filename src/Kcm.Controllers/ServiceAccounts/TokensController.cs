@@ -4,6 +4,7 @@ using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
 using Kcm.Client;
 using Kcm.Client.Errors;
+using Kcm.Runtime.Controllers;
 using Kcm.Runtime.Informers;
 using Kcm.Runtime.Queues;
 using Microsoft.Extensions.Logging;
@@ -18,8 +19,10 @@ public sealed record TokensControllerOptions
     /// <summary>The CA bundle put into each token Secret as ca.crt (--root-ca-file, else the kubeconfig's CA); empty = none.</summary>
     public byte[] RootCa { get; init; } = [];
 
+    public const int DefaultMaxRetries = 10;
+
     /// <summary>Retries of one key before it is dropped (upstream's default 10).</summary>
-    public int MaxRetries { get; init; } = 10;
+    public int MaxRetries { get; init; } = DefaultMaxRetries;
 
     /// <summary>--concurrent-serviceaccount-token-syncs.</summary>
     public int Workers { get; init; } = 5;
@@ -77,81 +80,20 @@ public sealed class TokensController
         });
     }
 
-    public async Task RunAsync(CancellationToken cancellationToken)
+    /// <summary>Both queues' workers; upstream gives a key up after MaxRetries (retryOrForget).</summary>
+    public Task RunAsync(CancellationToken cancellationToken)
     {
-        try
-        {
-            if (!await _serviceAccounts.WaitForCacheSyncAsync(cancellationToken) || !await _secrets.WaitForCacheSyncAsync(cancellationToken)) return;
-            _logger.LogTrace("Starting workers");
-            using var stopQueues = cancellationToken.Register(() =>
-            {
-                _serviceAccountQueue.ShutDown();
-                _secretQueue.ShutDown();
-            });
-            var workers = new List<Task>();
-            for (var i = 0; i < Math.Max(1, _options.Workers); i++)
-            {
-                workers.Add(Task.Run(() => WorkAsync(_serviceAccountQueue, SyncServiceAccountAsync, cancellationToken), CancellationToken.None));
-                workers.Add(Task.Run(() => WorkAsync(_secretQueue, SyncSecretAsync, cancellationToken), CancellationToken.None));
-            }
-            await Task.WhenAll(workers);
-        }
-        finally
-        {
-            _serviceAccountQueue.ShutDown();
-            _secretQueue.ShutDown();
-            _logger.LogDebug("Shutting down");
-        }
+        var policy = RetryPolicy.DropAfter(_options.MaxRetries, "key");
+        var informers = new ISharedInformer[] { _serviceAccounts, _secrets };
+        var workers = Math.Max(1, _options.Workers);
+        return Task.WhenAll(
+            new ControllerWorkers<ServiceAccountQueueKey>(ControllerName, _serviceAccountQueue, AsResult<ServiceAccountQueueKey>(SyncServiceAccountAsync), _logger, policy, informers).RunAsync(workers, cancellationToken),
+            new ControllerWorkers<SecretQueueKey>(ControllerName, _secretQueue, AsResult<SecretQueueKey>(SyncSecretAsync), _logger, policy, informers).RunAsync(workers, cancellationToken));
     }
 
-    /// <summary>A sync returns whether the key should be retried; upstream gives up after MaxRetries.</summary>
-    private async Task WorkAsync<TKey>(RateLimitingQueue<TKey> queue, Func<TKey, CancellationToken, Task<bool>> sync, CancellationToken cancellationToken)
-        where TKey : notnull
-    {
-        while (true)
-        {
-            var (key, shutdown) = await queue.GetAsync(CancellationToken.None);
-            if (shutdown) return;
-            var retry = false;
-            try
-            {
-                if (cancellationToken.IsCancellationRequested) return;
-                retry = await sync(key, cancellationToken);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                _logger.LogError(e, "Error syncing {Key}", key);
-                retry = true;
-            }
-            finally
-            {
-                RetryOrForget(queue, key, retry);
-                queue.Done(key);
-            }
-        }
-    }
-
-    private void RetryOrForget<TKey>(RateLimitingQueue<TKey> queue, TKey key, bool retry)
-        where TKey : notnull
-    {
-        if (!retry)
-        {
-            queue.Forget(key);
-            return;
-        }
-        var requeues = queue.NumRequeues(key);
-        if (requeues < _options.MaxRetries)
-        {
-            queue.AddRateLimited(key);
-            return;
-        }
-        _logger.LogTrace("retried several times: {Key} {Count}", key, requeues);
-        queue.Forget(key);
-    }
+    /// <summary>A sync here answers whether the key should be retried (upstream's syncServiceAccount/syncSecret).</summary>
+    private static Reconciler<TKey> AsResult<TKey>(Func<TKey, CancellationToken, Task<bool>> sync)
+        => async (key, ct) => await sync(key, ct).ConfigureAwait(false) ? ReconcileResult.Retry : ReconcileResult.Done;
 
     internal async Task<bool> SyncServiceAccountAsync(ServiceAccountQueueKey key, CancellationToken cancellationToken)
     {

@@ -1,3 +1,4 @@
+using Kcm.Runtime.Informers;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -14,12 +15,12 @@ public sealed class ControllerExpectations(TimeProvider? time = null, ILogger? l
     public static readonly TimeSpan Timeout = TimeSpan.FromMinutes(5);
 
     private readonly object _lock = new();
-    private readonly Dictionary<string, Expectation> _expectations = [];
+    private readonly Dictionary<ObjectKey, Expectation> _expectations = [];
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly ILogger _logger = logger ?? NullLogger.Instance;
 
     /// <summary>Outstanding (adds, deletes) for the key, or null when nothing is expected.</summary>
-    public (long Adds, long Deletes)? Get(string key)
+    public (long Adds, long Deletes)? Get(ObjectKey key)
     {
         lock (_lock)
         {
@@ -28,7 +29,7 @@ public sealed class ControllerExpectations(TimeProvider? time = null, ILogger? l
     }
 
     /// <summary>True when the controller may act: nothing recorded, everything observed, or the record expired.</summary>
-    public bool SatisfiedExpectations(string key)
+    public bool SatisfiedExpectations(ObjectKey key)
     {
         lock (_lock)
         {
@@ -50,7 +51,7 @@ public sealed class ControllerExpectations(TimeProvider? time = null, ILogger? l
     }
 
     /// <summary>Replaces the key's expectations and restarts its timeout.</summary>
-    public void SetExpectations(string key, long adds, long deletes)
+    public void SetExpectations(ObjectKey key, long adds, long deletes)
     {
         lock (_lock)
         {
@@ -58,19 +59,19 @@ public sealed class ControllerExpectations(TimeProvider? time = null, ILogger? l
         }
     }
 
-    public void ExpectCreations(string key, long adds) => SetExpectations(key, adds, 0);
+    public void ExpectCreations(ObjectKey key, long adds) => SetExpectations(key, adds, 0);
 
-    public void ExpectDeletions(string key, long deletes) => SetExpectations(key, 0, deletes);
+    public void ExpectDeletions(ObjectKey key, long deletes) => SetExpectations(key, 0, deletes);
 
-    public void RaiseExpectations(string key, long adds, long deletes) => Adjust(key, adds, deletes);
+    public void RaiseExpectations(ObjectKey key, long adds, long deletes) => Adjust(key, adds, deletes);
 
-    public void LowerExpectations(string key, long adds, long deletes) => Adjust(key, -adds, -deletes);
+    public void LowerExpectations(ObjectKey key, long adds, long deletes) => Adjust(key, -adds, -deletes);
 
-    public void CreationObserved(string key) => LowerExpectations(key, 1, 0);
+    public void CreationObserved(ObjectKey key) => LowerExpectations(key, 1, 0);
 
-    public void DeletionObserved(string key) => LowerExpectations(key, 0, 1);
+    public void DeletionObserved(ObjectKey key) => LowerExpectations(key, 0, 1);
 
-    public void DeleteExpectations(string key)
+    public void DeleteExpectations(ObjectKey key)
     {
         lock (_lock)
         {
@@ -78,7 +79,7 @@ public sealed class ControllerExpectations(TimeProvider? time = null, ILogger? l
         }
     }
 
-    private void Adjust(string key, long adds, long deletes)
+    private void Adjust(ObjectKey key, long adds, long deletes)
     {
         lock (_lock)
         {

@@ -1,27 +1,53 @@
+using Kcm.Runtime.Informers;
 using Kcm.Runtime.Queues;
 using Microsoft.Extensions.Logging;
 
 namespace Kcm.Runtime.Controllers;
 
 /// <summary>
-/// The worker loop every controller shares: N workers take keys from the rate-limiting queue and reconcile them.
-/// Success forgets the key's failures (and honours an explicit requeue-after); an exception is logged once and the
-/// key is retried with the queue's rate limit. When the token is cancelled (e.g. leadership lost) the queue shuts
-/// down, no new reconcile starts, and RunAsync returns once in-flight reconciles have finished.
+/// The worker loop every controller shares: once the informers it reads have synced, N workers take keys from the
+/// rate-limiting queue and reconcile them. Done forgets the key's failures (RequeueAfter then adds it again after
+/// the delay); Retry or an exception (logged here, once) adds it again with the queue's backoff, until the
+/// <see cref="RetryPolicy"/> drops it. When the token is cancelled (e.g. leadership lost) the queue shuts down, no
+/// new reconcile starts, and RunAsync returns once in-flight reconciles have finished.
 /// </summary>
-public sealed class ControllerWorkers(string name, RateLimitingQueue<string> queue, Reconciler reconcile, ILogger logger)
+public sealed class ControllerWorkers<TKey>(
+    string name,
+    RateLimitingQueue<TKey> queue,
+    Reconciler<TKey> reconcile,
+    ILogger logger,
+    RetryPolicy? policy = null,
+    IReadOnlyList<ISharedInformer>? waitFor = null)
+    where TKey : notnull
 {
+    private readonly RetryPolicy _policy = policy ?? RetryPolicy.Forever;
+
     public string Name => name;
 
-    public RateLimitingQueue<string> Queue => queue;
+    public RateLimitingQueue<TKey> Queue => queue;
 
+    public RetryPolicy Policy => _policy;
+
+    /// <summary>Waits for the caches, then runs the workers; zero workers only wait, as upstream starts none.</summary>
     public async Task RunAsync(int workers, CancellationToken cancellationToken)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(workers);
-        logger.LogInformation("Starting {Controller} with {Workers} workers", name, workers);
         using var stopQueue = cancellationToken.Register(queue.ShutDown);
         try
         {
+            foreach (var informer in waitFor ?? [])
+            {
+                if (!await informer.WaitForCacheSyncAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    return; // Stopped before the caches synced.
+                }
+            }
+            if (workers <= 0)
+            {
+                logger.LogWarning("{Controller} runs with {Workers} workers: nothing will be synced", name, workers);
+                await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+                return;
+            }
+            logger.LogInformation("Starting {Controller} with {Workers} workers", name, workers);
             await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => Task.Run(() => WorkAsync(cancellationToken), CancellationToken.None))).ConfigureAwait(false);
         }
         finally
@@ -46,31 +72,61 @@ public sealed class ControllerWorkers(string name, RateLimitingQueue<string> que
                 return false; // Stopping: the next leader relists and reconciles everything anyway.
             }
             var result = await reconcile(key, cancellationToken).ConfigureAwait(false);
-            queue.Forget(key);
-            if (result.RequeueAfter is { } delay)
+            switch (result.Action)
             {
-                queue.AddAfter(key, delay);
+                case ReconcileAction.Retry:
+                    RetryOrDrop(key, null);
+                    break;
+                case ReconcileAction.RequeueAfter:
+                    queue.Forget(key);
+                    queue.AddAfter(key, result.Delay);
+                    break;
+                default:
+                    queue.Forget(key);
+                    break;
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             return false;
         }
-        catch (IgnorableReconcileException ex)
+        catch (Exception ex) when (_policy.IsFinal(ex))
         {
-            logger.LogDebug("{Controller}: sync {Key} failed with: {Message}", name, key, ex.Message);
-            queue.AddRateLimited(key);
+            queue.Forget(key);
         }
         catch (Exception ex)
         {
-            logger.LogError(ex, "{Controller}: error syncing {Key}, requeuing (attempt {Attempt})", name, key, queue.NumRequeues(key) + 1);
-            queue.AddRateLimited(key);
+            RetryOrDrop(key, ex);
         }
         finally
         {
             queue.Done(key);
         }
         return true;
+    }
+
+    private void RetryOrDrop(TKey key, Exception? error)
+    {
+        var requeues = queue.NumRequeues(key);
+        if (_policy.MaxRetries is { } max && requeues >= max)
+        {
+            logger.LogInformation(error, "{Controller}: dropping {ItemKind} {Key} out of the queue after {Retries} retries", name, _policy.ItemKind, key, requeues);
+            queue.Forget(key);
+            return;
+        }
+        if (error is null)
+        {
+            // A plain Retry result: the reconcile logged whatever was worth logging.
+        }
+        else if (_policy.IsExpected(error))
+        {
+            logger.LogDebug("{Controller}: sync {Key} failed with: {Message}", name, key, error.Message);
+        }
+        else
+        {
+            logger.LogError(error, "{Controller}: error syncing {Key}, requeuing (attempt {Attempt})", name, key, requeues + 1);
+        }
+        queue.AddRateLimited(key);
     }
 
     private async Task WorkAsync(CancellationToken cancellationToken)

@@ -112,6 +112,21 @@ public class WorkQueue<T> : IDisposable
         }
     }
 
+    /// <summary>Takes the next waiting item without waiting (false when none is queued); the caller must call <see cref="Done"/> with it.</summary>
+    public bool TryTake(out T item)
+    {
+        lock (_lock)
+        {
+            if (_queue.Count == 0)
+            {
+                item = default!;
+                return false;
+            }
+            item = Take();
+            return true;
+        }
+    }
+
     /// <summary>Marks the item as no longer processed; if it was added meanwhile it is queued again.</summary>
     public void Done(T item)
     {

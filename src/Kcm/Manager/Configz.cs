@@ -1,4 +1,5 @@
 using System.Globalization;
+using Kcm.Api.Codecs;
 using Kcm.Options;
 
 namespace Kcm.Manager;

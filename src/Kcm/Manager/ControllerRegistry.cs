@@ -1,4 +1,6 @@
+using Kcm.Controllers;
 using Kcm.Controllers.Bootstrap;
+using Kcm.Controllers.Certificates;
 using Kcm.Controllers.Common;
 using Kcm.Controllers.Deployments;
 using Kcm.Controllers.GarbageCollector;
@@ -7,73 +9,84 @@ using Kcm.Controllers.PodGc;
 using Kcm.Controllers.ReplicaSets;
 using Kcm.Controllers.RootCaCertPublisher;
 using Kcm.Controllers.ServiceAccounts;
-using Kcm.Controllers;
 using Kcm.Options;
-using Microsoft.Extensions.Logging;
 
 namespace Kcm.Manager;
 
-/// <summary>
-/// Builds a controller from the shared context and the flags; returns null when the controller decides not to
-/// run (e.g. csrsigning without a signing key), after logging why, as upstream's init functions do.
-/// </summary>
+/// <summary>Builds a controller from the shared context and the flags; null when it decides not to run.</summary>
 public delegate RunController? ControllerInitializer(ControllerContext context, KubeControllerManagerOptions options);
 
+/// <summary>One entry of the registry: a controller's descriptor and, when this build implements it, how to start it.</summary>
+public sealed record RegisteredController(ControllerDescriptor Descriptor, ControllerInitializer? Initialize)
+{
+    public bool IsImplemented => Initialize is not null;
+}
+
 /// <summary>
-/// The controllers this build implements, by their `--controllers` name (Options/KnownControllers). A known
-/// name missing here is reported at start as not implemented.
+/// Every controller v1.26's NewControllerInitializers registers with default feature gates, in its order, one line
+/// each: an implemented one binds its descriptor (declared in its own folder) to the values of its flag group; the
+/// others are names only, reported at start as not implemented yet. (storage-version-gc needs the alpha
+/// StorageVersionAPI gate and resource-claim-controller the alpha DynamicResourceAllocation gate, so neither is
+/// known by default.)
 /// </summary>
 public static class ControllerRegistry
 {
-    public static IReadOnlyDictionary<string, ControllerInitializer> Initializers { get; } = new Dictionary<string, ControllerInitializer>
-    {
-        [TokensController.ControllerName] = StartServiceAccountTokenController,
-        [ServiceAccountsController.ControllerName] = (context, _) => new ServiceAccountsController(context).RunAsync,
-        [BootstrapSigner.ControllerName] = (context, _) => new BootstrapSigner(context).RunAsync,
-        [TokenCleaner.ControllerName] = (context, _) => new TokenCleaner(context).RunAsync,
-        [RootCaCertPublisher.ControllerName] = (context, options) => new RootCaCertPublisher(context,
-            RootCaBundle.Resolve(options.ServiceAccountController.RootCaFile, context.Clients.For(RootCaCertPublisher.ControllerName).Config)).RunAsync,
-        ["csrsigning"] = CertificatesInitializers.Signing,
-        ["csrapproving"] = CertificatesInitializers.Approving,
-        ["csrcleaner"] = CertificatesInitializers.Cleaning,
-        ["garbagecollector"] = (context, options) =>
-        {
-            var gc = options.GarbageCollectorController;
-            if (!gc.EnableGarbageCollector)
-            {
-                context.Loggers.CreateLogger("Kcm.Manager.ControllerRegistry").LogInformation("Garbage collector is disabled (--enable-garbage-collector=false)");
-                return null;
-            }
-            var controller = new GarbageCollector(context);
-            return ct => controller.RunAsync(gc.ConcurrentGcSyncs, ct);
-        },
-        ["namespace"] = (context, options) =>
-        {
-            var ns = options.NamespaceController;
-            var controller = new NamespaceController(context, new Kcm.Controllers.Namespaces.NamespaceControllerOptions { ResyncPeriod = ns.NamespaceSyncPeriod });
-            return ct => controller.RunAsync(ns.ConcurrentNamespaceSyncs, ct);
-        },
-        ["podgc"] = (context, options) =>
-        {
-            var controller = new PodGcController(context, new Kcm.Controllers.PodGc.PodGcControllerOptions { TerminatedPodThreshold = options.PodGcController.TerminatedPodGcThreshold });
-            return controller.RunAsync;
-        },
-        ["replicationcontroller"] = (context, options) =>
-        {
-            var controller = ReplicaSetControllers.NewReplicationManager(context, ReplicaControllerOptions(options));
-            return ct => controller.RunAsync(options.ReplicationController.ConcurrentRcSyncs, ct);
-        },
-        ["replicaset"] = (context, options) =>
-        {
-            var controller = ReplicaSetControllers.NewReplicaSetController(context, ReplicaControllerOptions(options));
-            return ct => controller.RunAsync(options.ReplicaSetController.ConcurrentReplicaSetSyncs, ct);
-        },
-        [DeploymentController.ControllerName] = (context, options) =>
-            new DeploymentController(context, new Kcm.Controllers.Deployments.DeploymentControllerOptions { Workers = options.DeploymentController.ConcurrentDeploymentSyncs }).RunAsync,
-    };
+    public static IReadOnlyList<RegisteredController> All { get; } =
+    [
+        // Upstream starts the tokens controller before all others (serviceAccountTokenControllerStarter).
+        Bind(ServiceAccountDescriptors.Tokens, o => new(o.ServiceAccountController.ServiceAccountKeyFile, o.ServiceAccountController.RootCaFile, o.ServiceAccountController.ConcurrentSaTokenSyncs, o.FeatureGates.Enabled("LegacyServiceAccountTokenNoAutoGeneration"))),
+        NotImplemented("endpoint"),
+        NotImplemented("endpointslice"),
+        NotImplemented("endpointslicemirroring"),
+        Bind(ReplicaSetDescriptors.ReplicationController, o => ReplicaSetOptions(o, o.ReplicationController.ConcurrentRcSyncs)),
+        Bind(PodGcDescriptor.Value, o => new() { TerminatedPodThreshold = o.PodGcController.TerminatedPodGcThreshold }),
+        NotImplemented("resourcequota"),
+        Bind(NamespaceDescriptor.Value, o => new() { ResyncPeriod = o.NamespaceController.NamespaceSyncPeriod, Workers = o.NamespaceController.ConcurrentNamespaceSyncs }),
+        Bind(ServiceAccountDescriptors.ServiceAccount, _ => NoSettings.Value),
+        Bind(GarbageCollectorDescriptor.Value, o => new(o.GarbageCollectorController.EnableGarbageCollector, o.GarbageCollectorController.ConcurrentGcSyncs)),
+        NotImplemented("daemonset"),
+        NotImplemented("job"),
+        Bind(DeploymentDescriptor.Value, o => new() { Workers = o.DeploymentController.ConcurrentDeploymentSyncs }),
+        Bind(ReplicaSetDescriptors.ReplicaSet, o => ReplicaSetOptions(o, o.ReplicaSetController.ConcurrentReplicaSetSyncs)),
+        NotImplemented("horizontalpodautoscaling"),
+        NotImplemented("disruption"),
+        NotImplemented("statefulset"),
+        NotImplemented("cronjob"),
+        Bind(CertificateDescriptors.Signing, CertificatesInitializers.SigningSettings),
+        Bind(CertificateDescriptors.Approving, _ => NoSettings.Value),
+        Bind(CertificateDescriptors.Cleaning, _ => NoSettings.Value),
+        NotImplemented("ttl"),
+        Bind(BootstrapDescriptors.BootstrapSigner, _ => NoSettings.Value),
+        Bind(BootstrapDescriptors.TokenCleaner, _ => NoSettings.Value),
+        NotImplemented("nodeipam"),
+        NotImplemented("nodelifecycle"),
+        NotImplemented("service", needsCloudProvider: true),
+        NotImplemented("route", needsCloudProvider: true),
+        NotImplemented("cloud-node-lifecycle", needsCloudProvider: true),
+        NotImplemented("persistentvolume-binder"),
+        NotImplemented("attachdetach"),
+        NotImplemented("persistentvolume-expander"),
+        NotImplemented("clusterrole-aggregation"),
+        NotImplemented("pvc-protection"),
+        NotImplemented("pv-protection"),
+        NotImplemented("ttl-after-finished"),
+        Bind(RootCaCertPublisherDescriptor.Value, o => o.ServiceAccountController.RootCaFile),
+        NotImplemented("ephemeral-volume"),
+    ];
 
-    private static Kcm.Controllers.ReplicaSets.ReplicaSetControllerOptions ReplicaControllerOptions(KubeControllerManagerOptions options) => new()
+    /// <summary>The entry for a name (or alias), if known.</summary>
+    public static RegisteredController? Find(string name)
+        => All.FirstOrDefault(c => c.Descriptor.Name == name || c.Descriptor.Aliases.Contains(name));
+
+    private static RegisteredController Bind<TSettings>(ControllerDescriptor<TSettings> descriptor, Func<KubeControllerManagerOptions, TSettings> settings)
+        => new(descriptor, (context, options) => descriptor.Start(context, settings(options)));
+
+    private static RegisteredController NotImplemented(string name, bool needsCloudProvider = false)
+        => new(new ControllerDescriptor(name) { NeedsCloudProvider = needsCloudProvider }, null);
+
+    private static ReplicaSetControllerOptions ReplicaSetOptions(KubeControllerManagerOptions options, int workers) => new()
     {
+        Workers = workers,
         Ranking = new PodRankingFeatures(
             PodDeletionCost: options.FeatureGates.Enabled("PodDeletionCost"),
             LogarithmicScaleDown: options.FeatureGates.Enabled("LogarithmicScaleDown")),
@@ -87,7 +100,8 @@ public static class ControllerRegistry
     {
         var errors = new List<string>();
         var sa = options.ServiceAccountController;
-        if (options.IsControllerEnabled(TokensController.ControllerName) && sa.ServiceAccountKeyFile.Length > 0)
+        var tokens = options.IsControllerEnabled(ServiceAccountDescriptors.Tokens.Name);
+        if (tokens && sa.ServiceAccountKeyFile.Length > 0)
         {
             try
             {
@@ -98,7 +112,7 @@ public static class ControllerRegistry
                 errors.Add(e.Message);
             }
         }
-        if (sa.RootCaFile.Length > 0 && (options.IsControllerEnabled(TokensController.ControllerName) || options.IsControllerEnabled(RootCaCertPublisher.ControllerName)))
+        if (sa.RootCaFile.Length > 0 && (tokens || options.IsControllerEnabled(RootCaCertPublisherDescriptor.Value.Name)))
         {
             try
             {
@@ -110,39 +124,5 @@ public static class ControllerRegistry
             }
         }
         return errors;
-    }
-
-    /// <summary>
-    /// Upstream's serviceAccountTokenControllerStarter: off without --service-account-private-key-file; signs with
-    /// that key under the legacy issuer and puts --root-ca-file (else the kubeconfig's CA) into each token Secret.
-    /// </summary>
-    private static RunController? StartServiceAccountTokenController(ControllerContext context, KubeControllerManagerOptions options)
-    {
-        var sa = options.ServiceAccountController;
-        if (sa.ServiceAccountKeyFile.Length == 0)
-        {
-            context.Loggers.CreateLogger("controllermanager")
-                .LogInformation("Controller {Controller} is disabled because there is no private key", TokensController.ControllerName);
-            return null;
-        }
-        if (!options.FeatureGates.Enabled("LegacyServiceAccountTokenNoAutoGeneration"))
-        {
-            // Upstream would go back to creating a token Secret per service account; this build never does.
-            context.Loggers.CreateLogger("controllermanager").LogWarning(
-                "LegacyServiceAccountTokenNoAutoGeneration=false is not supported: {Controller} does not create token Secrets for service accounts",
-                TokensController.ControllerName);
-        }
-        var generator = LegacyTokenGenerator.FromPemFile(sa.ServiceAccountKeyFile);
-        var rootCa = RootCaBundle.Resolve(sa.RootCaFile, context.Clients.RootFor(TokensController.ClientName).Config);
-        var controller = new TokensController(context, new TokensControllerOptions
-        {
-            TokenGenerator = generator,
-            RootCa = rootCa,
-            Workers = sa.ConcurrentSaTokenSyncs,
-        });
-        return async ct =>
-        {
-            using (generator) await controller.RunAsync(ct);
-        };
     }
 }

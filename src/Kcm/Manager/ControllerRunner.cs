@@ -47,14 +47,14 @@ public sealed class ControllerRunner(
         };
 
         var started = new List<(string Name, RunController Run)>();
-        foreach (var descriptor in KnownControllers.All)
+        foreach (var (descriptor, initialize) in ControllerRegistry.All)
         {
             if (!options.IsControllerEnabled(descriptor.Name))
             {
                 _logger.LogWarning("\"{Controller}\" is disabled", descriptor.Name);
                 continue;
             }
-            if (!ControllerRegistry.Initializers.TryGetValue(descriptor.Name, out var initialize))
+            if (initialize is null)
             {
                 _logger.LogWarning("Skipping \"{Controller}\": not implemented in this build yet", descriptor.Name);
                 continue;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Kcm.Api.Codecs;
 
 namespace Kcm.Options;
 

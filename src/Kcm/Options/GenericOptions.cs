@@ -1,3 +1,5 @@
+using Kcm.Api.Codecs;
+
 namespace Kcm.Options;
 
 public sealed class ClientConnectionOptions

@@ -1,66 +1,21 @@
+using Kcm.Controllers;
+using Kcm.Manager;
+
 namespace Kcm.Options;
 
-/// <summary>One controller name `--controllers` understands.</summary>
-/// <param name="Name">The name as v1.26 registers it (v1.26 has no aliases; the `-controller` names came in v1.28).</param>
-/// <param name="EnabledByDefault">False for the ones `*` leaves off (bootstrapsigner, tokencleaner).</param>
-/// <param name="NeedsCloudProvider">service, route and cloud-node-lifecycle only do work with a cloud provider.</param>
-public sealed record ControllerDescriptor(string Name, bool EnabledByDefault, bool NeedsCloudProvider = false);
-
 /// <summary>
-/// The controllers v1.26's NewControllerInitializers registers with default feature gates, in its
-/// order. (storage-version-gc needs the alpha StorageVersionAPI gate and resource-claim-controller
-/// the alpha DynamicResourceAllocation gate, so neither is known by default.)
+/// The names `--controllers` understands: the descriptors of the registry (implemented or not), in upstream's
+/// order.
 /// </summary>
 public static class KnownControllers
 {
-    public static IReadOnlyList<ControllerDescriptor> All { get; } =
-    [
-        // Upstream starts the tokens controller before all others (serviceAccountTokenControllerStarter).
-        new("serviceaccount-token", true),
-        new("endpoint", true),
-        new("endpointslice", true),
-        new("endpointslicemirroring", true),
-        new("replicationcontroller", true),
-        new("podgc", true),
-        new("resourcequota", true),
-        new("namespace", true),
-        new("serviceaccount", true),
-        new("garbagecollector", true),
-        new("daemonset", true),
-        new("job", true),
-        new("deployment", true),
-        new("replicaset", true),
-        new("horizontalpodautoscaling", true),
-        new("disruption", true),
-        new("statefulset", true),
-        new("cronjob", true),
-        new("csrsigning", true),
-        new("csrapproving", true),
-        new("csrcleaner", true),
-        new("ttl", true),
-        new("bootstrapsigner", false),
-        new("tokencleaner", false),
-        new("nodeipam", true),
-        new("nodelifecycle", true),
-        new("service", true, NeedsCloudProvider: true),
-        new("route", true, NeedsCloudProvider: true),
-        new("cloud-node-lifecycle", true, NeedsCloudProvider: true),
-        new("persistentvolume-binder", true),
-        new("attachdetach", true),
-        new("persistentvolume-expander", true),
-        new("clusterrole-aggregation", true),
-        new("pvc-protection", true),
-        new("pv-protection", true),
-        new("ttl-after-finished", true),
-        new("root-ca-cert-publisher", true),
-        new("ephemeral-volume", true),
-    ];
+    public static IReadOnlyList<ControllerDescriptor> All { get; } = [.. ControllerRegistry.All.Select(c => c.Descriptor)];
 
     public static IReadOnlyList<string> Names { get; } = [.. All.Select(c => c.Name).Order(StringComparer.Ordinal)];
 
     public static IReadOnlyList<string> DisabledByDefault { get; } = [.. All.Where(c => !c.EnabledByDefault).Select(c => c.Name).Order(StringComparer.Ordinal)];
 
-    public static bool IsKnown(string name) => All.Any(c => c.Name == name);
+    public static bool IsKnown(string name) => ControllerRegistry.Find(name) is not null;
 
     /// <summary>
     /// Upstream's rule: the first entry naming the controller wins (`name` on, `-name` off); otherwise

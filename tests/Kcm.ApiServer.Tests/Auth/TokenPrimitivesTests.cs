@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Kcm.ApiServer.Authentication;
@@ -37,7 +38,7 @@ public sealed class TokenPrimitivesTests : IDisposable
         var keys = ServiceAccountKeys.LoadPublicKeys([keyPath]);
         Assert.Contains(keys, k => JsonWebToken.TryParse(token)!.VerifyWith(k));
         var parts = token.Split('.');
-        var forged = parts[0] + "." + JsonWebToken.Base64UrlEncode("{\"sub\":\"b\"}"u8) + "." + parts[2];
+        var forged = parts[0] + "." + Base64Url.EncodeToString("{\"sub\":\"b\"}"u8) + "." + parts[2];
         Assert.DoesNotContain(keys, k => JsonWebToken.TryParse(forged)!.VerifyWith(k));
         Assert.Null(JsonWebToken.TryParse("not-a-jwt"));
     }

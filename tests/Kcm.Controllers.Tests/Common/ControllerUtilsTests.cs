@@ -1,3 +1,4 @@
+using Kcm.Runtime.Informers;
 using System.Text.Json.Nodes;
 using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
@@ -198,14 +199,14 @@ public sealed class UidTrackingExpectationsTests
     public void DeletionObserved_SamePodTwice_CountsOnce()
     {
         var expectations = new UidTrackingExpectations(new ControllerExpectations(), NullLogger.Instance);
-        expectations.ExpectDeletions("default/rs", ["default/a", "default/b"]);
-        expectations.DeletionObserved("default/rs", "default/a");
-        expectations.DeletionObserved("default/rs", "default/a"); // The final delete after the graceful-deletion update.
-        Assert.False(expectations.SatisfiedExpectations("default/rs"));
-        expectations.DeletionObserved("default/rs", "default/unrelated");
-        Assert.False(expectations.SatisfiedExpectations("default/rs"));
-        expectations.DeletionObserved("default/rs", "default/b");
-        Assert.True(expectations.SatisfiedExpectations("default/rs"));
-        Assert.Empty(expectations.ExpectedDeletions("default/rs"));
+        expectations.ExpectDeletions(new ObjectKey("default", "rs"), [new ObjectKey("default", "a"), new ObjectKey("default", "b")]);
+        expectations.DeletionObserved(new ObjectKey("default", "rs"), new ObjectKey("default", "a"));
+        expectations.DeletionObserved(new ObjectKey("default", "rs"), new ObjectKey("default", "a")); // The final delete after the graceful-deletion update.
+        Assert.False(expectations.SatisfiedExpectations(new ObjectKey("default", "rs")));
+        expectations.DeletionObserved(new ObjectKey("default", "rs"), new ObjectKey("default", "unrelated"));
+        Assert.False(expectations.SatisfiedExpectations(new ObjectKey("default", "rs")));
+        expectations.DeletionObserved(new ObjectKey("default", "rs"), new ObjectKey("default", "b"));
+        Assert.True(expectations.SatisfiedExpectations(new ObjectKey("default", "rs")));
+        Assert.Empty(expectations.ExpectedDeletions(new ObjectKey("default", "rs")));
     }
 }

@@ -1,72 +1,53 @@
+using Kcm.Api;
 using Kcm.Api.Apps.V1;
 using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
-using Kcm.Client;
-using Kcm.Client.Errors;
-using Kcm.Controllers.Clients;
+using Kcm.Controllers.Common;
 using Kcm.Controllers.Deployments;
-using Kcm.Controllers.Tests.Support;
 using Kcm.Runtime.Informers;
+using Kcm.Runtime.Queues;
 using Kcm.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
 using DeploymentObject = Kcm.Api.Apps.V1.Deployment;
 
 namespace Kcm.Controllers.Tests.Deployments;
 
 /// <summary>
-/// A deployment controller in its own namespace. Without a ReplicaSet controller around, the tests play its part
-/// by writing ReplicaSet status. <see cref="SyncAsync"/> steps the controller by hand (caches caught up first) for
-/// tests that assert each step; <see cref="StartAsync"/> with run=true runs it as the manager would.
+/// A deployment controller over seeded caches and an in-memory API (<see cref="FakeDeploymentApi"/>): no server,
+/// no informers, a fake clock. Without a ReplicaSet controller around, the tests play its part by writing
+/// ReplicaSet status; <see cref="SyncAsync"/> runs one reconcile.
 /// </summary>
-internal sealed class DeploymentHarness : IAsyncDisposable
+internal sealed class DeploymentHarness : IDisposable
 {
-    private DeploymentHarness(ControllerTestHost host, DeploymentController controller, string ns, KubeApiClient client)
+    public const string Ns = "default";
+
+    public static readonly DateTimeOffset Start = new(2026, 11, 22, 12, 0, 0, TimeSpan.Zero);
+
+    public DeploymentHarness()
     {
-        Host = host;
-        Controller = controller;
-        Namespace = ns;
-        Client = client;
+        Deployments = Store<DeploymentObject>();
+        ReplicaSets = Store<ReplicaSet>();
+        Pods = Store<Pod>();
+        Api = new FakeDeploymentApi(Deployments, ReplicaSets, Time);
+        Queue = RateLimitingQueue<ObjectKey>.WithDefaultControllerRateLimiter(new WorkQueueOptions { Name = DeploymentController.QueueName, TimeProvider = Time });
+        Controller = new DeploymentController(Deployments, ReplicaSets, Pods, Api, Api, Recorder, Queue, NullLogger.Instance, Time);
     }
 
-    public ControllerTestHost Host { get; }
+    public FakeTimeProvider Time { get; } = new(Start);
+
+    public ThreadSafeStore<DeploymentObject> Deployments { get; }
+
+    public ThreadSafeStore<ReplicaSet> ReplicaSets { get; }
+
+    public ThreadSafeStore<Pod> Pods { get; }
+
+    public FakeDeploymentApi Api { get; }
+
+    public RecordingEventRecorder Recorder { get; } = new();
+
+    public RateLimitingQueue<ObjectKey> Queue { get; }
 
     public DeploymentController Controller { get; }
-
-    public string Namespace { get; }
-
-    /// <summary>The (unthrottled) client the controller and the test share.</summary>
-    public KubeApiClient Client { get; }
-
-    public static async Task<DeploymentHarness> StartAsync(EmbeddedServerFixture server, bool run)
-    {
-        var host = new ControllerTestHost(server);
-        var ns = "deploy-" + Guid.NewGuid().ToString("N")[..8];
-        await host.Client.CreateAsync(new Namespace { Metadata = new ObjectMeta { Name = ns } });
-        await TestNamespaces.EnsureDefaultServiceAccountAsync(host.Client, ns);
-        // Both the controller and the test poll or write a lot in a short time: neither is throttled (the
-        // manager's own clients get --kube-api-qps; the test host's default 5 QPS would make steps crawl).
-        var client = KubeApiClient.FromKubeconfig(server.AdminKubeconfigPath, options: new KubeClientOptions { RateLimiter = new Kcm.Client.Flowcontrol.UnlimitedRateLimiter() });
-        var context = new ControllerContext
-        {
-            Clients = new SharedClients(client),
-            Informers = host.Context.Informers,
-            Events = host.Context.Events,
-            QueueMetrics = host.Context.QueueMetrics,
-            Loggers = host.Context.Loggers,
-            Time = host.Context.Time,
-        };
-        var controller = new DeploymentController(context, new DeploymentControllerOptions { Workers = 2 });
-        if (run)
-        {
-            host.Start(controller.RunAsync);
-        }
-        else
-        {
-            host.Start();
-        }
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await host.Context.Informers.WaitForCacheSyncAsync(timeout.Token);
-        return new DeploymentHarness(host, controller, ns, client);
-    }
 
     public static DeploymentObject NewDeployment(string name, int replicas, string image, string strategy = "RollingUpdate", object? maxSurge = null, object? maxUnavailable = null)
     {
@@ -88,11 +69,11 @@ internal sealed class DeploymentHarness : IAsyncDisposable
         return d;
     }
 
-    private static Kcm.Api.IntOrString? ToIntOrString(object? value) => value switch
+    private static IntOrString? ToIntOrString(object? value) => value switch
     {
-        int i => Kcm.Api.IntOrString.FromInt(i),
-        string s => Kcm.Api.IntOrString.FromString(s),
-        _ => (Kcm.Api.IntOrString?)null,
+        int i => IntOrString.FromInt(i),
+        string s => IntOrString.FromString(s),
+        _ => (IntOrString?)null,
     };
 
     public static PodTemplateSpec Template(string app, string image) => new()
@@ -101,31 +82,60 @@ internal sealed class DeploymentHarness : IAsyncDisposable
         Spec = new PodSpec { Containers = [new Container { Name = "main", Image = image }] },
     };
 
-    public Task<DeploymentObject> CreateAsync(DeploymentObject d) => Client.CreateAsync(d, Namespace);
-
-    public Task<DeploymentObject> GetAsync(string name) => Client.GetAsync<DeploymentObject>(Namespace, name);
-
-    /// <summary>Read-modify-write of the Deployment's spec/metadata, retried on conflicts with the controller.</summary>
-    public async Task<DeploymentObject> UpdateAsync(string name, Action<DeploymentObject> change)
+    /// <summary>Stores the Deployment with the API server's defaults (apps/v1 SetDefaults_Deployment).</summary>
+    public DeploymentObject Create(DeploymentObject d)
     {
-        for (var attempt = 0; ; attempt++)
+        d = KubeObjects.Clone(d);
+        d.Metadata!.Namespace = Ns;
+        var spec = d.Spec!;
+        spec.Replicas ??= 1;
+        spec.Strategy ??= new DeploymentStrategy();
+        spec.Strategy.Type ??= "RollingUpdate";
+        if (spec.Strategy.Type == "RollingUpdate")
         {
-            var d = await GetAsync(name);
-            change(d);
-            try
-            {
-                return await Client.UpdateAsync(d);
-            }
-            catch (ConflictException) when (attempt < 20)
-            {
-            }
+            spec.Strategy.RollingUpdate ??= new RollingUpdateDeployment();
+            spec.Strategy.RollingUpdate.MaxSurge ??= IntOrString.FromString("25%");
+            spec.Strategy.RollingUpdate.MaxUnavailable ??= IntOrString.FromString("25%");
         }
+        spec.RevisionHistoryLimit ??= 10;
+        spec.ProgressDeadlineSeconds ??= 600;
+        return Api.Store(Deployments, d, create: true);
     }
 
-    /// <summary>The namespace's ReplicaSets, oldest first (name breaks creation-second ties).</summary>
-    public async Task<List<ReplicaSet>> ReplicaSetsAsync()
+    public DeploymentObject Get(string name) => KubeObjects.Clone(Deployments.Get(new ObjectKey(Ns, name))!);
+
+    /// <summary>A user's change of the Deployment's spec or metadata; a spec change bumps the generation.</summary>
+    public DeploymentObject Update(string name, Action<DeploymentObject> change)
     {
-        var list = (await Client.ListAsync<ReplicaSet>(Namespace)).Items?.ToList() ?? [];
+        var d = Get(name);
+        var before = KubeJson.Serialize(d.Spec);
+        change(d);
+        if (KubeJson.Serialize(d.Spec) != before)
+        {
+            d.Metadata!.Generation++;
+        }
+        return Api.Store(Deployments, d, create: false);
+    }
+
+    /// <summary>A ReplicaSet (or pod) made by someone else, e.g. an orphan or a name squatter.</summary>
+    public ReplicaSet AddReplicaSet(ReplicaSet rs)
+    {
+        rs.Metadata!.Namespace = Ns;
+        return Api.Store(ReplicaSets, rs, create: true);
+    }
+
+    public Pod AddPod(Pod pod)
+    {
+        pod.Metadata!.Namespace = Ns;
+        return Api.Store(Pods, pod, create: true);
+    }
+
+    public void UpdatePod(Pod pod) => Api.Store(Pods, pod, create: false);
+
+    /// <summary>The namespace's ReplicaSets, oldest first.</summary>
+    public List<ReplicaSet> ReplicaSetsNow()
+    {
+        var list = ReplicaSets.List().Select(KubeObjects.Clone).ToList();
         list.Sort(ReplicaSetOrder.ByCreationTimestamp);
         return list;
     }
@@ -135,70 +145,37 @@ internal sealed class DeploymentHarness : IAsyncDisposable
     public static int SpecReplicas(ReplicaSet rs) => rs.Spec?.Replicas ?? 0;
 
     /// <summary>Plays the ReplicaSet controller: the given counts in status, observedGeneration current.</summary>
-    public async Task SetStatusAsync(string rsName, int replicas, int available)
+    public void SetStatus(string rsName, int replicas, int available)
     {
-        for (var attempt = 0; ; attempt++)
+        var rs = KubeObjects.Clone(ReplicaSets.Get(new ObjectKey(Ns, rsName))!);
+        rs.Status = new ReplicaSetStatus
         {
-            var rs = await Client.GetAsync<ReplicaSet>(Namespace, rsName);
-            rs.Status = new ReplicaSetStatus
-            {
-                Replicas = replicas,
-                FullyLabeledReplicas = replicas,
-                ReadyReplicas = available,
-                AvailableReplicas = available,
-                ObservedGeneration = rs.Metadata?.Generation,
-            };
-            try
-            {
-                await Client.UpdateStatusAsync(rs);
-                return;
-            }
-            catch (ConflictException) when (attempt < 20)
-            {
-            }
-        }
+            Replicas = replicas,
+            FullyLabeledReplicas = replicas,
+            ReadyReplicas = available,
+            AvailableReplicas = available,
+            ObservedGeneration = rs.Metadata?.Generation,
+        };
+        Api.Store(ReplicaSets, rs, create: false);
     }
 
     /// <summary>Every ReplicaSet's pods exist and are available, as many as its spec asks for.</summary>
-    public async Task MakeAllAvailableAsync()
+    public void MakeAllAvailable()
     {
-        foreach (var rs in await ReplicaSetsAsync())
+        foreach (var rs in ReplicaSetsNow())
         {
-            await SetStatusAsync(rs.Metadata!.Name!, SpecReplicas(rs), SpecReplicas(rs));
+            SetStatus(rs.Metadata!.Name!, SpecReplicas(rs), SpecReplicas(rs));
         }
     }
 
-    /// <summary>One reconcile of the Deployment, run after the controller's caches show what the server holds.</summary>
-    public async Task SyncAsync(string name)
-    {
-        await WaitForCachesAsync();
-        await Controller.SyncAsync($"{Namespace}/{name}", CancellationToken.None);
-        await WaitForCachesAsync();
-    }
+    public Task SyncAsync(string name) => Controller.SyncAsync(new ObjectKey(Ns, name), CancellationToken.None);
 
-    public async Task WaitForCachesAsync()
-    {
-        var deployments = (await Client.ListAsync<DeploymentObject>(Namespace)).Items ?? [];
-        var replicaSets = (await Client.ListAsync<ReplicaSet>(Namespace)).Items ?? [];
-        var pods = (await Client.ListAsync<Pod>(Namespace)).Items ?? [];
-        var dCache = Host.Context.Informers.InformerFor<DeploymentObject>().Cache;
-        var rsCache = Host.Context.Informers.InformerFor<ReplicaSet>().Cache;
-        var podCache = Host.Context.Informers.InformerFor<Pod>().Cache;
-        await Eventually.TrueAsync("informer caches to catch up", () => Task.FromResult(
-            Current(dCache, deployments) && Current(rsCache, replicaSets) && Current(podCache, pods)));
-    }
+    public void Dispose() => Queue.Dispose();
 
-    private bool Current<T>(IObjectCache<T> cache, IList<T> items)
-        where T : class, Kcm.Api.IKubernetesObject
-        => cache.ByIndex(KnownIndexers.Namespace, Namespace).Count == items.Count
-           && items.All(i => cache.Get(ObjectKey.Of(i))?.Metadata?.ResourceVersion == i.Metadata?.ResourceVersion);
-
-    public async Task<List<Event>> EventsAsync()
-        => (await Client.ListAsync<Event>(Namespace)).Items?.ToList() ?? [];
-
-    public async ValueTask DisposeAsync()
-    {
-        await Host.DisposeAsync();
-        Client.Dispose();
-    }
+    private static ThreadSafeStore<T> Store<T>()
+        where T : class, IKubernetesObject
+        => new(ObjectKey.Of, [
+            new(KnownIndexers.Namespace, KnownIndexers.ByNamespace(TypedMetadataAccessor<T>.Instance)),
+            new(KnownIndexers.ControllerUid, KnownIndexers.ByControllerUid(TypedMetadataAccessor<T>.Instance)),
+        ]);
 }

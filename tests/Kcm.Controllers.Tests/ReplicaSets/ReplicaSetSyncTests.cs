@@ -17,13 +17,13 @@ namespace Kcm.Controllers.Tests.ReplicaSets;
 /// <summary>The sync logic without a server: caches are seeded by hand, pod control and the status client are fakes.</summary>
 public sealed class ReplicaSetSyncTests : IDisposable
 {
-    private const string Key = "default/web";
+    private static readonly ObjectKey Key = new("default", "web");
 
     private readonly ThreadSafeStore<ReplicaSet> _owners = Store<ReplicaSet>();
     private readonly ThreadSafeStore<Pod> _pods = Store<Pod>();
     private readonly FakePodControl _podControl = new();
     private readonly FakeReplicaSetClient<ReplicaSet> _client;
-    private readonly RateLimitingQueue<string> _queue = RateLimitingQueue<string>.WithDefaultControllerRateLimiter(new WorkQueueOptions { Name = "replicaset" });
+    private readonly RateLimitingQueue<ObjectKey> _queue = RateLimitingQueue<ObjectKey>.WithDefaultControllerRateLimiter(new WorkQueueOptions { Name = "replicaset" });
     private readonly ReplicaSetController<ReplicaSet> _controller;
 
     public ReplicaSetSyncTests()
@@ -65,7 +65,7 @@ public sealed class ReplicaSetSyncTests : IDisposable
     public async Task SyncAsync_ExpectationsExpire_ActsAgainAfterFiveMinutes()
     {
         var time = new FixedTime(Now);
-        using var queue = RateLimitingQueue<string>.WithDefaultControllerRateLimiter();
+        using var queue = RateLimitingQueue<ObjectKey>.WithDefaultControllerRateLimiter();
         var controller = new ReplicaSetController<ReplicaSet>(
             ReplicaSetKind.Instance, new ReplicaSetControllerOptions(), _owners, _pods, _podControl, _client, queue, NullLogger.Instance, time);
         _owners.Upsert(NewReplicaSet(replicas: 2));
@@ -216,7 +216,7 @@ public sealed class ReplicaSetSyncTests : IDisposable
             },
         });
         var client = new FakeReplicaSetClient<ReplicationController>(owners);
-        using var queue = RateLimitingQueue<string>.WithDefaultControllerRateLimiter();
+        using var queue = RateLimitingQueue<ObjectKey>.WithDefaultControllerRateLimiter();
         var controller = new ReplicaSetController<ReplicationController>(
             ReplicationControllerKind.Instance, new ReplicaSetControllerOptions(), owners, _pods, _podControl, client, queue, NullLogger.Instance, new FixedTime(Now));
 

@@ -1,3 +1,4 @@
+using Kcm.Runtime.Informers;
 using Kcm.Testing;
 using Kcm.Runtime.Controllers;
 using Kcm.Runtime.Tests.Support;
@@ -6,39 +7,41 @@ namespace Kcm.Runtime.Tests.Controllers;
 
 public sealed class ControllerExpectationsTests
 {
+    private static ObjectKey Key(string name) => new("ns", name);
+
     [Fact]
     public void SatisfiedExpectations_NothingRecorded_True()
     {
         var expectations = new ControllerExpectations(new FakeTimeProvider());
 
-        Assert.True(expectations.SatisfiedExpectations("ns/rs"));
-        Assert.Null(expectations.Get("ns/rs"));
+        Assert.True(expectations.SatisfiedExpectations(Key("rs")));
+        Assert.Null(expectations.Get(Key("rs")));
     }
 
     [Fact]
     public void SatisfiedExpectations_CreationsObservedOneByOne_TrueOnlyAfterLast()
     {
         var expectations = new ControllerExpectations(new FakeTimeProvider());
-        expectations.ExpectCreations("ns/rs", 3);
+        expectations.ExpectCreations(Key("rs"), 3);
 
-        expectations.CreationObserved("ns/rs");
-        expectations.CreationObserved("ns/rs");
-        Assert.False(expectations.SatisfiedExpectations("ns/rs"));
-        Assert.Equal((1L, 0L), expectations.Get("ns/rs"));
+        expectations.CreationObserved(Key("rs"));
+        expectations.CreationObserved(Key("rs"));
+        Assert.False(expectations.SatisfiedExpectations(Key("rs")));
+        Assert.Equal((1L, 0L), expectations.Get(Key("rs")));
 
-        expectations.CreationObserved("ns/rs");
-        Assert.True(expectations.SatisfiedExpectations("ns/rs"));
+        expectations.CreationObserved(Key("rs"));
+        Assert.True(expectations.SatisfiedExpectations(Key("rs")));
     }
 
     [Fact]
     public void SatisfiedExpectations_DeletionsPending_FalseUntilObserved()
     {
         var expectations = new ControllerExpectations(new FakeTimeProvider());
-        expectations.ExpectDeletions("ns/rs", 1);
+        expectations.ExpectDeletions(Key("rs"), 1);
 
-        Assert.False(expectations.SatisfiedExpectations("ns/rs"));
-        expectations.DeletionObserved("ns/rs");
-        Assert.True(expectations.SatisfiedExpectations("ns/rs"));
+        Assert.False(expectations.SatisfiedExpectations(Key("rs")));
+        expectations.DeletionObserved(Key("rs"));
+        Assert.True(expectations.SatisfiedExpectations(Key("rs")));
     }
 
     [Fact]
@@ -46,12 +49,12 @@ public sealed class ControllerExpectationsTests
     {
         var clock = new FakeTimeProvider();
         var expectations = new ControllerExpectations(clock);
-        expectations.ExpectCreations("ns/rs", 2);
+        expectations.ExpectCreations(Key("rs"), 2);
 
         clock.Advance(TimeSpan.FromMinutes(5));
-        Assert.False(expectations.SatisfiedExpectations("ns/rs"));
+        Assert.False(expectations.SatisfiedExpectations(Key("rs")));
         clock.Advance(TimeSpan.FromSeconds(1));
-        Assert.True(expectations.SatisfiedExpectations("ns/rs"));
+        Assert.True(expectations.SatisfiedExpectations(Key("rs")));
     }
 
     [Fact]
@@ -59,13 +62,13 @@ public sealed class ControllerExpectationsTests
     {
         var clock = new FakeTimeProvider();
         var expectations = new ControllerExpectations(clock);
-        expectations.ExpectCreations("ns/rs", 1);
+        expectations.ExpectCreations(Key("rs"), 1);
         clock.Advance(TimeSpan.FromMinutes(4));
 
-        expectations.ExpectCreations("ns/rs", 1);
+        expectations.ExpectCreations(Key("rs"), 1);
         clock.Advance(TimeSpan.FromMinutes(4));
 
-        Assert.False(expectations.SatisfiedExpectations("ns/rs"));
+        Assert.False(expectations.SatisfiedExpectations(Key("rs")));
     }
 
     [Fact]
@@ -73,22 +76,22 @@ public sealed class ControllerExpectationsTests
     {
         var expectations = new ControllerExpectations(new FakeTimeProvider());
 
-        expectations.CreationObserved("ns/rs");
+        expectations.CreationObserved(Key("rs"));
 
-        Assert.Null(expectations.Get("ns/rs"));
-        Assert.True(expectations.SatisfiedExpectations("ns/rs"));
+        Assert.Null(expectations.Get(Key("rs")));
+        Assert.True(expectations.SatisfiedExpectations(Key("rs")));
     }
 
     [Fact]
     public void DeleteExpectations_Pending_SatisfiedAfterwards()
     {
         var expectations = new ControllerExpectations(new FakeTimeProvider());
-        expectations.SetExpectations("ns/rs", 2, 2);
-        expectations.RaiseExpectations("ns/rs", 1, 0);
-        Assert.Equal((3L, 2L), expectations.Get("ns/rs"));
+        expectations.SetExpectations(Key("rs"), 2, 2);
+        expectations.RaiseExpectations(Key("rs"), 1, 0);
+        Assert.Equal((3L, 2L), expectations.Get(Key("rs")));
 
-        expectations.DeleteExpectations("ns/rs");
+        expectations.DeleteExpectations(Key("rs"));
 
-        Assert.True(expectations.SatisfiedExpectations("ns/rs"));
+        Assert.True(expectations.SatisfiedExpectations(Key("rs")));
     }
 }

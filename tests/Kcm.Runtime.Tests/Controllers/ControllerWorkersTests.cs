@@ -20,7 +20,7 @@ public sealed class ControllerWorkersTests
         using var queue = Queue(clock);
         queue.AddRateLimited("ns/a");
         clock.Advance(TimeSpan.FromMilliseconds(5));
-        var workers = new ControllerWorkers("test", queue, (_, _) => Task.FromResult(ReconcileResult.Done), NullLogger.Instance);
+        var workers = new ControllerWorkers<string>("test", queue, (_, _) => Task.FromResult(ReconcileResult.Done), NullLogger.Instance);
 
         Assert.True(await workers.ProcessNextAsync(CancellationToken.None));
 
@@ -34,7 +34,7 @@ public sealed class ControllerWorkersTests
         var clock = new FakeTimeProvider();
         using var queue = Queue(clock);
         var logger = new CountingLogger();
-        var workers = new ControllerWorkers("test", queue, (_, _) => throw new InvalidOperationException("boom"), logger);
+        var workers = new ControllerWorkers<string>("test", queue, (_, _) => throw new InvalidOperationException("boom"), logger);
         queue.Add("ns/a");
 
         await workers.ProcessNextAsync(CancellationToken.None);
@@ -58,7 +58,7 @@ public sealed class ControllerWorkersTests
     {
         var clock = new FakeTimeProvider();
         using var queue = Queue(clock);
-        var workers = new ControllerWorkers("test", queue, (_, _) => Task.FromResult(ReconcileResult.After(TimeSpan.FromSeconds(30))), NullLogger.Instance);
+        var workers = new ControllerWorkers<string>("test", queue, (_, _) => Task.FromResult(ReconcileResult.After(TimeSpan.FromSeconds(30))), NullLogger.Instance);
         queue.Add("ns/a");
 
         await workers.ProcessNextAsync(CancellationToken.None);
@@ -77,7 +77,7 @@ public sealed class ControllerWorkersTests
         var started = new ConcurrentBag<string>();
         var release = new TaskCompletionSource();
         var inReconcile = new TaskCompletionSource();
-        var workers = new ControllerWorkers("test", queue, async (key, _) =>
+        var workers = new ControllerWorkers<string>("test", queue, async (key, _) =>
         {
             started.Add(key);
             inReconcile.TrySetResult();
@@ -108,7 +108,7 @@ public sealed class ControllerWorkersTests
         var active = new ConcurrentDictionary<string, int>();
         var overlaps = 0;
         var reconciled = 0;
-        var workers = new ControllerWorkers("test", queue, async (key, _) =>
+        var workers = new ControllerWorkers<string>("test", queue, async (key, _) =>
         {
             if (active.AddOrUpdate(key, 1, (_, n) => n + 1) > 1)
             {
@@ -142,9 +142,149 @@ public sealed class ControllerWorkersTests
         Assert.True(reconciled >= 5);
     }
 
+    [Fact(Timeout = 10_000)]
+    public async Task ProcessNextAsync_FailsMoreThanMaxRetries_KeyDroppedAndForgotten()
+    {
+        var clock = new FakeTimeProvider();
+        using var queue = Queue(clock);
+        var logger = new CountingLogger();
+        var attempts = 0;
+        var workers = new ControllerWorkers<string>("test", queue, (_, _) =>
+        {
+            attempts++;
+            throw new InvalidOperationException("boom");
+        }, logger, RetryPolicy.DropAfter(15, "deployment"));
+        queue.Add("ns/a");
+
+        for (var i = 0; i < 16; i++)
+        {
+            Assert.Equal(1, queue.Count);
+            await workers.ProcessNextAsync(CancellationToken.None);
+            clock.Advance(TimeSpan.FromSeconds(1000)); // past any backoff
+        }
+
+        // 1 try + 15 retries, then dropped: nothing queued or waiting, its failures forgotten, the drop logged once.
+        Assert.Equal(16, attempts);
+        Assert.Equal(0, queue.Count);
+        Assert.Equal(0, queue.WaitingCount);
+        Assert.Equal(0, queue.NumRequeues("ns/a"));
+        Assert.Equal(15, logger.Errors);
+        Assert.Equal(["test: dropping deployment ns/a out of the queue after 15 retries"], logger.Infos);
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task ProcessNextAsync_RetryResult_CountsAgainstMaxRetriesWithoutErrorLog()
+    {
+        var clock = new FakeTimeProvider();
+        using var queue = Queue(clock);
+        var logger = new CountingLogger();
+        var workers = new ControllerWorkers<string>("test", queue, (_, _) => Task.FromResult(ReconcileResult.Retry), logger, RetryPolicy.DropAfter(2, "key"));
+        queue.Add("ns/a");
+
+        for (var i = 0; i < 3; i++)
+        {
+            await workers.ProcessNextAsync(CancellationToken.None);
+            clock.Advance(TimeSpan.FromSeconds(1000));
+        }
+
+        Assert.Equal(0, queue.Count);
+        Assert.Equal(0, queue.NumRequeues("ns/a"));
+        Assert.Equal(0, logger.Errors);
+        Assert.Single(logger.Infos);
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task ProcessNextAsync_DefaultPolicy_RetriesForever()
+    {
+        var clock = new FakeTimeProvider();
+        using var queue = Queue(clock);
+        var workers = new ControllerWorkers<string>("test", queue, (_, _) => throw new InvalidOperationException("boom"), NullLogger.Instance);
+        queue.Add("ns/a");
+
+        for (var i = 0; i < 30; i++)
+        {
+            await workers.ProcessNextAsync(CancellationToken.None);
+            clock.Advance(TimeSpan.FromSeconds(1000));
+        }
+
+        Assert.Equal(1, queue.Count);
+        Assert.Equal(30, queue.NumRequeues("ns/a"));
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task ProcessNextAsync_FinalError_ForgottenWithoutRetry()
+    {
+        var clock = new FakeTimeProvider();
+        using var queue = Queue(clock);
+        var logger = new CountingLogger();
+        var policy = RetryPolicy.Forever with { IsFinal = ex => ex is TimeoutException };
+        var workers = new ControllerWorkers<string>("test", queue, (_, _) => throw new TimeoutException("namespace terminating"), logger, policy);
+        queue.AddRateLimited("ns/a");
+        clock.Advance(TimeSpan.FromMilliseconds(5));
+
+        await workers.ProcessNextAsync(CancellationToken.None);
+
+        Assert.Equal(0, queue.Count);
+        Assert.Equal(0, queue.WaitingCount);
+        Assert.Equal(0, queue.NumRequeues("ns/a"));
+        Assert.Equal(0, logger.Errors);
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task RunAsync_CachesNotSynced_ReconcilesNothingUntilCancelled()
+    {
+        var clock = new FakeTimeProvider();
+        using var queue = Queue(clock);
+        var reconciled = 0;
+        var informer = new NeverSyncedInformer();
+        var workers = new ControllerWorkers<string>("test", queue, (_, _) =>
+        {
+            reconciled++;
+            return Task.FromResult(ReconcileResult.Done);
+        }, NullLogger.Instance, waitFor: [informer]);
+        queue.Add("ns/a");
+        using var cts = new CancellationTokenSource();
+
+        var run = workers.RunAsync(1, cts.Token);
+        await informer.Waiting.Task;
+        cts.Cancel();
+        await run;
+
+        Assert.Equal(0, reconciled);
+        Assert.True(queue.ShuttingDown);
+    }
+
+    private sealed class NeverSyncedInformer : Kcm.Runtime.Informers.ISharedInformer
+    {
+        public TaskCompletionSource Waiting { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public string Name => "never";
+
+        public bool HasSynced => false;
+
+        public bool IsStarted => true;
+
+        public Task RunAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public async Task<bool> WaitForCacheSyncAsync(CancellationToken cancellationToken)
+        {
+            Waiting.TrySetResult();
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            return false;
+        }
+    }
+
     private sealed class CountingLogger : ILogger
     {
         public int Errors;
+
+        public List<string> Infos { get; } = [];
 
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull
@@ -158,6 +298,13 @@ public sealed class ControllerWorkersTests
             {
                 Interlocked.Increment(ref Errors);
             }
+            else if (logLevel == LogLevel.Information && formatter(state, exception).Contains("dropping", StringComparison.Ordinal))
+            {
+                lock (Infos)
+                {
+                    Infos.Add(formatter(state, exception));
+                }
+            }
         }
     }
 }
@@ -167,7 +314,7 @@ public sealed class EnqueueKeyHandlerTests
     [Fact(Timeout = 10_000)]
     public async Task Handler_AddUpdateDelete_QueuesObjectKeyOnce()
     {
-        using var queue = new WorkQueue<string>();
+        using var queue = new WorkQueue<Kcm.Runtime.Informers.ObjectKey>();
         var handler = new EnqueueKeyHandler<Kcm.Api.Core.V1.ConfigMap>(queue);
         var cm = new Kcm.Api.Core.V1.ConfigMap { Metadata = new Kcm.Api.Meta.V1.ObjectMeta { Namespace = "ns", Name = "a" } };
 
@@ -176,6 +323,6 @@ public sealed class EnqueueKeyHandlerTests
         handler.OnDelete(cm, finalStateUnknown: true);
 
         Assert.Equal(1, queue.Count);
-        Assert.Equal(("ns/a", false), await queue.GetAsync(CancellationToken.None));
+        Assert.Equal((new Kcm.Runtime.Informers.ObjectKey("ns", "a"), false), await queue.GetAsync(CancellationToken.None));
     }
 }

@@ -87,9 +87,9 @@ public sealed class CertificatesInitializersTests : IDisposable
     [Fact]
     public void Registry_CertificateControllers_Registered()
     {
-        Assert.Contains("csrsigning", ControllerRegistry.Initializers.Keys);
-        Assert.Contains("csrapproving", ControllerRegistry.Initializers.Keys);
-        Assert.Contains("csrcleaner", ControllerRegistry.Initializers.Keys);
+        Assert.True(ControllerRegistry.Find("csrsigning")?.IsImplemented);
+        Assert.True(ControllerRegistry.Find("csrapproving")?.IsImplemented);
+        Assert.True(ControllerRegistry.Find("csrcleaner")?.IsImplemented);
     }
 
     [Fact]

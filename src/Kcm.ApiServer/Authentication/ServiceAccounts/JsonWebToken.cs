@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -30,10 +31,10 @@ public sealed class JsonWebToken
         if (parts.Length != 3) return null;
         try
         {
-            var header = JsonNode.Parse(Base64UrlDecode(parts[0])) as JsonObject;
-            var payload = JsonNode.Parse(Base64UrlDecode(parts[1])) as JsonObject;
+            var header = JsonNode.Parse(Base64Url.DecodeFromChars(parts[0])) as JsonObject;
+            var payload = JsonNode.Parse(Base64Url.DecodeFromChars(parts[1])) as JsonObject;
             if (header is null || payload is null) return null;
-            return new JsonWebToken(header, payload, Encoding.ASCII.GetBytes(parts[0] + "." + parts[1]), Base64UrlDecode(parts[2]));
+            return new JsonWebToken(header, payload, Encoding.ASCII.GetBytes(parts[0] + "." + parts[1]), Base64Url.DecodeFromChars(parts[2]));
         }
         catch (Exception e) when (e is FormatException or JsonException)
         {
@@ -86,20 +87,4 @@ public sealed class JsonWebToken
         "ES384" => 384,
         _ => 521,
     };
-
-    public static string Base64UrlEncode(ReadOnlySpan<byte> bytes)
-        => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-
-    public static byte[] Base64UrlDecode(string text)
-    {
-        var s = text.Replace('-', '+').Replace('_', '/');
-        s += (s.Length % 4) switch
-        {
-            2 => "==",
-            3 => "=",
-            1 => throw new FormatException("invalid base64url length"),
-            _ => "",
-        };
-        return Convert.FromBase64String(s);
-    }
 }

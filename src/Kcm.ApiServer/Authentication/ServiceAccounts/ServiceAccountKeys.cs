@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json.Nodes;
+using Kcm.Api.Security;
 
 namespace Kcm.ApiServer.Authentication.ServiceAccounts;
 
@@ -137,7 +138,7 @@ public sealed class ServiceAccountTokenSigner
         _pkcs8 = pkcs8;
         _isRsa = isRsa;
         _algorithm = algorithm;
-        _keyId = JsonWebToken.Base64UrlEncode(SHA256.HashData(spki));
+        _keyId = Jws.KeyId(spki);
     }
 
     public static ServiceAccountTokenSigner Load(string path)
@@ -165,13 +166,7 @@ public sealed class ServiceAccountTokenSigner
         {
             using var ec = ECDsa.Create();
             ec.ImportFromPem(pem);
-            var alg = ec.KeySize switch
-            {
-                256 => "ES256",
-                384 => "ES384",
-                521 => "ES512",
-                _ => throw new ServiceAccountKeyException(path, $"unsupported curve size {ec.KeySize}"),
-            };
+            var alg = Jws.AlgorithmFor(ec) ?? throw new ServiceAccountKeyException(path, $"unsupported curve size {ec.KeySize}");
             return new ServiceAccountTokenSigner(ec.ExportPkcs8PrivateKey(), false, alg, ec.ExportSubjectPublicKeyInfo());
         }
         catch (Exception e) when (e is CryptographicException or ArgumentException)
@@ -184,28 +179,9 @@ public sealed class ServiceAccountTokenSigner
     public string Sign(JsonObject claims)
     {
         var header = new JsonObject { ["alg"] = _algorithm, ["kid"] = _keyId };
-        var signingInput = JsonWebToken.Base64UrlEncode(Encoding.UTF8.GetBytes(header.ToJsonString())) + "." +
-            JsonWebToken.Base64UrlEncode(Encoding.UTF8.GetBytes(claims.ToJsonString()));
-        var data = Encoding.ASCII.GetBytes(signingInput);
-        byte[] signature;
-        var hash = _algorithm[2..] switch
-        {
-            "384" => HashAlgorithmName.SHA384,
-            "512" => HashAlgorithmName.SHA512,
-            _ => HashAlgorithmName.SHA256,
-        };
-        if (_isRsa)
-        {
-            using var rsa = RSA.Create();
-            rsa.ImportPkcs8PrivateKey(_pkcs8, out _);
-            signature = rsa.SignData(data, hash, RSASignaturePadding.Pkcs1);
-        }
-        else
-        {
-            using var ec = ECDsa.Create();
-            ec.ImportPkcs8PrivateKey(_pkcs8, out _);
-            signature = ec.SignData(data, hash, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
-        }
-        return signingInput + "." + JsonWebToken.Base64UrlEncode(signature);
+        // Only the PKCS#8 bytes are kept; a key object lives for one signature.
+        using AsymmetricAlgorithm key = _isRsa ? RSA.Create() : ECDsa.Create();
+        key.ImportPkcs8PrivateKey(_pkcs8, out _);
+        return Jws.Sign(header.ToJsonString(), claims.ToJsonString(), key, _algorithm);
     }
 }

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Kcm.ApiServer.Authentication;
 using Kcm.ApiServer.Authentication.ServiceAccounts;
 using Kcm.ApiServer.Errors;
+using Kcm.ApiServer.Registry;
 using Kcm.ApiServer.Storage;
 
 namespace Kcm.ApiServer.Endpoints.AuthApis;
@@ -44,7 +45,7 @@ public sealed class TokenRequestEndpoint(ServiceAccountTokenSigner? signer, stri
         metadata["name"] = serviceAccountName;
         metadata["namespace"] = @namespace;
         var now = time.GetUtcNow();
-        metadata["creationTimestamp"] = ResourceHandler.FormatTime(now);
+        metadata["creationTimestamp"] = GenericStore.FormatTime(now);
         request.Remove("status");
 
         if (expirationSeconds < MinExpirationSeconds)
@@ -111,7 +112,7 @@ public sealed class TokenRequestEndpoint(ServiceAccountTokenSigner? signer, stri
         request["status"] = new JsonObject
         {
             ["token"] = signer.Sign(claims),
-            ["expirationTimestamp"] = ResourceHandler.FormatTime(expiresAt),
+            ["expirationTimestamp"] = GenericStore.FormatTime(expiresAt),
         };
         return request;
     }

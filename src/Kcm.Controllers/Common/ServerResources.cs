@@ -1,7 +1,7 @@
 using Kcm.Client;
 using Kcm.Client.Errors;
 
-namespace Kcm.Controllers;
+namespace Kcm.Controllers.Common;
 
 /// <summary>A top-level resource the server serves (subresources excluded).</summary>
 public sealed record DiscoveredResource(GroupVersionResource Resource, string Kind, bool Namespaced, IReadOnlySet<string> Verbs, bool PreferredVersion)

@@ -1,8 +1,11 @@
+using Kcm.Api.Codecs;
+
 namespace Kcm.Options;
 
-// One class per upstream controller option group; each registers its own flags.
+// One class per upstream controller configuration group, named as upstream's componentconfig types
+// (pkg/controller/*/config/types.go); each registers its own flags.
 
-public sealed class ServiceControllerOptions
+public sealed class ServiceControllerConfiguration
 {
     public int ConcurrentServiceSyncs { get; set; } = 1;
 
@@ -10,7 +13,7 @@ public sealed class ServiceControllerOptions
         => fs.Int32Var("concurrent-service-syncs", ConcurrentServiceSyncs, "Services synced at once. More = quicker service handling, more CPU and network load.", v => ConcurrentServiceSyncs = v);
 }
 
-public sealed class AttachDetachControllerOptions
+public sealed class AttachDetachControllerConfiguration
 {
     public bool DisableReconcileSync { get; set; }
     public TimeSpan ReconcileSyncPeriod { get; set; } = TimeSpan.FromMinutes(1);
@@ -34,7 +37,7 @@ public sealed record CsrSignerFiles(string CertFile, string KeyFile)
     public bool IsSet => CertFile.Length > 0 || KeyFile.Length > 0;
 }
 
-public sealed class CsrSigningControllerOptions
+public sealed class CSRSigningControllerConfiguration
 {
     public string ClusterSigningCertFile { get; set; } = "";
     public string ClusterSigningKeyFile { get; set; } = "";
@@ -105,7 +108,7 @@ public sealed class CsrSigningControllerOptions
     }
 }
 
-public sealed class DeploymentControllerOptions
+public sealed class DeploymentControllerConfiguration
 {
     public int ConcurrentDeploymentSyncs { get; set; } = 5;
 
@@ -113,7 +116,7 @@ public sealed class DeploymentControllerOptions
         => fs.Int32Var("concurrent-deployment-syncs", ConcurrentDeploymentSyncs, "Deployments synced at once. More = more responsive deployments, more CPU and network load.", v => ConcurrentDeploymentSyncs = v);
 }
 
-public sealed class StatefulSetControllerOptions
+public sealed class StatefulSetControllerConfiguration
 {
     public int ConcurrentStatefulSetSyncs { get; set; } = 5;
 
@@ -121,7 +124,7 @@ public sealed class StatefulSetControllerOptions
         => fs.Int32Var("concurrent-statefulset-syncs", ConcurrentStatefulSetSyncs, "StatefulSets synced at once. More = more responsive statefulsets, more CPU and network load.", v => ConcurrentStatefulSetSyncs = v);
 }
 
-public sealed class DaemonSetControllerOptions
+public sealed class DaemonSetControllerConfiguration
 {
     public int ConcurrentDaemonSetSyncs { get; set; } = 2;
 
@@ -130,7 +133,7 @@ public sealed class DaemonSetControllerOptions
 }
 
 /// <summary>Flags upstream dropped long ago that old unit files still carry; accepted, warned about, ignored.</summary>
-public sealed class DeprecatedControllerOptions
+public sealed class DeprecatedControllerConfiguration
 {
     public void AddFlags(FlagSet fs)
     {
@@ -143,7 +146,7 @@ public sealed class DeprecatedControllerOptions
     }
 }
 
-public sealed class EndpointControllerOptions
+public sealed class EndpointControllerConfiguration
 {
     public int ConcurrentEndpointSyncs { get; set; } = 5;
     public TimeSpan EndpointUpdatesBatchPeriod { get; set; }
@@ -155,7 +158,7 @@ public sealed class EndpointControllerOptions
     }
 }
 
-public sealed class EndpointSliceControllerOptions
+public sealed class EndpointSliceControllerConfiguration
 {
     public int ConcurrentServiceEndpointSyncs { get; set; } = 5;
     public int MaxEndpointsPerSlice { get; set; } = 100;
@@ -175,7 +178,7 @@ public sealed class EndpointSliceControllerOptions
     }
 }
 
-public sealed class EndpointSliceMirroringControllerOptions
+public sealed class EndpointSliceMirroringControllerConfiguration
 {
     public int ConcurrentServiceEndpointSyncs { get; set; } = 5;
     public int MaxEndpointsPerSubset { get; set; } = 1000;
@@ -195,7 +198,7 @@ public sealed class EndpointSliceMirroringControllerOptions
     }
 }
 
-public sealed class EphemeralVolumeControllerOptions
+public sealed class EphemeralVolumeControllerConfiguration
 {
     public int ConcurrentEphemeralVolumeSyncs { get; set; } = 5;
 
@@ -208,7 +211,7 @@ public sealed class EphemeralVolumeControllerOptions
     }
 }
 
-public sealed class GarbageCollectorControllerOptions
+public sealed class GarbageCollectorControllerConfiguration
 {
     public int ConcurrentGcSyncs { get; set; } = 20;
     public bool EnableGarbageCollector { get; set; } = true;
@@ -220,7 +223,7 @@ public sealed class GarbageCollectorControllerOptions
     }
 }
 
-public sealed class HpaControllerOptions
+public sealed class HPAControllerConfiguration
 {
     public TimeSpan SyncPeriod { get; set; } = TimeSpan.FromSeconds(15);
     public TimeSpan DownscaleStabilizationWindow { get; set; } = TimeSpan.FromMinutes(5);
@@ -244,7 +247,7 @@ public sealed class HpaControllerOptions
     }
 }
 
-public sealed class JobControllerOptions
+public sealed class JobControllerConfiguration
 {
     public int ConcurrentJobSyncs { get; set; } = 5;
 
@@ -252,7 +255,7 @@ public sealed class JobControllerOptions
         => fs.Int32Var("concurrent-job-syncs", ConcurrentJobSyncs, "Jobs synced at once. More = more responsive jobs, more CPU and network load.", v => ConcurrentJobSyncs = v);
 }
 
-public sealed class CronJobControllerOptions
+public sealed class CronJobControllerConfiguration
 {
     public int ConcurrentCronJobSyncs { get; set; } = 5;
 
@@ -260,7 +263,7 @@ public sealed class CronJobControllerOptions
         => fs.Int32Var("concurrent-cron-job-syncs", ConcurrentCronJobSyncs, "CronJobs synced at once. More = more responsive cron jobs, more CPU and network load.", v => ConcurrentCronJobSyncs = v);
 }
 
-public sealed class NamespaceControllerOptions
+public sealed class NamespaceControllerConfiguration
 {
     public TimeSpan NamespaceSyncPeriod { get; set; } = TimeSpan.FromMinutes(5);
     public int ConcurrentNamespaceSyncs { get; set; } = 10;
@@ -272,7 +275,7 @@ public sealed class NamespaceControllerOptions
     }
 }
 
-public sealed class NodeIpamControllerOptions
+public sealed class NodeIPAMControllerConfiguration
 {
     public string ServiceCidr { get; set; } = "";
     public int NodeCidrMaskSize { get; set; }
@@ -340,7 +343,7 @@ public sealed class NodeIpamControllerOptions
     }
 }
 
-public sealed class NodeLifecycleControllerOptions
+public sealed class NodeLifecycleControllerConfiguration
 {
     public bool EnableTaintManager { get; set; } = true;
     public float NodeEvictionRate { get; set; } = 0.1f;
@@ -364,7 +367,7 @@ public sealed class NodeLifecycleControllerOptions
     }
 }
 
-public sealed class PersistentVolumeBinderControllerOptions
+public sealed class PersistentVolumeBinderControllerConfiguration
 {
     public TimeSpan PvClaimBinderSyncPeriod { get; set; } = TimeSpan.FromSeconds(15);
     public string RecyclerPodTemplateFilePathNfs { get; set; } = "";
@@ -402,7 +405,7 @@ public sealed class PersistentVolumeBinderControllerOptions
     }
 }
 
-public sealed class PodGcControllerOptions
+public sealed class PodGCControllerConfiguration
 {
     public int TerminatedPodGcThreshold { get; set; } = 12500;
 
@@ -410,7 +413,7 @@ public sealed class PodGcControllerOptions
         => fs.Int32Var("terminated-pod-gc-threshold", TerminatedPodGcThreshold, "Terminated pods kept before the collector starts deleting them; 0 or less turns the collector off.", v => TerminatedPodGcThreshold = v);
 }
 
-public sealed class ReplicaSetControllerOptions
+public sealed class ReplicaSetControllerConfiguration
 {
     public int ConcurrentReplicaSetSyncs { get; set; } = 5;
 
@@ -418,7 +421,7 @@ public sealed class ReplicaSetControllerOptions
         => fs.Int32Var("concurrent-replicaset-syncs", ConcurrentReplicaSetSyncs, "ReplicaSets synced at once. More = more responsive replica management, more CPU and network load.", v => ConcurrentReplicaSetSyncs = v);
 }
 
-public sealed class ReplicationControllerOptions
+public sealed class ReplicationControllerConfiguration
 {
     public int ConcurrentRcSyncs { get; set; } = 5;
 
@@ -427,7 +430,7 @@ public sealed class ReplicationControllerOptions
         => fs.Int32Var("concurrent_rc_syncs", ConcurrentRcSyncs, "Replication controllers synced at once. More = more responsive replica management, more CPU and network load.", v => ConcurrentRcSyncs = v);
 }
 
-public sealed class ResourceQuotaControllerOptions
+public sealed class ResourceQuotaControllerConfiguration
 {
     public TimeSpan ResourceQuotaSyncPeriod { get; set; } = TimeSpan.FromMinutes(5);
     public int ConcurrentResourceQuotaSyncs { get; set; } = 5;
@@ -439,7 +442,7 @@ public sealed class ResourceQuotaControllerOptions
     }
 }
 
-public sealed class ServiceAccountControllerOptions
+public sealed class SAControllerConfiguration
 {
     public string ServiceAccountKeyFile { get; set; } = "";
     public int ConcurrentSaTokenSyncs { get; set; } = 5;
@@ -453,7 +456,7 @@ public sealed class ServiceAccountControllerOptions
     }
 }
 
-public sealed class TtlAfterFinishedControllerOptions
+public sealed class TTLAfterFinishedControllerConfiguration
 {
     public int ConcurrentTtlSyncs { get; set; } = 5;
 

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Kcm.Controllers.Jose;
+namespace Kcm.Controllers.Common;
 
 /// <summary>
 /// The byte-exact encodings go-jose produces for upstream's tokens: unpadded base64url, and JSON objects written
@@ -8,8 +8,7 @@ namespace Kcm.Controllers.Jose;
 /// </summary>
 public static class JoseEncoding
 {
-    public static string Base64Url(ReadOnlySpan<byte> bytes)
-        => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    public static string Base64Url(ReadOnlySpan<byte> bytes) => System.Buffers.Text.Base64Url.EncodeToString(bytes);
 
     public static string Base64Url(string text) => Base64Url(Encoding.UTF8.GetBytes(text));
 

@@ -1,6 +1,6 @@
 using Kcm.Client.Errors;
 
-namespace Kcm.Controllers.ServiceAccounts;
+namespace Kcm.Controllers.Common;
 
 /// <summary>apierrors.HasStatusCause for the causes these controllers look at.</summary>
 public static class ApiErrors
@@ -10,4 +10,8 @@ public static class ApiErrors
 
     public static bool HasStatusCause(KubeApiException e, string cause)
         => e.Status.Details?.Causes?.Any(c => c.Reason == cause) == true;
+
+    /// <summary>A create refused because its namespace is being deleted: nothing a retry could fix.</summary>
+    public static bool IsNamespaceTerminating(Exception e)
+        => e is KubeApiException api && HasStatusCause(api, NamespaceTerminatingCause);
 }

@@ -1,6 +1,6 @@
-using Kcm.Options;
+using Kcm.Api.Codecs;
 
-namespace Kcm.Tests.Options;
+namespace Kcm.Api.Tests.Codecs;
 
 public class GoDurationTests
 {
@@ -33,6 +33,20 @@ public class GoDurationTests
     [InlineData(3600_000, "1h0m0s")]
     [InlineData(500, "500ms")]
     [InlineData(31_536_000_000, "8760h0m0s")]
-    public void Format_MatchesGo(long milliseconds, string expected)
+    public void Format_TimeSpan_MatchesGo(long milliseconds, string expected)
         => Assert.Equal(expected, GoDuration.Format(TimeSpan.FromMilliseconds(milliseconds)));
+
+    [Theory]
+    [InlineData(0L, "0s")]
+    [InlineData(1_500_000_000L, "1.5s")]
+    [InlineData(300_000_000L, "300ms")]
+    [InlineData(1_500L, "1.5µs")]
+    [InlineData(100L, "100ns")]
+    [InlineData(3_600_000_000_000L, "1h0m0s")]
+    [InlineData(-90_000_000_000L, "-1m30s")]
+    [InlineData(long.MinValue, "-2562047h47m16.854775808s")]
+    public void Format_Nanoseconds_MatchesGo(long nanoseconds, string expected) => Assert.Equal(expected, GoDuration.Format(nanoseconds));
+
+    [Fact]
+    public void Format_TimeSpanBeyondGoRange_Saturates() => Assert.Equal("2562047h47m16.854775807s", GoDuration.Format(TimeSpan.MaxValue));
 }
