@@ -178,8 +178,9 @@ public sealed class ListWatchTests(ApiServerFixture fixture)
     [Fact(Timeout = 30000)]
     public async Task Watch_TimeoutSeconds_EndsStream()
     {
+        var ns = await CreateNamespaceAsync(_client);
         var started = DateTime.UtcNow;
-        var events = await ReadWatchAsync(_client, "/api/v1/namespaces/kube-public/configmaps?watch=true&timeoutSeconds=1", 100, TimeSpan.FromSeconds(10));
+        var events = await ReadWatchAsync(_client, $"/api/v1/namespaces/{ns}/configmaps?watch=true&timeoutSeconds=1", 100, TimeSpan.FromSeconds(10));
         Assert.Empty(events);
         Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(8));
     }
