@@ -14,6 +14,7 @@ public static class Program
             "" => new ControllerManagerCommand(),
             "apiserver" => new ApiServerCommand(),
             "dev" => new DevCommand(),
+            "simulate" => new SimulateCommand(),
             _ => null,
         };
         if (command == null)
@@ -39,6 +40,7 @@ public static class Program
           kube-controller-manager [flags]                      the controller manager (upstream's flags; --help lists them)
           kube-controller-manager dev [--state-dir DIR]        run the embedded API server for development and print how to use kubectl with it
           kube-controller-manager apiserver --state-dir DIR    run only the embedded Kubernetes-compatible API server
+          kube-controller-manager simulate --kubeconfig FILE   simulated nodes for any API server: bind pods, make them Running/Ready
 
         Run 'kube-controller-manager <command> --help' for a command's flags.
         """;

@@ -1,4 +1,3 @@
-using Kcm.ApiServer.Simulation;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Nodes;
@@ -35,7 +34,6 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
     private readonly ObjectStore _store;
     private readonly ILogger _logger;
     private bool _stopped;
-    private SimulatedNode? _simulatedNode;
 
     private EmbeddedApiServer(WebApplication app, ClusterCertificates certificates, ObjectStore store, ILogger logger,
         string stateDirectory, int port, string host)
@@ -144,10 +142,6 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             var server = new EmbeddedApiServer(app, certificates, store, logger, stateDirectory, port, host) { Requests = requestLog };
             KubeconfigWriter.WriteAdmin(stateDirectory, server.Url.ToString().TrimEnd('/'));
             server.Bootstrap(registry);
-            if (options.PodReadyDelay is { } readyDelay)
-            {
-                server._simulatedNode = await SimulatedNode.StartAsync(server.AdminKubeconfigPath, readyDelay, options.Time, loggerFactory, ct);
-            }
             logger.LogInformation("Embedded API server ready at {Url} (state in {StateDirectory})", server.Url, stateDirectory);
             return server;
         }
@@ -180,7 +174,6 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
     {
         if (_stopped) return;
         _stopped = true;
-        if (_simulatedNode != null) await _simulatedNode.DisposeAsync();
         // Ending watch streams first lets Kestrel drain instead of waiting out its shutdown timeout.
         _store.CloseAllWatchers();
         await _app.StopAsync(ct);

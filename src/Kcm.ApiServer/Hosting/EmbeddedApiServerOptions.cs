@@ -41,11 +41,4 @@ public sealed class EmbeddedApiServerOptions
 
     /// <summary>--token-auth-file: CSV of token,user,uid[,"group1,group2"]; empty means none.</summary>
     public string TokenAuthFile { get; set; } = "";
-
-    /// <summary>
-    /// --pod-ready-delay: when set, a simulated node (scheduler + kubelet stand-in, see Simulation/SimulatedNode)
-    /// binds pods, marks them Running/Ready after this delay and completes their graceful deletion. Off by default:
-    /// like a real cluster without nodes, pods then stay Pending.
-    /// </summary>
-    public TimeSpan? PodReadyDelay { get; set; }
 }

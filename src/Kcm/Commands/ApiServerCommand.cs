@@ -24,8 +24,6 @@ public sealed class ApiServerCommand : ICommand
         flags.StringSliceVar("service-account-issuer", ["https://kubernetes.default.svc.cluster.local"], "Issuer of service-account tokens; the first signs, all are accepted.", v => options.ServiceAccountIssuers = [.. v]);
         flags.StringSliceVar("api-audiences", [], "Audiences the API accepts in tokens (default: the service-account issuers).", v => options.ApiAudiences = [.. v]);
         flags.StringVar("token-auth-file", "", "CSV of static bearer tokens: token,user,uid,\"group1,group2\".", v => options.TokenAuthFile = v);
-        flags.DurationVar("pod-ready-delay", TimeSpan.Zero, "When set, a simulated node binds pods and marks them Running/Ready after this delay (no kubelet runs here; 0 leaves pods Pending).",
-            v => options.PodReadyDelay = v > TimeSpan.Zero ? v : null);
         flags.Parse(args);
         if (flags.HelpRequested)
         {

@@ -20,7 +20,8 @@ public sealed class DevCommand : ICommand
         var instances = flags.Int("instances", 3, "Controller-manager processes to run with leader election (0 runs only the API server).");
         var kcmPort = flags.Int("kcm-secure-port", 10257, "Secure port of the first controller manager; the others use the following ports.");
         var verbosity = flags.Int("v", 0, "Log verbosity (klog levels) of the API server and the controller managers.");
-        var podReadyDelay = flags.Duration("pod-ready-delay", TimeSpan.Zero, "When set, a simulated node binds pods and marks them Running/Ready after this delay (no kubelet runs here; 0 leaves pods Pending).");
+        var nodes = flags.Int("nodes", 0, "Simulated nodes to run against the server (see `simulate`); 0 runs none unless --pod-ready-delay is given, which implies 1.");
+        var simulatorOptions = SimulateCommand.AddSimulatorFlags(flags);
         flags.Parse(args);
         if (flags.HelpRequested)
         {
@@ -28,6 +29,9 @@ public sealed class DevCommand : ICommand
             return 0;
         }
         if (instances() < 0) throw new FlagException($"--instances must be 0 or more, got {instances()}");
+        if (nodes() < 0) throw new FlagException($"--nodes must be 0 or more, got {nodes()}");
+        // No node by default, as a fresh cluster without kubelets: pods stay Pending.
+        var simulator = nodes() > 0 || flags.Changed("pod-ready-delay") ? simulatorOptions(Math.Max(1, nodes())) : null;
 
         using var signal = new ShutdownSignal();
         using var loggers = KlogLoggerProvider.CreateFactory(verbosity(), stderr);
@@ -35,10 +39,23 @@ public sealed class DevCommand : ICommand
         {
             StateDirectory = Path.GetFullPath(stateDir()),
             SecurePort = securePort(),
-            PodReadyDelay = podReadyDelay() > TimeSpan.Zero ? podReadyDelay() : null,
         };
         return await ApiServerCommand.ServeAsync(options, loggers, stdout, stderr, signal.Token,
-            (server, ct) => RunControllerManagersAsync(server, instances(), kcmPort(), verbosity(), stdout, stderr, ct));
+            (server, ct) => RunAlongsideAsync(server, simulator, loggers, instances(), kcmPort(), verbosity(), stdout, stderr, ct));
+    }
+
+    // The simulator runs in this process as an ordinary client of the server, with the admin kubeconfig.
+    private static async Task RunAlongsideAsync(EmbeddedApiServer server, Kcm.Simulator.SimulatorOptions? simulator, Microsoft.Extensions.Logging.ILoggerFactory loggers,
+        int count, int firstPort, int verbosity, TextWriter stdout, TextWriter stderr, CancellationToken stop)
+    {
+        if (simulator is null)
+        {
+            await RunControllerManagersAsync(server, count, firstPort, verbosity, stdout, stderr, stop);
+            return;
+        }
+        var simulation = SimulateCommand.RunAsync(server.AdminKubeconfigPath, simulator, loggers, stderr, stop);
+        await stdout.WriteLineAsync($"simulating {simulator.NodeCount} node(s) {simulator.NodeName(0)}..{simulator.NodeName(simulator.NodeCount - 1)}: pods are bound and Ready after {simulator.PodReadyDelay.TotalSeconds:0.###}s");
+        await Task.WhenAll(simulation, RunControllerManagersAsync(server, count, firstPort, verbosity, stdout, stderr, stop));
     }
 
     private static async Task RunControllerManagersAsync(EmbeddedApiServer server, int count, int firstPort, int verbosity,

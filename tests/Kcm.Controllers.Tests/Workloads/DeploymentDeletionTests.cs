@@ -14,7 +14,7 @@ public sealed class DeploymentDeletionTests(WorkloadControllersWithCollectorFixt
     [Fact(Timeout = 60_000)]
     public async Task Delete_RolledOutDeployment_ReplicaSetsAndPodsCollected()
     {
-        var ns = await WorkloadNamespace.CreateAsync(Client);
+        var ns = await WorkloadNamespace.CreateAsync(Client, fixture.NamespacePrefix);
         await ns.CreateAsync(NewDeployment("gone", 2, "nginx:1.24"));
         await ns.WaitForRolloutAsync("gone", 2, "nginx:1.24");
         await ns.SetImageAsync("gone", "nginx:1.25");

@@ -21,7 +21,7 @@ public sealed class DeploymentRolloutTests(WorkloadControllersFixture fixture) :
 
     private KubeApiClient Client => fixture.Host.Client;
 
-    public async Task InitializeAsync() => _ns = await WorkloadNamespace.CreateAsync(Client);
+    public async Task InitializeAsync() => _ns = await WorkloadNamespace.CreateAsync(Client, fixture.NamespacePrefix);
 
     public Task DisposeAsync() => Task.CompletedTask;
 

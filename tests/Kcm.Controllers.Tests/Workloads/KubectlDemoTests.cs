@@ -6,7 +6,7 @@ namespace Kcm.Controllers.Tests.Workloads;
 /// <summary>
 /// The README demo as a test: the real kubectl drives the shipped nginx Deployment through apply, set image,
 /// rollout status/history/undo, describe and delete while the deployment, replicaset and garbage collector
-/// controllers run against a server whose simulated node makes pods Ready.
+/// controllers run against a server whose simulated nodes make pods Ready.
 /// </summary>
 public sealed class KubectlDemoTests(WorkloadControllersWithCollectorFixture fixture) : IClassFixture<WorkloadControllersWithCollectorFixture>, IDisposable
 {
@@ -17,7 +17,7 @@ public sealed class KubectlDemoTests(WorkloadControllersWithCollectorFixture fix
     [Fact(Timeout = 120_000)]
     public async Task ReadmeDemo_ApplySetImageUndoDelete_BehavesAsUpstream()
     {
-        var ns = "demo-" + Guid.NewGuid().ToString("N")[..8];
+        var ns = fixture.NamespacePrefix + "demo-" + Guid.NewGuid().ToString("N")[..8];
         await Kubectl.OkAsync("create", "namespace", ns);
 
         await Kubectl.OkAsync("-n", ns, "apply", "-f", ExampleManifest("nginx-deployment.yaml"));

@@ -17,9 +17,10 @@ internal sealed class WorkloadNamespace(KubeApiClient client, string name)
 
     public string Name { get; } = name;
 
-    public static async Task<WorkloadNamespace> CreateAsync(KubeApiClient client)
+    /// <param name="prefix">The fixture's <see cref="WorkloadControllersFixture.NamespacePrefix"/>: its simulated nodes serve only those namespaces.</param>
+    public static async Task<WorkloadNamespace> CreateAsync(KubeApiClient client, string prefix)
     {
-        var ns = await client.CreateAsync(new Namespace { Metadata = new ObjectMeta { Name = "wl-" + Guid.NewGuid().ToString("N")[..8] } });
+        var ns = await client.CreateAsync(new Namespace { Metadata = new ObjectMeta { Name = prefix + Guid.NewGuid().ToString("N")[..8] } });
         return new WorkloadNamespace(client, ns.Metadata!.Name!);
     }
 
