@@ -37,8 +37,8 @@ public sealed class NodeSimulator : IAsyncDisposable
     private readonly RateLimitingQueue<string> _kubeletQueue;
     private readonly Scheduler _scheduler;
     private readonly PodRunner _runner;
-    private readonly ControllerWorkers _schedulerWorkers;
-    private readonly ControllerWorkers _kubeletWorkers;
+    private readonly ControllerWorkers<string> _schedulerWorkers;
+    private readonly ControllerWorkers<string> _kubeletWorkers;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _running = [];
 
@@ -54,8 +54,8 @@ public sealed class NodeSimulator : IAsyncDisposable
         _kubeletQueue = RateLimitingQueue<string>.WithDefaultControllerRateLimiter(new WorkQueueOptions { Name = "simulated-kubelet", TimeProvider = options.TimeProvider });
         _scheduler = new Scheduler(client, options, _podInformer.Cache, OwnNodes, _scheduleQueue.Add, _logger);
         _runner = new PodRunner(client, options, _podInformer.Cache, NodeNamed, CachedNode, _logger);
-        _schedulerWorkers = new ControllerWorkers("simulated-scheduler", _scheduleQueue, _scheduler.ScheduleAsync, _logger);
-        _kubeletWorkers = new ControllerWorkers("simulated-kubelet", _kubeletQueue, _runner.SyncAsync, _logger);
+        _schedulerWorkers = new ControllerWorkers<string>("simulated-scheduler", _scheduleQueue, _scheduler.ScheduleAsync, _logger);
+        _kubeletWorkers = new ControllerWorkers<string>("simulated-kubelet", _kubeletQueue, _runner.SyncAsync, _logger);
         _podInformer.AddEventHandler(new ResourceEventHandler<Pod>
         {
             Added = (pod, _) => OnPod(pod),
