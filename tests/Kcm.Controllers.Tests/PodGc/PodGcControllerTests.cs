@@ -25,7 +25,8 @@ public sealed class PodGcControllerTests(EmbeddedServerFixture server) : IClassF
 
     public async Task InitializeAsync()
     {
-        _host = new ControllerTestHost(server, DebugFileLoggerProvider.FromEnvironment());
+        // Unthrottled: on a shared cluster the collector also works through other tests' orphaned pods before ours.
+        _host = new ControllerTestHost(server, DebugFileLoggerProvider.FromEnvironment(), unthrottled: true);
         await Client.CreateAsync(new CoreNamespace { Metadata = new ObjectMeta { Name = _ns } });
         await TestNamespaces.EnsureDefaultServiceAccountAsync(Client, _ns);
     }
