@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Kcm.Testing;
 using static Kcm.ApiServer.Tests.Http;
 
 namespace Kcm.ApiServer.Tests;
@@ -14,7 +15,7 @@ public sealed class CrudTests(ApiServerFixture fixture)
     {
         var ns = await CreateNamespaceAsync(_client);
         var (code, created) = await PostAsync(_client, $"/api/v1/namespaces/{ns}/configmaps",
-            """{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm1","labels":{"a":"b"}},"data":{"k":"v"},"futureField":{"x":[1,2]}}""");
+            """{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm1","labels":{"a":"b"}},"data":{"k":"v"}}""");
         Assert.Equal(HttpStatusCode.Created, code);
         var meta = created!["metadata"]!;
         Assert.Equal(ns, Str(meta["namespace"]));
@@ -48,6 +49,22 @@ public sealed class CrudTests(ApiServerFixture fixture)
         Assert.Equal(HttpStatusCode.NotFound, goneCode);
         Assert.Equal(Canon("""{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"configmaps \"cm1\" not found","reason":"NotFound","details":{"name":"cm1","kind":"configmaps"},"code":404}"""),
             gone!.ToJsonString());
+    }
+
+    [EmbeddedDiffersFact("keeps unknown fields of built-in kinds (it only warns about them)", Timeout = 30000)]
+    public async Task Create_UnknownField_DroppedWithWarning()
+    {
+        var ns = await CreateNamespaceAsync(_client);
+        using var content = new StringContent("""{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm1"},"data":{"k":"v"},"futureField":{"x":[1,2]}}""");
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        using var response = await _client.PostAsync($"/api/v1/namespaces/{ns}/configmaps", content);
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal("299 - \"unknown field \\\"futureField\\\"\"", response.Headers.NonValidated["Warning"].ToString());
+        Assert.Null(JsonNode.Parse(await response.Content.ReadAsStringAsync())!["futureField"]);
+        var (_, got) = await GetAsync(_client, $"/api/v1/namespaces/{ns}/configmaps/cm1");
+        Assert.Null(got!["futureField"]);
+        Assert.Equal("v", Str(got["data"]!["k"]));
     }
 
     [Fact(Timeout = 30000)]
@@ -133,13 +150,13 @@ public sealed class CrudTests(ApiServerFixture fixture)
             body!.ToJsonString());
     }
 
-    [Fact(Timeout = 30000)]
+    [EmbeddedDiffersFact("prefixes the message with \"Internal error occurred: \"", Timeout = 30000)]
     public async Task Create_WithResourceVersion_InternalError()
     {
         var ns = await CreateNamespaceAsync(_client);
         var (code, body) = await PostAsync(_client, $"/api/v1/namespaces/{ns}/configmaps", """{"metadata":{"name":"c","resourceVersion":"5"}}""");
         Assert.Equal(HttpStatusCode.InternalServerError, code);
-        Assert.Equal("Internal error occurred: resourceVersion should not be set on objects to be created", Str(body!["message"]));
+        Assert.Equal("resourceVersion should not be set on objects to be created", Str(body!["message"]));
     }
 
     [Fact(Timeout = 30000)]
@@ -188,9 +205,19 @@ public sealed class CrudTests(ApiServerFixture fixture)
         var ns = await CreateNamespaceAsync(_client);
         var (code, _) = await PostAsync(_client, $"/api/v1/namespaces/{ns}/configmaps", """{"apiVersion":"v1","kind":"Secret","metadata":{"name":"c"}}""");
         Assert.Equal(HttpStatusCode.BadRequest, code);
-        var (code2, body2) = await PostAsync(_client, $"/api/v1/namespaces/{ns}/configmaps", """{"apiVersion":"apps/v1","kind":"ConfigMap","metadata":{"name":"c"}}""");
+        var (code2, _) = await PostAsync(_client, $"/api/v1/namespaces/{ns}/configmaps", """{"apiVersion":"apps/v1","kind":"ConfigMap","metadata":{"name":"c"}}""");
         Assert.Equal(HttpStatusCode.BadRequest, code2);
-        Assert.Equal("the API version in the data (apps/v1) does not match the expected API version (v1)", Str(body2!["message"]));
+        Assert.Equal(HttpStatusCode.NotFound, (await GetAsync(_client, $"/api/v1/namespaces/{ns}/configmaps/c")).Code);
+    }
+
+    [EmbeddedDiffersFact("words a kind or version mismatch differently (\"the API version in the data (apps/v1) does not match ...\")", Timeout = 30000)]
+    public async Task Create_WrongKind_UpstreamDecodeMessages()
+    {
+        var ns = await CreateNamespaceAsync(_client);
+        var (_, body) = await PostAsync(_client, $"/api/v1/namespaces/{ns}/configmaps", """{"apiVersion":"v1","kind":"Secret","metadata":{"name":"c"}}""");
+        Assert.Equal("Secret in version \"v1\" cannot be handled as a ConfigMap: converting (v1.Secret) to (core.ConfigMap): unknown conversion", Str(body!["message"]));
+        var (_, body2) = await PostAsync(_client, $"/api/v1/namespaces/{ns}/configmaps", """{"apiVersion":"apps/v1","kind":"ConfigMap","metadata":{"name":"c"}}""");
+        Assert.StartsWith("ConfigMap in version \"v1\" cannot be handled as a ConfigMap: no kind \"ConfigMap\" is registered for version \"apps/v1\"", Str(body2!["message"]));
     }
 
     [Fact(Timeout = 30000)]
@@ -220,15 +247,16 @@ public sealed class CrudTests(ApiServerFixture fixture)
         Assert.Equal(Str(created!["metadata"]!["resourceVersion"]), Str(same!["metadata"]!["resourceVersion"]));
     }
 
-    [Fact(Timeout = 30000)]
+    [EmbeddedDiffersFact("words the UID precondition conflict as the namespace registry does, with the resource instead of the kind", Timeout = 30000)]
     public async Task Delete_PreconditionMismatch_Conflict()
     {
         var ns = await CreateNamespaceAsync(_client);
-        await PostAsync(_client, $"/api/v1/namespaces/{ns}/configmaps", """{"metadata":{"name":"c"}}""");
+        var (_, created) = await PostAsync(_client, $"/api/v1/namespaces/{ns}/configmaps", """{"metadata":{"name":"c"}}""");
         var (code, body) = await DeleteAsync(_client, $"/api/v1/namespaces/{ns}/configmaps/c",
             """{"kind":"DeleteOptions","apiVersion":"v1","preconditions":{"uid":"nope"}}""");
         Assert.Equal(HttpStatusCode.Conflict, code);
-        Assert.StartsWith("Operation cannot be fulfilled on ConfigMap \"c\": the UID in the precondition (nope) does not match the UID in record (", Str(body!["message"]));
+        Assert.Equal($"Operation cannot be fulfilled on ConfigMap \"c\": the UID in the precondition (nope) does not match the UID in record ({Str(created!["metadata"]!["uid"])}). The object might have been deleted and then recreated",
+            Str(body!["message"]));
         Assert.Equal("ConfigMap", Str(body["details"]!["kind"]));
         Assert.Equal(HttpStatusCode.OK, (await GetAsync(_client, $"/api/v1/namespaces/{ns}/configmaps/c")).Code);
     }
@@ -268,8 +296,16 @@ public sealed class CrudTests(ApiServerFixture fixture)
         var (code2, patched) = await SendAsync(_client, HttpMethod.Patch, $"/api/v1/namespaces/{ns}/configmaps/c", """[{"op":"remove","path":"/data/a"}]""", "application/json-patch+json");
         Assert.Equal(HttpStatusCode.OK, code2);
         Assert.Equal(Canon("""{"b":"2"}"""), patched!["data"]!.ToJsonString());
-        var (code3, _) = await SendAsync(_client, HttpMethod.Patch, $"/api/v1/namespaces/{ns}/configmaps/c", "data: {}", "application/apply-patch+yaml");
-        Assert.Equal(HttpStatusCode.UnsupportedMediaType, code3);
+    }
+
+    [EmbeddedDiffersFact("has no server-side apply: an apply patch is 415 Unsupported Media Type", Timeout = 30000)]
+    public async Task Patch_ApplyWithoutFieldManager_Invalid()
+    {
+        var ns = await CreateNamespaceAsync(_client);
+        await PostAsync(_client, $"/api/v1/namespaces/{ns}/configmaps", """{"metadata":{"name":"c"},"data":{"a":"1"}}""");
+        var (code, body) = await SendAsync(_client, HttpMethod.Patch, $"/api/v1/namespaces/{ns}/configmaps/c", "data: {}", "application/apply-patch+yaml");
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, code);
+        Assert.Equal("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch", Str(body!["message"]));
     }
 
     [Fact(Timeout = 30000)]

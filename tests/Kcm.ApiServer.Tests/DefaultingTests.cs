@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Kcm.Testing;
 using static Kcm.ApiServer.Tests.Http;
 
 namespace Kcm.ApiServer.Tests;
@@ -176,7 +177,7 @@ public sealed class DefaultingTests(ApiServerFixture fixture)
         Assert.Equal("None", Str(spec["sessionAffinity"]));
         Assert.Equal("Cluster", Str(spec["internalTrafficPolicy"]));
         Assert.Null(spec["externalTrafficPolicy"]);
-        Assert.Equal(Canon("""{"name":"web","port":80,"protocol":"TCP","targetPort":80}"""), spec["ports"]![0]!.ToJsonString());
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse("""{"name":"web","protocol":"TCP","port":80,"targetPort":80}"""), spec["ports"]![0]), spec["ports"]![0]!.ToJsonString());
         Assert.Equal("http", Str(spec["ports"]![1]!["targetPort"]));
         var clusterIp = Str(spec["clusterIP"]);
         Assert.Matches(@"^10\.254\.[0-9]+\.[0-9]+$", clusterIp);
@@ -291,11 +292,29 @@ public sealed class DefaultingTests(ApiServerFixture fixture)
         Assert.Equal("BestEffort", Str(pod["status"]!["qosClass"]));
     }
 
+    [EmbeddedDiffersFact("does not inject the service-account token volume (ServiceAccount admission's kube-api-access-*)", Timeout = 30000)]
+    public async Task CreatePod_AutomountedServiceAccount_GetsProjectedTokenVolume()
+    {
+        var ns = await CreateNamespaceAsync(_client);
+        var pod = await CreateAsync($"/api/v1/namespaces/{ns}/pods",
+            """{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"nginx"}]}}""");
+        var volume = Assert.Single(pod["spec"]!["volumes"]!.AsArray())!;
+        var name = Str(volume["name"]);
+        Assert.Matches("^kube-api-access-[a-z0-9]{5}$", name);
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse("""
+            {"defaultMode":420,"sources":[{"serviceAccountToken":{"expirationSeconds":3607,"path":"token"}},
+             {"configMap":{"items":[{"key":"ca.crt","path":"ca.crt"}],"name":"kube-root-ca.crt"}},
+             {"downwardAPI":{"items":[{"fieldRef":{"apiVersion":"v1","fieldPath":"metadata.namespace"},"path":"namespace"}]}}]}
+            """), volume["projected"]), volume.ToJsonString());
+        var mount = Assert.Single(pod["spec"]!["containers"]![0]!["volumeMounts"]!.AsArray())!;
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse($$"""{"mountPath":"/var/run/secrets/kubernetes.io/serviceaccount","name":"{{name}}","readOnly":true}"""), mount), mount.ToJsonString());
+    }
+
     [Fact(Timeout = 30000)]
     public async Task CreatePod_ExplicitValues_AreKept()
     {
         var ns = await CreateNamespaceAsync(_client);
-        Assert.Equal(HttpStatusCode.Created, (await PostAsync(_client, $"/api/v1/namespaces/{ns}/serviceaccounts", """{"metadata":{"name":"builder"}}""")).Code);
+        await CreateAsync($"/api/v1/namespaces/{ns}/serviceaccounts", """{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"builder"}}""");
         var pod = await CreateAsync($"/api/v1/namespaces/{ns}/pods",
             """
             {"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"serviceAccountName":"builder","restartPolicy":"Never",

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Kcm.Testing;
 using static Kcm.ApiServer.Tests.Http;
 
 namespace Kcm.ApiServer.Tests;
@@ -160,15 +161,26 @@ public sealed class DeletionTests(ApiServerFixture fixture)
         Assert.Equal($"configmaps \"late\" is forbidden: unable to create new content in namespace {ns} because it is being terminated", Str(refused["message"]));
         Assert.Equal("NamespaceTerminating", Str(refused["details"]!["causes"]![0]!["reason"]));
 
-        var (againCode, _) = await DeleteAsync(_client, $"/api/v1/namespaces/{ns}");
-        Assert.Equal(HttpStatusCode.Conflict, againCode);
-
         var (_, current) = await GetAsync(_client, $"/api/v1/namespaces/{ns}");
         current!["spec"]!["finalizers"] = new JsonArray();
         var (finalizeCode, _) = await PutAsync(_client, $"/api/v1/namespaces/{ns}/finalize", current);
         Assert.Equal(HttpStatusCode.OK, finalizeCode);
         var (goneCode, _) = await GetAsync(_client, $"/api/v1/namespaces/{ns}");
         Assert.Equal(HttpStatusCode.NotFound, goneCode);
+    }
+
+    [EmbeddedDiffersFact("answers a second delete of a terminating namespace with 409 Conflict", Timeout = 30000)]
+    public async Task DeleteNamespace_AlreadyTerminating_ReturnsItUnchanged()
+    {
+        var ns = await CreateNamespaceAsync(_client);
+        var (_, marked) = await DeleteAsync(_client, $"/api/v1/namespaces/{ns}");
+
+        var (code, again) = await DeleteAsync(_client, $"/api/v1/namespaces/{ns}");
+
+        Assert.Equal(HttpStatusCode.OK, code);
+        Assert.Equal("Namespace", Str(again!["kind"]));
+        Assert.Equal("Terminating", Str(again["status"]!["phase"]));
+        Assert.Equal(Str(marked!["metadata"]!["resourceVersion"]), Str(again["metadata"]!["resourceVersion"]));
     }
 
     [Fact(Timeout = 30000)]

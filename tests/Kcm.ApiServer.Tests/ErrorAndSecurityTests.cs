@@ -32,7 +32,7 @@ public sealed class ErrorAndSecurityTests(ApiServerFixture fixture)
     [Fact(Timeout = 30000)]
     public async Task Request_WithoutClientCertificate_Unauthorized()
     {
-        using var anonymous = EmbeddedServerFixture.CreateHttpClient(fixture.StateDirectory, fixture.Url, withClientCertificate: false);
+        using var anonymous = fixture.NewHttpClient(withCredentials: false);
         var (code, body) = await GetAsync(anonymous, "/api/v1/namespaces");
         Assert.Equal(HttpStatusCode.Unauthorized, code);
         Assert.Equal(Canon("""{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"""),

@@ -38,23 +38,15 @@ internal static class Http
 
     public static string Str(JsonNode? node) => node?.GetValue<string>() ?? "";
 
+    /// <summary>A fresh namespace with its `default` ServiceAccount, which a real apiserver's admission requires before any pod.</summary>
     public static async Task<string> CreateNamespaceAsync(HttpClient c)
     {
         var name = "t-" + Guid.NewGuid().ToString("N")[..10];
         var (code, _) = await PostAsync(c, "/api/v1/namespaces", "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"" + (name) + "\"}}");
         Assert.Equal(HttpStatusCode.Created, code);
-        await EnsureDefaultServiceAccountAsync(c, name);
+        var (saCode, _) = await PostAsync(c, $"/api/v1/namespaces/{name}/serviceaccounts", """{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"default"}}""");
+        Assert.True(saCode is HttpStatusCode.Created or HttpStatusCode.Conflict, $"{saCode}"); // Conflict: a serviceaccount controller was quicker
         return name;
-    }
-
-    /// <summary>
-    /// Creates the "default" ServiceAccount pods run as, which the serviceaccount controller would create in a full
-    /// cluster: the ServiceAccount admission plugin refuses pods whose account does not exist.
-    /// </summary>
-    public static async Task EnsureDefaultServiceAccountAsync(HttpClient c, string ns)
-    {
-        var (code, _) = await PostAsync(c, $"/api/v1/namespaces/{ns}/serviceaccounts", "{\"metadata\":{\"name\":\"default\"}}");
-        Assert.True(code is HttpStatusCode.Created or HttpStatusCode.Conflict, $"creating ServiceAccount {ns}/default: {code}");
     }
 
     /// <summary>Reads newline-delimited watch events until <paramref name="count"/> arrived or the stream ends.</summary>

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Kcm.Testing;
 using static Kcm.ApiServer.Tests.Http;
 
 namespace Kcm.ApiServer.Tests;
@@ -129,7 +130,7 @@ public sealed class ListWatchTests(ApiServerFixture fixture)
         Assert.Equal(["one", "two"], events.Select(e => Str(e["object"]!["metadata"]!["name"])));
     }
 
-    [Fact(Timeout = 30000)]
+    [EmbeddedOnlyFact("needs the fixture's 50-event watch window; a real apiserver keeps minutes of history", Timeout = 30000)]
     public async Task Watch_TooOldResourceVersion_ErrorEvent410()
     {
         // The fixture retains 50 events per resource; push well past that.
@@ -149,7 +150,7 @@ public sealed class ListWatchTests(ApiServerFixture fixture)
         Assert.Equal(HttpStatusCode.OK, listCode);
     }
 
-    [Fact(Timeout = 30000)]
+    [EmbeddedOnlyFact("needs the fixture's 50-event window; a real apiserver's continue tokens live until etcd compacts (5 minutes)", Timeout = 30000)]
     public async Task List_ContinueOlderThanWindow_Expired()
     {
         var ns = await CreateNamespaceAsync(_client);
@@ -163,7 +164,7 @@ public sealed class ListWatchTests(ApiServerFixture fixture)
         Assert.NotEmpty(Str(body["metadata"]!["continue"]));
     }
 
-    [Fact(Timeout = 30000)]
+    [EmbeddedOnlyFact("waits for a bookmark, which the fixture's server sends every 200 ms (a real apiserver about once a minute)", Timeout = 30000)]
     public async Task Watch_Bookmarks_SentPeriodically()
     {
         var ns = await CreateNamespaceAsync(_client);
@@ -177,8 +178,9 @@ public sealed class ListWatchTests(ApiServerFixture fixture)
     [Fact(Timeout = 30000)]
     public async Task Watch_TimeoutSeconds_EndsStream()
     {
+        var ns = await CreateNamespaceAsync(_client);
         var started = DateTime.UtcNow;
-        var events = await ReadWatchAsync(_client, "/api/v1/namespaces/kube-public/configmaps?watch=true&timeoutSeconds=1", 100, TimeSpan.FromSeconds(10));
+        var events = await ReadWatchAsync(_client, $"/api/v1/namespaces/{ns}/configmaps?watch=true&timeoutSeconds=1", 100, TimeSpan.FromSeconds(10));
         Assert.Empty(events);
         Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(8));
     }

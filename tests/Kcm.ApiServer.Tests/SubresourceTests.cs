@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Kcm.Testing;
 using static Kcm.ApiServer.Tests.Http;
 
 namespace Kcm.ApiServer.Tests;
@@ -36,10 +37,20 @@ public sealed class SubresourceTests(ApiServerFixture fixture)
         Assert.Equal(1, statusUpdated["metadata"]!["generation"]!.GetValue<long>());
 
         var (patchCode, patched) = await SendAsync(_client, HttpMethod.Patch, path + "/status",
-            """{"status":{"availableReplicas":1},"spec":{"replicas":11}}""", "application/merge-patch+json");
-        Assert.Equal(HttpStatusCode.OK, patchCode);
+            """{"status":{"readyReplicas":1,"availableReplicas":1},"spec":{"replicas":11}}""", "application/merge-patch+json");
+        Assert.True(patchCode == HttpStatusCode.OK, patched?.ToJsonString());
         Assert.Equal(1, patched!["status"]!["availableReplicas"]!.GetValue<int>());
         Assert.Equal(2, patched["spec"]!["replicas"]!.GetValue<int>());
+    }
+
+    [EmbeddedDiffersFact("does not validate Deployment status (availableReplicas may exceed readyReplicas)", Timeout = 30000)]
+    public async Task Status_AvailableAboveReady_Invalid()
+    {
+        var (ns, _) = await CreateDeploymentAsync();
+        var (code, body) = await SendAsync(_client, HttpMethod.Patch, $"/apis/apps/v1/namespaces/{ns}/deployments/d/status",
+            """{"status":{"replicas":2,"availableReplicas":1}}""", "application/merge-patch+json");
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, code);
+        Assert.Equal("Deployment.apps \"d\" is invalid: status.availableReplicas: Invalid value: 1: cannot be greater than readyReplicas", Str(body!["message"]));
     }
 
     [Fact(Timeout = 30000)]

@@ -41,6 +41,22 @@ public sealed class RealClusterTheoryAttribute : TheoryAttribute
     }
 }
 
+/// <summary>
+/// Upstream behaviour the embedded server does not reproduce yet: the test asserts what a real v1.26 apiserver does and
+/// is skipped on the embedded server, naming the difference. Drop the attribute once the embedded server is fixed.
+/// </summary>
+public sealed class EmbeddedDiffersFactAttribute : FactAttribute
+{
+    public EmbeddedDiffersFactAttribute(string difference)
+    {
+        // KCM_TEST_EMBEDDED_DIFFERS=run runs them on the embedded server anyway, to see which differences are gone.
+        if (!ServerConditions.UsesExternalCluster && Environment.GetEnvironmentVariable("KCM_TEST_EMBEDDED_DIFFERS") != "run")
+        {
+            Skip = "embedded server differs from upstream: " + difference;
+        }
+    }
+}
+
 public static class ServerConditions
 {
     public static bool UsesExternalCluster => !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(EmbeddedServerFixture.KubeconfigVariable));

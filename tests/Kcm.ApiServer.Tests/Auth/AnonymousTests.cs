@@ -7,10 +7,10 @@ namespace Kcm.ApiServer.Tests.Auth;
 
 public sealed class AnonymousTests(AnonymousServerFixture fixture) : IClassFixture<AnonymousServerFixture>
 {
-    [Fact(Timeout = 30000)]
+    [EmbeddedOnlyFact("the fixture starts the server with --anonymous-auth=true; CI's cluster runs with it off", Timeout = 30000)]
     public async Task NoCredentials_AnonymousEnabled_PublicInfoServedAndResourcesForbidden()
     {
-        using var client = EmbeddedServerFixture.CreateHttpClient(fixture.StateDirectory, fixture.Url, withClientCertificate: false);
+        using var client = fixture.NewHttpClient(withCredentials: false);
         Assert.Equal(HttpStatusCode.OK, (await GetAsync(client, "/version")).Code);
         var (code, body) = await GetAsync(client, "/api/v1/pods");
         Assert.Equal(HttpStatusCode.Forbidden, code);
@@ -21,10 +21,10 @@ public sealed class AnonymousTests(AnonymousServerFixture fixture) : IClassFixtu
         Assert.Equal("forbidden: User \"system:anonymous\" cannot get path \"/apis\"", Str(body!["message"]));
     }
 
-    [Fact(Timeout = 30000)]
+    [EmbeddedOnlyFact("the fixture starts the server with --anonymous-auth=true; CI's cluster runs with it off", Timeout = 30000)]
     public async Task InvalidToken_AnonymousEnabled_Unauthorized()
     {
-        using var client = EmbeddedServerFixture.CreateHttpClient(fixture.StateDirectory, fixture.Url, withClientCertificate: false);
+        using var client = fixture.NewHttpClient(withCredentials: false);
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "bogus");
         Assert.Equal(HttpStatusCode.Unauthorized, (await GetAsync(client, "/version")).Code);
     }

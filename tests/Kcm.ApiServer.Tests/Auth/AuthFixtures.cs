@@ -37,14 +37,27 @@ public sealed class AuthServerFixture : EmbeddedServerFixture
         options.TokenAuthFile = tokenFile;
     }
 
+    // A real cluster has no token file: there the same users get client certificates from the cluster CA instead.
+    private static readonly Dictionary<string, (string User, string[] Groups)> TokenUsers = new()
+    {
+        [AliceToken] = ("alice", ["team-a", "team-b"]),
+        [RootToken] = ("root", ["system:masters"]),
+        [BobToken] = ("bob", []),
+    };
+
+    /// <summary>A client for the token's user: the bearer token itself, or (on a real cluster) a certificate naming the same user and groups.</summary>
     public HttpClient ClientWithToken(string token)
     {
-        var client = CreateHttpClient(StateDirectory, Url, withClientCertificate: false);
+        if (UsesExternalCluster && TokenUsers.TryGetValue(token, out var identity))
+        {
+            return NewHttpClient(clientCertificate: TestCertificates.IssueClientCertificate(CaPath, CaKeyPath, identity.User, identity.Groups));
+        }
+        var client = NewHttpClient(withCredentials: false);
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return client;
     }
 
-    public HttpClient ClientWithoutCredentials() => CreateHttpClient(StateDirectory, Url, withClientCertificate: false);
+    public HttpClient ClientWithoutCredentials() => NewHttpClient(withCredentials: false);
 }
 
 /// <summary>RBAC server with --anonymous-auth=true.</summary>

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Kcm.ApiServer.Authentication.ServiceAccounts;
+using Kcm.Testing;
 using static Kcm.ApiServer.Tests.Auth.AuthHttp;
 using static Kcm.ApiServer.Tests.Http;
 
@@ -12,7 +13,7 @@ public sealed class AuthenticationTests(AuthServerFixture fixture)
 {
     private readonly HttpClient _admin = fixture.HttpClient;
 
-    [Fact(Timeout = 30000)]
+    [EmbeddedOnlyFact("static tokens come from the fixture's --token-auth-file", Timeout = 30000)]
     public async Task StaticToken_FromTokenFile_AuthenticatesWithUidAndGroups()
     {
         var status = await TokenReviewAsync(_admin, AuthServerFixture.AliceToken);
@@ -26,7 +27,7 @@ public sealed class AuthenticationTests(AuthServerFixture fixture)
         Assert.Equal(HttpStatusCode.OK, (await GetAsync(root, "/api/v1/namespaces")).Code);
     }
 
-    [Fact(Timeout = 30000)]
+    [EmbeddedOnlyFact("reads the admin-token file the embedded server writes into its state directory", Timeout = 30000)]
     public async Task AdminToken_InStateDirectory_IsSuperuser()
     {
         var token = File.ReadAllText(Path.Combine(fixture.StateDirectory, "admin-token")).Trim();
@@ -49,37 +50,44 @@ public sealed class AuthenticationTests(AuthServerFixture fixture)
     [Fact(Timeout = 30000)]
     public async Task BootstrapToken_Valid_AuthenticatesAsBootstrapUser()
     {
-        await CreateBootstrapSecretAsync("abc123", "0123456789abcdef", fixture.Clock.GetUtcNow().AddHours(1), usage: true,
+        var id = NewTokenId();
+        await CreateBootstrapSecretAsync(id, "0123456789abcdef", fixture.Clock.GetUtcNow().AddHours(1), usage: true,
             extraGroups: "system:bootstrappers:kubeadm:default-node-token");
-        var status = await TokenReviewAsync(_admin, "abc123.0123456789abcdef");
+        var status = await Eventually.GetAsync("bootstrap token accepted", async () =>
+        {
+            var review = await TokenReviewAsync(_admin, $"{id}.0123456789abcdef");
+            return review["authenticated"] is null ? null : review;
+        });
         Assert.True(status["authenticated"]!.GetValue<bool>());
-        Assert.Equal("system:bootstrap:abc123", Str(status["user"]!["username"]));
+        Assert.Equal($"system:bootstrap:{id}", Str(status["user"]!["username"]));
         Assert.Equal(["system:bootstrappers", "system:bootstrappers:kubeadm:default-node-token", "system:authenticated"],
             Strings(status["user"]!["groups"]));
 
-        using var client = fixture.ClientWithToken("abc123.0123456789abcdef");
+        using var client = fixture.ClientWithToken($"{id}.0123456789abcdef");
         var (code, body) = await GetAsync(client, "/api/v1/namespaces");
         Assert.Equal(HttpStatusCode.Forbidden, code);
-        Assert.Contains("User \"system:bootstrap:abc123\"", Str(body!["message"]));
+        Assert.Contains($"User \"system:bootstrap:{id}\"", Str(body!["message"]));
 
-        using var wrongSecret = fixture.ClientWithToken("abc123.0123456789abcdee");
+        using var wrongSecret = fixture.ClientWithToken($"{id}.0123456789abcdee");
         Assert.Equal(HttpStatusCode.Unauthorized, (await GetAsync(wrongSecret, "/api/v1/namespaces")).Code);
     }
 
     [Fact(Timeout = 30000)]
     public async Task BootstrapToken_Expired_Unauthorized()
     {
-        await CreateBootstrapSecretAsync("exp123", "0123456789abcdef", fixture.Clock.GetUtcNow().AddMinutes(-1), usage: true, extraGroups: null);
-        using var client = fixture.ClientWithToken("exp123.0123456789abcdef");
+        var id = NewTokenId();
+        await CreateBootstrapSecretAsync(id, "0123456789abcdef", fixture.Clock.GetUtcNow().AddMinutes(-1), usage: true, extraGroups: null);
+        using var client = fixture.ClientWithToken($"{id}.0123456789abcdef");
         Assert.Equal(HttpStatusCode.Unauthorized, (await GetAsync(client, "/api/v1/namespaces")).Code);
-        Assert.Null((await TokenReviewAsync(_admin, "exp123.0123456789abcdef"))["authenticated"]);
+        Assert.Null((await TokenReviewAsync(_admin, $"{id}.0123456789abcdef"))["authenticated"]);
     }
 
     [Fact(Timeout = 30000)]
     public async Task BootstrapToken_WithoutAuthenticationUsage_Unauthorized()
     {
-        await CreateBootstrapSecretAsync("nou123", "0123456789abcdef", fixture.Clock.GetUtcNow().AddHours(1), usage: false, extraGroups: null);
-        using var client = fixture.ClientWithToken("nou123.0123456789abcdef");
+        var id = NewTokenId();
+        await CreateBootstrapSecretAsync(id, "0123456789abcdef", fixture.Clock.GetUtcNow().AddHours(1), usage: false, extraGroups: null);
+        using var client = fixture.ClientWithToken($"{id}.0123456789abcdef");
         Assert.Equal(HttpStatusCode.Unauthorized, (await GetAsync(client, "/api/v1/namespaces")).Code);
     }
 
@@ -88,7 +96,7 @@ public sealed class AuthenticationTests(AuthServerFixture fixture)
     {
         var ns = await CreateNamespaceAsync(_admin);
         var uid = await CreateServiceAccountAsync(_admin, ns, "legacy");
-        var signer = ServiceAccountTokenSigner.Load(Path.Combine(fixture.StateDirectory, "ca-key.pem"));
+        var signer = ServiceAccountTokenSigner.Load(fixture.ServiceAccountKeyPath);
         var token = signer.Sign(new JsonObject
         {
             ["iss"] = "kubernetes/serviceaccount",
@@ -99,13 +107,13 @@ public sealed class AuthenticationTests(AuthServerFixture fixture)
             ["sub"] = $"system:serviceaccount:{ns}:legacy",
         });
         // Before its secret exists the token is not honoured.
-        Assert.Equal("Token has been invalidated", Str((await TokenReviewAsync(_admin, token))["error"]));
+        Assert.Contains("Token has been invalidated", Str((await TokenReviewAsync(_admin, token))["error"]));
         var data = Convert.ToBase64String(Encoding.UTF8.GetBytes(token));
         await CreateAsync(_admin, $"/api/v1/namespaces/{ns}/secrets",
-            $$$"""{"apiVersion":"v1","kind":"Secret","metadata":{"name":"legacy-token"},"type":"kubernetes.io/service-account-token","data":{"token":"{{{data}}}"}}""");
+            $$$"""{"apiVersion":"v1","kind":"Secret","metadata":{"name":"legacy-token","annotations":{"kubernetes.io/service-account.name":"legacy"}},"type":"kubernetes.io/service-account-token","data":{"token":"{{{data}}}"}}""");
 
-        var status = await TokenReviewAsync(_admin, token);
-        Assert.True(status["authenticated"]!.GetValue<bool>(), status.ToJsonString());
+        // A real apiserver looks the secret up in its informer cache, so the token is honoured once that has caught up.
+        var status = await AuthenticatedReviewAsync(token);
         Assert.Equal($"system:serviceaccount:{ns}:legacy", Str(status["user"]!["username"]));
         Assert.Equal(uid, Str(status["user"]!["uid"]));
         Assert.Equal(["system:serviceaccounts", $"system:serviceaccounts:{ns}", "system:authenticated"], Strings(status["user"]!["groups"]));
@@ -117,7 +125,7 @@ public sealed class AuthenticationTests(AuthServerFixture fixture)
             Str(body!["message"]));
 
         Assert.Equal(HttpStatusCode.OK, (await DeleteAsync(_admin, $"/api/v1/namespaces/{ns}/serviceaccounts/legacy")).Code);
-        Assert.Equal("serviceaccounts \"legacy\" not found", Str((await TokenReviewAsync(_admin, token))["error"]));
+        await ReviewErrorAsync(token, "serviceaccounts \"legacy\" not found");
         Assert.Equal(HttpStatusCode.Unauthorized, (await GetAsync(client, $"/api/v1/namespaces/{ns}/pods")).Code);
     }
 
@@ -133,20 +141,23 @@ public sealed class AuthenticationTests(AuthServerFixture fixture)
         var token = Str(response["status"]!["token"]);
         Assert.NotEmpty(Str(response["status"]!["expirationTimestamp"]));
 
-        var status = await TokenReviewAsync(_admin, token);
-        Assert.True(status["authenticated"]!.GetValue<bool>(), status.ToJsonString());
+        var status = await AuthenticatedReviewAsync(token);
         Assert.Equal($"system:serviceaccount:{ns}:bound", Str(status["user"]!["username"]));
         Assert.Equal(uid, Str(status["user"]!["uid"]));
 
         using var client = fixture.ClientWithToken(token);
         Assert.Equal(HttpStatusCode.Forbidden, (await GetAsync(client, $"/api/v1/namespaces/{ns}/configmaps")).Code);
+        // A Role of our own: the aggregated `view` gets its rules from a controller that a bare apiserver lacks.
+        await CreateAsync(_admin, $"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles",
+            """{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"cm-view"},"rules":[{"apiGroups":[""],"resources":["configmaps"],"verbs":["list"]}]}""");
         await CreateAsync(_admin, $"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings",
-            $$"""{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"sa-view"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"view"},"subjects":[{"kind":"ServiceAccount","name":"bound"}]}""");
-        Assert.Equal(HttpStatusCode.OK, (await GetAsync(client, $"/api/v1/namespaces/{ns}/configmaps")).Code);
+            """{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"sa-view"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"cm-view"},"subjects":[{"kind":"ServiceAccount","name":"bound"}]}""");
+        // RBAC and service-account lookups read informer caches on a real apiserver: changes show after a moment.
+        await Eventually.TrueAsync("the new RoleBinding admits the token", async () => (await GetAsync(client, $"/api/v1/namespaces/{ns}/configmaps")).Code == HttpStatusCode.OK);
 
         Assert.Equal(HttpStatusCode.OK, (await DeleteAsync(_admin, $"/api/v1/namespaces/{ns}/serviceaccounts/bound")).Code);
+        await ReviewErrorAsync(token, "serviceaccounts \"bound\" not found");
         Assert.Equal(HttpStatusCode.Unauthorized, (await GetAsync(client, $"/api/v1/namespaces/{ns}/configmaps")).Code);
-        Assert.Equal("serviceaccounts \"bound\" not found", Str((await TokenReviewAsync(_admin, token))["error"]));
     }
 
     [Fact(Timeout = 30000)]
@@ -158,7 +169,8 @@ public sealed class AuthenticationTests(AuthServerFixture fixture)
         using var client = fixture.ClientWithToken(token);
         Assert.Equal(HttpStatusCode.Unauthorized, (await GetAsync(client, "/api/v1/namespaces")).Code);
         var status = await TokenReviewAsync(_admin, token);
-        Assert.Equal("token audiences [\"vault\"] is invalid for the target audiences [\"https://kubernetes.default.svc.cluster.local\"]", Str(status["error"]));
+        // A real apiserver lists every authenticator's complaint ("[invalid bearer token, token audiences ...]").
+        Assert.Contains("token audiences [\"vault\"] is invalid for the target audiences [\"https://kubernetes.default.svc.cluster.local\"]", Str(status["error"]));
         var forVault = await TokenReviewAsync(_admin, token, "vault");
         Assert.True(forVault["authenticated"]!.GetValue<bool>());
         Assert.Equal(["vault"], Strings(forVault["audiences"]));
@@ -173,11 +185,11 @@ public sealed class AuthenticationTests(AuthServerFixture fixture)
             """{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"serviceAccountName":"runner","containers":[{"name":"c","image":"busybox"}]}}""");
         var podUid = Str((await GetAsync(_admin, $"/api/v1/namespaces/{ns}/pods/p")).Body!["metadata"]!["uid"]);
         var token = Str((await RequestTokenAsync(_admin, ns, "runner", """{"boundObjectRef":{"apiVersion":"v1","kind":"Pod","name":"p"}}"""))["status"]!["token"]);
-        var status = await TokenReviewAsync(_admin, token);
+        var status = await AuthenticatedReviewAsync(token);
         Assert.Equal(["p"], Strings(status["user"]!["extra"]!["authentication.kubernetes.io/pod-name"]));
         Assert.Equal([podUid], Strings(status["user"]!["extra"]!["authentication.kubernetes.io/pod-uid"]));
         Assert.Equal(HttpStatusCode.OK, (await DeleteAsync(_admin, $"/api/v1/namespaces/{ns}/pods/p")).Code);
-        Assert.Equal("service account token has been invalidated", Str((await TokenReviewAsync(_admin, token))["error"]));
+        await ReviewErrorAsync(token, "service account token has been invalidated");
     }
 
     [Fact(Timeout = 30000)]
@@ -194,7 +206,7 @@ public sealed class AuthenticationTests(AuthServerFixture fixture)
             """{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{}}""")).Code);
     }
 
-    [Fact(Timeout = 30000)]
+    [EmbeddedOnlyFact("moves the embedded server's clock past the token's expiry", Timeout = 30000)]
     public async Task TokenRequest_AfterExpiry_Unauthorized()
     {
         var ns = await CreateNamespaceAsync(_admin);
@@ -207,6 +219,19 @@ public sealed class AuthenticationTests(AuthServerFixture fixture)
         using var client = fixture.ClientWithToken(token);
         Assert.Equal(HttpStatusCode.Unauthorized, (await GetAsync(client, "/api/v1/namespaces")).Code);
     }
+
+    private Task<JsonNode> AuthenticatedReviewAsync(string token) => Eventually.GetAsync("token authenticated", async () =>
+    {
+        var status = await TokenReviewAsync(_admin, token);
+        return status["authenticated"]?.GetValue<bool>() == true ? status : null;
+    });
+
+    // A real apiserver lists every token authenticator's complaint ("[invalid bearer token, <error>]"); ours gives the one that matters.
+    private Task ReviewErrorAsync(string token, string error) => Eventually.TrueAsync($"token review error \"{error}\"",
+        async () => Str((await TokenReviewAsync(_admin, token))["error"]).Contains(error, StringComparison.Ordinal));
+
+    // Bootstrap token secrets live in kube-system: a fresh id per test keeps runs on a shared cluster apart.
+    private static string NewTokenId() => "t" + Guid.NewGuid().ToString("N")[..5];
 
     private async Task CreateBootstrapSecretAsync(string id, string secret, DateTimeOffset expiration, bool usage, string? extraGroups)
     {

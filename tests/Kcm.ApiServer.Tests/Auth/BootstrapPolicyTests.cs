@@ -1,4 +1,5 @@
 using System.Net;
+using Kcm.Testing;
 using static Kcm.ApiServer.Tests.Auth.AuthHttp;
 using static Kcm.ApiServer.Tests.Http;
 
@@ -36,11 +37,13 @@ public sealed class BootstrapPolicyTests(AuthServerFixture fixture)
         var (_, binding) = await GetAsync(_admin, $"{Rbac}/clusterrolebindings/system:controller:certificate-controller");
         Assert.Equal("ServiceAccount", Str(binding!["subjects"]![0]!["kind"]));
         Assert.Equal("kube-system", Str(binding["subjects"]![0]!["namespace"]));
-        Assert.False((await SubjectAccessReviewAsync(_admin, "system:bootstrap:abc", ["system:bootstrappers"], "create",
+        // The default policy alone lets no one create CSRs. (Not asked for system:bootstrappers: the deployment guide binds
+        // that group, and a test class of the controllers suite does so on a shared cluster.)
+        Assert.False((await SubjectAccessReviewAsync(_admin, "system:bootstrap:abc", ["system:bootstrappers:kubeadm:default-node-token", "system:authenticated"], "create",
             "certificatesigningrequests", group: "certificates.k8s.io"))["allowed"]!.GetValue<bool>());
     }
 
-    [Fact(Timeout = 30000)]
+    [EmbeddedOnlyFact("aggregated ClusterRoles get their rules from the clusterrole-aggregation controller, which the embedded server stands in for and a bare apiserver lacks", Timeout = 30000)]
     public async Task AggregatedRoles_HaveUnionOfRules()
     {
         var ns = await CreateNamespaceAsync(_admin);

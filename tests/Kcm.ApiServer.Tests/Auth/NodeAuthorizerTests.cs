@@ -1,3 +1,4 @@
+using Kcm.Testing;
 using static Kcm.ApiServer.Tests.Auth.AuthHttp;
 using static Kcm.ApiServer.Tests.Http;
 
@@ -16,7 +17,9 @@ public sealed class NodeAuthorizerTests(AuthServerFixture fixture)
         await CreateAsync(_admin, $"/api/v1/namespaces/{ns}/pods",
             """{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"nodeName":"n1","containers":[{"name":"c","image":"busybox","envFrom":[{"secretRef":{"name":"creds"}}]}]}}""");
 
-        Assert.True((await SubjectAccessReviewAsync(_admin, "system:node:n1", NodeGroups, "get", "secrets", ns, name: "creds"))["allowed"]!.GetValue<bool>());
+        // The node authorizer's graph follows pods through an informer on a real apiserver.
+        await Eventually.TrueAsync("the pod's node may read its secret",
+            async () => (await SubjectAccessReviewAsync(_admin, "system:node:n1", NodeGroups, "get", "secrets", ns, name: "creds"))["allowed"]!.GetValue<bool>());
         var other = await SubjectAccessReviewAsync(_admin, "system:node:n2", NodeGroups, "get", "secrets", ns, name: "creds");
         Assert.False(other["allowed"]!.GetValue<bool>());
         Assert.Equal("no relationship found between node 'n2' and this object", Str(other["reason"]));

@@ -10,6 +10,16 @@ using Kcm.Testing;
 namespace Kcm.Controllers.Tests.Certificates;
 
 /// <summary>The embedded server with RBAC authorization, as the guides' clusters run.</summary>
+/// <summary>
+/// The classes that create CSRs run one after another: CSRs are cluster-scoped, and the cleaner test deletes every old
+/// one it sees, which on a shared real cluster would include the other classes' requests.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class CsrCollection
+{
+    public const string Name = "certificate signing requests";
+}
+
 public sealed class RbacServerFixture : EmbeddedServerFixture
 {
     protected override void Configure(EmbeddedApiServerOptions options) => options.AuthorizationModes = ["RBAC"];

@@ -6,6 +6,7 @@ using static Kcm.Controllers.Tests.Certificates.CertificateTestData;
 
 namespace Kcm.Controllers.Tests.Certificates;
 
+[Collection(CsrCollection.Name)]
 public sealed class CsrApprovingControllerTests(RbacServerFixture fixture) : IClassFixture<RbacServerFixture>
 {
     [Fact]

@@ -9,6 +9,7 @@ using static Kcm.Controllers.Tests.Certificates.CertificateTestData;
 
 namespace Kcm.Controllers.Tests.Certificates;
 
+[Collection(CsrCollection.Name)]
 public sealed class CsrCleanerControllerTests(RbacServerFixture fixture) : IClassFixture<RbacServerFixture>, IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "kcm-cleaner-" + Guid.NewGuid().ToString("N")[..8]);
@@ -86,7 +87,7 @@ public sealed class CsrCleanerControllerTests(RbacServerFixture fixture) : IClas
         await Eventually.TrueAsync("the cache to hold every CSR", () => Task.FromResult(
             cache.Get(new Runtime.Informers.ObjectKey(null, pending.Metadata!.Name!)) is not null
             && cache.Get(new Runtime.Informers.ObjectKey(null, failed.Metadata!.Name!))?.Status?.Conditions?.Count == 2
-            && cache.List().Count(c => Csr.IsIssued(c)) == 2));
+            && new[] { issued, expired }.All(c => cache.Get(new Runtime.Informers.ObjectKey(null, c.Metadata!.Name!)) is { } cached && Csr.IsIssued(cached))));
 
         async Task<string[]> RemainingAfterAsync(TimeSpan offset)
         {

@@ -29,9 +29,11 @@ public sealed class NodeRbacServerFixture : EmbeddedServerFixture
 /// certificate, and a kubelet serving certificate that waits for a manual approval. The cluster signing CA is the
 /// server's own ca.pem / ca-key.pem, as the guides' kube-controller-manager unit configures it.
 /// </summary>
+[Collection(CsrCollection.Name)]
 public sealed class KubeletTlsBootstrapTests(NodeRbacServerFixture fixture) : IClassFixture<NodeRbacServerFixture>, IDisposable
 {
-    private const string TokenId = "abcdef";
+    // A fresh token id per run: the token's Secret lives in kube-system of a possibly shared, reused cluster.
+    private readonly string _tokenId = "t" + Guid.NewGuid().ToString("N")[..5];
     private const string TokenSecret = "0123456789abcdef";
     private static readonly TimeSpan Year = TimeSpan.FromHours(8760);
 
@@ -42,12 +44,12 @@ public sealed class KubeletTlsBootstrapTests(NodeRbacServerFixture fixture) : IC
         if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
     }
 
-    private string CaFile => Path.Combine(fixture.StateDirectory, "ca.pem");
+    private string CaFile => fixture.CaPath;
 
     private ControllerTestHost StartCertificateControllers()
     {
         var host = new ControllerTestHost(fixture);
-        var keyFile = Path.Combine(fixture.StateDirectory, "ca-key.pem");
+        var keyFile = fixture.CaKeyPath;
         string[] signers = [Csr.KubeletServingSignerName, Csr.KubeApiServerClientKubeletSignerName, Csr.KubeApiServerClientSignerName, Csr.LegacyUnknownSignerName];
         var signing = signers.Select(s => new CsrSigningController(host.Context, new CsrSignerOptions(s, CaFile, keyFile, Year))).ToList();
         var approving = new CsrApprovingController(host.Context);
@@ -59,11 +61,11 @@ public sealed class KubeletTlsBootstrapTests(NodeRbacServerFixture fixture) : IC
     {
         await admin.CreateAsync(new Secret
         {
-            Metadata = new ObjectMeta { Name = $"bootstrap-token-{TokenId}", Namespace = "kube-system" },
+            Metadata = new ObjectMeta { Name = $"bootstrap-token-{_tokenId}", Namespace = "kube-system" },
             Type = "bootstrap.kubernetes.io/token",
             Data = new Dictionary<string, byte[]>
             {
-                ["token-id"] = Encoding.ASCII.GetBytes(TokenId),
+                ["token-id"] = Encoding.ASCII.GetBytes(_tokenId),
                 ["token-secret"] = Encoding.ASCII.GetBytes(TokenSecret),
                 ["usage-bootstrap-authentication"] = "true"u8.ToArray(),
                 ["usage-bootstrap-signing"] = "true"u8.ToArray(),
@@ -75,13 +77,22 @@ public sealed class KubeletTlsBootstrapTests(NodeRbacServerFixture fixture) : IC
         await BindAsync(admin, "node-client-cert-renewal", "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", "system:nodes");
     }
 
-    private static Task BindAsync(KubeApiClient admin, string name, string clusterRole, string group)
-        => admin.CreateAsync(new ClusterRoleBinding
+    // The guide's binding names; a cluster reused from an earlier run may have them already.
+    private static async Task BindAsync(KubeApiClient admin, string name, string clusterRole, string group)
+    {
+        try
         {
-            Metadata = new ObjectMeta { Name = name },
-            RoleRef = new RoleRef { ApiGroup = "rbac.authorization.k8s.io", Kind = "ClusterRole", Name = clusterRole },
-            Subjects = [new Subject { ApiGroup = "rbac.authorization.k8s.io", Kind = "Group", Name = group }],
-        });
+            await admin.CreateAsync(new ClusterRoleBinding
+            {
+                Metadata = new ObjectMeta { Name = name },
+                RoleRef = new RoleRef { ApiGroup = "rbac.authorization.k8s.io", Kind = "ClusterRole", Name = clusterRole },
+                Subjects = [new Subject { ApiGroup = "rbac.authorization.k8s.io", Kind = "Group", Name = group }],
+            });
+        }
+        catch (Kcm.Client.Errors.AlreadyExistsException)
+        {
+        }
+    }
 
     private KubeApiClient ClientWith(string? bearerToken = null, X509Certificate2? clientCertificate = null) => new(new ClientConfig
     {
@@ -146,15 +157,16 @@ public sealed class KubeletTlsBootstrapTests(NodeRbacServerFixture fixture) : IC
     [Fact]
     public async Task Bootstrap_KubeletClientThenRenewalThenServing_AsTheGuideScriptsIt()
     {
-        if (fixture.UsesExternalCluster) return; // signs with the embedded server's own CA files, which a real cluster does not expose
         await using var host = StartCertificateControllers();
         await SetUpBootstrapAsync(host.Client);
 
         // 1. The kubelet authenticates with the bootstrap token and asks for its client certificate.
-        using var bootstrap = ClientWith(bearerToken: $"{TokenId}.{TokenSecret}");
+        using var bootstrap = ClientWith(bearerToken: $"{_tokenId}.{TokenSecret}");
         var before = DateTimeOffset.UtcNow;
-        var (first, firstKey) = await RequestAsync(bootstrap, Csr.KubeApiServerClientKubeletSignerName, "system:node:node01", KubeletClientUsages);
-        Assert.Equal($"system:bootstrap:{TokenId}", first.Spec!.Username);
+        // A real apiserver knows the token and the bindings once its informers have seen them: retry until then.
+        var (first, firstKey) = (await Eventually.GetAsync("the bootstrap token admitted",
+            async () => Tuple.Create(await RequestAsync(bootstrap, Csr.KubeApiServerClientKubeletSignerName, "system:node:node01", KubeletClientUsages)))).Item1;
+        Assert.Equal($"system:bootstrap:{_tokenId}", first.Spec!.Username);
         Assert.Contains("system:bootstrappers", first.Spec.Groups!);
         var issued = await IssuedAsync(host.Client, first.Metadata!.Name!);
         var after = DateTimeOffset.UtcNow;

@@ -45,7 +45,8 @@ public sealed class GarbageCollectorTests(GarbageCollectorFixture fixture) : ICl
 
     public async Task InitializeAsync()
     {
-        await ServiceAccountSetup.CreateNamespaceAsync(Client, _ns);
+        await Client.CreateAsync(new CoreNamespace { Metadata = new ObjectMeta { Name = _ns } });
+        await TestNamespaces.EnsureDefaultServiceAccountAsync(Client, _ns);
         // The collector acts once its monitors have listed everything; a probe object proves it is running.
         var probeOwner = await CreateConfigMapAsync("probe-owner");
         await CreateConfigMapAsync("probe-dependent", OwnedBy(probeOwner));

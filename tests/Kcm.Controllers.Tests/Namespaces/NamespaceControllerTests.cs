@@ -120,7 +120,8 @@ public sealed class NamespaceControllerTests(NamespaceControllerFixture fixture)
     private async Task<string> CreateNamespaceAsync(string prefix)
     {
         var name = prefix + "-" + Guid.NewGuid().ToString("N")[..6];
-        await ServiceAccountSetup.CreateNamespaceAsync(Client, name);
+        await Client.CreateAsync(new CoreNamespace { Metadata = new ObjectMeta { Name = name } });
+        await TestNamespaces.EnsureDefaultServiceAccountAsync(Client, name);
         return name;
     }
 

@@ -50,7 +50,11 @@ public sealed class ReplicaSetControllerTests(RunningReplicaControllers controll
 
     private KubeApiClient Client => controllers.Host.Client;
 
-    public async Task InitializeAsync() => await ServiceAccountSetup.CreateNamespaceAsync(Client, _namespace);
+    public async Task InitializeAsync()
+    {
+        await Client.CreateAsync(new Namespace { Metadata = new ObjectMeta { Name = _namespace } });
+        await TestNamespaces.EnsureDefaultServiceAccountAsync(Client, _namespace);
+    }
 
     public Task DisposeAsync()
     {

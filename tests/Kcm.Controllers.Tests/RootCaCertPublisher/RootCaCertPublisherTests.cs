@@ -14,7 +14,8 @@ public sealed class RootCaCertPublisherTests(EmbeddedServerFixture fixture) : IC
     [Fact(Timeout = 60_000)]
     public async Task Run_NewNamespace_GetsConfigMapRestoredAfterEditAndDelete()
     {
-        await using var host = new ControllerTestHost(fixture);
+        // Unthrottled: the publisher first fills every namespace of a shared cluster, which at 5 QPS takes longer than the wait.
+        await using var host = new ControllerTestHost(fixture, unthrottled: true);
         // The CA the client trusts, as the publisher uses without --root-ca-file (and what a real cluster publishes).
         var rootCa = RootCaBundle.FromClientConfig(host.Client.Config);
         var expected = Encoding.UTF8.GetString(rootCa);

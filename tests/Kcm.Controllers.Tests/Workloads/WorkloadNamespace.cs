@@ -21,7 +21,7 @@ internal sealed class WorkloadNamespace(KubeApiClient client, string name)
     public static async Task<WorkloadNamespace> CreateAsync(KubeApiClient client, string prefix)
     {
         var name = prefix + Guid.NewGuid().ToString("N")[..8];
-        await ServiceAccountSetup.CreateNamespaceAsync(client, name);
+        await TestNamespaces.CreateNamedAsync(client, name);
         return new WorkloadNamespace(client, name);
     }
 

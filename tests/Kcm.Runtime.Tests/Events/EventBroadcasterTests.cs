@@ -14,17 +14,18 @@ public sealed class EventBroadcasterTests(EmbeddedServerFixture fixture) : IClas
     public async Task Event_RecordedTwice_IsOneEventWithCountTwo()
     {
         using var client = KubeApiClient.FromKubeconfig(fixture.AdminKubeconfigPath);
-        var replicaSet = new ReplicaSet { Metadata = new ObjectMeta { Name = "events-rs", Namespace = "default", Uid = "4a1f0c1e-0000-0000-0000-000000000001" } };
+        var ns = await TestNamespaces.CreateAsync(client, "events");
+        var replicaSet = new ReplicaSet { Metadata = new ObjectMeta { Name = "events-rs", Namespace = ns, Uid = Guid.NewGuid().ToString() } };
         await using (var broadcaster = new EventBroadcaster(client, NullLoggerFactory.Instance))
         {
             var recorder = broadcaster.NewRecorder("replicaset-controller");
             recorder.Event(replicaSet, EventTypes.Normal, "SuccessfulCreate", "Created pod: events-rs-abcde");
-            await Eventually.TrueAsync("first event written", async () => (await ListAsync(client)).Count == 1);
+            await Eventually.TrueAsync("first event written", async () => (await ListAsync(client, ns)).Count == 1);
             recorder.Event(replicaSet, EventTypes.Normal, "SuccessfulCreate", "Created pod: events-rs-abcde");
-            await Eventually.TrueAsync("count 2", async () => (await ListAsync(client)).SingleOrDefault()?.Count == 2);
+            await Eventually.TrueAsync("count 2", async () => (await ListAsync(client, ns)).SingleOrDefault()?.Count == 2);
         }
 
-        var e = (await ListAsync(client)).Single();
+        var e = (await ListAsync(client, ns)).Single();
         Assert.StartsWith("events-rs.", e.Metadata!.Name);
         Assert.Equal("ReplicaSet", e.InvolvedObject!.Kind);
         Assert.Equal("apps/v1", e.InvolvedObject.ApiVersion);
@@ -33,6 +34,6 @@ public sealed class EventBroadcasterTests(EmbeddedServerFixture fixture) : IClas
         Assert.True(e.LastTimestamp >= e.FirstTimestamp);
     }
 
-    private static async Task<List<Event>> ListAsync(KubeApiClient client)
-        => [.. ((await client.ListAsync<Event>("default", new ListOptions { FieldSelector = "involvedObject.name=events-rs" })).Items ?? [])];
+    private static async Task<List<Event>> ListAsync(KubeApiClient client, string ns)
+        => [.. ((await client.ListAsync<Event>(ns, new ListOptions { FieldSelector = "involvedObject.name=events-rs" })).Items ?? [])];
 }

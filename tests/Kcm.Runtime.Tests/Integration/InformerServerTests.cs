@@ -34,7 +34,8 @@ public sealed class InformerServerTests(SmallWatchWindowServerFixture server) : 
         // Unthrottled: the tests write dozens of objects, which client-go's default 5 qps would stretch to seconds.
         var client = KubeApiClient.FromKubeconfig(server.AdminKubeconfigPath, options: new KubeClientOptions { RateLimiter = new UnlimitedRateLimiter() });
         var ns = $"{prefix}-{Guid.NewGuid():N}"[..20];
-        await ServiceAccountSetup.CreateNamespaceAsync(client, ns);
+        await client.CreateAsync(new Namespace { Metadata = new ObjectMeta { Name = ns } });
+        await TestNamespaces.EnsureDefaultServiceAccountAsync(client, ns);
         return (client, ns);
     }
 
@@ -75,10 +76,9 @@ public sealed class InformerServerTests(SmallWatchWindowServerFixture server) : 
         await run;
     }
 
-    [Fact(Timeout = 60_000)]
+    [EmbeddedOnlyFact("needs the fixture's 20-event watch window; a real apiserver keeps minutes of history", Timeout = 60_000)]
     public async Task Informer_WatchExpiredWhileDisconnected_RelistDeletesVanishedObjects()
     {
-        if (server.UsesExternalCluster) return; // a real cluster keeps minutes of history, not 20 events
         var (client, ns) = await NewNamespaceAsync("inf-gone");
         using var _ = client;
         for (var i = 0; i < 3; i++)

@@ -25,8 +25,9 @@ public sealed class ControllerManagerHostTests(EmbeddedServerFixture server) : I
     public async Task Run_LegacyInsecurePort_ServesHealthAndMetricsOverHttp()
     {
         var port = FreePort();
+        // Only a controller we do not implement: real ones would act cluster-wide on other test classes' objects.
         var options = KubeControllerManagerOptions.Parse([$"--kubeconfig={server.AdminKubeconfigPath}", "--secure-port=0", $"--port={port}",
-            "--address=127.0.0.1", "--leader-elect=false"]);
+            "--address=127.0.0.1", "--leader-elect=false", "--controllers=cloud-node-lifecycle"]);
         Assert.Empty(options.Validate());
         var host = new ControllerManagerHost(options, NullLoggerFactory.Instance, TimeProvider.System);
         using var stop = new CancellationTokenSource();
@@ -58,7 +59,7 @@ public sealed class ControllerManagerHostTests(EmbeddedServerFixture server) : I
     {
         var lockName = "kcm-" + Guid.NewGuid().ToString("N")[..8];
         var options = KubeControllerManagerOptions.Parse([$"--kubeconfig={server.AdminKubeconfigPath}", "--secure-port=0",
-            $"--leader-elect-resource-name={lockName}"]);
+            $"--leader-elect-resource-name={lockName}", "--controllers=cloud-node-lifecycle"]);
         var host = new ControllerManagerHost(options, NullLoggerFactory.Instance, TimeProvider.System);
         using var client = KubeApiClient.FromKubeconfig(server.AdminKubeconfigPath);
         using var stop = new CancellationTokenSource();
@@ -87,13 +88,14 @@ public sealed class ControllerManagerHostTests(EmbeddedServerFixture server) : I
     [Fact(Timeout = 60_000)]
     public async Task Run_SecurePortWithDelegatedAuth_AnonymousIs401_UserWithoutRbacIs403_AdminGetsMetrics()
     {
-        var dir = server.StateDirectory;
-        var kcmKubeconfig = server.Server.WriteComponentKubeconfig("kube-controller-manager", "system:kube-controller-manager", "system:kube-controller-manager");
-        server.Server.WriteComponentKubeconfig("nobody", "nobody", "no-permissions");
+        var dir = server.ScratchDirectory;
+        var kcmKubeconfig = server.WriteUserKubeconfig("kube-controller-manager", "system:kube-controller-manager");
+        server.WriteUserKubeconfig("nobody", "nobody", "no-permissions");
+        server.WriteUserKubeconfig("metrics-admin", "admin", "system:masters");
         var port = FreePort();
         var options = KubeControllerManagerOptions.Parse([$"--kubeconfig={kcmKubeconfig}", $"--secure-port={port}", "--bind-address=127.0.0.1",
             "--leader-elect=false", "--controllers=cloud-node-lifecycle", $"--authentication-kubeconfig={kcmKubeconfig}", $"--authorization-kubeconfig={kcmKubeconfig}",
-            $"--client-ca-file={Path.Combine(dir, "ca.pem")}"]);
+            $"--client-ca-file={server.CaPath}"]);
         Assert.Empty(options.Validate());
         var host = new ControllerManagerHost(options, NullLoggerFactory.Instance, TimeProvider.System);
         using var stop = new CancellationTokenSource();
@@ -101,7 +103,7 @@ public sealed class ControllerManagerHostTests(EmbeddedServerFixture server) : I
         var url = new Uri($"https://127.0.0.1:{port}");
         // The port serves a self-signed certificate (no --tls-cert-file): these clients test its client authentication only.
         using var anonymous = ClientWithCertificate(dir, url, null);
-        using var admin = ClientWithCertificate(dir, url, "admin");
+        using var admin = ClientWithCertificate(dir, url, "metrics-admin");
         using var nobody = ClientWithCertificate(dir, url, "nobody");
 
         await Eventually.TrueAsync("secure port serving", async () =>

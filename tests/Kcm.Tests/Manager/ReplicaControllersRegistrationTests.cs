@@ -21,8 +21,8 @@ public sealed class ReplicaControllersRegistrationTests(EmbeddedServerFixture se
         using var client = KubeApiClient.FromKubeconfig(server.AdminKubeconfigPath);
         using var stop = new CancellationTokenSource();
         var run = host.RunAsync(stop.Token);
-        var ns = "reg-" + Guid.NewGuid().ToString("N")[..8];
-        await ServiceAccountSetup.CreateNamespaceAsync(client, ns);
+        // These controllers watch the whole cluster; on a shared one they also size other tests' ReplicaSets, which is harmless.
+        var ns = await TestNamespaces.CreateAsync(client, "reg");
 
         await client.CreateAsync(new ReplicaSet
         {
