@@ -51,7 +51,7 @@ public sealed class CrudTests(ApiServerFixture fixture)
             gone!.ToJsonString());
     }
 
-    [EmbeddedDiffersFact("keeps unknown fields of built-in kinds (it only warns about them)", Timeout = 30000)]
+    [Fact(Timeout = 30000)]
     public async Task Create_UnknownField_DroppedWithWarning()
     {
         var ns = await CreateNamespaceAsync(_client);
@@ -247,7 +247,7 @@ public sealed class CrudTests(ApiServerFixture fixture)
         Assert.Equal(Str(created!["metadata"]!["resourceVersion"]), Str(same!["metadata"]!["resourceVersion"]));
     }
 
-    [EmbeddedDiffersFact("words the UID precondition conflict as the namespace registry does, with the resource instead of the kind", Timeout = 30000)]
+    [Fact(Timeout = 30000)]
     public async Task Delete_PreconditionMismatch_Conflict()
     {
         var ns = await CreateNamespaceAsync(_client);

@@ -292,7 +292,7 @@ public sealed class DefaultingTests(ApiServerFixture fixture)
         Assert.Equal("BestEffort", Str(pod["status"]!["qosClass"]));
     }
 
-    [EmbeddedDiffersFact("does not inject the service-account token volume (ServiceAccount admission's kube-api-access-*)", Timeout = 30000)]
+    [Fact(Timeout = 30000)]
     public async Task CreatePod_AutomountedServiceAccount_GetsProjectedTokenVolume()
     {
         var ns = await CreateNamespaceAsync(_client);
