@@ -9,6 +9,7 @@ using Kcm.Controllers.PodGc;
 using Kcm.Controllers.ReplicaSets;
 using Kcm.Controllers.RootCaCertPublisher;
 using Kcm.Controllers.ServiceAccounts;
+using Kcm.Controllers.Ttl;
 using Kcm.Options;
 
 namespace Kcm.Manager;
@@ -55,7 +56,7 @@ public static class ControllerRegistry
         Bind(CertificateDescriptors.Signing, CertificatesInitializers.SigningSettings),
         Bind(CertificateDescriptors.Approving, _ => NoSettings.Value),
         Bind(CertificateDescriptors.Cleaning, _ => NoSettings.Value),
-        NotImplemented("ttl"),
+        Bind(TtlDescriptor.Value, _ => new TtlControllerOptions()),
         Bind(BootstrapDescriptors.BootstrapSigner, _ => NoSettings.Value),
         Bind(BootstrapDescriptors.TokenCleaner, _ => NoSettings.Value),
         NotImplemented("nodeipam"),

@@ -32,6 +32,7 @@ public sealed class ControllerRegistryTests : IDisposable
     [InlineData("serviceaccount", "service-account-controller")]
     [InlineData("serviceaccount-token", "tokens-controller")]
     [InlineData("csrsigning", "certificate-controller")]
+    [InlineData("ttl", "ttl-controller")]
     [InlineData("bootstrapsigner", "bootstrap-signer")]
     [InlineData("tokencleaner", "token-cleaner")]
     [InlineData("root-ca-cert-publisher", "root-ca-cert-publisher")]
@@ -47,7 +48,7 @@ public sealed class ControllerRegistryTests : IDisposable
 
         Assert.Equal(names.Count, names.Distinct().Count());
         Assert.Equal(names, KnownControllers.All.Select(c => c.Name));
-        Assert.Equal(14, ControllerRegistry.All.Count(c => c.IsImplemented));
+        Assert.Equal(15, ControllerRegistry.All.Count(c => c.IsImplemented));
     }
 
     [Fact(Timeout = 30_000)]
