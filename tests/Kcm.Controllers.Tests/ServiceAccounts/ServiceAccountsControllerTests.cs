@@ -39,6 +39,8 @@ public sealed class ServiceAccountsControllerTests(EmbeddedServerFixture fixture
         {
             await Eventually.TrueAsync("namespace terminating", async () =>
                 (await host.Client.GetAsync<Namespace>(null, ns)).Status?.Phase == "Terminating");
+            // On a shared cluster another test's serviceaccount controller may have created it before the delete.
+            await DeleteIfPresentAsync(host, ns, "default");
 
             var controller = new ServiceAccountsController(host.Context);
             host.Start(controller.RunAsync);
@@ -52,6 +54,17 @@ public sealed class ServiceAccountsControllerTests(EmbeddedServerFixture fixture
         {
             // Let the namespace go (on a real cluster its namespace controller then finishes the deletion).
             await host.Client.PatchAsync<Namespace>(null, ns, PatchType.Merge, "{\"metadata\":{\"finalizers\":null}}");
+        }
+    }
+
+    private static async Task DeleteIfPresentAsync(ControllerTestHost host, string ns, string name)
+    {
+        try
+        {
+            await host.Client.DeleteAsync<ServiceAccount>(ns, name);
+        }
+        catch (NotFoundException)
+        {
         }
     }
 
