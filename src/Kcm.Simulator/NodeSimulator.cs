@@ -33,12 +33,12 @@ public sealed class NodeSimulator : IAsyncDisposable
     private readonly Lock _nodesGate = new();
     private readonly SharedInformer<Node> _nodeInformer;
     private readonly SharedInformer<Pod> _podInformer;
-    private readonly RateLimitingQueue<string> _scheduleQueue;
-    private readonly RateLimitingQueue<string> _kubeletQueue;
+    private readonly RateLimitingQueue<ObjectKey> _scheduleQueue;
+    private readonly RateLimitingQueue<ObjectKey> _kubeletQueue;
     private readonly Scheduler _scheduler;
     private readonly PodRunner _runner;
-    private readonly ControllerWorkers<string> _schedulerWorkers;
-    private readonly ControllerWorkers<string> _kubeletWorkers;
+    private readonly ControllerWorkers<ObjectKey> _schedulerWorkers;
+    private readonly ControllerWorkers<ObjectKey> _kubeletWorkers;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _running = [];
 
@@ -50,12 +50,12 @@ public sealed class NodeSimulator : IAsyncDisposable
         _logger = loggers.CreateLogger("node-simulator");
         _nodeInformer = new SharedInformer<Node>(client, loggerFactory: loggers);
         _podInformer = new SharedInformer<Pod>(client, loggerFactory: loggers);
-        _scheduleQueue = RateLimitingQueue<string>.WithDefaultControllerRateLimiter(new WorkQueueOptions { Name = "simulated-scheduler", TimeProvider = options.TimeProvider });
-        _kubeletQueue = RateLimitingQueue<string>.WithDefaultControllerRateLimiter(new WorkQueueOptions { Name = "simulated-kubelet", TimeProvider = options.TimeProvider });
+        _scheduleQueue = RateLimitingQueue<ObjectKey>.WithDefaultControllerRateLimiter(new WorkQueueOptions { Name = "simulated-scheduler", TimeProvider = options.TimeProvider });
+        _kubeletQueue = RateLimitingQueue<ObjectKey>.WithDefaultControllerRateLimiter(new WorkQueueOptions { Name = "simulated-kubelet", TimeProvider = options.TimeProvider });
         _scheduler = new Scheduler(client, options, _podInformer.Cache, OwnNodes, _scheduleQueue.Add, _logger);
         _runner = new PodRunner(client, options, _podInformer.Cache, NodeNamed, CachedNode, _logger);
-        _schedulerWorkers = new ControllerWorkers<string>("simulated-scheduler", _scheduleQueue, _scheduler.ScheduleAsync, _logger);
-        _kubeletWorkers = new ControllerWorkers<string>("simulated-kubelet", _kubeletQueue, _runner.SyncAsync, _logger);
+        _schedulerWorkers = new ControllerWorkers<ObjectKey>("simulated-scheduler", _scheduleQueue, _scheduler.ScheduleAsync, _logger);
+        _kubeletWorkers = new ControllerWorkers<ObjectKey>("simulated-kubelet", _kubeletQueue, _runner.SyncAsync, _logger);
         _podInformer.AddEventHandler(new ResourceEventHandler<Pod>
         {
             Added = (pod, _) => OnPod(pod),
@@ -179,7 +179,7 @@ public sealed class NodeSimulator : IAsyncDisposable
         }
     }
 
-    private static string Key(Pod pod) => $"{pod.Metadata!.Namespace}/{pod.Metadata.Name}";
+    private static ObjectKey Key(Pod pod) => ObjectKey.Of(pod);
 
     private void OnPod(Pod pod, Pod? old = null)
     {

@@ -35,9 +35,9 @@ internal sealed class PodRunner(KubeApiClient client, SimulatorOptions options, 
         if (pod.Metadata?.Uid is { } uid) _boundSeen.TryRemove(uid, out _);
     }
 
-    public async Task<ReconcileResult> SyncAsync(string key, CancellationToken ct)
+    public async Task<ReconcileResult> SyncAsync(ObjectKey key, CancellationToken ct)
     {
-        var pod = pods.Get(ObjectKey.Parse(key));
+        var pod = pods.Get(key);
         if (pod is null || !Wants(pod)) return ReconcileResult.Done;
         var node = nodeNamed(pod.Spec!.NodeName!)!;
         if (!node.IsUp) return ReconcileResult.Done;

@@ -17,11 +17,11 @@ namespace Kcm.Simulator.Scheduling;
 /// (Unschedulable) and is retried when nodes or pods change.
 /// </summary>
 internal sealed class Scheduler(KubeApiClient client, SimulatorOptions options, IObjectCache<Pod> pods,
-    Func<IReadOnlyList<Node>> nodes, Action<string> enqueue, ILogger logger)
+    Func<IReadOnlyList<Node>> nodes, Action<ObjectKey> enqueue, ILogger logger)
 {
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, (string Node, string Uid, PodRequests Requests)> _assumed = [];
-    private readonly HashSet<string> _unschedulable = [];
+    private readonly Dictionary<ObjectKey, (string Node, string Uid, PodRequests Requests)> _assumed = [];
+    private readonly HashSet<ObjectKey> _unschedulable = [];
 
     public bool Wants(Pod pod)
         => string.IsNullOrEmpty(pod.Spec?.NodeName) && pod.Metadata?.DeletionTimestamp is null
@@ -31,7 +31,7 @@ internal sealed class Scheduler(KubeApiClient client, SimulatorOptions options, 
             && options.InScope(pod.Metadata?.Namespace ?? "");
 
     /// <summary>The informer showed the pod bound or gone: its assumption is no longer needed.</summary>
-    public void Observed(string key, Pod? pod)
+    public void Observed(ObjectKey key, Pod? pod)
     {
         lock (_gate)
         {
@@ -42,7 +42,7 @@ internal sealed class Scheduler(KubeApiClient client, SimulatorOptions options, 
     /// <summary>Capacity or nodes changed: pods that fit nowhere get another try.</summary>
     public void RetryUnschedulable()
     {
-        List<string> keys;
+        List<ObjectKey> keys;
         lock (_gate)
         {
             keys = [.. _unschedulable];
@@ -51,9 +51,9 @@ internal sealed class Scheduler(KubeApiClient client, SimulatorOptions options, 
         foreach (var key in keys) enqueue(key);
     }
 
-    public async Task<ReconcileResult> ScheduleAsync(string key, CancellationToken ct)
+    public async Task<ReconcileResult> ScheduleAsync(ObjectKey key, CancellationToken ct)
     {
-        var pod = pods.Get(ObjectKey.Parse(key));
+        var pod = pods.Get(key);
         if (pod is null || !Wants(pod)) return ReconcileResult.Done;
         string? target;
         string reasons;
@@ -97,7 +97,7 @@ internal sealed class Scheduler(KubeApiClient client, SimulatorOptions options, 
         return ReconcileResult.Done;
     }
 
-    private void Forget(string key)
+    private void Forget(ObjectKey key)
     {
         lock (_gate)
         {
