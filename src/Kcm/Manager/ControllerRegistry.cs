@@ -2,6 +2,7 @@ using Kcm.Controllers;
 using Kcm.Controllers.Bootstrap;
 using Kcm.Controllers.Certificates;
 using Kcm.Controllers.Common;
+using Kcm.Controllers.CronJobs;
 using Kcm.Controllers.Deployments;
 using Kcm.Controllers.GarbageCollector;
 using Kcm.Controllers.Namespaces;
@@ -52,7 +53,7 @@ public static class ControllerRegistry
         NotImplemented("horizontalpodautoscaling"),
         NotImplemented("disruption"),
         NotImplemented("statefulset"),
-        NotImplemented("cronjob"),
+        Bind(CronJobDescriptor.Value, o => new() { Workers = o.CronJobController.ConcurrentCronJobSyncs, TimeZoneEnabled = o.FeatureGates.Enabled("CronJobTimeZone") }),
         Bind(CertificateDescriptors.Signing, CertificatesInitializers.SigningSettings),
         Bind(CertificateDescriptors.Approving, _ => NoSettings.Value),
         Bind(CertificateDescriptors.Cleaning, _ => NoSettings.Value),
