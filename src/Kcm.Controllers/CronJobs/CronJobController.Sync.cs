@@ -273,7 +273,7 @@ public sealed partial class CronJobController
 
         // The deterministic job name is the lock against creating it twice if we crash before this status update.
         var status = Status(cronJob);
-        status.Active = [.. active, ReferenceTo(created)];
+        status.Active = [.. status.Active ?? [], ReferenceTo(created)];
         status.LastScheduleTime = scheduledTime;
         state.UpdateStatus = true;
         return ScheduleTimes.UntilNext(cronJob, schedule, now, unmet.InUtc ? TimeZoneInfo.Utc : _localZone);
