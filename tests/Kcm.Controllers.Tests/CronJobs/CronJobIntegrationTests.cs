@@ -18,7 +18,8 @@ namespace Kcm.Controllers.Tests.CronJobs;
 public sealed class CronJobIntegrationTests : IAsyncLifetime
 {
     private readonly WorkloadServer _server = new();
-    private readonly FakeTimeProvider _clock = new(DateTimeOffset.UtcNow);
+    // Half a minute past the next minute: the CronJob created now is due at once when the controller first syncs it.
+    private readonly FakeTimeProvider _clock = new(FloorMinute(DateTimeOffset.UtcNow).AddSeconds(90));
     private ControllerTestHost? _host;
     private string _ns = "";
 
@@ -69,18 +70,14 @@ public sealed class CronJobIntegrationTests : IAsyncLifetime
                 },
             },
         }, _ns);
-        var created = cronJob.Metadata!.CreationTimestamp!.Value;
-
-        // The first schedule time after creation has passed for the controller: the (still queued) sync starts it.
-        var first = FloorMinute(created).AddMinutes(1);
-        _clock.Advance(first.AddSeconds(5) - _clock.GetUtcNow());
-        await TouchAsync();
+        // The first schedule time after creation has passed for the controller: its first sync starts it.
+        var first = await FirstScheduleTimeAsync(cronJob);
         var job1 = await Eventually.GetAsync("the first job", () => GetJobAsync(ScheduleTimes.JobName("tick", first)));
 
         Assert.Equal("tick", job1.Metadata!.Labels!["app"]);
         Assert.Equal("infra", job1.Metadata.Annotations!["team"]);
         var owner = Assert.Single(job1.Metadata.OwnerReferences!);
-        Assert.Equal(("batch/v1", "CronJob", "tick", cronJob.Metadata.Uid, true, true), (owner.ApiVersion, owner.Kind, owner.Name, owner.Uid, owner.Controller, owner.BlockOwnerDeletion));
+        Assert.Equal(("batch/v1", "CronJob", "tick", cronJob.Metadata!.Uid, true, true), (owner.ApiVersion, owner.Kind, owner.Name, owner.Uid, owner.Controller, owner.BlockOwnerDeletion));
         var status = await Eventually.GetAsync("the job in status.active", async () =>
         {
             var s = (await Client.GetAsync<CronJob>(_ns, "tick")).Status;
@@ -128,10 +125,9 @@ public sealed class CronJobIntegrationTests : IAsyncLifetime
                 },
             },
         }, _ns);
-        var first = FloorMinute(cronJob.Metadata!.CreationTimestamp!.Value).AddMinutes(1);
-        _clock.Advance(first.AddSeconds(5) - _clock.GetUtcNow());
-        await TouchAsync("solo");
+        var first = await FirstScheduleTimeAsync(cronJob);
         await Eventually.GetAsync("the first job", () => GetJobAsync(ScheduleTimes.JobName("solo", first)));
+        await Eventually.TrueAsync("the job in status.active", async () => (await Client.GetAsync<CronJob>(_ns, "solo")).Status?.Active?.Count == 1);
 
         _clock.Advance(TimeSpan.FromMinutes(1));
         await TouchAsync("solo");
@@ -140,11 +136,26 @@ public sealed class CronJobIntegrationTests : IAsyncLifetime
         Assert.Null(await GetJobAsync(ScheduleTimes.JobName("solo", first.AddMinutes(1))));
     }
 
+    /// <summary>
+    /// The schedule time after creation. Should the creation have crossed into the minute the clock is in, the clock
+    /// moves on and the CronJob is touched (its first sync then found nothing due, so the touch races with nothing).
+    /// </summary>
+    private async Task<DateTimeOffset> FirstScheduleTimeAsync(CronJob cronJob)
+    {
+        var first = FloorMinute(cronJob.Metadata!.CreationTimestamp!.Value).AddMinutes(1);
+        if (_clock.GetUtcNow() < first)
+        {
+            _clock.Advance(first.AddSeconds(5) - _clock.GetUtcNow());
+            await TouchAsync(cronJob.Metadata.Name!);
+        }
+        return first;
+    }
+
     private static DateTimeOffset FloorMinute(DateTimeOffset t) => DateTimeOffset.FromUnixTimeSeconds(t.ToUnixTimeSeconds() / 60 * 60);
 
     /// <summary>Any CronJob change makes the controller sync it now (its own requeue runs on real time).</summary>
     private Task TouchAsync(string name = "tick")
-        => Client.PatchAsync<CronJob>(_ns, name, PatchType.Merge, $$"""{"metadata":{"annotations":{"test/touched":"{{Guid.NewGuid():N}}"}}}""");
+        => Client.PatchAsync<CronJob>(_ns, name, PatchType.Merge, "{\"metadata\":{\"annotations\":{\"test/touched\":\"" + Guid.NewGuid().ToString("N") + "\"}}}");
 
     private async Task<Job?> GetJobAsync(string name)
     {
@@ -161,9 +172,22 @@ public sealed class CronJobIntegrationTests : IAsyncLifetime
     private Task CompleteAsync(string job, DateTimeOffset started, DateTimeOffset completed)
     {
         static string Format(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
-        return Client.PatchAsync<Job>(_ns, job, PatchType.Merge, $$"""
-            {"status":{"startTime":"{{Format(started)}}","completionTime":"{{Format(completed)}}","succeeded":1,
-             "conditions":[{"type":"Complete","status":"True","lastProbeTime":"{{Format(completed)}}","lastTransitionTime":"{{Format(completed)}}"}]}}
-            """, subresource: "status");
+        var patch = new System.Text.Json.Nodes.JsonObject
+        {
+            ["status"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["startTime"] = Format(started),
+                ["completionTime"] = Format(completed),
+                ["succeeded"] = 1,
+                ["conditions"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject
+                {
+                    ["type"] = "Complete",
+                    ["status"] = "True",
+                    ["lastProbeTime"] = Format(completed),
+                    ["lastTransitionTime"] = Format(completed),
+                }),
+            },
+        };
+        return Client.PatchAsync<Job>(_ns, job, PatchType.Merge, patch.ToJsonString(), subresource: "status");
     }
 }
