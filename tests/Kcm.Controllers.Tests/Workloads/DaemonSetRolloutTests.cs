@@ -170,6 +170,33 @@ public sealed class DaemonSetRolloutTests(DaemonSetFixture fixture) : IClassFixt
         Assert.True(sawTerminating, "no pod was seen terminating: the watch did not cover the update");
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task RollingUpdate_MaxSurgeOne_NewPodBesideOldBeforeItGoes()
+    {
+        var ds = NewDaemonSet("proxy", "proxy:1");
+        ds.Spec!.UpdateStrategy!.RollingUpdate = new RollingUpdateDaemonSet { MaxUnavailable = Kcm.Api.IntOrString.FromInt(0), MaxSurge = Kcm.Api.IntOrString.FromInt(1) };
+        await Client.CreateAsync(ds, _ns.Name);
+        await WaitForStatusAsync("proxy", s => s is { DesiredNumberScheduled: 3, NumberAvailable: 3, UpdatedNumberScheduled: 3 });
+
+        // Surge 1, unavailable 0: never fewer than 3 Ready pods, never more than one extra pod that is not terminating.
+        var surged = false;
+        await using var watched = await WatchedObjects<Pod>.StartAsync(Client, _ns.Name, all =>
+        {
+            var live = all.Where(p => p.Metadata?.DeletionTimestamp is null).ToList();
+            surged |= live.Count == 4;
+            var up = all.Count(IsReadyAndNotTerminating);
+            return up < 3 ? $"only {up} Ready pods" : live.Count > 4 ? $"{live.Count} pods that are not terminating, more than 3 + maxSurge 1" : null;
+        });
+
+        await UpdateAsync("proxy", d => d.Spec!.Template!.Spec!.Containers![0].Image = "proxy:2");
+
+        await WaitForStatusAsync("proxy", s => s is { DesiredNumberScheduled: 3, NumberAvailable: 3, UpdatedNumberScheduled: 3 });
+        await watched.WaitUntilAsync("three Ready pods of the new template only", all =>
+            all.Count == 3 && all.All(p => IsReadyAndNotTerminating(p) && ImageOf(p.Spec) == "proxy:2"), Wait);
+        Assert.Empty(watched.Violations);
+        Assert.True(surged, "never saw a new pod beside an old one");
+    }
+
     private DaemonSet NewDaemonSet(string name, string image) => new()
     {
         Metadata = new ObjectMeta { Name = name },
