@@ -3,6 +3,7 @@ using Kcm.Controllers.Bootstrap;
 using Kcm.Controllers.Certificates;
 using Kcm.Controllers.Common;
 using Kcm.Controllers.CronJobs;
+using Kcm.Controllers.DaemonSets;
 using Kcm.Controllers.Deployments;
 using Kcm.Controllers.GarbageCollector;
 using Kcm.Controllers.Namespaces;
@@ -46,7 +47,8 @@ public static class ControllerRegistry
         Bind(NamespaceDescriptor.Value, o => new() { ResyncPeriod = o.NamespaceController.NamespaceSyncPeriod, Workers = o.NamespaceController.ConcurrentNamespaceSyncs }),
         Bind(ServiceAccountDescriptors.ServiceAccount, _ => NoSettings.Value),
         Bind(GarbageCollectorDescriptor.Value, o => new(o.GarbageCollectorController.EnableGarbageCollector, o.GarbageCollectorController.ConcurrentGcSyncs)),
-        NotImplemented("daemonset"),
+        // v1.26 has no --concurrent-daemonset-syncs flag: the componentconfig default (2) is the worker count.
+        Bind(DaemonSetDescriptor.Value, _ => new DaemonSetControllerOptions()),
         NotImplemented("job"),
         Bind(DeploymentDescriptor.Value, o => new() { Workers = o.DeploymentController.ConcurrentDeploymentSyncs }),
         Bind(ReplicaSetDescriptors.ReplicaSet, o => ReplicaSetOptions(o, o.ReplicaSetController.ConcurrentReplicaSetSyncs)),
