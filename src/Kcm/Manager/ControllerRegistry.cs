@@ -1,6 +1,7 @@
 using Kcm.Controllers;
 using Kcm.Controllers.Bootstrap;
 using Kcm.Controllers.Certificates;
+using Kcm.Controllers.ClusterRoleAggregation;
 using Kcm.Controllers.Common;
 using Kcm.Controllers.Deployments;
 using Kcm.Controllers.GarbageCollector;
@@ -67,7 +68,7 @@ public static class ControllerRegistry
         NotImplemented("persistentvolume-binder"),
         NotImplemented("attachdetach"),
         NotImplemented("persistentvolume-expander"),
-        NotImplemented("clusterrole-aggregation"),
+        Bind(ClusterRoleAggregationDescriptor.Value, _ => new ClusterRoleAggregationOptions()),
         NotImplemented("pvc-protection"),
         NotImplemented("pv-protection"),
         NotImplemented("ttl-after-finished"),
