@@ -4,6 +4,7 @@ using Kcm.Controllers.Certificates;
 using Kcm.Controllers.ClusterRoleAggregation;
 using Kcm.Controllers.Common;
 using Kcm.Controllers.Deployments;
+using Kcm.Controllers.Disruption;
 using Kcm.Controllers.GarbageCollector;
 using Kcm.Controllers.Namespaces;
 using Kcm.Controllers.PodGc;
@@ -51,7 +52,7 @@ public static class ControllerRegistry
         Bind(DeploymentDescriptor.Value, o => new() { Workers = o.DeploymentController.ConcurrentDeploymentSyncs }),
         Bind(ReplicaSetDescriptors.ReplicaSet, o => ReplicaSetOptions(o, o.ReplicaSetController.ConcurrentReplicaSetSyncs)),
         NotImplemented("horizontalpodautoscaling"),
-        NotImplemented("disruption"),
+        Bind(DisruptionDescriptor.Value, _ => NoSettings.Value),
         NotImplemented("statefulset"),
         NotImplemented("cronjob"),
         Bind(CertificateDescriptors.Signing, CertificatesInitializers.SigningSettings),
