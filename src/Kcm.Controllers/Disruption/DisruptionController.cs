@@ -344,6 +344,10 @@ public sealed class DisruptionController
     {
         var updated = KubeObjects.Clone(pdb);
         updated.Status ??= new PodDisruptionBudgetStatus();
+        // The counts are not optional in the Go type: a fresh status carries them as zeros.
+        updated.Status.CurrentHealthy ??= 0;
+        updated.Status.DesiredHealthy ??= 0;
+        updated.Status.ExpectedPods ??= 0;
         updated.Status.DisruptionsAllowed = 0;
         updated.Status.Conditions ??= [];
         PdbStatus.SetStatusCondition(updated.Status.Conditions, new Kcm.Api.Meta.V1.Condition
@@ -352,7 +356,7 @@ public sealed class DisruptionController
             Status = "False",
             Reason = PdbStatus.SyncFailedReason,
             Message = error.Message,
-            ObservedGeneration = updated.Status.ObservedGeneration ?? 0,
+            ObservedGeneration = PdbStatus.OmitZero(updated.Status.ObservedGeneration),
         }, _time.GetUtcNow());
         await _writer.UpdateStatusAsync(updated, cancellationToken).ConfigureAwait(false);
     }

@@ -106,9 +106,12 @@ public static class PdbStatus
             Status = allowed ? "True" : "False",
             Reason = allowed ? SufficientPodsReason : InsufficientPodsReason,
             Message = "",
-            ObservedGeneration = status.ObservedGeneration ?? 0,
+            ObservedGeneration = OmitZero(status.ObservedGeneration),
         }, now);
     }
+
+    /// <summary>A condition's observedGeneration as Go writes it: omitted when zero.</summary>
+    public static long? OmitZero(long? generation) => generation is null or 0 ? null : generation;
 
     /// <summary>Whether the DisruptionAllowed condition matches disruptionsAllowed for the current generation (ConditionsAreUpToDate).</summary>
     public static bool ConditionsAreUpToDate(PodDisruptionBudget pdb)

@@ -201,6 +201,9 @@ public sealed class DisruptionControllerTests : IDisposable
         var condition = Assert.Single(written.Status!.Conditions!);
         Assert.Equal(("False", "SyncFailed", "widgets.example.com does not implement the scale subresource"), (condition.Status, condition.Reason, condition.Message));
         Assert.Equal(0, written.Status.DisruptionsAllowed);
+        // Written as Go writes a fresh status: zero counts present, a zero observedGeneration omitted.
+        Assert.Equal((0, 0, 0), (written.Status.CurrentHealthy, written.Status.DesiredHealthy, written.Status.ExpectedPods));
+        Assert.Null(condition.ObservedGeneration);
         Assert.Contains(_h.Events.Events, e => e is ("Warning", "CalculateExpectedPodCountFailed", "Failed to calculate the number of expected pods: widgets.example.com does not implement the scale subresource", "pdb"));
     }
 
