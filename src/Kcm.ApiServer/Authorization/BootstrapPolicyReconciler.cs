@@ -10,8 +10,8 @@ namespace Kcm.ApiServer.Authorization;
 /// <summary>
 /// Creates upstream's default RBAC policy (cluster-admin, admin/edit/view, system:* roles and their bindings,
 /// the kube-system/kube-public roles) when missing, as the RBAC post-start hook does. Aggregated ClusterRoles
-/// (admin/edit/view...) get the union of their selected roles' rules here, since the aggregation controller
-/// may not be running yet. Existing objects are left alone: the store starts empty, and a user's edits win.
+/// (admin/edit/view...) are created as the shells they are upstream: the clusterrole-aggregation controller fills
+/// them. Existing objects are left alone: the store starts empty, and a user's edits win.
 /// </summary>
 public static class BootstrapPolicyReconciler
 {
@@ -19,10 +19,8 @@ public static class BootstrapPolicyReconciler
 
     public static int Reconcile(GenericStore registry, ObjectStore store, UserInfo creator)
     {
-        var clusterRoles = BootstrapPolicy.ClusterRoles.Select(j => (JsonObject)JsonNode.Parse(j)!).ToList();
-        Aggregate(clusterRoles);
         var created = 0;
-        created += CreateMissing(registry, store, "clusterroles", clusterRoles, creator);
+        created += CreateMissing(registry, store, "clusterroles", Parse(BootstrapPolicy.ClusterRoles), creator);
         created += CreateMissing(registry, store, "clusterrolebindings", Parse(BootstrapPolicy.ClusterRoleBindings), creator);
         created += CreateMissing(registry, store, "roles", Parse(BootstrapPolicy.Roles), creator);
         created += CreateMissing(registry, store, "rolebindings", Parse(BootstrapPolicy.RoleBindings), creator);
@@ -46,47 +44,5 @@ public static class BootstrapPolicyReconciler
             created++;
         }
         return created;
-    }
-
-    /// <summary>Fills each aggregated role with the de-duplicated rules of the roles its selectors match, until nothing changes.</summary>
-    internal static void Aggregate(List<JsonObject> clusterRoles)
-    {
-        var aggregated = clusterRoles.Where(r => r["aggregationRule"] is JsonObject).ToList();
-        for (var pass = 0; pass < 10; pass++)
-        {
-            var changed = false;
-            foreach (var role in aggregated)
-            {
-                var rules = new List<PolicyRule>();
-                foreach (var source in clusterRoles.OrderBy(r => StoredObjects.Str(r["metadata"]?["name"]), StringComparer.Ordinal))
-                {
-                    if (ReferenceEquals(source, role) || !Selected(role, source)) continue;
-                    foreach (var rule in source["rules"] as JsonArray ?? [])
-                    {
-                        var candidate = PolicyRule.FromJson(rule);
-                        if (!rules.Any(r => r.SameAs(candidate))) rules.Add(candidate);
-                    }
-                }
-                var json = new JsonArray(rules.Select(r => (JsonNode?)r.ToJson()).ToArray());
-                if (role["rules"]?.ToJsonString() != json.ToJsonString())
-                {
-                    role["rules"] = json;
-                    changed = true;
-                }
-            }
-            if (!changed) return;
-        }
-    }
-
-    private static bool Selected(JsonObject aggregatedRole, JsonObject candidate)
-    {
-        var labels = candidate["metadata"]?["labels"] as JsonObject;
-        foreach (var selector in aggregatedRole["aggregationRule"]?["clusterRoleSelectors"] as JsonArray ?? [])
-        {
-            var matchLabels = selector?["matchLabels"] as JsonObject;
-            if (matchLabels is null || matchLabels.Count == 0) continue;
-            if (matchLabels.All(kv => labels is not null && StoredObjects.Str(labels[kv.Key]) == StoredObjects.Str(kv.Value))) return true;
-        }
-        return false;
     }
 }

@@ -14,16 +14,6 @@ public sealed record PolicyRule(
         Strings(node?["verbs"]), Strings(node?["apiGroups"]), Strings(node?["resources"]),
         Strings(node?["resourceNames"]), Strings(node?["nonResourceURLs"]));
 
-    public JsonObject ToJson()
-    {
-        var o = new JsonObject { ["verbs"] = Array(Verbs) };
-        if (ApiGroups.Count > 0) o["apiGroups"] = Array(ApiGroups);
-        if (Resources.Count > 0) o["resources"] = Array(Resources);
-        if (ResourceNames.Count > 0) o["resourceNames"] = Array(ResourceNames);
-        if (NonResourceUrls.Count > 0) o["nonResourceURLs"] = Array(NonResourceUrls);
-        return o;
-    }
-
     public bool Allows(AuthorizationAttributes a)
     {
         if (!a.IsResourceRequest) return VerbMatches(a.Verb) && NonResourceUrlMatches(a.Path);
@@ -62,16 +52,6 @@ public sealed record PolicyRule(
         return false;
     }
 
-    /// <summary>Semantic equality (order-insensitive lists), used to de-duplicate aggregated and reconciled rules.</summary>
-    public bool SameAs(PolicyRule other)
-        => SameSet(Verbs, other.Verbs) && SameSet(ApiGroups, other.ApiGroups) && SameSet(Resources, other.Resources)
-            && SameSet(ResourceNames, other.ResourceNames) && SameSet(NonResourceUrls, other.NonResourceUrls);
-
-    private static bool SameSet(IReadOnlyList<string> a, IReadOnlyList<string> b)
-        => a.Count == b.Count && a.Order(StringComparer.Ordinal).SequenceEqual(b.Order(StringComparer.Ordinal));
-
     private static IReadOnlyList<string> Strings(JsonNode? node)
         => node is JsonArray a ? a.Select(n => n is JsonValue v && v.TryGetValue<string>(out var s) ? s : "").ToList() : [];
-
-    private static JsonArray Array(IReadOnlyList<string> values) => new(values.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray());
 }

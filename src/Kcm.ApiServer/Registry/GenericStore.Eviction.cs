@@ -190,7 +190,8 @@ public sealed partial class GenericStore
         {
             ["observedGeneration"] = observedGeneration,
             ["reason"] = "InsufficientPods",
-            ["message"] = existing?["message"]?.DeepClone() ?? "",
+            // SetStatusCondition replaces the message too: the new condition carries none.
+            ["message"] = "",
         });
 
     /// <summary>

@@ -1,10 +1,12 @@
 using Kcm.Controllers;
 using Kcm.Controllers.Bootstrap;
 using Kcm.Controllers.Certificates;
+using Kcm.Controllers.ClusterRoleAggregation;
 using Kcm.Controllers.Common;
 using Kcm.Controllers.CronJobs;
 using Kcm.Controllers.DaemonSets;
 using Kcm.Controllers.Deployments;
+using Kcm.Controllers.Disruption;
 using Kcm.Controllers.GarbageCollector;
 using Kcm.Controllers.Namespaces;
 using Kcm.Controllers.PodGc;
@@ -53,7 +55,7 @@ public static class ControllerRegistry
         Bind(DeploymentDescriptor.Value, o => new() { Workers = o.DeploymentController.ConcurrentDeploymentSyncs }),
         Bind(ReplicaSetDescriptors.ReplicaSet, o => ReplicaSetOptions(o, o.ReplicaSetController.ConcurrentReplicaSetSyncs)),
         NotImplemented("horizontalpodautoscaling"),
-        NotImplemented("disruption"),
+        Bind(DisruptionDescriptor.Value, _ => NoSettings.Value),
         NotImplemented("statefulset"),
         Bind(CronJobDescriptor.Value, o => new() { Workers = o.CronJobController.ConcurrentCronJobSyncs, TimeZoneEnabled = o.FeatureGates.Enabled("CronJobTimeZone") }),
         Bind(CertificateDescriptors.Signing, CertificatesInitializers.SigningSettings),
@@ -70,7 +72,7 @@ public static class ControllerRegistry
         NotImplemented("persistentvolume-binder"),
         NotImplemented("attachdetach"),
         NotImplemented("persistentvolume-expander"),
-        NotImplemented("clusterrole-aggregation"),
+        Bind(ClusterRoleAggregationDescriptor.Value, _ => new ClusterRoleAggregationOptions()),
         NotImplemented("pvc-protection"),
         NotImplemented("pv-protection"),
         NotImplemented("ttl-after-finished"),

@@ -43,16 +43,16 @@ public sealed class BootstrapPolicyTests(AuthServerFixture fixture)
             "certificatesigningrequests", group: "certificates.k8s.io"))["allowed"]!.GetValue<bool>());
     }
 
-    [EmbeddedOnlyFact("aggregated ClusterRoles get their rules from the clusterrole-aggregation controller, which the embedded server stands in for and a bare apiserver lacks", Timeout = 30000)]
-    public async Task AggregatedRoles_HaveUnionOfRules()
+    [EmbeddedOnlyFact("on a shared real cluster a controller manager may already have filled the aggregated roles", Timeout = 30000)]
+    public async Task AggregatedRoles_CreatedAsShellsForTheController()
     {
-        var ns = await CreateNamespaceAsync(_admin);
-        await CreateAsync(_admin, $"{Rbac}/namespaces/{ns}/rolebindings",
-            """{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"dana-edit"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"edit"},"subjects":[{"kind":"User","apiGroup":"rbac.authorization.k8s.io","name":"dana"}]}""");
-        Assert.True((await SubjectAccessReviewAsync(_admin, "dana", [], "create", "deployments", ns, "apps"))["allowed"]!.GetValue<bool>());
-        Assert.True((await SubjectAccessReviewAsync(_admin, "dana", [], "list", "pods", ns))["allowed"]!.GetValue<bool>());
-        Assert.False((await SubjectAccessReviewAsync(_admin, "dana", [], "create", "rolebindings", ns, "rbac.authorization.k8s.io"))["allowed"]!.GetValue<bool>());
-        var (_, admin) = await GetAsync(_admin, $"{Rbac}/clusterroles/admin");
-        Assert.True(admin!["rules"]!.AsArray().Count > 10);
+        // As kube-apiserver's RBAC hook: the aggregationRule only; the clusterrole-aggregation controller fills the rules.
+        foreach (var name in (string[])["admin", "edit", "view"])
+        {
+            var (code, role) = await GetAsync(_admin, $"{Rbac}/clusterroles/{name}");
+            Assert.Equal(HttpStatusCode.OK, code);
+            Assert.NotNull(role!["aggregationRule"]?["clusterRoleSelectors"]?[0]?["matchLabels"]);
+            Assert.Empty(role["rules"]?.AsArray() ?? []);
+        }
     }
 }
