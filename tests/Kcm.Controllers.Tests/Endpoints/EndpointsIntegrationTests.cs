@@ -58,7 +58,8 @@ public sealed partial class EndpointsIntegrationTests(EndpointsFixture fixture) 
         await CreateServiceAsync("pnr", selector, Port("http", 80, 8080), publishNotReady: true);
         await CreateServiceAsync("hl", selector, headless: true);
 
-        var named = await WaitForAsync("named", "two subsets", ep => ep.Subsets?.Count == 2);
+        // Waits for every pod: the Service may first be synced before the cache has all pods' status.
+        var named = await WaitForAsync("named", "two subsets, all pods", ep => ep.Subsets?.Count == 2 && Ready(ep).Count == 2 && NotReady(ep).Count == 1);
         var by8080 = named.Subsets!.Single(s => s.Ports![0].Port == 8080);
         var by8081 = named.Subsets!.Single(s => s.Ports![0].Port == 8081);
         Assert.Equal(["10.20.1.1"], Ips(by8080.Addresses));
@@ -68,7 +69,7 @@ public sealed partial class EndpointsIntegrationTests(EndpointsFixture fixture) 
         var pnr = await WaitForAsync("pnr", "all three ready", ep => Ready(ep).Count == 3);
         Assert.Empty(NotReady(pnr));
 
-        var headless = await WaitForAsync("hl", "headless", ep => Ready(ep).Count == 2);
+        var headless = await WaitForAsync("hl", "headless", ep => Ready(ep).Count == 2 && NotReady(ep).Count == 1);
         var subset = Assert.Single(headless.Subsets!);
         Assert.Empty(subset.Ports ?? []);
         Assert.Equal("ha", subset.Addresses!.Single(a => a.Ip == "10.20.1.1").Hostname);
