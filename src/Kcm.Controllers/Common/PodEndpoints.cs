@@ -41,7 +41,7 @@ public static class PodEndpoints
             {
                 if (port.Name == target.StringValue && (port.Protocol ?? "TCP") == (servicePort.Protocol ?? "TCP"))
                 {
-                    return port.ContainerPortValue;
+                    return port.ContainerPortValue ?? 0;
                 }
             }
         }

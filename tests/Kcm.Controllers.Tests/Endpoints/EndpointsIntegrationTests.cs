@@ -98,6 +98,7 @@ public sealed partial class EndpointsIntegrationTests(EndpointsFixture fixture) 
         await CreatePodAsync("p1", "10.20.3.1", ready: true);
         await CreateServiceAsync("web", new() { ["app"] = "web" }, Port("http", 80, 8080));
         await WaitForAsync("web", "p1 listed", ep => Ready(ep).Count == 1);
+        await SettleAsync();
         var writes = fixture.Requests.WritesIn(_ns);
 
         await Client.PatchAsync<Service>(_ns, "web", PatchType.Json, """[{"op":"remove","path":"/spec/selector"}]""");
@@ -122,6 +123,7 @@ public sealed partial class EndpointsIntegrationTests(EndpointsFixture fixture) 
         await WaitForAsync("hl", "both pods", ep => Ready(ep).Count == 1 && NotReady(ep).Count == 1);
         // A pod change that does not concern endpoints.
         await Client.PatchAsync<Pod>(_ns, "p1", PatchType.Merge, """{"metadata":{"annotations":{"touched":"yes"}}}""");
+        await SettleAsync();
         var writes = fixture.Requests.WritesIn(_ns);
 
         // What an informer resync does: every Service queued again.
@@ -130,6 +132,26 @@ public sealed partial class EndpointsIntegrationTests(EndpointsFixture fixture) 
         await SyncMarkerAsync();
 
         Assert.Equal(writes + 1, fixture.Requests.WritesIn(_ns));
+    }
+
+    /// <summary>
+    /// Waits until the controller's caches hold the server's pods and Endpoints of the namespace, then until every key
+    /// queued so far is synced: a sync from a late event on a stale cache may rightly send a request (an update that
+    /// conflicts), which is not what the counting tests are about.
+    /// </summary>
+    private async Task SettleAsync()
+    {
+        var informers = fixture.Host.Context.Informers;
+        await Eventually.TrueAsync("the controller's caches caught up", async () =>
+            await CachedAsync(informers.InformerFor<Pod>().Cache) && await CachedAsync(informers.InformerFor<EndpointsObject>().Cache));
+        await SyncMarkerAsync();
+
+        async Task<bool> CachedAsync<T>(IObjectCache<T> cache)
+            where T : class, IListableResource
+        {
+            var items = (await Client.ListAsync<T>(_ns)).Items ?? [];
+            return items.All(o => cache.Get(ObjectKey.Of(o))?.Metadata?.ResourceVersion == o.Metadata?.ResourceVersion);
+        }
     }
 
     /// <summary>
