@@ -226,6 +226,25 @@ public sealed class EndpointsControllerTests : IDisposable
         Assert.Equal("2026-01-01T01:00:00Z", ep.Metadata!.Annotations![EndpointsController.LastChangeTriggerTimeAnnotation]);
     }
 
+    /// <summary>What upstream wrote on the real cluster (namespace ttup2): a write with no new trigger drops the annotation.</summary>
+    [Fact]
+    public async Task SyncAsync_OnlyServiceLabelsChanged_TriggerTimeAnnotationRemoved()
+    {
+        var service = NewService("svc", AppA, Port("http", 80, 8080));
+        _services.Upsert(service);
+        _pods.Upsert(NewPod("p1", "10.0.0.1"));
+        Assert.True((await SyncAndGetAsync()).Metadata!.Annotations!.ContainsKey(EndpointsController.LastChangeTriggerTimeAnnotation));
+
+        var labelled = Kcm.Controllers.Common.KubeObjects.Clone(service);
+        labelled.Metadata!.Labels = new() { ["extra"] = "1" };
+        _services.Upsert(labelled);
+        var ep = await SyncAndGetAsync();
+
+        Assert.Equal("update", _client.Calls[^1].Verb);
+        Assert.Equal(new Dictionary<string, string> { ["extra"] = "1" }, ep.Metadata!.Labels);
+        Assert.Null(ep.Metadata.Annotations);
+    }
+
     [Fact]
     public async Task SyncAsync_LabelsDiffer_UpdateCopiesServiceLabelsAndKeepsOtherAnnotations()
     {
