@@ -7,6 +7,7 @@ using Kcm.Controllers.CronJobs;
 using Kcm.Controllers.DaemonSets;
 using Kcm.Controllers.Deployments;
 using Kcm.Controllers.Disruption;
+using Kcm.Controllers.Endpoints;
 using Kcm.Controllers.GarbageCollector;
 using Kcm.Controllers.Namespaces;
 using Kcm.Controllers.PodGc;
@@ -40,7 +41,7 @@ public static class ControllerRegistry
     [
         // Upstream starts the tokens controller before all others (serviceAccountTokenControllerStarter).
         Bind(ServiceAccountDescriptors.Tokens, o => new(o.ServiceAccountController.ServiceAccountKeyFile, o.ServiceAccountController.RootCaFile, o.ServiceAccountController.ConcurrentSaTokenSyncs, o.FeatureGates.Enabled("LegacyServiceAccountTokenNoAutoGeneration"))),
-        NotImplemented("endpoint"),
+        Bind(EndpointsDescriptor.Value, o => new() { Workers = o.EndpointController.ConcurrentEndpointSyncs, UpdatesBatchPeriod = o.EndpointController.EndpointUpdatesBatchPeriod }),
         NotImplemented("endpointslice"),
         NotImplemented("endpointslicemirroring"),
         Bind(ReplicaSetDescriptors.ReplicationController, o => ReplicaSetOptions(o, o.ReplicationController.ConcurrentRcSyncs)),

@@ -1,0 +1,16 @@
+namespace Kcm.Controllers.Endpoints;
+
+public static class EndpointsDescriptor
+{
+    public static ControllerDescriptor<EndpointsControllerOptions> Value { get; } = new(
+        EndpointsController.ControllerName,
+        EndpointsController.ServiceAccountName,
+        (context, options) =>
+        {
+            var controller = new EndpointsController(context, options);
+            return ct => controller.RunAsync(options.Workers, ct);
+        })
+    {
+        RetryPolicy = EndpointsController.RetryPolicy,
+    };
+}
