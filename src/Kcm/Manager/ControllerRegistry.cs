@@ -4,12 +4,14 @@ using Kcm.Controllers.Certificates;
 using Kcm.Controllers.Common;
 using Kcm.Controllers.Deployments;
 using Kcm.Controllers.GarbageCollector;
+using Kcm.Controllers.Jobs;
 using Kcm.Controllers.Namespaces;
 using Kcm.Controllers.PodGc;
 using Kcm.Controllers.ReplicaSets;
 using Kcm.Controllers.RootCaCertPublisher;
 using Kcm.Controllers.ServiceAccounts;
 using Kcm.Controllers.Ttl;
+using Kcm.Controllers.TtlAfterFinished;
 using Kcm.Options;
 
 namespace Kcm.Manager;
@@ -46,7 +48,7 @@ public static class ControllerRegistry
         Bind(ServiceAccountDescriptors.ServiceAccount, _ => NoSettings.Value),
         Bind(GarbageCollectorDescriptor.Value, o => new(o.GarbageCollectorController.EnableGarbageCollector, o.GarbageCollectorController.ConcurrentGcSyncs)),
         NotImplemented("daemonset"),
-        NotImplemented("job"),
+        Bind(JobDescriptor.Value, o => new() { Workers = o.JobController.ConcurrentJobSyncs }),
         Bind(DeploymentDescriptor.Value, o => new() { Workers = o.DeploymentController.ConcurrentDeploymentSyncs }),
         Bind(ReplicaSetDescriptors.ReplicaSet, o => ReplicaSetOptions(o, o.ReplicaSetController.ConcurrentReplicaSetSyncs)),
         NotImplemented("horizontalpodautoscaling"),
@@ -70,7 +72,7 @@ public static class ControllerRegistry
         NotImplemented("clusterrole-aggregation"),
         NotImplemented("pvc-protection"),
         NotImplemented("pv-protection"),
-        NotImplemented("ttl-after-finished"),
+        Bind(TtlAfterFinishedDescriptor.Value, o => new() { Workers = o.TtlAfterFinishedController.ConcurrentTtlSyncs }),
         Bind(RootCaCertPublisherDescriptor.Value, o => o.ServiceAccountController.RootCaFile),
         NotImplemented("ephemeral-volume"),
     ];
