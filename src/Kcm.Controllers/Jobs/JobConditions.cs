@@ -46,11 +46,10 @@ public static class JobConditions
     /// <summary>Upstream's ensureJobConditionStatus: replaces a differing condition, adds a missing one unless it would be False.</summary>
     public static bool Ensure(JobStatus status, string type, string value, string? reason, string? message, DateTimeOffset now)
     {
-        status.Conditions ??= [];
-        var index = status.Conditions.FindIndex(c => c.Type == type);
+        var index = status.Conditions?.FindIndex(c => c.Type == type) ?? -1;
         if (index >= 0)
         {
-            var existing = status.Conditions[index];
+            var existing = status.Conditions![index];
             if (existing.Status != value || (existing.Reason ?? "") != (reason ?? "") || (existing.Message ?? "") != (message ?? ""))
             {
                 status.Conditions[index] = New(type, value, reason, message, now);
@@ -60,7 +59,7 @@ public static class JobConditions
         }
         if (value != "False")
         {
-            status.Conditions.Add(New(type, value, reason, message, now));
+            (status.Conditions ??= []).Add(New(type, value, reason, message, now));
             return true;
         }
         return false;
