@@ -70,6 +70,15 @@ public sealed class TtlAfterFinishedControllerTests : IDisposable
     }
 
     [Fact]
+    public void Metrics_BeforeAnyDeletion_ExportsTheEmptyHistogram()
+    {
+        var text = _metrics.Render();
+
+        Assert.Contains("# HELP ttl_after_finished_controller_job_deletion_duration_seconds [ALPHA] The time it took to delete the job since it became eligible for deletion", text);
+        Assert.Contains("ttl_after_finished_controller_job_deletion_duration_seconds_count 0", text);
+    }
+
+    [Fact]
     public async Task SyncAsync_FreshCopyHasLongerTtl_NotDeleted()
     {
         _jobs.Upsert(FinishedJob(ttl: 10));
