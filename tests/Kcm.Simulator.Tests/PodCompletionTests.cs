@@ -101,6 +101,24 @@ public sealed class PodCompletionTests(EmbeddedServerFixture fixture) : IClassFi
         await bed.GoneAsync("tracked");
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task RunningPod_WithFinalizerDeleted_ReportsKilledContainersAndFails()
+    {
+        await using var bed = await SimulatorTestBed.StartAsync(fixture);
+        var pod = SimulatorTestBed.NewPod("killed", s => Program(s, "Never", ["sleep", "3600"]));
+        pod.Metadata!.Finalizers = ["batch.kubernetes.io/job-tracking"];
+        await bed.Client.CreateAsync(pod, bed.Namespace);
+        await bed.RunningAsync("killed");
+
+        await bed.Client.DeleteAsync<Pod>(bed.Namespace, "killed");
+
+        var failed = await PhaseAsync(bed, "killed", "Failed");
+        var terminated = failed.Status!.ContainerStatuses!.Single().State!.Terminated!;
+        Assert.Equal((137, "Error"), (terminated.ExitCode, terminated.Reason));
+        await bed.Client.PatchAsync<Pod>(bed.Namespace, "killed", PatchType.Merge, """{"metadata":{"finalizers":null}}""");
+        await bed.GoneAsync("killed");
+    }
+
     private static void Program(PodSpec spec, string restartPolicy, List<string> command)
     {
         spec.RestartPolicy = restartPolicy;

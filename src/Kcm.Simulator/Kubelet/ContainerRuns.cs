@@ -100,6 +100,22 @@ internal sealed class ContainerRuns
         return changed;
     }
 
+    /// <summary>The pod's running containers killed (exit code 137, as after the grace period) and the phase that follows.</summary>
+    public static void Kill(Pod pod, DateTimeOffset now)
+    {
+        foreach (var status in pod.Status?.ContainerStatuses ?? [])
+        {
+            if (status.State?.Running is not { } running) continue;
+            status.State = new ContainerState
+            {
+                Terminated = new ContainerStateTerminated { ExitCode = 137, Reason = "Error", StartedAt = running.StartedAt, FinishedAt = now, ContainerID = status.ContainerID },
+            };
+            status.Ready = false;
+            status.Started = false;
+        }
+        UpdatePhase(pod, now);
+    }
+
     private DateTimeOffset? DueAt(Pod pod, Container container, ContainerStatus status)
     {
         if (status.State?.Running is { } running)

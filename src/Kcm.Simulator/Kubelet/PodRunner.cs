@@ -96,6 +96,29 @@ internal sealed class PodRunner(KubeApiClient client, SimulatorOptions options, 
         logger.LogDebug("Pod {Namespace}/{Pod} is Running on {Node} with IP {Ip}", pod.Metadata!.Namespace, pod.Metadata.Name, node.Name, status.PodIP);
     }
 
+    private async Task PostKilledAsync(Pod cached, CancellationToken ct)
+    {
+        Pod pod;
+        try
+        {
+            pod = await client.GetAsync<Pod>(cached.Metadata!.Namespace, cached.Metadata.Name!, ct).ConfigureAwait(false);
+        }
+        catch (NotFoundException)
+        {
+            return;
+        }
+        if (pod.Metadata?.Uid != cached.Metadata.Uid || pod.Status?.Phase != "Running") return;
+        ContainerRuns.Kill(pod, options.TimeProvider.GetUtcNow());
+        try
+        {
+            await client.UpdateStatusAsync(pod, cancellationToken: ct).ConfigureAwait(false);
+        }
+        catch (ConflictException e)
+        {
+            throw new IgnorableReconcileException(e.Message);
+        }
+    }
+
     // Ends or restarts the containers whose programs are due, then waits for the next one.
     private async Task<ReconcileResult> AdvanceAsync(Pod cached, CancellationToken ct)
     {
@@ -212,6 +235,9 @@ internal sealed class PodRunner(KubeApiClient client, SimulatorOptions options, 
 
     private async Task FinishDeletionAsync(Pod pod, CancellationToken ct)
     {
+        // A pod that will outlive this deletion (finalizers) shows how its containers ended, as the kubelet posts
+        // the killed containers' status before it deletes; Job controllers judge such pods by it.
+        if (pod.Metadata?.Finalizers is { Count: > 0 } && pod.Status?.Phase == "Running") await PostKilledAsync(pod, ct).ConfigureAwait(false);
         try
         {
             await client.DeleteAsync<Pod>(pod.Metadata!.Namespace, pod.Metadata.Name!, new DeleteOptions
