@@ -9,6 +9,13 @@ namespace Kcm.Simulator;
 /// </summary>
 public sealed record SimulatorOptions
 {
+    /// <summary>
+    /// Pod annotation "&lt;duration&gt;:&lt;exit code&gt;" (e.g. "2s:0", "500ms:3"): every container of the pod exits with
+    /// that code that long after it started, whatever its command. Without it only simple commands end (true, false,
+    /// sleep N, sh -c "sleep N; exit M"); other containers run until the pod is deleted. An unparsable value runs for good.
+    /// </summary>
+    public const string ExitAfterAnnotation = "simulator.kcm.dev/exit-after";
+
     public int NodeCount { get; init; } = 1;
 
     /// <summary>Nodes are named prefix + index (0..N-1); two simulators on one cluster need different prefixes.</summary>

@@ -13,6 +13,10 @@ public interface IPodControl
     /// <summary>Creates one pod from <paramref name="template"/>, owned by <paramref name="controllerRef"/>; events go to <paramref name="controller"/>.</summary>
     Task CreatePodAsync(string @namespace, PodTemplateSpec template, ObjectReference controller, OwnerReference controllerRef, CancellationToken cancellationToken);
 
+    /// <summary>Upstream's CreatePodsWithGenerateName: as above, named <paramref name="generateName"/> + random suffix when it is not empty.</summary>
+    Task CreatePodAsync(string @namespace, PodTemplateSpec template, ObjectReference controller, OwnerReference controllerRef, string? generateName, CancellationToken cancellationToken)
+        => CreatePodAsync(@namespace, template, controller, controllerRef, cancellationToken);
+
     Task DeletePodAsync(string @namespace, string podName, ObjectReference controller, CancellationToken cancellationToken);
 
     Task PatchPodAsync(string @namespace, string podName, string strategicMergePatch, CancellationToken cancellationToken);
@@ -33,10 +37,14 @@ public static class PodEventReasons
 /// <summary>Upstream's RealPodControl: API calls plus the SuccessfulCreate/FailedCreate/SuccessfulDelete/FailedDelete events.</summary>
 public sealed class PodControl(KubeApiClient client, IEventRecorder recorder, ILogger logger) : IPodControl
 {
-    public async Task CreatePodAsync(string @namespace, PodTemplateSpec template, ObjectReference controller, OwnerReference controllerRef, CancellationToken cancellationToken)
+    public Task CreatePodAsync(string @namespace, PodTemplateSpec template, ObjectReference controller, OwnerReference controllerRef, CancellationToken cancellationToken)
+        => CreatePodAsync(@namespace, template, controller, controllerRef, null, cancellationToken);
+
+    public async Task CreatePodAsync(string @namespace, PodTemplateSpec template, ObjectReference controller, OwnerReference controllerRef, string? generateName, CancellationToken cancellationToken)
     {
         ValidateControllerRef(controllerRef);
         var pod = PodFromTemplate(template, controller.Name ?? "", controllerRef);
+        if (!string.IsNullOrEmpty(generateName)) pod.Metadata!.GenerateName = generateName;
         if (pod.Metadata!.Labels is not { Count: > 0 })
         {
             throw new PodControlException("unable to create pods, no labels");

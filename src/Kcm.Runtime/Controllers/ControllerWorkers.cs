@@ -78,6 +78,8 @@ public sealed class ControllerWorkers<TKey>(
                     queue.Forget(key);
                     queue.AddAfter(key, result.Delay);
                     break;
+                case ReconcileAction.DoneKeepFailures:
+                    break;
                 default:
                     queue.Forget(key);
                     break;

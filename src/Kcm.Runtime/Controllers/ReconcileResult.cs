@@ -10,6 +10,9 @@ public enum ReconcileAction
 
     /// <summary>Not finished, nothing to report: retry with the queue's backoff, counted against the retry cap.</summary>
     Retry,
+
+    /// <summary>Finished, but the key's failure count stays, so later retries keep backing off (upstream's job controller forgets only after progress).</summary>
+    DoneKeepFailures,
 }
 
 /// <summary>What a reconcile asks of the queue when it returned normally (a thrown exception is a logged retry).</summary>
@@ -18,6 +21,8 @@ public readonly record struct ReconcileResult(ReconcileAction Action, TimeSpan D
     public static ReconcileResult Done => default;
 
     public static ReconcileResult Retry => new(ReconcileAction.Retry, TimeSpan.Zero);
+
+    public static ReconcileResult DoneKeepFailures => new(ReconcileAction.DoneKeepFailures, TimeSpan.Zero);
 
     public static ReconcileResult After(TimeSpan delay) => new(ReconcileAction.RequeueAfter, delay);
 

@@ -210,6 +210,8 @@ public sealed class Histogram : MetricFamily
             throw new ArgumentException($"histogram {name} needs increasing buckets", nameof(buckets));
         }
         _buckets = buckets;
+        // Like an unlabelled counter, an unlabelled histogram is one series, exported (empty) from registration on.
+        if (labelNames.Length == 0) _series[""] = new Series(buckets.Length);
     }
 
     /// <summary>Prometheus' ExponentialBuckets(start, factor, count).</summary>

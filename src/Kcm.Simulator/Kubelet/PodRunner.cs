@@ -12,15 +12,17 @@ namespace Kcm.Simulator.Kubelet;
 
 /// <summary>
 /// The kubelet's pod duties on the simulated nodes: a bound pod is Running and Ready once the ready delay has passed
-/// since its binding was seen (containers "start" at once, with an IP from the node's spec.podCIDR or else its own range), and a pod with a
-/// deletionTimestamp is removed with grace 0 as a kubelet does after its containers stopped. Pods of a failed node
-/// are left as they are.
+/// since its binding was seen (containers "start" at once, with an IP from the node's spec.podCIDR or else its own range);
+/// containers with a known program end and restart as <see cref="ContainerRuns"/> says; a pod with a deletionTimestamp
+/// is deleted with grace 0 as a kubelet does after its containers stopped (the server keeps it while it has
+/// finalizers). Pods of a failed node are left as they are.
 /// </summary>
 internal sealed class PodRunner(KubeApiClient client, SimulatorOptions options, IObjectCache<Pod> pods,
     Func<string, SimulatedNode?> nodeNamed, Func<string, Node?> cachedNode, ILogger logger)
 {
     private readonly ConcurrentDictionary<string, DateTimeOffset> _boundSeen = new();
     private readonly ConcurrentDictionary<string, int> _nextIp = new();
+    private readonly ContainerRuns _runs = new();
 
     public bool Wants(Pod pod) => pod.Spec?.NodeName is { Length: > 0 } node && nodeNamed(node) is not null;
 
@@ -33,6 +35,7 @@ internal sealed class PodRunner(KubeApiClient client, SimulatorOptions options, 
     public void Forget(Pod pod)
     {
         if (pod.Metadata?.Uid is { } uid) _boundSeen.TryRemove(uid, out _);
+        _runs.Forget(pod);
     }
 
     public async Task<ReconcileResult> SyncAsync(ObjectKey key, CancellationToken ct)
@@ -46,6 +49,7 @@ internal sealed class PodRunner(KubeApiClient client, SimulatorOptions options, 
             await FinishDeletionAsync(pod, ct).ConfigureAwait(false);
             return ReconcileResult.Done;
         }
+        if (pod.Status?.Phase == "Running") return await AdvanceAsync(pod, ct).ConfigureAwait(false);
         if (pod.Status?.Phase is not (null or "Pending")) return ReconcileResult.Done;
         var readyAt = _boundSeen.GetOrAdd(pod.Metadata.Uid ?? "", options.TimeProvider.GetUtcNow()) + options.PodReadyDelay;
         var wait = readyAt - options.TimeProvider.GetUtcNow();
@@ -74,11 +78,12 @@ internal sealed class PodRunner(KubeApiClient client, SimulatorOptions options, 
         status.PodIP = pod.Spec?.HostNetwork == true ? status.HostIP : AllocateIp(node);
         status.PodIPs = [new PodIP { Ip = status.PodIP }];
         status.StartTime ??= now;
-        status.Conditions = Conditions(pod, now);
+        status.Conditions = Conditions(pod, now, ready: true);
         status.InitContainerStatuses = pod.Spec?.InitContainers is { Count: > 0 } init
             ? [.. init.Select(c => ContainerStatusOf(c, now, running: false))]
             : null;
         status.ContainerStatuses = [.. (pod.Spec?.Containers ?? []).Select(c => ContainerStatusOf(c, now, running: true))];
+        foreach (var started in status.ContainerStatuses) _runs.Started(started.ContainerID!, now);
         try
         {
             await client.UpdateStatusAsync(pod, cancellationToken: ct).ConfigureAwait(false);
@@ -91,7 +96,60 @@ internal sealed class PodRunner(KubeApiClient client, SimulatorOptions options, 
         logger.LogDebug("Pod {Namespace}/{Pod} is Running on {Node} with IP {Ip}", pod.Metadata!.Namespace, pod.Metadata.Name, node.Name, status.PodIP);
     }
 
-    private static List<PodCondition> Conditions(Pod pod, DateTimeOffset now)
+    private async Task PostKilledAsync(Pod cached, CancellationToken ct)
+    {
+        Pod pod;
+        try
+        {
+            pod = await client.GetAsync<Pod>(cached.Metadata!.Namespace, cached.Metadata.Name!, ct).ConfigureAwait(false);
+        }
+        catch (NotFoundException)
+        {
+            return;
+        }
+        if (pod.Metadata?.Uid != cached.Metadata.Uid || pod.Status?.Phase != "Running") return;
+        ContainerRuns.Kill(pod, options.TimeProvider.GetUtcNow());
+        try
+        {
+            await client.UpdateStatusAsync(pod, cancellationToken: ct).ConfigureAwait(false);
+        }
+        catch (ConflictException e)
+        {
+            throw new IgnorableReconcileException(e.Message);
+        }
+    }
+
+    // Ends or restarts the containers whose programs are due, then waits for the next one.
+    private async Task<ReconcileResult> AdvanceAsync(Pod cached, CancellationToken ct)
+    {
+        if (_runs.NextChange(cached) is not { } due) return ReconcileResult.Done;
+        var wait = due - options.TimeProvider.GetUtcNow();
+        if (wait > TimeSpan.Zero) return ReconcileResult.After(wait);
+        Pod pod;
+        try
+        {
+            pod = await client.GetAsync<Pod>(cached.Metadata!.Namespace, cached.Metadata.Name!, ct).ConfigureAwait(false);
+        }
+        catch (NotFoundException)
+        {
+            return ReconcileResult.Done;
+        }
+        if (pod.Metadata?.Uid != cached.Metadata.Uid || pod.Metadata?.DeletionTimestamp is not null || pod.Status?.Phase != "Running") return ReconcileResult.Done;
+        if (!_runs.Advance(pod, options.TimeProvider.GetUtcNow(), NewContainerId)) return ReconcileResult.Done;
+        try
+        {
+            await client.UpdateStatusAsync(pod, cancellationToken: ct).ConfigureAwait(false);
+        }
+        catch (ConflictException e)
+        {
+            throw new IgnorableReconcileException(e.Message);
+        }
+        logger.LogDebug("Pod {Namespace}/{Pod} containers changed, phase {Phase}", pod.Metadata!.Namespace, pod.Metadata.Name, pod.Status!.Phase);
+        return ReconcileResult.Done;
+    }
+
+    /// <summary>The pod's conditions with Ready and ContainersReady as given (Ready also waits for readiness gates).</summary>
+    internal static List<PodCondition> Conditions(Pod pod, DateTimeOffset now, bool ready, string? reason = null, string? message = null, string? initializedReason = null)
     {
         var existing = pod.Status?.Conditions ?? [];
         var gates = pod.Spec?.ReadinessGates ?? [];
@@ -111,19 +169,22 @@ internal sealed class PodRunner(KubeApiClient client, SimulatorOptions options, 
         }
         var conditions = new List<PodCondition>
         {
-            Set("Initialized", "True"),
-            missingGate is null ? Set("Ready", "True")
-                : Set("Ready", "False", "ReadinessGatesNotReady", $"corresponding condition of pod readiness gate \"{missingGate.ConditionType}\" does not exist."),
-            Set("ContainersReady", "True"),
+            Set("Initialized", "True", initializedReason),
+            !ready ? Set("Ready", "False", reason, message)
+            : missingGate is null ? Set("Ready", "True")
+            : Set("Ready", "False", "ReadinessGatesNotReady", $"corresponding condition of pod readiness gate \"{missingGate.ConditionType}\" does not exist."),
+            ready ? Set("ContainersReady", "True") : Set("ContainersReady", "False", reason, message),
             Set("PodScheduled", "True"),
         };
         conditions.AddRange(existing.Where(c => c.Type is not ("Initialized" or "Ready" or "ContainersReady" or "PodScheduled")));
         return conditions;
     }
 
+    private static string NewContainerId() => "containerd://" + Guid.NewGuid().ToString("N") + Guid.NewGuid().ToString("N");
+
     private static ContainerStatus ContainerStatusOf(Container c, DateTimeOffset now, bool running)
     {
-        var id = "containerd://" + Guid.NewGuid().ToString("N") + Guid.NewGuid().ToString("N");
+        var id = NewContainerId();
         var image = c.Image ?? "";
         return new ContainerStatus
         {
@@ -174,6 +235,9 @@ internal sealed class PodRunner(KubeApiClient client, SimulatorOptions options, 
 
     private async Task FinishDeletionAsync(Pod pod, CancellationToken ct)
     {
+        // A pod that will outlive this deletion (finalizers) shows how its containers ended, as the kubelet posts
+        // the killed containers' status before it deletes; Job controllers judge such pods by it.
+        if (pod.Metadata?.Finalizers is { Count: > 0 } && pod.Status?.Phase == "Running") await PostKilledAsync(pod, ct).ConfigureAwait(false);
         try
         {
             await client.DeleteAsync<Pod>(pod.Metadata!.Namespace, pod.Metadata.Name!, new DeleteOptions

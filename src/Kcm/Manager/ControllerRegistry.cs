@@ -9,12 +9,14 @@ using Kcm.Controllers.Deployments;
 using Kcm.Controllers.Disruption;
 using Kcm.Controllers.Endpoints;
 using Kcm.Controllers.GarbageCollector;
+using Kcm.Controllers.Jobs;
 using Kcm.Controllers.Namespaces;
 using Kcm.Controllers.PodGc;
 using Kcm.Controllers.ReplicaSets;
 using Kcm.Controllers.RootCaCertPublisher;
 using Kcm.Controllers.ServiceAccounts;
 using Kcm.Controllers.Ttl;
+using Kcm.Controllers.TtlAfterFinished;
 using Kcm.Options;
 
 namespace Kcm.Manager;
@@ -52,7 +54,7 @@ public static class ControllerRegistry
         Bind(GarbageCollectorDescriptor.Value, o => new(o.GarbageCollectorController.EnableGarbageCollector, o.GarbageCollectorController.ConcurrentGcSyncs)),
         // v1.26 has no --concurrent-daemonset-syncs flag: the componentconfig default (2) is the worker count.
         Bind(DaemonSetDescriptor.Value, _ => new DaemonSetControllerOptions()),
-        NotImplemented("job"),
+        Bind(JobDescriptor.Value, o => new() { Workers = o.JobController.ConcurrentJobSyncs }),
         Bind(DeploymentDescriptor.Value, o => new() { Workers = o.DeploymentController.ConcurrentDeploymentSyncs }),
         Bind(ReplicaSetDescriptors.ReplicaSet, o => ReplicaSetOptions(o, o.ReplicaSetController.ConcurrentReplicaSetSyncs)),
         NotImplemented("horizontalpodautoscaling"),
@@ -76,7 +78,7 @@ public static class ControllerRegistry
         Bind(ClusterRoleAggregationDescriptor.Value, _ => new ClusterRoleAggregationOptions()),
         NotImplemented("pvc-protection"),
         NotImplemented("pv-protection"),
-        NotImplemented("ttl-after-finished"),
+        Bind(TtlAfterFinishedDescriptor.Value, o => new() { Workers = o.TtlAfterFinishedController.ConcurrentTtlSyncs }),
         Bind(RootCaCertPublisherDescriptor.Value, o => o.ServiceAccountController.RootCaFile),
         NotImplemented("ephemeral-volume"),
     ];

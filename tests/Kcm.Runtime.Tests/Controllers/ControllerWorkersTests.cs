@@ -29,6 +29,21 @@ public sealed class ControllerWorkersTests
     }
 
     [Fact(Timeout = 10_000)]
+    public async Task ProcessNextAsync_DoneKeepFailures_KeepsTheFailureCount()
+    {
+        var clock = new FakeTimeProvider();
+        using var queue = Queue(clock);
+        queue.AddRateLimited("ns/a");
+        clock.Advance(TimeSpan.FromMilliseconds(5));
+        var workers = new ControllerWorkers<string>("test", queue, (_, _) => Task.FromResult(ReconcileResult.DoneKeepFailures), NullLogger.Instance);
+
+        Assert.True(await workers.ProcessNextAsync(CancellationToken.None));
+
+        Assert.Equal(1, queue.NumRequeues("ns/a"));
+        Assert.Equal(0, queue.Count);
+    }
+
+    [Fact(Timeout = 10_000)]
     public async Task ProcessNextAsync_ReconcileThrows_LoggedOnceAndRequeuedWithBackoff()
     {
         var clock = new FakeTimeProvider();

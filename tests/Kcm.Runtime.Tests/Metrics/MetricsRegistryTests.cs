@@ -31,6 +31,18 @@ public class MetricsRegistryTests
     }
 
     [Fact]
+    public void Render_UnlabelledHistogramNeverObserved_ExportedEmpty()
+    {
+        var registry = new MetricsRegistry();
+        registry.Histogram("ttl_after_finished_controller_job_deletion_duration_seconds", "Deletion.", [0.1, 0.2]);
+
+        var text = registry.Render();
+
+        Assert.Contains("ttl_after_finished_controller_job_deletion_duration_seconds_bucket{le=\"0.1\"} 0\n", text);
+        Assert.Contains("ttl_after_finished_controller_job_deletion_duration_seconds_count 0\n", text);
+    }
+
+    [Fact]
     public void Render_LabelValues_AreEscaped()
     {
         var registry = new MetricsRegistry();
