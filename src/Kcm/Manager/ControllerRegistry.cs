@@ -3,6 +3,8 @@ using Kcm.Controllers.Bootstrap;
 using Kcm.Controllers.Certificates;
 using Kcm.Controllers.Common;
 using Kcm.Controllers.Deployments;
+using Kcm.Controllers.EndpointSliceMirroring;
+using Kcm.Controllers.EndpointSlices;
 using Kcm.Controllers.GarbageCollector;
 using Kcm.Controllers.Namespaces;
 using Kcm.Controllers.PodGc;
@@ -37,8 +39,19 @@ public static class ControllerRegistry
         // Upstream starts the tokens controller before all others (serviceAccountTokenControllerStarter).
         Bind(ServiceAccountDescriptors.Tokens, o => new(o.ServiceAccountController.ServiceAccountKeyFile, o.ServiceAccountController.RootCaFile, o.ServiceAccountController.ConcurrentSaTokenSyncs, o.FeatureGates.Enabled("LegacyServiceAccountTokenNoAutoGeneration"))),
         NotImplemented("endpoint"),
-        NotImplemented("endpointslice"),
-        NotImplemented("endpointslicemirroring"),
+        Bind(EndpointSliceDescriptors.EndpointSlice, o => new()
+        {
+            Workers = o.EndpointSliceController.ConcurrentServiceEndpointSyncs,
+            MaxEndpointsPerSlice = o.EndpointSliceController.MaxEndpointsPerSlice,
+            BatchPeriod = o.EndpointSliceController.EndpointSliceUpdatesBatchPeriod,
+            TopologyAwareHints = o.FeatureGates.Enabled("TopologyAwareHints"),
+        }),
+        Bind(EndpointSliceMirroringDescriptors.EndpointSliceMirroring, o => new()
+        {
+            Workers = o.EndpointSliceMirroringController.ConcurrentServiceEndpointSyncs,
+            MaxEndpointsPerSubset = o.EndpointSliceMirroringController.MaxEndpointsPerSubset,
+            BatchPeriod = o.EndpointSliceMirroringController.EndpointSliceUpdatesBatchPeriod,
+        }),
         Bind(ReplicaSetDescriptors.ReplicationController, o => ReplicaSetOptions(o, o.ReplicationController.ConcurrentRcSyncs)),
         Bind(PodGcDescriptor.Value, o => new() { TerminatedPodThreshold = o.PodGcController.TerminatedPodGcThreshold }),
         NotImplemented("resourcequota"),
