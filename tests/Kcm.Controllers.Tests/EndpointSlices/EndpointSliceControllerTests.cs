@@ -256,7 +256,7 @@ public sealed class EndpointSliceControllerTests : IDisposable
         Assert.Equal(1, _h.Metrics.Syncs.Value("stale"));
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact]
     public void OnSliceUpdated_OwnWriteEchoed_NotQueued()
     {
         var slice = new EndpointSlice
@@ -334,7 +334,7 @@ public sealed class EndpointSliceControllerTests : IDisposable
         Assert.Contains(_h.Recorder.Events, e => e.Reason == "TopologyAwareHintsDisabled");
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact]
     public void OnPodUpdated_ReadinessFlipped_ServiceQueued()
     {
         _h.AddService();

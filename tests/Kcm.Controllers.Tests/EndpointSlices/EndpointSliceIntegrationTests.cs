@@ -181,7 +181,7 @@ public sealed class EndpointSliceIntegrationTests(EndpointSliceControllersFixtur
         // The endpointslice controller leaves a selector-less Service alone.
         Assert.Empty(await SlicesAsync(ns, "ext"));
 
-        await Client.PatchAsync<Endpoints>(ns, "ext", PatchType.Merge, $$"""{"metadata":{"labels":{"{{EndpointSliceLabels.SkipMirror}}":"true"}}}""");
+        await Client.PatchAsync<Endpoints>(ns, "ext", PatchType.Merge, "{\"metadata\":{\"labels\":{\"" + EndpointSliceLabels.SkipMirror + "\":\"true\"}}}");
         await MirroredWhenAsync(ns, "ext", "the mirrored slice deleted", s => s.Count == 0);
     }
 
