@@ -120,6 +120,7 @@ public sealed class EndpointSliceIntegrationTests(EndpointSliceControllersFixtur
         Assert.Equal("", slice.Metadata!.Labels![EndpointSliceLabels.HeadlessService]);
         Assert.Empty(slice.Ports ?? []);
         Assert.Equal("db-0", slice.Endpoints![0].Hostname);
+        await Client.DeleteAsync<Pod>(ns, "db-0", new DeleteOptions { GracePeriodSeconds = 0 });
     }
 
     [Fact(Timeout = 120_000)]
@@ -151,6 +152,7 @@ public sealed class EndpointSliceIntegrationTests(EndpointSliceControllersFixtur
         var after = Assert.Single(await SlicesAsync(ns, "calm"));
         Assert.Equal(settled[0].Metadata!.ResourceVersion, after.Metadata!.ResourceVersion);
         Assert.Equal(writes, Writes());
+        await Client.DeleteAsync<Pod>(ns, "calm-a", new DeleteOptions { GracePeriodSeconds = 0 });
     }
 
     [Fact(Timeout = 120_000)]
