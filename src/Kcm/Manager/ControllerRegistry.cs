@@ -8,6 +8,8 @@ using Kcm.Controllers.DaemonSets;
 using Kcm.Controllers.Deployments;
 using Kcm.Controllers.Disruption;
 using Kcm.Controllers.Endpoints;
+using Kcm.Controllers.EndpointSliceMirroring;
+using Kcm.Controllers.EndpointSlices;
 using Kcm.Controllers.GarbageCollector;
 using Kcm.Controllers.Jobs;
 using Kcm.Controllers.Namespaces;
@@ -44,8 +46,19 @@ public static class ControllerRegistry
         // Upstream starts the tokens controller before all others (serviceAccountTokenControllerStarter).
         Bind(ServiceAccountDescriptors.Tokens, o => new(o.ServiceAccountController.ServiceAccountKeyFile, o.ServiceAccountController.RootCaFile, o.ServiceAccountController.ConcurrentSaTokenSyncs, o.FeatureGates.Enabled("LegacyServiceAccountTokenNoAutoGeneration"))),
         Bind(EndpointsDescriptor.Value, o => new() { Workers = o.EndpointController.ConcurrentEndpointSyncs, UpdatesBatchPeriod = o.EndpointController.EndpointUpdatesBatchPeriod }),
-        NotImplemented("endpointslice"),
-        NotImplemented("endpointslicemirroring"),
+        Bind(EndpointSliceDescriptors.EndpointSlice, o => new()
+        {
+            Workers = o.EndpointSliceController.ConcurrentServiceEndpointSyncs,
+            MaxEndpointsPerSlice = o.EndpointSliceController.MaxEndpointsPerSlice,
+            BatchPeriod = o.EndpointSliceController.EndpointSliceUpdatesBatchPeriod,
+            TopologyAwareHints = o.FeatureGates.Enabled("TopologyAwareHints"),
+        }),
+        Bind(EndpointSliceMirroringDescriptors.EndpointSliceMirroring, o => new()
+        {
+            Workers = o.EndpointSliceMirroringController.ConcurrentServiceEndpointSyncs,
+            MaxEndpointsPerSubset = o.EndpointSliceMirroringController.MaxEndpointsPerSubset,
+            BatchPeriod = o.EndpointSliceMirroringController.EndpointSliceUpdatesBatchPeriod,
+        }),
         Bind(ReplicaSetDescriptors.ReplicationController, o => ReplicaSetOptions(o, o.ReplicationController.ConcurrentRcSyncs)),
         Bind(PodGcDescriptor.Value, o => new() { TerminatedPodThreshold = o.PodGcController.TerminatedPodGcThreshold }),
         NotImplemented("resourcequota"),
