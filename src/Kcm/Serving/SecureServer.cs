@@ -25,11 +25,18 @@ public sealed record SecureServingSettings
 
     /// <summary>Null serves plain HTTP: only for the deprecated insecure port (--port/--address).</summary>
     public required X509Certificate2? Certificate { get; init; }
+
+    /// <summary>--tls-min-version and --tls-cipher-suites.</summary>
+    public TlsServingPolicy Tls { get; init; } = TlsServingPolicy.Default;
+
+    /// <summary>The flag that names the port, for a listener that cannot be created.</summary>
+    public string PortFlag { get; init; } = "--secure-port";
 }
 
 /// <summary>
 /// The controller manager's secure port: /healthz, /livez, /readyz (with per-check paths and
-/// ?verbose), /metrics and /configz behind delegated authentication and authorization, TLS ≥ 1.2.
+/// ?verbose), /metrics and /configz behind delegated authentication and authorization, with the TLS versions and
+/// suites of <see cref="TlsServingPolicy"/>. A port that cannot be bound fails the start with upstream's one line.
 /// </summary>
 public sealed class SecureServer : IAsyncDisposable
 {
@@ -65,23 +72,46 @@ public sealed class SecureServer : IAsyncDisposable
                 listen.UseHttps(new HttpsConnectionAdapterOptions
                 {
                     ServerCertificate = settings.Certificate,
-                    SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                    SslProtocols = settings.Tls.Protocols,
                     ClientCertificateMode = ClientCertificateMode.AllowCertificate,
                     // Chains are checked by the authenticator against the configured CAs, not the system store.
                     ClientCertificateValidation = (_, _, _) => true,
+                    OnAuthenticate = (_, ssl) => settings.Tls.Apply(ssl),
                 });
             });
         });
         var app = builder.Build();
         var handler = new Handler(authenticator, authorizer, health, metrics, configz);
         app.Run(handler.HandleAsync);
-        await app.StartAsync(ct);
+        try
+        {
+            await app.StartAsync(ct);
+        }
+        catch (IOException e)
+        {
+            await app.DisposeAsync();
+            throw new Kcm.Startup.StartupException(ListenError(settings, e), e);
+        }
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var port = new Uri(address.Replace("[::]", "localhost", StringComparison.Ordinal).Replace("0.0.0.0", "localhost", StringComparison.Ordinal)).Port;
         return new SecureServer(app, port);
     }
 
     public ValueTask DisposeAsync() => _app.DisposeAsync();
+
+    // Go's wording ("listen tcp 0.0.0.0:10257: bind: address already in use"), naming the flag.
+    private static string ListenError(SecureServingSettings settings, IOException e)
+    {
+        var address = settings.BindAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{settings.BindAddress}]" : settings.BindAddress.ToString();
+        var endpoint = $"{address}:{settings.Port}";
+        var socket = e.InnerException as System.Net.Sockets.SocketException ?? e.InnerException?.InnerException as System.Net.Sockets.SocketException;
+        var reason = e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException || socket?.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse
+            ? "bind: address already in use"
+            : socket?.SocketErrorCode == System.Net.Sockets.SocketError.AccessDenied ? "bind: permission denied"
+            : socket?.SocketErrorCode == System.Net.Sockets.SocketError.AddressNotAvailable ? "bind: cannot assign requested address"
+            : (e.InnerException ?? e).Message;
+        return $"{settings.PortFlag} {settings.Port}: failed to create listener: failed to listen on {endpoint}: listen tcp {endpoint}: {reason}";
+    }
 
     private sealed class Handler(DelegatingAuthenticator authenticator, DelegatingAuthorizer authorizer, HealthChecks health,
         MetricsRegistry metrics, Func<object> configz)

@@ -1,4 +1,5 @@
 using System.Net;
+using Kcm.Api.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
@@ -42,15 +43,31 @@ public static class ServingCertificate
         return ToServerCertificate(memoryCert, memoryKey);
     }
 
+    // dynamiccertificates' serving content: unreadable or empty files, then crypto/tls X509KeyPair's checks.
     private static X509Certificate2 FromFiles(string certFile, string keyFile)
     {
+        var prefix = $"unable to load server certificate from {certFile} and {keyFile}";
+        byte[] cert, key;
         try
         {
-            return ToPkcs12(X509Certificate2.CreateFromPemFile(certFile, keyFile));
+            cert = File.ReadAllBytes(certFile);
+            key = File.ReadAllBytes(keyFile);
         }
-        catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException or ArgumentException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ServingCertificateException($"unable to load server certificate from {certFile} and {keyFile}: {e.Message}");
+            throw new ServingCertificateException($"{prefix}: {e.Message}");
+        }
+        if (cert.Length == 0 || key.Length == 0)
+        {
+            throw new ServingCertificateException($"{prefix}: missing content for serving cert \"serving-cert::{certFile}::{keyFile}\"");
+        }
+        try
+        {
+            return ToPkcs12(GoPem.X509KeyPair(cert, key));
+        }
+        catch (Exception e) when (e is FormatException or CryptographicException)
+        {
+            throw new ServingCertificateException($"{prefix}: {e.Message}");
         }
     }
 
