@@ -63,6 +63,8 @@ public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel,
         // Kestrel's per-connection chatter is noise at any klog level; its warnings still show.
         return LoggerFactory.Create(b => b.ClearProviders().SetMinimumLevel(level)
             .AddFilter("Microsoft.AspNetCore", LogLevel.Warning)
+            // "Hosting failed" repeats an error the caller reports itself, as its one line.
+            .AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical)
             .AddProvider(new KlogLoggerProvider(output, level, TimeProvider.System)));
     }
 
