@@ -27,7 +27,7 @@ public sealed class ControllerManagerCommand(ProcessGuard? guard = null) : IComm
             return 0;
         }
 
-        using var loggers = KlogLoggerProvider.CreateFactory(options.Logs.Verbosity, stderr);
+        using var loggers = KlogLoggerProvider.CreateFactory(options.Logs.Verbosity, stderr, json: options.Logs.Format == "json");
         var logger = loggers.CreateLogger("controllermanager");
         using var signal = new ShutdownSignal();
         try

@@ -78,6 +78,9 @@ public sealed class ControllerRunner(
             }
             started.Add((descriptor.Name, run));
             _logger.LogInformation("Started \"{Controller}\"", descriptor.Name);
+            // --controller-start-interval, jittered by up to 100% as upstream's ControllerStartJitter.
+            var interval = options.Generic.ControllerStartInterval;
+            if (interval > TimeSpan.Zero) await Task.Delay(interval * (1 + Random.Shared.NextDouble()), time, ct);
         }
 
         informers.Start(ct);

@@ -144,6 +144,10 @@ public sealed class KubeCloudSharedOptions
 
     public IEnumerable<string> Validate()
     {
+        // Like upstream's providerless build (the in-tree providers are deprecated): no cloud but an external one.
+        // Upstream finds this only once it leads, when it builds the controller context; refusing it at start says the same sooner.
+        if (CloudProvider.Length > 0 && CloudProvider != "external")
+            yield return $"--cloud-provider: cloud provider could not be initialized: unknown cloud provider \"{CloudProvider}\"";
         if (CidrAllocatorType is not ("RangeAllocator" or "CloudAllocator" or "IPAMFromCluster" or "IPAMFromCloud" or "MultiCIDRRangeAllocator"))
             yield return $"--cidr-allocator-type: unsupported value \"{CidrAllocatorType}\": supported values: \"RangeAllocator\", \"CloudAllocator\", \"IPAMFromCluster\", \"IPAMFromCloud\", \"MultiCIDRRangeAllocator\"";
     }
