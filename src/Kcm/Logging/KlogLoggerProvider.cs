@@ -48,12 +48,15 @@ public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel,
     private static string JsonLine(DateTime now, LogLevel level, string category, string message)
     {
         var ts = (now - DateTime.UnixEpoch).TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture);
-        var text = System.Text.Json.JsonSerializer.Serialize(message, KlogJson.Default.String);
-        var caller = System.Text.Json.JsonSerializer.Serialize(category, KlogJson.Default.String);
+        var text = JsonString(message);
+        var caller = JsonString(category);
         return level >= LogLevel.Warning
             ? $"{{\"ts\":{ts},\"caller\":{caller},\"msg\":{text}}}"
             : $"{{\"ts\":{ts},\"caller\":{caller},\"msg\":{text},\"v\":{(level == LogLevel.Information ? 0 : level == LogLevel.Debug ? 2 : 4)}}}";
     }
+
+    private static string JsonString(string s)
+        => "\"" + System.Text.Json.JsonEncodedText.Encode(s, System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping) + "\"";
 
     private sealed class KlogLogger(KlogLoggerProvider provider, string category) : ILogger
     {
@@ -90,6 +93,3 @@ public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel,
         _ => LogLevel.Trace,
     };
 }
-
-[System.Text.Json.Serialization.JsonSerializable(typeof(string))]
-internal sealed partial class KlogJson : System.Text.Json.Serialization.JsonSerializerContext;
