@@ -1,5 +1,6 @@
 using Kcm.Commands;
 using Kcm.Options;
+using Kcm.Startup;
 
 namespace Kcm;
 
@@ -7,11 +8,12 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        using var guard = new ProcessGuard(Console.Error, ProcessGuard.VerbosityOf(args));
         // Without a subcommand this is the drop-in controller manager taking upstream's flags only.
         var (name, rest) = args.Length > 0 && !args[0].StartsWith('-') ? (args[0], args[1..]) : ("", args);
         ICommand? command = name switch
         {
-            "" => new ControllerManagerCommand(),
+            "" => new ControllerManagerCommand(guard),
             "apiserver" => new ApiServerCommand(),
             "dev" => new DevCommand(),
             "simulate" => new SimulateCommand(),
@@ -28,8 +30,13 @@ public static class Program
         }
         catch (FlagException e)
         {
+            // As cli.Run before logging is set up: a plain line, no klog header.
             Console.Error.WriteLine($"Error: {e.Message}");
             return 1;
+        }
+        catch (Exception e)
+        {
+            return guard.Fail(e);
         }
     }
 

@@ -31,9 +31,9 @@ public sealed class TokenBucketRateLimiter : IRateLimiter
 
     public int Burst => _burst;
 
-    /// <summary>rest.Config semantics: QPS 0 → 5, Burst 0 → 10, negative QPS → no limiting.</summary>
+    /// <summary>rest.Config semantics: QPS 0 → 5, Burst 0 → 10, negative (or NaN) QPS → no limiting.</summary>
     public static IRateLimiter ForConfig(ClientConfig config, TimeProvider timeProvider)
-        => config.EffectiveQps < 0 ? new UnlimitedRateLimiter() : new TokenBucketRateLimiter(config.EffectiveQps, config.EffectiveBurst, timeProvider);
+        => config.EffectiveQps > 0 ? new TokenBucketRateLimiter(config.EffectiveQps, config.EffectiveBurst, timeProvider) : new UnlimitedRateLimiter();
 
     public bool TryAccept()
     {

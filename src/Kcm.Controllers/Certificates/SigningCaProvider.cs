@@ -1,6 +1,4 @@
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
-using System.Text;
+using Kcm.Api.Security;
 using Microsoft.Extensions.Logging;
 
 namespace Kcm.Controllers.Certificates;
@@ -76,43 +74,28 @@ public sealed class SigningCaProvider : IDisposable
         }
     }
 
-    /// <summary>The first certificate of the cert file (upstream takes certs[0]) and the RSA or ECDSA key that matches it.</summary>
+    /// <summary>
+    /// The first certificate of the cert file (upstream takes certs[0]) with the key that matches it, refused with
+    /// upstream's texts (crypto/tls X509KeyPair's), under the cert file's name as upstream, or the key file's when
+    /// the key input is what is wrong.
+    /// </summary>
     internal CertificateAuthority Load(byte[] certPem, byte[] keyPem)
     {
-        X509Certificate2 cert;
+        if (certPem.Length == 0 || keyPem.Length == 0)
+        {
+            throw new SigningCaLoadException($"error reading CA cert file \"{_certFile}\": missing content for serving cert \"csr-controller::{_certFile}::{_keyFile}\"");
+        }
         try
         {
-            cert = X509Certificate2.CreateFromPem(Encoding.UTF8.GetString(certPem));
+            return new CertificateAuthority(GoPem.X509KeyPair(certPem, keyPem), certPem, keyPem);
         }
-        catch (CryptographicException e)
+        catch (FormatException e)
         {
-            throw new SigningCaLoadException($"error reading CA cert file \"{_certFile}\": {e.Message}", e);
-        }
-        using (cert)
-        {
-            var keyText = Encoding.UTF8.GetString(keyPem);
-            try
-            {
-                if (cert.GetRSAPublicKey() is { } rsaPublic)
-                {
-                    rsaPublic.Dispose();
-                    using var rsa = RSA.Create();
-                    rsa.ImportFromPem(keyText);
-                    return new CertificateAuthority(cert.CopyWithPrivateKey(rsa), certPem, keyPem);
-                }
-                if (cert.GetECDsaPublicKey() is { } ecPublic)
-                {
-                    ecPublic.Dispose();
-                    using var ecdsa = ECDsa.Create();
-                    ecdsa.ImportFromPem(keyText);
-                    return new CertificateAuthority(cert.CopyWithPrivateKey(ecdsa), certPem, keyPem);
-                }
-            }
-            catch (Exception e) when (e is CryptographicException or ArgumentException or InvalidOperationException)
-            {
-                throw new SigningCaLoadException($"error reading CA key file \"{_keyFile}\": not a private key matching \"{_certFile}\": {e.Message}", e);
-            }
-            throw new SigningCaLoadException($"error reading CA cert file \"{_certFile}\": the public key is neither RSA nor ECDSA");
+            var keyInput = e.Message.Contains("key input", StringComparison.Ordinal) || e.Message.Contains("for the private key", StringComparison.Ordinal)
+                || e.Message == "tls: failed to parse private key";
+            throw new SigningCaLoadException(keyInput
+                ? $"error reading CA key file \"{_keyFile}\": {e.Message}"
+                : $"error reading CA cert file \"{_certFile}\": {e.Message}", e);
         }
     }
 

@@ -31,6 +31,11 @@ public sealed class ApiServerCommand : ICommand
             return 0;
         }
         if (stateDir().Length == 0) throw new FlagException("--state-dir is required");
+        // As kube-apiserver's SecureServingOptions.Validate, except that 0 picks a free port here.
+        if (securePort() is < 0 or > 65535)
+            throw new FlagException($"--secure-port {securePort().ToString(System.Globalization.CultureInfo.InvariantCulture)} must be between 0 and 65535, inclusive. 0 picks a free port");
+        if (!System.Net.IPAddress.TryParse(bindAddress(), out _))
+            throw new FlagException($"--bind-address: invalid IP address \"{bindAddress()}\"");
 
         using var signal = new ShutdownSignal();
         using var loggers = KlogLoggerProvider.CreateFactory(verbosity(), stderr);

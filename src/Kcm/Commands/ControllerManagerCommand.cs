@@ -1,12 +1,17 @@
 using Kcm.Logging;
 using Kcm.Manager;
 using Kcm.Options;
+using Kcm.Startup;
 using Microsoft.Extensions.Logging;
 
 namespace Kcm.Commands;
 
-/// <summary>The executable without a subcommand: the drop-in kube-controller-manager, upstream's flags only.</summary>
-public sealed class ControllerManagerCommand : ICommand
+/// <summary>
+/// The executable without a subcommand: the drop-in kube-controller-manager, upstream's flags only. A bad flag
+/// value ends it as cli.Run does ("Error: ..."); anything refused after the flags are parsed (validation, files,
+/// kubeconfig, listener, controller start) is one `"command failed" err="..."` line and exit code 1.
+/// </summary>
+public sealed class ControllerManagerCommand(ProcessGuard? guard = null) : ICommand
 {
     public async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
@@ -21,24 +26,29 @@ public sealed class ControllerManagerCommand : ICommand
             await stdout.WriteLineAsync($"Kubernetes {ControllerManagerHost.Version}");
             return 0;
         }
-        var errors = options.Validate().Concat(Manager.ControllerRegistry.ValidateInputs(options)).ToList();
-        if (errors.Count > 0)
-        {
-            foreach (var error in errors) await stderr.WriteLineAsync($"Error: {error}");
-            return 1;
-        }
 
+        using var loggers = KlogLoggerProvider.CreateFactory(options.Logs.Verbosity, stderr, json: options.Logs.Format == "json");
+        var logger = loggers.CreateLogger("controllermanager");
         using var signal = new ShutdownSignal();
-        using var loggers = KlogLoggerProvider.CreateFactory(options.Logs.Verbosity, stderr);
-        var host = new ControllerManagerHost(options, loggers, TimeProvider.System);
         try
         {
+            var errors = options.Validate().Concat(ControllerRegistry.ValidateInputs(options)).ToList();
+            if (errors.Count > 0)
+            {
+                // As utilerrors.NewAggregate: one error as it is, several as "[a, b]".
+                throw new StartupException(errors.Count == 1 ? errors[0] : $"[{string.Join(", ", errors)}]");
+            }
+
+            var host = new ControllerManagerHost(options, loggers, TimeProvider.System) { OnStarted = () => guard?.MarkStarted() };
             return await host.RunAsync(signal.Token) == ManagerExit.Stopped ? 0 : 1;
         }
-        catch (Exception e) when (e is Kcm.Client.Config.KubeconfigException or Kcm.Serving.ServingCertificateException or IOException)
+        catch (OperationCanceledException) when (signal.Token.IsCancellationRequested)
         {
-            loggers.CreateLogger("controllermanager").LogError("{Message}", e.Message);
-            return 1;
+            return 0;
+        }
+        catch (Exception e) when (e is not FlagException)
+        {
+            return CommandFailure.Report(logger, stderr, e, options.Logs.Verbosity);
         }
     }
 }

@@ -7,7 +7,7 @@ namespace Kcm.Logging;
 /// Writes log lines in klog's header format ("I1121 23:02:57.123456   4242 category] message") to
 /// stderr, so log tooling that parses upstream's output keeps working. `--v` maps to the minimum level.
 /// </summary>
-public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel, TimeProvider time) : ILoggerProvider
+public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel, TimeProvider time, bool json = false) : ILoggerProvider
 {
     private readonly Lock _gate = new();
     private readonly int _pid = Environment.ProcessId;
@@ -32,14 +32,31 @@ public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel,
             LogLevel.Warning => 'W',
             _ => 'I',
         };
-        var line = string.Create(CultureInfo.InvariantCulture, $"{severity}{now:MMdd HH:mm:ss.ffffff} {_pid,7} {category}] {message}");
-        if (exception != null) line += ": " + exception.Message;
+        if (exception != null) message += ": " + exception.Message;
+        var line = json
+            ? JsonLine(now, level, category, message)
+            : string.Create(CultureInfo.InvariantCulture, $"{severity}{now:MMdd HH:mm:ss.ffffff} {_pid,7} {category}] {message}");
         lock (_gate)
         {
             output.WriteLine(line);
             output.Flush();
         }
     }
+
+    // --logging-format=json: one object per line as component-base's JSON format (ts in milliseconds since the epoch,
+    // "v" on info lines); the message keeps its text form, so structured values are inside "msg", not keys of their own.
+    private static string JsonLine(DateTime now, LogLevel level, string category, string message)
+    {
+        var ts = (now - DateTime.UnixEpoch).TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture);
+        var text = JsonString(message);
+        var caller = JsonString(category);
+        return level >= LogLevel.Warning
+            ? $"{{\"ts\":{ts},\"caller\":{caller},\"msg\":{text}}}"
+            : $"{{\"ts\":{ts},\"caller\":{caller},\"msg\":{text},\"v\":{(level == LogLevel.Information ? 0 : level == LogLevel.Debug ? 2 : 4)}}}";
+    }
+
+    private static string JsonString(string s)
+        => "\"" + System.Text.Json.JsonEncodedText.Encode(s, System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping) + "\"";
 
     private sealed class KlogLogger(KlogLoggerProvider provider, string category) : ILogger
     {
@@ -57,13 +74,15 @@ public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel,
     private LogLevel MinimumLevel => minimumLevel;
 
     /// <summary>A logger factory writing klog-format lines at the level `--v` asks for.</summary>
-    public static ILoggerFactory CreateFactory(int verbosity, TextWriter output)
+    public static ILoggerFactory CreateFactory(int verbosity, TextWriter output, bool json = false)
     {
         var level = LevelForVerbosity(verbosity);
         // Kestrel's per-connection chatter is noise at any klog level; its warnings still show.
         return LoggerFactory.Create(b => b.ClearProviders().SetMinimumLevel(level)
             .AddFilter("Microsoft.AspNetCore", LogLevel.Warning)
-            .AddProvider(new KlogLoggerProvider(output, level, TimeProvider.System)));
+            // "Hosting failed" repeats an error the caller reports itself, as its one line.
+            .AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical)
+            .AddProvider(new KlogLoggerProvider(output, level, TimeProvider.System, json)));
     }
 
     /// <summary>klog verbosity → level: 0-1 information, 2-3 debug, 4+ trace.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Kcm.Client;
 using Kcm.Client.Config;
 using Kcm.Options;
@@ -6,6 +7,7 @@ using Kcm.Controllers;
 using Kcm.Controllers.Clients;
 using Kcm.Runtime.Metrics;
 using Kcm.Serving;
+using Kcm.Startup;
 using Microsoft.Extensions.Logging;
 
 namespace Kcm.Manager;
@@ -29,6 +31,9 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
 
     public string Identity { get; } = LeaderElectionIdentity.Create();
 
+    /// <summary>Called once the inputs are checked and the ports are up, just before leader election (or the controllers).</summary>
+    public Action? OnStarted { get; init; }
+
     public async Task<ManagerExit> RunAsync(CancellationToken stop)
     {
         _logger.LogInformation("Version: {Version}", Version);
@@ -50,6 +55,8 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
         using var controllerClients = CreateControllerClients(config, clientOptions, client);
         var controllers = new ControllerRunner(options, client, controllerClients, queueMetrics, metrics, loggers, time);
         LeaderElector? elector = null;
+        using var electionStop = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        ExceptionDispatchInfo? startFailure = null;
         var leaderElection = options.Generic.LeaderElection;
         var checks = new List<HealthCheck>();
         // As upstream: the lock has its own client, so controller traffic cannot starve renewals, with a
@@ -69,12 +76,15 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
         SecurePort = server?.Port ?? 0;
         await using var insecure = await StartInsecureServerAsync(metrics, checks, stop);
 
+        OnStarted?.Invoke();
         if (elector == null)
         {
             await controllers.RunAsync(stop);
             return ManagerExit.Stopped;
         }
-        await elector.RunAsync(stop);
+        await elector.RunAsync(electionStop.Token);
+        // As upstream's klog.Fatalf("error starting controllers: ..."): the process ends, the lease released.
+        startFailure?.Throw();
         return stop.IsCancellationRequested ? ManagerExit.Stopped : ManagerExit.LeadershipLost;
 
         LeaderElector CreateElector(KubeApiClient lockClient, MetricsRegistry registry)
@@ -93,10 +103,21 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
                 Logger = loggers.CreateLogger("leaderelection"),
                 Callbacks = new LeaderCallbacks
                 {
-                    OnStartedLeading = ct => controllers.RunAsync(ct),
+                    OnStartedLeading = async ct =>
+                    {
+                        try
+                        {
+                            await controllers.RunAsync(ct);
+                        }
+                        catch (ControllerStartException e)
+                        {
+                            startFailure = ExceptionDispatchInfo.Capture(e);
+                            await electionStop.CancelAsync();
+                        }
+                    },
                     OnStoppedLeading = () =>
                     {
-                        if (!stop.IsCancellationRequested) _logger.LogError("leaderelection lost");
+                        if (!electionStop.IsCancellationRequested) _logger.LogError("leaderelection lost");
                     },
                     OnNewLeader = leader =>
                     {
@@ -134,27 +155,12 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
         var serving = options.SecureServing;
         if (serving.SecurePort == 0) return null;
         var certificate = ServingCertificate.Load(serving.TlsCertFile, serving.TlsPrivateKeyFile, serving.CertDirectory, serving.BindAddress.ToString(), time);
-        var authn = options.Authentication;
+        var authentication = await new DelegatedAuthenticationLoader(options.Authentication, clientOptions, loggers.CreateLogger("authentication")).LoadAsync(ct);
         var authz = options.Authorization;
-        var authentication = new AuthenticationSettings
-        {
-            ClientCa = authn.ClientCaFile.Length > 0 ? PemLoader.LoadCertificateBundle(File.ReadAllText(authn.ClientCaFile)) : [],
-            RequestHeaderClientCa = authn.RequestHeaderClientCaFile.Length > 0 ? PemLoader.LoadCertificateBundle(File.ReadAllText(authn.RequestHeaderClientCaFile)) : [],
-            RequestHeaderAllowedNames = authn.RequestHeaderAllowedNames,
-            RequestHeaderUsernameHeaders = authn.RequestHeaderUsernameHeaders,
-            RequestHeaderGroupHeaders = authn.RequestHeaderGroupHeaders,
-            RequestHeaderExtraHeaderPrefixes = authn.RequestHeaderExtraHeaderPrefixes,
-            TokenReviewClient = authn.RemoteKubeconfigFile.Length > 0 ? KubeApiClient.FromKubeconfig(authn.RemoteKubeconfigFile, options: clientOptions) : null,
-            TokenCacheTtl = authn.TokenWebhookCacheTtl,
-        };
-        if (authentication.TokenReviewClient == null)
-        {
-            _logger.LogWarning("No authentication-kubeconfig provided in order to lookup requestheader and token authentication; only client certificates signed by --client-ca-file are accepted.");
-        }
         var authorization = new AuthorizationSettings
         {
             AlwaysAllowPaths = authz.AlwaysAllowPaths,
-            SubjectAccessReviewClient = authz.RemoteKubeconfigFile.Length > 0 ? KubeApiClient.FromKubeconfig(authz.RemoteKubeconfigFile, options: clientOptions) : null,
+            SubjectAccessReviewClient = authz.RemoteKubeconfigFile.Length > 0 ? AuthorizationClient(authz.RemoteKubeconfigFile, clientOptions) : null,
             AllowCacheTtl = authz.AllowCacheTtl,
             DenyCacheTtl = authz.DenyCacheTtl,
         };
@@ -163,7 +169,17 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
             _logger.LogWarning("No authorization-kubeconfig provided, so SubjectAccessReview of authorization tokens won't work.");
         }
         var server = await SecureServer.StartAsync(
-            new SecureServingSettings { BindAddress = serving.BindAddress, Port = serving.SecurePort, Certificate = certificate },
+            new SecureServingSettings
+            {
+                BindAddress = serving.BindAddress,
+                Port = serving.SecurePort,
+                Certificate = certificate,
+                Tls = TlsServingPolicy.FromFlags(serving.TlsMinVersion, serving.TlsCipherSuites),
+                SniCertificates = ServingCertificate.LoadSni(serving.SniCertKeys),
+                Http2MaxStreamsPerConnection = serving.Http2MaxStreamsPerConnection,
+                ReuseAddress = serving.PermitAddressSharing,
+                ReusePort = serving.PermitPortSharing,
+            },
             new DelegatingAuthenticator(authentication, time, loggers.CreateLogger("authentication")),
             new DelegatingAuthorizer(authorization, time, loggers.CreateLogger("authorization")),
             new HealthChecks(checks), metrics, () => Configz.Build(options), loggers, ct);
@@ -177,7 +193,7 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
         var insecure = options.InsecureServing;
         if (insecure.Port <= 0) return null;
         var server = await SecureServer.StartAsync(
-            new SecureServingSettings { BindAddress = insecure.Address, Port = insecure.Port, Certificate = null },
+            new SecureServingSettings { BindAddress = insecure.Address, Port = insecure.Port, Certificate = null, PortFlag = "--port" },
             new DelegatingAuthenticator(new AuthenticationSettings(), time, loggers.CreateLogger("authentication")),
             new DelegatingAuthorizer(new AuthorizationSettings { AlwaysAllowPaths = ["/*"] }, time, loggers.CreateLogger("authorization")),
             new HealthChecks(checks), metrics, () => Configz.Build(options), loggers, ct);
@@ -186,4 +202,17 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
     }
 
     private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
+
+    private static KubeApiClient AuthorizationClient(string kubeconfig, KubeClientOptions clientOptions)
+    {
+        try
+        {
+            // As upstream's delegated authorization client: high limits, since they bound the port's responsiveness.
+            return new KubeApiClient(KubeconfigLoader.LoadFromFile(kubeconfig) with { Qps = 200, Burst = 400 }, clientOptions);
+        }
+        catch (KubeconfigException e)
+        {
+            throw new StartupException($"failed to get delegated authorization kubeconfig: {e.Message}", e);
+        }
+    }
 }

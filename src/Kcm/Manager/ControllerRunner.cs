@@ -6,6 +6,7 @@ using Kcm.Runtime.Events;
 using Kcm.Runtime.Informers;
 using Kcm.Runtime.Metrics;
 using Kcm.Runtime.Queues;
+using Kcm.Startup;
 using Microsoft.Extensions.Logging;
 
 namespace Kcm.Manager;
@@ -14,7 +15,7 @@ namespace Kcm.Manager;
 /// Runs every enabled controller for one leadership term (or until shutdown without leader election): builds
 /// the shared context, lets each controller register its informers, starts the informers, then runs the
 /// controllers until the token is cancelled and waits for them to stop. A known controller this build lacks
-/// is reported, not silently skipped.
+/// is reported, not silently skipped; one whose start throws ends the run with <see cref="ControllerStartException"/>.
 /// </summary>
 public sealed class ControllerRunner(
     KubeControllerManagerOptions options,
@@ -60,7 +61,16 @@ public sealed class ControllerRunner(
                 continue;
             }
             _logger.LogInformation("Starting \"{Controller}\"", descriptor.Name);
-            var run = initialize(context, options);
+            RunController? run;
+            try
+            {
+                run = initialize(context, options);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // As upstream's StartControllers: the first controller that cannot start ends the manager.
+                throw new ControllerStartException(descriptor.Name, e);
+            }
             if (run == null)
             {
                 _logger.LogWarning("Skipping \"{Controller}\"", descriptor.Name);
@@ -68,6 +78,9 @@ public sealed class ControllerRunner(
             }
             started.Add((descriptor.Name, run));
             _logger.LogInformation("Started \"{Controller}\"", descriptor.Name);
+            // --controller-start-interval, jittered by up to 100% as upstream's ControllerStartJitter.
+            var interval = options.Generic.ControllerStartInterval;
+            if (interval > TimeSpan.Zero) await Task.Delay(interval * (1 + Random.Shared.NextDouble()), time, ct);
         }
 
         informers.Start(ct);

@@ -315,7 +315,7 @@ public sealed class FlagSet(string command)
             : throw new FormatException($"strconv.ParseFloat: parsing \"{v}\": invalid syntax");
 
     internal static TimeSpan ParseDurationValue(string v)
-        => GoDuration.TryParse(v, out var d) ? d : throw new FormatException($"time: invalid duration \"{v}\"");
+        => GoDuration.TryParse(v, out var d, out var error) ? d : throw new FormatException(error);
 
     private static bool ParseBool(string name, string v) => Wrap(name, v, ParseBoolValue);
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Kcm.Api.Codecs;
 
 namespace Kcm.Options;
@@ -9,6 +10,20 @@ public sealed class ClientConnectionOptions
     public string ContentType { get; set; } = "application/vnd.kubernetes.protobuf";
     public float Qps { get; set; } = 20;
     public int Burst { get; set; } = 30;
+
+    /// <summary>The media types client-go's scheme can encode; any other makes every write fail upstream.</summary>
+    public static IReadOnlyList<string> ContentTypes { get; } = ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"];
+
+    public IEnumerable<string> Validate()
+    {
+        // Upstream's client refuses every request body in a type it has no serializer for ("no serializers
+        // registered for text/plain"), so the leader lock is never taken; refusing at start says so at once.
+        if (ContentType.Length > 0 && !ContentTypes.Contains(ContentType))
+            yield return $"--kube-api-content-type: no serializers registered for {ContentType}";
+        // rest.RESTClientFor: QPS 0 means the default 5, so only a negative (or NaN) QPS needs no burst.
+        if (Burst < 0 && Qps >= 0)
+            yield return $"--kube-api-burst {Burst.ToString(CultureInfo.InvariantCulture)}: burst is required to be greater than 0 when RateLimiter is not set and QPS is set to greater than 0";
+    }
 }
 
 public sealed class LeaderElectionOptions
@@ -88,7 +103,7 @@ public sealed class GenericOptions
         fs.StringVar("leader-migration-config", LeaderMigrationConfig, "Path to the leader migration configuration file; empty uses the built-in default. Needs --enable-leader-migration.", v => LeaderMigrationConfig = v);
     }
 
-    public IEnumerable<string> Validate() => KnownControllers.Validate(Controllers).Concat(LeaderElection.Validate());
+    public IEnumerable<string> Validate() => KnownControllers.Validate(Controllers).Concat(ClientConnection.Validate()).Concat(LeaderElection.Validate());
 }
 
 /// <summary>Upstream's KubeCloudSharedOptions (flags listed under "generic").</summary>
@@ -129,6 +144,10 @@ public sealed class KubeCloudSharedOptions
 
     public IEnumerable<string> Validate()
     {
+        // Like upstream's providerless build (the in-tree providers are deprecated): no cloud but an external one.
+        // Upstream finds this only once it leads, when it builds the controller context; refusing it at start says the same sooner.
+        if (CloudProvider.Length > 0 && CloudProvider != "external")
+            yield return $"--cloud-provider: cloud provider could not be initialized: unknown cloud provider \"{CloudProvider}\"";
         if (CidrAllocatorType is not ("RangeAllocator" or "CloudAllocator" or "IPAMFromCluster" or "IPAMFromCloud" or "MultiCIDRRangeAllocator"))
             yield return $"--cidr-allocator-type: unsupported value \"{CidrAllocatorType}\": supported values: \"RangeAllocator\", \"CloudAllocator\", \"IPAMFromCluster\", \"IPAMFromCloud\", \"MultiCIDRRangeAllocator\"";
     }

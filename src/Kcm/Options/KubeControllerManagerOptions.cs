@@ -107,7 +107,7 @@ public sealed class KubeControllerManagerOptions
         errors.AddRange(NodeIpamController.Validate(KubeCloudShared));
         errors.AddRange(PersistentVolumeBinderController.Validate());
         errors.AddRange(Metrics.Validate());
-        errors.AddRange(Logs.Validate());
+        errors.AddRange(Logs.Validate(_featureGates));
         if (checkFiles)
         {
             foreach (var (flag, path) in FilesToRead())
@@ -163,6 +163,17 @@ public sealed class KubeControllerManagerOptions
             _extraWarnings.Add($"--port={InsecureServing.Port} serves /healthz and /metrics over plain HTTP without authentication (kept for old clusters' componentstatuses; upstream v1.24+ dropped it); prefer --secure-port");
         if (Generic.ContentionProfiling && !Generic.Profiling)
             _extraWarnings.Add("--contention-profiling has no effect while --profiling is false");
+        // Accepted for unit files written for upstream, but nothing here can honour them; say so rather than ignore them.
+        if (Flags.Changed("vmodule"))
+            _extraWarnings.Add("--vmodule has no effect: it selects Go source files, which this build does not have; use -v");
+        if (Generic.EnableLeaderMigration)
+            _extraWarnings.Add("--enable-leader-migration has no effect: leader migration is not implemented; this build runs no cloud controllers, so it takes only the main lock");
+        if (Flags.Changed("profiling") && Generic.Profiling)
+            _extraWarnings.Add("--profiling has no effect: Go's /debug/pprof is not served by this build");
+        foreach (var flag in new[] { "disabled-metrics", "show-hidden-metrics-for-version", "allow-metric-labels" })
+        {
+            if (Flags.Changed(flag)) _extraWarnings.Add($"--{flag} has no effect: this build's metrics registry does not filter metrics yet");
+        }
     }
 
     private FlagSet BuildFlagSet()

@@ -46,8 +46,14 @@ public sealed class LoggingOptions
         return result;
     }
 
-    public IEnumerable<string> Validate()
+    public IEnumerable<string> Validate(FeatureGates gates)
     {
+        if (JsonSplitStream && !gates.Enabled("LoggingAlphaOptions"))
+            yield return "--log-json-split-stream: options.json.splitStream: Forbidden: Feature LoggingAlphaOptions is disabled";
+        if (JsonInfoBufferSize is not ("" or "0") && !gates.Enabled("LoggingAlphaOptions"))
+            yield return "--log-json-info-buffer-size: options.json.infoBufferSize: Forbidden: Feature LoggingAlphaOptions is disabled";
+        if (Format == "json" && !gates.Enabled("LoggingBetaOptions"))
+            yield return "--logging-format: format json: Forbidden: Feature LoggingBetaOptions is disabled";
         if (Format is not ("text" or "json")) yield return $"--logging-format: Unsupported value: \"{Format}\": supported values: \"json\", \"text\"";
         if (FlushFrequency <= TimeSpan.Zero) yield return "--log-flush-frequency must be greater than zero";
     }

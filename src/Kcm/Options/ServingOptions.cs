@@ -45,9 +45,9 @@ public sealed class SecureServingOptions
         fs.BoolVar("permit-address-sharing", PermitAddressSharing, "Listen with SO_REUSEADDR, so the address can be bound again while old connections linger in TIME_WAIT.", v => PermitAddressSharing = v);
         fs.BoolVar("permit-port-sharing", PermitPortSharing, "Listen with SO_REUSEPORT, so several processes can bind the same address and port.", v => PermitPortSharing = v);
         fs.Int32Var("secure-port", SecurePort, "HTTPS port for authenticated and authorized requests; 0 turns HTTPS serving off.", v => SecurePort = v);
-        fs.StringSliceVar("tls-cipher-suites", TlsCipherSuites, $"Cipher suites offered by the server, comma-separated; empty uses the runtime's defaults.\nSupported values: {string.Join(", ", CipherSuites)}", v => TlsCipherSuites = v);
+        fs.StringSliceVar("tls-cipher-suites", TlsCipherSuites, $"Cipher suites offered by the server for TLS 1.0-1.2, comma-separated; empty uses the runtime's defaults. TLS 1.3 suites are not configurable (as in Go).\nSupported values: {string.Join(", ", CipherSuites)}", v => TlsCipherSuites = v);
         fs.StringVar("tls-cert-file", TlsCertFile, "PEM certificate (chain, with any intermediates after the server certificate) for HTTPS. Without it and --tls-private-key-file a self-signed pair is generated for the public address and saved to --cert-dir.", v => TlsCertFile = v);
-        fs.StringVar("tls-min-version", TlsMinVersion, $"Lowest TLS version accepted. Possible values: {string.Join(", ", TlsVersions)}", v => TlsMinVersion = v);
+        fs.StringVar("tls-min-version", TlsMinVersion, $"Lowest TLS version accepted; empty means VersionTLS12. Possible values: {string.Join(", ", TlsVersions)}", v => TlsMinVersion = v);
         fs.StringVar("tls-private-key-file", TlsPrivateKeyFile, "PEM private key matching --tls-cert-file.", v => TlsPrivateKeyFile = v);
         fs.Var("tls-sni-cert-key", "namedCertKey", "[]",
             "A certificate and key for particular host names: \"cert.pem,key.pem\" or \"cert.pem,key.pem:*.example.com,example.com\". Names come from the certificate when not given; may be repeated; the most specific match wins.",
@@ -67,7 +67,11 @@ public sealed class SecureServingOptions
         if (TlsMinVersion.Length > 0 && !TlsVersions.Contains(TlsMinVersion))
             yield return $"--tls-min-version: unknown tls version \"{TlsMinVersion}\" (known: {string.Join(", ", TlsVersions)})";
         foreach (var suite in TlsCipherSuites.Where(s => !CipherSuites.Contains(s)))
-            yield return $"--tls-cipher-suites: cipher suite {suite} not supported or doesn't exist";
+            yield return $"--tls-cipher-suites: Cipher suite {suite} not supported or doesn't exist";
+        // Go's http2.ConfigureServer refuses a TLS 1.2 suite list without the suite HTTP/2 requires.
+        if (TlsCipherSuites.Count > 0 && TlsMinVersion != "VersionTLS13" && TlsCipherSuites.All(CipherSuites.Contains)
+            && !TlsCipherSuites.Any(s => s is "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" or "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"))
+            yield return "--tls-cipher-suites: error configuring http2: http2: TLSConfig.CipherSuites is missing an HTTP/2-required AES_128_GCM_SHA256 cipher (need at least one of TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 or TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256)";
     }
 }
 

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
@@ -10,6 +11,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -25,11 +27,29 @@ public sealed record SecureServingSettings
 
     /// <summary>Null serves plain HTTP: only for the deprecated insecure port (--port/--address).</summary>
     public required X509Certificate2? Certificate { get; init; }
+
+    /// <summary>--tls-min-version and --tls-cipher-suites.</summary>
+    public TlsServingPolicy Tls { get; init; } = TlsServingPolicy.Default;
+
+    /// <summary>--tls-sni-cert-key: certificates chosen by the host name the client asks for; the most specific wins.</summary>
+    public IReadOnlyList<SniCertificate> SniCertificates { get; init; } = [];
+
+    /// <summary>--http2-max-streams-per-connection; 0 keeps Go's default of 250, which upstream serves with.</summary>
+    public int Http2MaxStreamsPerConnection { get; init; }
+
+    /// <summary>--permit-address-sharing (SO_REUSEADDR) and --permit-port-sharing (SO_REUSEPORT).</summary>
+    public bool ReuseAddress { get; init; }
+
+    public bool ReusePort { get; init; }
+
+    /// <summary>The flag that names the port, for a listener that cannot be created.</summary>
+    public string PortFlag { get; init; } = "--secure-port";
 }
 
 /// <summary>
 /// The controller manager's secure port: /healthz, /livez, /readyz (with per-check paths and
-/// ?verbose), /metrics and /configz behind delegated authentication and authorization, TLS ≥ 1.2.
+/// ?verbose), /metrics and /configz behind delegated authentication and authorization, with the TLS versions and
+/// suites of <see cref="TlsServingPolicy"/>. A port that cannot be bound fails the start with upstream's one line.
 /// </summary>
 public sealed class SecureServer : IAsyncDisposable
 {
@@ -51,9 +71,11 @@ public sealed class SecureServer : IAsyncDisposable
         builder.Services.AddLogging();
         builder.Services.Replace(ServiceDescriptor.Singleton(loggers));
         builder.WebHost.UseKestrelCore();
+        builder.WebHost.UseSockets(sockets => sockets.CreateBoundListenSocket = endpoint => BindListenSocket(endpoint, settings));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            kestrel.Limits.Http2.MaxStreamsPerConnection = settings.Http2MaxStreamsPerConnection > 0 ? settings.Http2MaxStreamsPerConnection : 250;
             kestrel.Listen(settings.BindAddress, settings.Port, listen =>
             {
                 if (settings.Certificate == null)
@@ -65,23 +87,77 @@ public sealed class SecureServer : IAsyncDisposable
                 listen.UseHttps(new HttpsConnectionAdapterOptions
                 {
                     ServerCertificate = settings.Certificate,
-                    SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                    ServerCertificateSelector = settings.SniCertificates.Count == 0 ? null : (_, host) => SelectCertificate(settings, host),
+                    SslProtocols = settings.Tls.Protocols,
                     ClientCertificateMode = ClientCertificateMode.AllowCertificate,
                     // Chains are checked by the authenticator against the configured CAs, not the system store.
                     ClientCertificateValidation = (_, _, _) => true,
+                    OnAuthenticate = (_, ssl) => settings.Tls.Apply(ssl),
                 });
             });
         });
         var app = builder.Build();
         var handler = new Handler(authenticator, authorizer, health, metrics, configz);
         app.Run(handler.HandleAsync);
-        await app.StartAsync(ct);
+        try
+        {
+            await app.StartAsync(ct);
+        }
+        catch (IOException e)
+        {
+            await app.DisposeAsync();
+            throw new Kcm.Startup.StartupException(ListenError(settings, e), e);
+        }
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var port = new Uri(address.Replace("[::]", "localhost", StringComparison.Ordinal).Replace("0.0.0.0", "localhost", StringComparison.Ordinal)).Port;
         return new SecureServer(app, port);
     }
 
     public ValueTask DisposeAsync() => _app.DisposeAsync();
+
+    // Exact names before wildcards, as upstream's SNI lookup; the default certificate otherwise.
+    private static X509Certificate2? SelectCertificate(SecureServingSettings settings, string? host)
+    {
+        if (string.IsNullOrEmpty(host)) return settings.Certificate;
+        return settings.SniCertificates.FirstOrDefault(c => c.Names.Contains(host, StringComparer.OrdinalIgnoreCase))?.Certificate
+            ?? settings.SniCertificates.FirstOrDefault(c => c.Serves(host))?.Certificate
+            ?? settings.Certificate;
+    }
+
+    private static Socket BindListenSocket(EndPoint endpoint, SecureServingSettings settings)
+    {
+        if (!settings.ReuseAddress && !settings.ReusePort) return SocketTransportOptions.CreateDefaultBoundListenSocket(endpoint);
+        var ip = (IPEndPoint)endpoint;
+        var socket = new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (ip.Address.Equals(IPAddress.IPv6Any)) socket.DualMode = true;
+            if (settings.ReuseAddress) socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // SO_REUSEPORT (15 at SOL_SOCKET on Linux) has no managed name.
+            if (settings.ReusePort && OperatingSystem.IsLinux()) socket.SetRawSocketOption(1, 15, BitConverter.GetBytes(1));
+            socket.Bind(ip);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    // Go's wording ("listen tcp 0.0.0.0:10257: bind: address already in use"), naming the flag.
+    private static string ListenError(SecureServingSettings settings, IOException e)
+    {
+        var address = settings.BindAddress.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{settings.BindAddress}]" : settings.BindAddress.ToString();
+        var endpoint = $"{address}:{settings.Port}";
+        var socket = e.InnerException as SocketException ?? e.InnerException?.InnerException as SocketException;
+        var reason = e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException || socket?.SocketErrorCode == SocketError.AddressAlreadyInUse
+            ? "bind: address already in use"
+            : socket?.SocketErrorCode == SocketError.AccessDenied ? "bind: permission denied"
+            : socket?.SocketErrorCode == SocketError.AddressNotAvailable ? "bind: cannot assign requested address"
+            : (e.InnerException ?? e).Message;
+        return $"{settings.PortFlag} {settings.Port}: failed to create listener: failed to listen on {endpoint}: listen tcp {endpoint}: {reason}";
+    }
 
     private sealed class Handler(DelegatingAuthenticator authenticator, DelegatingAuthorizer authorizer, HealthChecks health,
         MetricsRegistry metrics, Func<object> configz)

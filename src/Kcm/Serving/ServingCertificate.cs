@@ -1,8 +1,18 @@
 using System.Net;
+using Kcm.Api.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
 namespace Kcm.Serving;
+
+/// <summary>A certificate for the host names an SNI client may ask for (--tls-sni-cert-key).</summary>
+public sealed record SniCertificate(IReadOnlyList<string> Names, X509Certificate2 Certificate)
+{
+    /// <summary>An exact name, or a "*.example.com" name one label above the asked host.</summary>
+    public bool Serves(string host) => Names.Any(n => string.Equals(n, host, StringComparison.OrdinalIgnoreCase)
+        || (n.StartsWith("*.", StringComparison.Ordinal) && host.IndexOf('.', StringComparison.Ordinal) is var dot and > 0
+            && string.Equals(n[2..], host[(dot + 1)..], StringComparison.OrdinalIgnoreCase)));
+}
 
 /// <summary>A secure-port certificate problem; the message is one line naming the file.</summary>
 public sealed class ServingCertificateException(string message) : Exception(message);
@@ -42,15 +52,71 @@ public static class ServingCertificate
         return ToServerCertificate(memoryCert, memoryKey);
     }
 
+    /// <summary>
+    /// --tls-sni-cert-key values ("cert,key" or "cert,key:name1,name2"): each pair with the host names it serves,
+    /// taken from the certificate's DNS and IP SANs (and a CN that is a host name) when none are given.
+    /// </summary>
+    public static IReadOnlyList<SniCertificate> LoadSni(IReadOnlyList<string> specs)
+    {
+        var result = new List<SniCertificate>();
+        foreach (var spec in specs)
+        {
+            var colon = spec.IndexOf(':', StringComparison.Ordinal);
+            var files = (colon < 0 ? spec : spec[..colon]).Split(',');
+            var names = colon < 0 ? [] : spec[(colon + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (files.Length != 2) throw new ServingCertificateException($"--tls-sni-cert-key {spec}: expected comma separated certificate and key file paths");
+            X509Certificate2 certificate;
+            try
+            {
+                certificate = FromFiles(files[0].Trim(), files[1].Trim());
+            }
+            catch (ServingCertificateException e)
+            {
+                throw new ServingCertificateException($"--tls-sni-cert-key {spec}: {e.Message}");
+            }
+            result.Add(new SniCertificate(names.Length > 0 ? names : NamesOf(certificate), certificate));
+        }
+        return result;
+    }
+
+    private static string[] NamesOf(X509Certificate2 certificate)
+    {
+        var names = new List<string>();
+        var cn = certificate.GetNameInfo(X509NameType.SimpleName, false);
+        if (Uri.CheckHostName(cn) == UriHostNameType.Dns && cn.Contains('.', StringComparison.Ordinal)) names.Add(cn);
+        foreach (var extension in certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>())
+        {
+            names.AddRange(extension.EnumerateDnsNames());
+            names.AddRange(extension.EnumerateIPAddresses().Select(ip => ip.ToString()));
+        }
+        return [.. names.Distinct(StringComparer.OrdinalIgnoreCase)];
+    }
+
+    // dynamiccertificates' serving content: unreadable or empty files, then crypto/tls X509KeyPair's checks.
     private static X509Certificate2 FromFiles(string certFile, string keyFile)
     {
+        var prefix = $"unable to load server certificate from {certFile} and {keyFile}";
+        byte[] cert, key;
         try
         {
-            return ToPkcs12(X509Certificate2.CreateFromPemFile(certFile, keyFile));
+            cert = File.ReadAllBytes(certFile);
+            key = File.ReadAllBytes(keyFile);
         }
-        catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException or ArgumentException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ServingCertificateException($"unable to load server certificate from {certFile} and {keyFile}: {e.Message}");
+            throw new ServingCertificateException($"{prefix}: {e.Message}");
+        }
+        if (cert.Length == 0 || key.Length == 0)
+        {
+            throw new ServingCertificateException($"{prefix}: missing content for serving cert \"serving-cert::{certFile}::{keyFile}\"");
+        }
+        try
+        {
+            return ToPkcs12(GoPem.X509KeyPair(cert, key));
+        }
+        catch (Exception e) when (e is FormatException or CryptographicException)
+        {
+            throw new ServingCertificateException($"{prefix}: {e.Message}");
         }
     }
 

@@ -27,6 +27,35 @@ public class GoDurationTests
     public void TryParse_Invalid_Fails(string text) => Assert.False(GoDuration.TryParse(text, out _));
 
     [Theory]
+    [InlineData("9999999999h", "time: invalid duration \"9999999999h\"")]
+    [InlineData("2562048h", "time: invalid duration \"2562048h\"")]
+    [InlineData("9223372036854775808ns", "time: invalid duration \"9223372036854775808ns\"")]
+    [InlineData("99999999999999999999s", "time: invalid duration \"99999999999999999999s\"")]
+    [InlineData("10", "time: missing unit in duration \"10\"")]
+    [InlineData("1y", "time: unknown unit \"y\" in duration \"1y\"")]
+    [InlineData(".s", "time: invalid duration \".s\"")]
+    [InlineData("", "time: invalid duration \"\"")]
+    public void TryParse_BeyondGoRangeOrMalformed_FailsWithGoText(string text, string expected)
+    {
+        Assert.False(GoDuration.TryParse(text, out _, out var error));
+        Assert.Equal(expected, error);
+    }
+
+    [Theory]
+    [InlineData("2562047h", 2562047L * 3600 * TimeSpan.TicksPerSecond)]
+    [InlineData("9223372036854775807ns", 92233720368547758L)]
+    [InlineData("-9223372036854775808ns", -92233720368547758L)]
+    [InlineData("1.5h", 5400L * TimeSpan.TicksPerSecond)]
+    [InlineData("+5s", 5L * TimeSpan.TicksPerSecond)]
+    [InlineData("1.000000000000000000001s", TimeSpan.TicksPerSecond)]
+    public void TryParse_AtGoLimits_Parses(string text, long ticks)
+    {
+        Assert.True(GoDuration.TryParse(text, out var d, out var error));
+        Assert.Null(error);
+        Assert.Equal(ticks, d.Ticks);
+    }
+
+    [Theory]
     [InlineData(0, "0s")]
     [InlineData(15_000, "15s")]
     [InlineData(90_000, "1m30s")]

@@ -82,7 +82,7 @@ public sealed class ControllerRegistryTests : IDisposable
 
         Assert.Equal(1, code);
         var lines = stderr.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Contains($"Error: error reading key for service account token controller: {key}: data does not contain a valid RSA or ECDSA private key", lines);
+        Assert.Single(lines, l => l.EndsWith($"\"command failed\" err=\"error reading key for service account token controller: {key}: data does not contain a valid RSA or ECDSA private key\"", StringComparison.Ordinal));
     }
 
     [Fact]

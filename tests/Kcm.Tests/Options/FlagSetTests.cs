@@ -47,7 +47,7 @@ public class FlagSetTests
     [InlineData(new[] { "--secure-port" }, "flag needs an argument: --secure-port")]
     [InlineData(new[] { "--secure-port=abc" }, "invalid argument \"abc\" for \"--secure-port\" flag: strconv.ParseInt: parsing \"abc\": invalid syntax")]
     [InlineData(new[] { "--leader-elect=maybe" }, "invalid argument \"maybe\" for \"--leader-elect\" flag: strconv.ParseBool: parsing \"maybe\": invalid syntax")]
-    [InlineData(new[] { "--cluster-signing-duration=1y" }, "invalid argument \"1y\" for \"--cluster-signing-duration\" flag: time: invalid duration \"1y\"")]
+    [InlineData(new[] { "--cluster-signing-duration=1y" }, "invalid argument \"1y\" for \"--cluster-signing-duration\" flag: time: unknown unit \"y\" in duration \"1y\"")]
     public void Parse_BadInput_OneLineError(string[] args, string message)
     {
         var (flags, _, _, _, _) = Make();

@@ -113,7 +113,7 @@ public class KubeControllerManagerOptionsTests
     [InlineData("--secure-port=https", "invalid argument \"https\" for \"--secure-port\" flag: strconv.ParseInt: parsing \"https\": invalid syntax")]
     [InlineData("--concurrent-gc-syncs=99999999999", "invalid argument \"99999999999\" for \"--concurrent-gc-syncs\" flag: strconv.ParseInt: parsing \"99999999999\": value out of range")]
     [InlineData("--leader-elect=yes", "invalid argument \"yes\" for \"--leader-elect\" flag: strconv.ParseBool: parsing \"yes\": invalid syntax")]
-    [InlineData("--leader-elect-lease-duration=15", "invalid argument \"15\" for \"--leader-elect-lease-duration\" flag: time: invalid duration \"15\"")]
+    [InlineData("--leader-elect-lease-duration=15", "invalid argument \"15\" for \"--leader-elect-lease-duration\" flag: time: missing unit in duration \"15\"")]
     [InlineData("--kube-api-qps=fast", "invalid argument \"fast\" for \"--kube-api-qps\" flag: strconv.ParseFloat: parsing \"fast\": invalid syntax")]
     [InlineData("--bind-address=localhost", "invalid argument \"localhost\" for \"--bind-address\" flag: failed to parse IP: \"localhost\"")]
     [InlineData("--feature-gates=NoSuchGate=true", "invalid argument \"NoSuchGate=true\" for \"--feature-gates\" flag: unrecognized feature gate: NoSuchGate")]
