@@ -20,9 +20,14 @@ public sealed class CertificateRequestInfo
     private const string OrganizationOid = "2.5.4.10";
 
     private CertificateRequestInfo(CertificateRequest request)
+        : this(request.SubjectName, request.PublicKey, request.CertificateExtensions)
     {
-        Subject = request.SubjectName;
-        PublicKey = request.PublicKey;
+    }
+
+    private CertificateRequestInfo(X500DistinguishedName subject, PublicKey publicKey, IEnumerable<X509Extension> extensions)
+    {
+        Subject = subject;
+        PublicKey = publicKey;
         var organizations = new List<string>();
         foreach (var rdn in Subject.EnumerateRelativeDistinguishedNames())
         {
@@ -37,7 +42,7 @@ public sealed class CertificateRequestInfo
             else if (type == CommonNameOid) CommonName = value;
         }
         Organizations = organizations;
-        foreach (var extension in request.CertificateExtensions)
+        foreach (var extension in extensions)
         {
             if (extension.Oid?.Value == SubjectAltNameOid)
             {
@@ -81,6 +86,12 @@ public sealed class CertificateRequestInfo
         catch (FormatException e)
         {
             throw new CertificateRequestFormatException("PEM block type must be CERTIFICATE REQUEST", e);
+        }
+        if (Ed25519Request.HasEd25519Key(der))
+        {
+            // The BCL's CertificateRequest knows no Ed25519 keys; Go's x509 (upstream's parser) does.
+            var ed25519 = Ed25519Request.Parse(der, checkSignature);
+            return new CertificateRequestInfo(ed25519.Subject, ed25519.PublicKey, ed25519.Extensions);
         }
         try
         {
