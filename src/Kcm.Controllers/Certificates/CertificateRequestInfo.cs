@@ -16,8 +16,6 @@ public sealed class CertificateRequestFormatException(string message, Exception?
 public sealed class CertificateRequestInfo
 {
     private const string SubjectAltNameOid = "2.5.29.17";
-    private const string CommonNameOid = "2.5.4.3";
-    private const string OrganizationOid = "2.5.4.10";
 
     private CertificateRequestInfo(CertificateRequest request)
         : this(request.SubjectName, request.PublicKey, request.CertificateExtensions)
@@ -28,20 +26,17 @@ public sealed class CertificateRequestInfo
     {
         Subject = subject;
         PublicKey = publicKey;
-        var organizations = new List<string>();
-        foreach (var rdn in Subject.EnumerateRelativeDistinguishedNames())
+        try
         {
-            if (rdn.HasMultipleElements)
-            {
-                continue;
-            }
-            var type = rdn.GetSingleElementType().Value;
-            var value = rdn.GetSingleElementValue() ?? "";
-            // As Go's pkix.Name: every O is kept in order, the last CN wins.
-            if (type == OrganizationOid) organizations.Add(value);
-            else if (type == CommonNameOid) CommonName = value;
+            // As Go's pkix.Name: every O in order, the last CN, from every attribute of every RDN.
+            var name = GoName.Parse(subject);
+            CommonName = name.CommonName;
+            Organizations = name.Organizations;
         }
-        Organizations = organizations;
+        catch (AsnContentException e)
+        {
+            throw new CertificateRequestFormatException($"unable to parse certificate request subject: {e.Message}", e);
+        }
         foreach (var extension in extensions)
         {
             if (extension.Oid?.Value == SubjectAltNameOid)
