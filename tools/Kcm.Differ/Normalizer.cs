@@ -12,7 +12,7 @@ namespace Kcm.Differ;
 /// </summary>
 public sealed partial class Normalizer
 {
-    private static readonly string[] DroppedMetadata = ["uid", "resourceVersion", "creationTimestamp", "managedFields", "selfLink"];
+    private static readonly string[] DroppedMetadata = ["uid", "creationTimestamp", "managedFields", "selfLink"];
     private static readonly string[] DroppedEventFields = ["count", "firstTimestamp", "lastTimestamp", "eventTime", "reportingInstance", "series"];
 
     private readonly string _namespace;
@@ -25,10 +25,13 @@ public sealed partial class Normalizer
     {
         _namespace = @namespace;
         var labels = knownLabels.ToList();
+        var prefixes = new HashSet<string>(StringComparer.Ordinal) { "kube-api-access-" };
         foreach (var obj in objects)
         {
             var meta = obj["metadata"] as JsonObject;
             var name = (string?)meta?["name"] ?? "";
+            prefixes.Add(name + "-");
+            if ((string?)meta?["generateName"] is { Length: > 0 } prefix) prefixes.Add(prefix);
             var generateName = (string?)meta?["generateName"];
             var shownName = !string.IsNullOrEmpty(generateName) && name.StartsWith(generateName, StringComparison.Ordinal) && (string?)obj["kind"] != "Event"
                 ? generateName + "<generated>"
@@ -42,7 +45,14 @@ public sealed partial class Normalizer
         }
         // Longest first, so a name is replaced before a shorter value it contains (a hash inside a generated name).
         _ordered = [.. _replacements.OrderByDescending(r => r.Key.Length)];
+        // Names generated from a known prefix, also of objects gone by the snapshot ("Created pod: web-abc-x7k2q").
+        _generated = new Regex($"({string.Join("|", prefixes.OrderByDescending(p => p.Length).Select(Regex.Escape))})[{GeneratedAlphabet}]{{5}}\\b", RegexOptions.CultureInvariant);
     }
+
+    // apimachinery's SimpleNameGenerator alphabet (no vowels, no ambiguous characters).
+    private const string GeneratedAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+
+    private readonly Regex _generated;
 
     private readonly List<KeyValuePair<string, string>> _ordered;
 
@@ -74,9 +84,10 @@ public sealed partial class Normalizer
         return (JsonObject)Rewrite(obj)!;
     }
 
+    // resourceVersions (also an event's involvedObject's) are the server's counters.
     private JsonNode? Rewrite(JsonNode? node) => node switch
     {
-        JsonObject o => new JsonObject(o.Select(p => KeyValuePair.Create(p.Key, Rewrite(p.Value)))),
+        JsonObject o => new JsonObject(o.Where(p => p.Key != "resourceVersion").Select(p => KeyValuePair.Create(p.Key, Rewrite(p.Value)))),
         JsonArray a => new JsonArray([.. a.Select(Rewrite)]),
         JsonValue v when v.TryGetValue<string>(out var s) => JsonValue.Create(Text(s)),
         _ => node?.DeepClone(),
@@ -86,6 +97,7 @@ public sealed partial class Normalizer
     public string Text(string value)
     {
         if (Timestamp().IsMatch(value)) return "<time>";
+        if (!_replacements.ContainsKey(value)) value = _generated.Replace(value, "$1<generated>");
         foreach (var (from, to) in _ordered)
         {
             if (value.Contains(from, StringComparison.Ordinal)) value = value.Replace(from, to, StringComparison.Ordinal);

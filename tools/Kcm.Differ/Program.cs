@@ -133,10 +133,14 @@ internal sealed partial class Runner(string kubeconfig)
         process.WaitForExit();
     }
 
-    // ${NS}, ${uid:RESOURCE/NAME} (looked up now, in the run's namespace), ${ENV}.
+    private readonly Dictionary<string, string> _newUids = [];
+
+    // ${NS}, ${newuid:KEY} (a fresh uid per run and key: owners nobody else refers to), ${uid:RESOURCE/NAME} (looked
+    // up now, in the run's namespace), ${ENV}.
     private async Task<string> SubstituteAsync(string text, string ns)
     {
         text = text.Replace("${NS}", ns, StringComparison.Ordinal);
+        text = NewUid().Replace(text, m => _newUids.TryGetValue(ns + m.Groups[1].Value, out var u) ? u : _newUids[ns + m.Groups[1].Value] = Guid.NewGuid().ToString());
         foreach (Match m in UidRef().Matches(text))
         {
             var uid = await KubectlAsync(["get", m.Groups[1].Value, "-n", ns, "-o", "jsonpath={.metadata.uid}"]);
@@ -172,6 +176,9 @@ internal sealed partial class Runner(string kubeconfig)
 
     [GeneratedRegex(@"^(\d+(?:\.\d+)?)(ms|s|m)$")]
     private static partial Regex GoDuration();
+
+    [GeneratedRegex(@"\$\{newuid:([^}]+)\}")]
+    private static partial Regex NewUid();
 
     [GeneratedRegex(@"\$\{uid:([^}]+)\}")]
     private static partial Regex UidRef();
