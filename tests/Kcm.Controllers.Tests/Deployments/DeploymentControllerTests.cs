@@ -386,6 +386,32 @@ public sealed class DeploymentControllerTests : IDisposable
         Assert.Equal(1, _h.Get("rel").Status?.CollisionCount);
     }
 
+    // Issue 20: as upstream, the sync that creates the new ReplicaSet stores "NewReplicaSetCreated" and its later
+    // rollout-status write conflicts (stale resourceVersion); progress is then judged against the stored status, so
+    // a new ReplicaSet whose replica already shows up (pods never Ready) is no progress and the reason stays.
+    [Fact]
+    public async Task Sync_RolloutWithoutProgress_KeepsNewReplicaSetCreated()
+    {
+        _h.Create(NewDeployment("stuck", 3, "v1"));
+        await SettleAsync("stuck");
+        var old = Assert.Single(_h.ReplicaSetsNow());
+        _h.SetStatus(old.Metadata!.Name!, 3, 0);
+        await SettleAsync("stuck");
+
+        _h.Update("stuck", d => d.Spec!.Template = Template("stuck", "v2"));
+        await Assert.ThrowsAsync<Kcm.Client.Errors.ConflictException>(() => _h.SyncAsync("stuck"));
+        var created = _h.ReplicaSetsNow().Single(rs => ImageOf(rs) == "v2");
+        Assert.Equal(DeploymentNames.NewReplicaSetReason, DeploymentUtil.GetCondition(_h.Get("stuck").Status, "Progressing")?.Reason);
+        _h.SetStatus(created.Metadata!.Name!, SpecReplicas(created), 0);
+        await SettleAsync("stuck");
+
+        var status = _h.Get("stuck").Status!;
+        Assert.Equal((4, 1), (status.Replicas ?? 0, status.UpdatedReplicas ?? 0));
+        var condition = DeploymentUtil.GetCondition(status, "Progressing");
+        Assert.Equal(("True", DeploymentNames.NewReplicaSetReason), (condition?.Status, condition?.Reason));
+        Assert.Equal($"Created new replica set \"{created.Metadata.Name}\"", condition?.Message);
+    }
+
     [Fact]
     public async Task Sync_NoProgressWithinDeadline_ReportsProgressDeadlineExceeded()
     {
@@ -505,7 +531,14 @@ public sealed class DeploymentControllerTests : IDisposable
         for (var i = 0; i < 10; i++)
         {
             var calls = _h.Api.Calls.Count;
-            await _h.SyncAsync(name);
+            try
+            {
+                await _h.SyncAsync(name);
+            }
+            catch (Kcm.Client.Errors.ConflictException)
+            {
+                continue; // a write with a stale resourceVersion, as upstream's: the worker retries
+            }
             if (_h.Api.Calls.Count == calls)
             {
                 return;
