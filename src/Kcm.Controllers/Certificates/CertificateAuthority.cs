@@ -76,7 +76,9 @@ public sealed class CertificateAuthority : IDisposable
         var (notBefore, notAfter) = Boundaries(policy, now, Certificate.NotAfter.ToUniversalTime());
 
         var hash = HashFor(Certificate);
-        var template = new CertificateRequest(request.Subject, request.PublicKey, hash);
+        // Upstream copies the parsed subject, so the certificate carries it re-encoded the way Go does.
+        var subject = GoName.Parse(request.Subject).Encode();
+        var template = new CertificateRequest(subject, request.PublicKey, hash);
         if (keyUsage != X509KeyUsageFlags.None)
         {
             template.CertificateExtensions.Add(new X509KeyUsageExtension(keyUsage, critical: true));
@@ -92,7 +94,7 @@ public sealed class CertificateAuthority : IDisposable
         {
             template.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(Certificate, includeKeyIdentifier: true, includeIssuerAndSerial: false));
         }
-        if (SubjectAltNames(request) is { } san)
+        if (SubjectAltNames(request, subject) is { } san)
         {
             template.CertificateExtensions.Add(san);
         }
@@ -132,7 +134,7 @@ public sealed class CertificateAuthority : IDisposable
         return (keyUsage, extended.Values.ToList());
     }
 
-    private static X509Extension? SubjectAltNames(CertificateRequestInfo request)
+    private static X509Extension? SubjectAltNames(CertificateRequestInfo request, X500DistinguishedName subject)
     {
         if (request.DnsNames.Count + request.EmailAddresses.Count + request.IpAddresses.Count + request.Uris.Count == 0)
         {
@@ -147,7 +149,7 @@ public sealed class CertificateAuthority : IDisposable
             foreach (var ip in request.IpAddresses) writer.WriteOctetString(ip.GetAddressBytes(), new Asn1Tag(TagClass.ContextSpecific, 7));
             foreach (var uri in request.Uris) writer.WriteCharacterString(UniversalTagNumber.IA5String, uri, new Asn1Tag(TagClass.ContextSpecific, 6));
         }
-        return new X509Extension("2.5.29.17", writer.Encode(), critical: request.Subject.RawData.Length <= 2);
+        return new X509Extension("2.5.29.17", writer.Encode(), critical: subject.RawData.Length <= 2);
     }
 
     private static HashAlgorithmName HashFor(X509Certificate2 ca)

@@ -16,28 +16,28 @@ public sealed class CertificateRequestFormatException(string message, Exception?
 public sealed class CertificateRequestInfo
 {
     private const string SubjectAltNameOid = "2.5.29.17";
-    private const string CommonNameOid = "2.5.4.3";
-    private const string OrganizationOid = "2.5.4.10";
 
     private CertificateRequestInfo(CertificateRequest request)
+        : this(request.SubjectName, request.PublicKey, request.CertificateExtensions)
     {
-        Subject = request.SubjectName;
-        PublicKey = request.PublicKey;
-        var organizations = new List<string>();
-        foreach (var rdn in Subject.EnumerateRelativeDistinguishedNames())
+    }
+
+    private CertificateRequestInfo(X500DistinguishedName subject, PublicKey publicKey, IEnumerable<X509Extension> extensions)
+    {
+        Subject = subject;
+        PublicKey = publicKey;
+        try
         {
-            if (rdn.HasMultipleElements)
-            {
-                continue;
-            }
-            var type = rdn.GetSingleElementType().Value;
-            var value = rdn.GetSingleElementValue() ?? "";
-            // As Go's pkix.Name: every O is kept in order, the last CN wins.
-            if (type == OrganizationOid) organizations.Add(value);
-            else if (type == CommonNameOid) CommonName = value;
+            // As Go's pkix.Name: every O in order, the last CN, from every attribute of every RDN.
+            var name = GoName.Parse(subject);
+            CommonName = name.CommonName;
+            Organizations = name.Organizations;
         }
-        Organizations = organizations;
-        foreach (var extension in request.CertificateExtensions)
+        catch (AsnContentException e)
+        {
+            throw new CertificateRequestFormatException($"unable to parse certificate request subject: {e.Message}", e);
+        }
+        foreach (var extension in extensions)
         {
             if (extension.Oid?.Value == SubjectAltNameOid)
             {
@@ -81,6 +81,12 @@ public sealed class CertificateRequestInfo
         catch (FormatException e)
         {
             throw new CertificateRequestFormatException("PEM block type must be CERTIFICATE REQUEST", e);
+        }
+        if (Ed25519Request.HasEd25519Key(der))
+        {
+            // The BCL's CertificateRequest knows no Ed25519 keys; Go's x509 (upstream's parser) does.
+            var ed25519 = Ed25519Request.Parse(der, checkSignature);
+            return new CertificateRequestInfo(ed25519.Subject, ed25519.PublicKey, ed25519.Extensions);
         }
         try
         {

@@ -33,8 +33,11 @@ public sealed partial class DeploymentController
     /// <summary>Upstream's maxRetries: with 5ms·2^n backoff a failing Deployment is dropped after about 82 s of retries.</summary>
     public const int MaxRetries = 15;
 
-    /// <summary>Upstream's handleErr: a terminating namespace ends the key's work; other failures drop it after <see cref="MaxRetries"/>.</summary>
-    public static RetryPolicy RetryPolicy { get; } = RetryPolicy.DropAfter(MaxRetries, "deployment") with { IsFinal = ApiErrors.IsNamespaceTerminating };
+    /// <summary>
+    /// Upstream's handleErr: a terminating namespace ends the key's work; other failures drop it after
+    /// <see cref="MaxRetries"/>, each retry logged at V(2) only (conflicts on stale status writes are routine).
+    /// </summary>
+    public static RetryPolicy RetryPolicy { get; } = RetryPolicy.DropAfter(MaxRetries, "deployment") with { IsFinal = ApiErrors.IsNamespaceTerminating, IsExpected = _ => true };
 
     private readonly IReplicaSetControl _rsControl;
     private readonly IDeploymentClient _dClient;
@@ -378,13 +381,13 @@ public sealed partial class DeploymentController
         return map;
     }
 
-    /// <summary>Writes the deployment's status (and metadata: the revision annotation travels with it) and keeps the new resourceVersion.</summary>
+    /// <summary>
+    /// Writes the deployment's status. As upstream, the answer is dropped: a second write in the same sync (the rollout
+    /// status after "NewReplicaSetCreated") carries the old resourceVersion and conflicts, and the next sync computes
+    /// progress against the status actually stored, which decides whether the Progressing reason changes.
+    /// </summary>
     private async Task UpdateStatusAsync(Kcm.Api.Apps.V1.Deployment d, CancellationToken cancellationToken)
-    {
-        var updated = await _dClient.UpdateStatusAsync(d, cancellationToken).ConfigureAwait(false);
-        // Later writes in this sync build on what we just stored, so they must not conflict with ourselves.
-        d.Metadata!.ResourceVersion = updated.Metadata?.ResourceVersion;
-    }
+        => await _dClient.UpdateStatusAsync(d, cancellationToken).ConfigureAwait(false);
 
     /// <summary>Requeues after a delay, as upstream's enqueueAfter (used for the progress-deadline check).</summary>
     private void EnqueueAfter(Kcm.Api.Apps.V1.Deployment d, TimeSpan delay) => _queue.AddAfter(ObjectKey.Of(d), delay);

@@ -192,8 +192,9 @@ public sealed partial class GarbageCollector : IDisposable
         }
         catch (RestMappingException ex)
         {
-            // Possibly a kind discovery will know after its next resync, possibly a bad reference: retry either way.
-            _logger.LogError(ex, "error syncing item {Item}", node.Identity);
+            // Possibly a kind discovery will know after its next resync, possibly a bad reference: retry either way,
+            // quietly (upstream logs it at V(5) only, since it cannot tell the two apart).
+            _logger.LogTrace("error syncing item {Item}: {Error}", node.Identity, ex.Message);
             return ReconcileResult.Retry;
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

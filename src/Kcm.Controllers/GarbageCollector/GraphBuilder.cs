@@ -175,9 +175,12 @@ public sealed class GraphBuilder : IDisposable
             return Task.FromResult(ReconcileResult.Done);
         }, _logger).RunAsync(1, cancellationToken);
 
-    /// <summary>Tells the graph an object is gone after the API said so (the informer may never report it).</summary>
+    /// <summary>
+    /// Tells the graph an object is gone after the API said so (the informer may never report it). As upstream, the
+    /// event names the group version as parsed, so a virtual owner referred to as "/v1" is not matched by it and stays.
+    /// </summary>
     internal void EnqueueVirtualDeleteEvent(ObjectIdentity identity)
-        => GraphChanges.Add(new GraphEvent(GraphEventType.Delete, identity.ApiVersion, identity.Kind, new ObservedMetadata(identity.Namespace, identity.Name, identity.Uid, null, [], false, []), null, Virtual: true));
+        => GraphChanges.Add(new GraphEvent(GraphEventType.Delete, ResourceMapper.CanonicalApiVersion(identity.ApiVersion), identity.Kind, new ObservedMetadata(identity.Namespace, identity.Name, identity.Uid, null, [], false, []), null, Virtual: true));
 
     internal void ProcessGraphChange(GraphEvent change)
     {

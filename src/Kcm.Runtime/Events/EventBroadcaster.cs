@@ -61,9 +61,8 @@ public sealed class EventBroadcaster : IAsyncDisposable
             LastTimestamp = now,
             Count = 1,
             Type = type,
+            // As client-go's record package (v1.26): only the source names the component; reportingComponent stays empty.
             Source = new EventSource { Component = component },
-            ReportingComponent = component,
-            ReportingInstance = "",
         };
         _logger.LogDebug("Event occurred: object={Namespace}/{Name} kind={Kind} type={Type} reason={Reason} message={Message}",
             reference.Namespace, reference.Name, reference.Kind, type, reason, message);

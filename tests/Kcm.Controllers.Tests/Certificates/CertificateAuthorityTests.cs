@@ -94,7 +94,8 @@ public sealed class CertificateAuthorityTests : IDisposable
 
         using var cert = X509CertificateLoader.LoadCertificate(der);
         using var ca = X509Certificate2.CreateFromPem(File.ReadAllText(certFile));
-        Assert.Equal(request.Subject.RawData, cert.SubjectName.RawData);
+        Assert.Equal(GoName.Parse(request.Subject).Encode().RawData, cert.SubjectName.RawData); // re-encoded as Go does
+        Assert.Equal("CN=system:node:node01, O=system:nodes", cert.Subject);
         Assert.Equal(ca.SubjectName.RawData, cert.IssuerName.RawData);
         var basic = Assert.Single(cert.Extensions.OfType<X509BasicConstraintsExtension>());
         Assert.False(basic.CertificateAuthority);

@@ -40,6 +40,25 @@ public sealed class CsrApprovingControllerTests(RbacServerFixture fixture) : ICl
         }
     }
 
+    // Issue 20: Ed25519 requests are read like any other (the BCL's CertificateRequest cannot parse them).
+    [Fact]
+    public async Task Approve_Ed25519KubeletClientRequest_AutoApproved()
+    {
+        await using var host = new ControllerTestHost(fixture);
+        var approver = new CsrApprovingController(host.Context);
+        host.Start(ct => approver.RunAsync(2, ct));
+        var client = await host.Client.CreateAsync(NewCsr(UniqueName("ed25519-client"), Csr.KubeApiServerClientKubeletSignerName,
+            Ed25519Requests.Bytes(Ed25519Requests.KubeletClient), ["digital signature", "client auth"]));
+
+        var approved = await Eventually.GetAsync("the Ed25519 kubelet client CSR to be approved", async () =>
+        {
+            var csr = await host.Client.GetAsync<CertificateSigningRequest>(null, client.Metadata!.Name!);
+            return csr.Status?.Conditions?.FirstOrDefault(c => c.Type == Csr.Approved);
+        });
+
+        Assert.Equal(CsrApprovingController.ApprovedReason, approved.Reason);
+    }
+
     [Fact]
     public async Task Approve_AlreadyDenied_LeftAlone()
     {

@@ -124,7 +124,64 @@ public sealed class CsrSigningControllerTests(RbacServerFixture fixture) : IClas
         { "ip-san", Csr.KubeApiServerClientKubeletSignerName, () => CsrPem("system:node:n1", ["system:nodes"], ips: [System.Net.IPAddress.Loopback]), KubeletClientUsages, "IP subjectAltNames are not allowed" },
         { "server-usage", Csr.KubeApiServerClientSignerName, () => CsrPem("jane", ["devs"]), ["client auth", "server auth"], "invalid usage for client certificate: server auth" },
         { "serving-cn", Csr.KubeletServingSignerName, () => CsrPem("node01", ["system:nodes"], dnsNames: ["node01"]), KubeletServingUsages, "subject common name does not begin with system:node:" },
+        { "ed25519-serving-not-node", Csr.KubeletServingSignerName, () => Ed25519Requests.Bytes(Ed25519Requests.NotNode), ["digital signature", "server auth"], "subject organization is not system:nodes" },
+        { "ed25519-client-not-node", Csr.KubeApiServerClientKubeletSignerName, () => Ed25519Requests.Bytes(Ed25519Requests.NotNode), ["digital signature", "client auth"], "subject organization is not system:nodes" },
+        { "ed25519-server-usage", Csr.KubeApiServerClientSignerName, () => Ed25519Requests.Bytes(Ed25519Requests.Client), ["server auth"], "invalid usage for client certificate: server auth" },
     };
+
+    // Issue 20: Ed25519 requests valid for their signer are issued, their key embedded as is, signed by the (RSA) CA.
+    [Theory]
+    [InlineData(Csr.KubeApiServerClientSignerName, Ed25519Requests.Client, new[] { "client auth", "digital signature" }, "CN=alice, O=devs")]
+    [InlineData(Csr.KubeApiServerClientKubeletSignerName, Ed25519Requests.KubeletClient, new[] { "client auth", "digital signature" }, "CN=system:node:n1, O=system:nodes")]
+    [InlineData(Csr.KubeletServingSignerName, Ed25519Requests.KubeletServing, new[] { "server auth", "digital signature" }, "CN=system:node:n1, O=system:nodes")]
+    [InlineData(Csr.KubeApiServerClientSignerName, Ed25519Requests.WithEmailAndUri, new[] { "client auth" }, "CN=dave")]
+    public async Task Sign_ApprovedEd25519Request_IssuesCertificateForItsKey(string signer, string requestPem, string[] usages, string subject)
+    {
+        var (certFile, keyFile) = ValidCa();
+        await using var host = StartSigners(certFile, keyFile);
+        var name = UniqueName("ed25519");
+
+        await CreateApprovedAsync(host, NewCsr(name, signer, Ed25519Requests.Bytes(requestPem), usages));
+        var issued = await IssuedAsync(host, name);
+
+        using var cert = IssuedCertificate(issued);
+        using var ca = X509Certificate2.CreateFromPem(File.ReadAllText(certFile));
+        var request = CertificateRequestInfo.Parse(Ed25519Requests.Bytes(requestPem), checkSignature: true);
+        Assert.Equal("1.3.101.112", cert.PublicKey.Oid.Value);
+        Assert.Equal(request.PublicKey.EncodedKeyValue.RawData, cert.PublicKey.EncodedKeyValue.RawData);
+        Assert.Equal(subject, cert.Subject);
+        Assert.Equal(ca.SubjectName.RawData, cert.IssuerName.RawData);
+        using var caKey = ca.GetRSAPublicKey()!;
+        Assert.True(caKey.VerifyData(TbsOf(cert.RawData), SignatureOf(cert.RawData), System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1));
+    }
+
+    // Issue 20 (found by kcm-differ): upstream copies the parsed subject, which Go re-encodes in its own attribute
+    // order (O before CN) with repeated attributes in one RDN.
+    [Fact]
+    public async Task Sign_SubjectWithRepeatedAndUnknownAttributes_ReencodedAsUpstream()
+    {
+        var (certFile, keyFile) = ValidCa();
+        await using var host = StartSigners(certFile, keyFile);
+        var name = UniqueName("subject");
+        var pem = CsrPem("bob", ["b-team", "a-team"]);
+
+        await CreateApprovedAsync(host, NewCsr(name, Csr.KubeApiServerClientSignerName, pem, ["client auth"]));
+        var issued = await IssuedAsync(host, name);
+
+        using var cert = IssuedCertificate(issued);
+        Assert.Equal("CN=bob, O=a-team + O=b-team", cert.Subject);
+    }
+
+    private static byte[] TbsOf(byte[] certificate)
+        => new System.Formats.Asn1.AsnReader(certificate, System.Formats.Asn1.AsnEncodingRules.DER).ReadSequence().ReadEncodedValue().ToArray();
+
+    private static byte[] SignatureOf(byte[] certificate)
+    {
+        var outer = new System.Formats.Asn1.AsnReader(certificate, System.Formats.Asn1.AsnEncodingRules.DER).ReadSequence();
+        outer.ReadEncodedValue();
+        outer.ReadEncodedValue();
+        return outer.ReadBitString(out _);
+    }
 
     [Theory]
     [MemberData(nameof(BrokenRequests))]

@@ -235,7 +235,7 @@ public sealed class DeploymentControllerTests : IDisposable
             d.Spec.Template!.Spec!.Containers![0].Image = "v2";
             d.Spec.Replicas = 3;
         });
-        await _h.SyncAsync("pause");
+        await SettleAsync("pause"); // the paused condition's write makes the sync's later status write conflict
 
         var rs = Assert.Single(_h.ReplicaSetsNow());
         Assert.Equal(("v1", 3), (ImageOf(rs), SpecReplicas(rs)));
@@ -245,11 +245,13 @@ public sealed class DeploymentControllerTests : IDisposable
         Assert.Equal(paused.Metadata!.Generation, paused.Status!.ObservedGeneration);
 
         _h.Update("pause", d => d.Spec!.Paused = false);
-        await _h.SyncAsync("pause");
+        await SettleAsync("pause"); // the resumed condition's write makes the rest of the first sync's writes conflict
         var all = _h.ReplicaSetsNow();
         Assert.Equal(2, all.Count);
         Assert.Contains(all, r => ImageOf(r) == "v2");
-        Assert.Equal(DeploymentNames.NewReplicaSetReason, DeploymentUtil.GetCondition(_h.Get("pause").Status, "Progressing")?.Reason);
+        // As upstream: the "NewReplicaSetCreated" write follows the resumed condition's write in the same sync and
+        // conflicts; the next sync finds the ReplicaSet existing and a condition present, so "DeploymentResumed" stays.
+        Assert.Equal(DeploymentNames.ResumedDeployReason, DeploymentUtil.GetCondition(_h.Get("pause").Status, "Progressing")?.Reason);
     }
 
     [Fact]
@@ -384,6 +386,32 @@ public sealed class DeploymentControllerTests : IDisposable
         var replacement = Assert.Single(_h.ReplicaSetsNow(), x => x.Metadata!.OwnerReferences?.Any(o => o.Uid == d.Metadata!.Uid) == true);
         Assert.NotEqual(rs.Metadata.Name, replacement.Metadata!.Name);
         Assert.Equal(1, _h.Get("rel").Status?.CollisionCount);
+    }
+
+    // Issue 20: as upstream, the sync that creates the new ReplicaSet stores "NewReplicaSetCreated" and its later
+    // rollout-status write conflicts (stale resourceVersion); progress is then judged against the stored status, so
+    // a new ReplicaSet whose replica already shows up (pods never Ready) is no progress and the reason stays.
+    [Fact]
+    public async Task Sync_RolloutWithoutProgress_KeepsNewReplicaSetCreated()
+    {
+        _h.Create(NewDeployment("stuck", 3, "v1"));
+        await SettleAsync("stuck");
+        var old = Assert.Single(_h.ReplicaSetsNow());
+        _h.SetStatus(old.Metadata!.Name!, 3, 0);
+        await SettleAsync("stuck");
+
+        _h.Update("stuck", d => d.Spec!.Template = Template("stuck", "v2"));
+        await Assert.ThrowsAsync<Kcm.Client.Errors.ConflictException>(() => _h.Controller.SyncAsync(new ObjectKey(Ns, "stuck"), CancellationToken.None));
+        var created = _h.ReplicaSetsNow().Single(rs => ImageOf(rs) == "v2");
+        Assert.Equal(DeploymentNames.NewReplicaSetReason, DeploymentUtil.GetCondition(_h.Get("stuck").Status, "Progressing")?.Reason);
+        _h.SetStatus(created.Metadata!.Name!, SpecReplicas(created), 0);
+        await SettleAsync("stuck");
+
+        var status = _h.Get("stuck").Status!;
+        Assert.Equal((4, 1), (status.Replicas ?? 0, status.UpdatedReplicas ?? 0));
+        var condition = DeploymentUtil.GetCondition(status, "Progressing");
+        Assert.Equal(("True", DeploymentNames.NewReplicaSetReason), (condition?.Status, condition?.Reason));
+        Assert.Equal($"Created new replica set \"{created.Metadata.Name}\"", condition?.Message);
     }
 
     [Fact]

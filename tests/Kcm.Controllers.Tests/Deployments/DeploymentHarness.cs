@@ -168,7 +168,20 @@ internal sealed class DeploymentHarness : IDisposable
         }
     }
 
-    public Task SyncAsync(string name) => Controller.SyncAsync(new ObjectKey(Ns, name), CancellationToken.None);
+    /// <summary>
+    /// One reconcile. A conflict is what upstream's sync also meets when it writes status twice (the second write
+    /// carries the old resourceVersion); the worker retries, so the tests' next sync plays the retry.
+    /// </summary>
+    public async Task SyncAsync(string name)
+    {
+        try
+        {
+            await Controller.SyncAsync(new ObjectKey(Ns, name), CancellationToken.None);
+        }
+        catch (Kcm.Client.Errors.ConflictException)
+        {
+        }
+    }
 
     public void Dispose() => Queue.Dispose();
 

@@ -142,6 +142,45 @@ public sealed class GarbageCollectorTests(GarbageCollectorFixture fixture) : ICl
         await WaitGoneAsync<ConfigMap>("phantom-dependent");
     }
 
+    // Issue 20: "dangling" is judged as upstream's RESTMapper judges it; these map, their owner is absent, so they go.
+    [Theory]
+    [InlineData("apps/v1", "deployment")]
+    [InlineData("apps/v1", "DeploymentList")]
+    [InlineData("v1", "List")]
+    [InlineData("v1", "configmap")]
+    public async Task Collect_ReferenceUpstreamMapsOwnerAbsent_DeletesDependent(string apiVersion, string kind)
+    {
+        var reference = new OwnerReference { ApiVersion = apiVersion, Kind = kind, Name = "absent", Uid = Guid.NewGuid().ToString() };
+
+        await CreateConfigMapAsync("mapped-dependent", reference);
+
+        await WaitGoneAsync<ConfigMap>("mapped-dependent");
+    }
+
+    // Issue 20: versions the server does not serve and kinds in other spellings cannot be mapped (retried, kept);
+    // "/v1" maps, but the virtual delete names "v1", so the owner node stays and the dependent with it.
+    [Fact]
+    public async Task Collect_ReferenceUpstreamCannotResolve_KeepsDependent()
+    {
+        (string ApiVersion, string Kind)[] unresolvable = [("apps/v2", "Deployment"), ("v1beta7", "ConfigMap"), ("/v1", "ConfigMap"), ("apps/v1beta1", "Deployment"), ("apps/v1", "DEPLOYMENT"), ("v1", "configMap")];
+        var kept = new List<ConfigMap>();
+        for (var i = 0; i < unresolvable.Length; i++)
+        {
+            var reference = new OwnerReference { ApiVersion = unresolvable[i].ApiVersion, Kind = unresolvable[i].Kind, Name = "absent", Uid = Guid.NewGuid().ToString() };
+            kept.Add(await CreateConfigMapAsync($"unresolved-{i}", reference));
+        }
+        // A dependent created after them whose owner is plainly absent: once it is gone, the others were looked at too.
+        await CreateConfigMapAsync("control", new OwnerReference { ApiVersion = "v1", Kind = "ConfigMap", Name = "absent", Uid = Guid.NewGuid().ToString() });
+        await WaitGoneAsync<ConfigMap>("control");
+
+        foreach (var dependent in kept)
+        {
+            var owner = dependent.Metadata!.OwnerReferences![0];
+            await Eventually.TrueAsync($"a virtual owner node for {owner.ApiVersion}/{owner.Kind}", () => Task.FromResult(fixture.Collector.Graph.GetNode(owner.Uid!) is { IsObserved: false }), Timeout);
+            await Client.GetAsync<ConfigMap>(_ns, dependent.Metadata.Name!);
+        }
+    }
+
     [Fact]
     public async Task Collect_OwnerRecreatedWithAnotherUid_DeletesDependent()
     {

@@ -1,0 +1,95 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Kcm.Differ.Tests;
+
+public class NormalizerTests
+{
+    private static JsonObject Parse(string json) => JsonNode.Parse(json)!.AsObject();
+
+    [Fact]
+    public void Normalize_ServerChosenFields_AreReplacedOrDropped()
+    {
+        var rs = Parse("""
+            {"kind":"ReplicaSet","metadata":{"name":"web-abc12","namespace":"differ-x-ours-1","uid":"0f0e0d0c-1111-2222-3333-444455556666",
+             "resourceVersion":"42","creationTimestamp":"2026-12-06T04:00:00Z","managedFields":[{"manager":"kcm"}],
+             "labels":{"pod-template-hash":"abc12"}},
+             "status":{"conditions":[{"lastTransitionTime":"2026-12-06T04:00:01Z","reason":"X"}]}}
+            """);
+        var pod = Parse("""
+            {"kind":"Pod","metadata":{"name":"web-abc12-zx9q8","generateName":"web-abc12-","namespace":"differ-x-ours-1",
+             "ownerReferences":[{"kind":"ReplicaSet","name":"web-abc12","uid":"0f0e0d0c-1111-2222-3333-444455556666"}]}}
+            """);
+        var normalizer = new Normalizer("differ-x-ours-1", [rs, pod], ["pod-template-hash"]);
+
+        var outRs = normalizer.Normalize(rs);
+        var outPod = normalizer.Normalize(pod);
+
+        Assert.Null(outRs["metadata"]!["uid"]);
+        Assert.Null(outRs["metadata"]!["resourceVersion"]);
+        Assert.Null(outRs["metadata"]!["managedFields"]);
+        Assert.Equal("<ns>", (string?)outRs["metadata"]!["namespace"]);
+        Assert.Equal("<time>", (string?)outRs["status"]!["conditions"]![0]!["lastTransitionTime"]);
+        Assert.Equal("web-<pod-template-hash>", (string?)outRs["metadata"]!["name"]);
+        Assert.Equal("web-<pod-template-hash>-<generated>", (string?)outPod["metadata"]!["name"]);
+        Assert.Equal("<uid ReplicaSet/web-<pod-template-hash>>", (string?)outPod["metadata"]!["ownerReferences"]![0]!["uid"]);
+        Assert.Equal("Pod/web-<pod-template-hash>-<generated>", normalizer.KeyOf(pod));
+    }
+
+    [Fact]
+    public void Text_UnknownUid_BecomesPlaceholder()
+    {
+        var normalizer = new Normalizer("ns-1", [], []);
+
+        Assert.Equal("owner <uid> in <ns>", normalizer.Text("owner 11111111-0000-0000-0000-000000000001 in ns-1"));
+    }
+
+    [Fact]
+    public void Normalize_Event_KeepsWhatHappenedNotWhenOrHowOften()
+    {
+        var ev = Parse("""
+            {"kind":"Event","metadata":{"name":"web.17a","namespace":"ns-1","uid":"u"},"reason":"ScalingReplicaSet","message":"Scaled up",
+             "count":3,"firstTimestamp":"2026-12-06T04:00:00Z","lastTimestamp":"2026-12-06T04:00:09Z","source":{"component":"deployment-controller","host":"h"}}
+            """);
+
+        var result = new Normalizer("ns-1", [ev], []).Normalize(ev);
+
+        Assert.Null(result["count"]);
+        Assert.Null(result["lastTimestamp"]);
+        Assert.Null(result["metadata"]!["name"]);
+        Assert.Null(result["source"]!["host"]);
+        Assert.Equal("deployment-controller", (string?)result["source"]!["component"]);
+    }
+
+    [Fact]
+    public void Normalize_IssuedCertificate_IsDescribedWithoutSerialOrInstants()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=alice, O=devs", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));
+        string Issue(DateTimeOffset notBefore)
+        {
+            using var cert = request.CreateSelfSigned(notBefore, notBefore.AddHours(1));
+            return Convert.ToBase64String(Encoding.ASCII.GetBytes(cert.ExportCertificatePem()));
+        }
+        JsonObject Csr(string certificate) => new() { ["kind"] = "CertificateSigningRequest", ["metadata"] = new JsonObject { ["name"] = "c" }, ["status"] = new JsonObject { ["certificate"] = certificate } };
+        var normalizer = new Normalizer("ns", [], []);
+
+        var first = normalizer.Normalize(Csr(Issue(DateTimeOffset.UtcNow)));
+        var second = normalizer.Normalize(Csr(Issue(DateTimeOffset.UtcNow.AddMinutes(3))));
+
+        Assert.Empty(ObjectDiff.Compare(new Dictionary<string, JsonObject> { ["c"] = first }, new Dictionary<string, JsonObject> { ["c"] = second }));
+        Assert.Equal(3600, (long)first["status"]!["certificate"]!["lifetimeSeconds"]!);
+        Assert.Equal("CN=alice, O=devs", (string?)first["status"]!["certificate"]!["subject"]);
+    }
+
+    [Fact]
+    public void LabelValues_CollectsEachValueOnce()
+    {
+        JsonObject WithHash(string hash) => new() { ["metadata"] = new JsonObject { ["labels"] = new JsonObject { ["pod-template-hash"] = hash } } };
+
+        Assert.Equal(["a1", "b2"], Normalizer.LabelValues([WithHash("b2"), WithHash("a1"), WithHash("b2")], "pod-template-hash"));
+    }
+}

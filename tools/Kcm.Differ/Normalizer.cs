@@ -1,0 +1,148 @@
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+
+namespace Kcm.Differ;
+
+/// <summary>
+/// Turns one run's objects into a form two runs can be compared in: everything a server or a clock chooses
+/// (uids, resourceVersions, timestamps, generated name suffixes, managedFields, certificate serials and validity
+/// instants) is replaced by a stable placeholder, and the run's namespace by "&lt;ns&gt;".
+/// </summary>
+public sealed partial class Normalizer
+{
+    private static readonly string[] DroppedMetadata = ["uid", "creationTimestamp", "managedFields", "selfLink"];
+    private static readonly string[] DroppedEventFields = ["count", "firstTimestamp", "lastTimestamp", "eventTime", "reportingInstance", "series"];
+
+    private readonly string _namespace;
+    private readonly Dictionary<string, string> _replacements = new(StringComparer.Ordinal);
+
+    /// <param name="namespace">The run's namespace.</param>
+    /// <param name="objects">Every object of the run, to learn uids, generated names and known labels from.</param>
+    /// <param name="knownLabels">Labels whose values are replaced by "&lt;label&gt;" everywhere.</param>
+    public Normalizer(string @namespace, IReadOnlyList<JsonObject> objects, IEnumerable<string> knownLabels)
+    {
+        _namespace = @namespace;
+        var labels = knownLabels.ToList();
+        var prefixes = new HashSet<string>(StringComparer.Ordinal) { "kube-api-access-" };
+        foreach (var obj in objects)
+        {
+            var meta = obj["metadata"] as JsonObject;
+            var name = (string?)meta?["name"] ?? "";
+            prefixes.Add(name + "-");
+            if ((string?)meta?["generateName"] is { Length: > 0 } prefix) prefixes.Add(prefix);
+            var generateName = (string?)meta?["generateName"];
+            var shownName = !string.IsNullOrEmpty(generateName) && name.StartsWith(generateName, StringComparison.Ordinal) && (string?)obj["kind"] != "Event"
+                ? generateName + "<generated>"
+                : name;
+            if (shownName != name) _replacements[name] = shownName;
+            if ((string?)meta?["uid"] is { Length: > 0 } uid) _replacements[uid] = $"<uid {obj["kind"]}/{shownName}>";
+            foreach (var label in labels)
+            {
+                if ((string?)meta?["labels"]?[label] is { Length: > 0 } value) _replacements[value] = $"<{label}>";
+            }
+        }
+        // Longest first, so a name is replaced before a shorter value it contains (a hash inside a generated name).
+        _ordered = [.. _replacements.OrderByDescending(r => r.Key.Length)];
+        // Names generated from a known prefix, also of objects gone by the snapshot ("Created pod: web-abc-x7k2q").
+        _generated = new Regex($"({string.Join("|", prefixes.OrderByDescending(p => p.Length).Select(Regex.Escape))})[{GeneratedAlphabet}]{{5}}\\b", RegexOptions.CultureInvariant);
+    }
+
+    // apimachinery's SimpleNameGenerator alphabet (no vowels, no ambiguous characters).
+    private const string GeneratedAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+
+    private readonly Regex _generated;
+
+    private readonly List<KeyValuePair<string, string>> _ordered;
+
+    /// <summary>Values a known label took in this run (to report when they differ between runs).</summary>
+    public static SortedSet<string> LabelValues(IEnumerable<JsonObject> objects, string label)
+        => [.. objects.Select(o => (string?)o["metadata"]?["labels"]?[label]).OfType<string>()];
+
+    /// <summary>The key an object is compared under: Kind/name after normalisation.</summary>
+    public string KeyOf(JsonObject obj) => $"{obj["kind"]}/{Text((string?)obj["metadata"]?["name"] ?? "")}";
+
+    public JsonObject Normalize(JsonObject source)
+    {
+        var obj = (JsonObject)source.DeepClone();
+        if (obj["metadata"] is JsonObject meta)
+        {
+            foreach (var field in DroppedMetadata) meta.Remove(field);
+            if (meta["deletionTimestamp"] is not null) meta["deletionTimestamp"] = "<set>";
+        }
+        if ((string?)obj["kind"] == "Event")
+        {
+            foreach (var field in DroppedEventFields) obj.Remove(field);
+            obj["metadata"] = new JsonObject { ["namespace"] = obj["metadata"]?["namespace"]?.DeepClone() };
+            (obj["source"] as JsonObject)?.Remove("host");
+        }
+        if (obj["status"]?["certificate"] is JsonValue certificate && (string?)certificate is { } pem)
+        {
+            obj["status"]!["certificate"] = DescribeCertificate(pem);
+        }
+        return (JsonObject)Rewrite(obj)!;
+    }
+
+    // resourceVersions (also an event's involvedObject's) are the server's counters.
+    private JsonNode? Rewrite(JsonNode? node) => node switch
+    {
+        JsonObject o => new JsonObject(o.Where(p => p.Key != "resourceVersion").Select(p => KeyValuePair.Create(p.Key, Rewrite(p.Value)))),
+        JsonArray a => new JsonArray([.. a.Select(Rewrite)]),
+        JsonValue v when v.TryGetValue<string>(out var s) => JsonValue.Create(Text(s)),
+        _ => node?.DeepClone(),
+    };
+
+    /// <summary>A string with the run's namespace, uids, generated names, known label values and times replaced.</summary>
+    public string Text(string value)
+    {
+        if (Timestamp().IsMatch(value)) return "<time>";
+        if (!_replacements.ContainsKey(value)) value = _generated.Replace(value, "$1<generated>");
+        foreach (var (from, to) in _ordered)
+        {
+            if (value.Contains(from, StringComparison.Ordinal)) value = value.Replace(from, to, StringComparison.Ordinal);
+        }
+        if (_namespace.Length > 0) value = value.Replace(_namespace, "<ns>", StringComparison.Ordinal);
+        return Uid().Replace(value, "<uid>");
+    }
+
+    /// <summary>What a certificate says, without its serial, signature and validity instants (its lifetime is kept).</summary>
+    internal static JsonObject DescribeCertificate(string base64Pem)
+    {
+        string pem;
+        try
+        {
+            pem = Encoding.ASCII.GetString(Convert.FromBase64String(base64Pem));
+        }
+        catch (FormatException)
+        {
+            pem = base64Pem; // already PEM text
+        }
+        using var cert = X509Certificate2.CreateFromPem(pem);
+        var description = new JsonObject
+        {
+            ["subject"] = cert.Subject,
+            ["issuer"] = cert.Issuer,
+            ["publicKeyAlgorithm"] = cert.PublicKey.Oid.Value,
+            ["lifetimeSeconds"] = (long)(cert.NotAfter - cert.NotBefore).TotalSeconds,
+        };
+        foreach (var extension in cert.Extensions)
+        {
+            description[$"extension {extension.Oid?.Value}"] = extension switch
+            {
+                X509KeyUsageExtension ku => $"{ku.KeyUsages} critical={ku.Critical}",
+                X509EnhancedKeyUsageExtension eku => string.Join(",", eku.EnhancedKeyUsages.Cast<System.Security.Cryptography.Oid>().Select(o => o.Value)) + $" critical={eku.Critical}",
+                X509BasicConstraintsExtension bc => $"ca={bc.CertificateAuthority} critical={bc.Critical}",
+                X509SubjectAlternativeNameExtension san => string.Join(",", san.EnumerateDnsNames().Concat(san.EnumerateIPAddresses().Select(ip => ip.ToString()))) + $" critical={san.Critical}",
+                _ => $"critical={extension.Critical}",
+            };
+        }
+        return description;
+    }
+
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")]
+    private static partial Regex Timestamp();
+
+    [GeneratedRegex(@"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")]
+    private static partial Regex Uid();
+}
