@@ -7,7 +7,7 @@ using Kcm.Controllers.CronJobs;
 using Kcm.Controllers.DaemonSets;
 using Kcm.Controllers.Deployments;
 using Kcm.Controllers.Disruption;
-using Kcm.Controllers.Endpoints;
+using Kcm.Controllers.ServiceEndpoints;
 using Kcm.Controllers.EndpointSliceMirroring;
 using Kcm.Controllers.EndpointSlices;
 using Kcm.Controllers.GarbageCollector;

@@ -1,4 +1,4 @@
-namespace Kcm.Controllers.Endpoints;
+namespace Kcm.Controllers.ServiceEndpoints;
 
 public static class EndpointsDescriptor
 {

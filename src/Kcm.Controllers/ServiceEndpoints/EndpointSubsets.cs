@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Kcm.Api.Core.V1;
 
-namespace Kcm.Controllers.Endpoints;
+namespace Kcm.Controllers.ServiceEndpoints;
 
 /// <summary>
 /// Upstream's pkg/api/v1/endpoints RepackSubsets and SortSubsets, EndpointSubsetsEqualIgnoreResourceVersion and the

@@ -1,16 +1,15 @@
 using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
 using Kcm.Client.Errors;
-using Kcm.Controllers.Endpoints;
+using Kcm.Controllers.ServiceEndpoints;
 using Kcm.Controllers.Tests.Deployments;
 using Kcm.Runtime.Informers;
 using Kcm.Runtime.Queues;
 using Kcm.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
-using static Kcm.Controllers.Tests.Endpoints.EndpointsTestObjects;
-using EndpointsObject = Kcm.Api.Core.V1.Endpoints;
+using static Kcm.Controllers.Tests.ServiceEndpoints.EndpointsTestObjects;
 
-namespace Kcm.Controllers.Tests.Endpoints;
+namespace Kcm.Controllers.Tests.ServiceEndpoints;
 
 /// <summary>The endpoint controller on hand-filled caches: what it writes for each situation upstream's tests cover.</summary>
 public sealed class EndpointsControllerTests : IDisposable
@@ -20,7 +19,7 @@ public sealed class EndpointsControllerTests : IDisposable
 
     private readonly ThreadSafeStore<Service> _services = Store<Service>();
     private readonly ThreadSafeStore<Pod> _pods = Store<Pod>();
-    private readonly ThreadSafeStore<EndpointsObject> _endpoints = Store<EndpointsObject>();
+    private readonly ThreadSafeStore<Endpoints> _endpoints = Store<Endpoints>();
     private readonly FakeTimeProvider _time = new();
     private readonly RateLimitingQueue<ObjectKey> _queue;
     private readonly RecordingEventRecorder _events = new();
@@ -40,7 +39,7 @@ public sealed class EndpointsControllerTests : IDisposable
         where T : class, Kcm.Api.IKubernetesObject
         => new(ObjectKey.Of, [new(KnownIndexers.Namespace, o => [ObjectKey.Of(o).Namespace ?? ""])]);
 
-    private async Task<EndpointsObject> SyncAndGetAsync()
+    private async Task<Endpoints> SyncAndGetAsync()
     {
         await _controller.SyncAsync(Key, CancellationToken.None);
         return _endpoints.Get(Key) ?? throw new InvalidOperationException("no Endpoints written");
@@ -176,7 +175,7 @@ public sealed class EndpointsControllerTests : IDisposable
     public async Task SyncAsync_ServiceWithoutSelector_WritesNothing()
     {
         _services.Upsert(NewService("svc", null, Port("http", 80, 8080)));
-        _endpoints.Upsert(new EndpointsObject { Metadata = new ObjectMeta { Name = "svc", Namespace = Ns, ResourceVersion = "5" } });
+        _endpoints.Upsert(new Endpoints { Metadata = new ObjectMeta { Name = "svc", Namespace = Ns, ResourceVersion = "5" } });
 
         await _controller.SyncAsync(Key, CancellationToken.None);
 
@@ -251,7 +250,7 @@ public sealed class EndpointsControllerTests : IDisposable
         var service = NewService("svc", AppA, Port("http", 80, 8080));
         service.Metadata!.Labels = new() { ["team"] = "t2" };
         _services.Upsert(service);
-        _endpoints.Upsert(new EndpointsObject
+        _endpoints.Upsert(new Endpoints
         {
             Metadata = new ObjectMeta { Name = "svc", Namespace = Ns, ResourceVersion = "5", Labels = new() { ["team"] = "t1" }, Annotations = new() { ["keep"] = "me" } },
         });
@@ -328,7 +327,7 @@ public sealed class EndpointsControllerTests : IDisposable
     public async Task SyncAsync_UpdateFails_WarningEventAndError()
     {
         _services.Upsert(NewService("svc", AppA, Port("http", 80, 8080)));
-        _endpoints.Upsert(new EndpointsObject { Metadata = new ObjectMeta { Name = "svc", Namespace = Ns, ResourceVersion = "5" } });
+        _endpoints.Upsert(new Endpoints { Metadata = new ObjectMeta { Name = "svc", Namespace = Ns, ResourceVersion = "5" } });
         _pods.Upsert(NewPod("p1", "10.0.0.1"));
         _client.FailWith = new ConflictException(409, new Status { Message = "conflict" });
 
@@ -356,8 +355,8 @@ public sealed class EndpointsControllerTests : IDisposable
     [Fact]
     public void QueueLeftoverEndpoints_LeaderElectionRecord_NotQueued()
     {
-        _endpoints.Upsert(new EndpointsObject { Metadata = new ObjectMeta { Name = "orphan", Namespace = Ns } });
-        _endpoints.Upsert(new EndpointsObject
+        _endpoints.Upsert(new Endpoints { Metadata = new ObjectMeta { Name = "orphan", Namespace = Ns } });
+        _endpoints.Upsert(new Endpoints
         {
             Metadata = new ObjectMeta { Name = "kube-controller-manager", Namespace = "kube-system", Annotations = new() { [EndpointsController.LeaderElectionAnnotation] = "{}" } },
         });

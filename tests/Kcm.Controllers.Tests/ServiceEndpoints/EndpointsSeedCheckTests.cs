@@ -3,9 +3,8 @@ using Kcm.Api.Meta.V1;
 using Kcm.Client;
 using Kcm.Controllers.Tests.Workloads;
 using Kcm.Testing;
-using EndpointsObject = Kcm.Api.Core.V1.Endpoints;
 
-namespace Kcm.Controllers.Tests.Endpoints;
+namespace Kcm.Controllers.Tests.ServiceEndpoints;
 
 /// <summary>
 /// Seed 003 §10: nginx behind the NodePort Service "nginx-ds" (a Deployment until the DaemonSet controller exists),
@@ -52,7 +51,7 @@ public sealed partial class EndpointsIntegrationTests
     /// Waits until the pods satisfy <paramref name="podsHold"/> and counts, and the Endpoints list exactly the
     /// non-terminating pods with an IP: the ready ones as addresses, the others as not-ready addresses.
     /// </summary>
-    private async Task<EndpointsObject> WaitForPodsAsync(WorkloadNamespace ns, string what, Func<int, int, bool> counts, Func<List<Pod>, bool>? podsHold = null)
+    private async Task<Endpoints> WaitForPodsAsync(WorkloadNamespace ns, string what, Func<int, int, bool> counts, Func<List<Pod>, bool>? podsHold = null)
     {
         var last = "";
         try
@@ -63,7 +62,7 @@ public sealed partial class EndpointsIntegrationTests
                 var live = pods.Where(p => p.Metadata!.DeletionTimestamp is null && p.Status?.PodIP is { Length: > 0 }).ToList();
                 var ready = Ips(live.Where(WorkloadNamespace.IsReadyAndNotTerminating).Select(p => new EndpointAddress { Ip = p.Status!.PodIP }));
                 var notReady = Ips(live.Where(p => !WorkloadNamespace.IsReadyAndNotTerminating(p)).Select(p => new EndpointAddress { Ip = p.Status!.PodIP }));
-                var ep = await Client.GetAsync<EndpointsObject>(ns.Name, "nginx-ds");
+                var ep = await Client.GetAsync<Endpoints>(ns.Name, "nginx-ds");
                 last = $"pods ready [{string.Join(",", ready)}] not ready [{string.Join(",", notReady)}]; endpoints ready [{string.Join(",", Ready(ep))}] not ready [{string.Join(",", NotReady(ep))}]";
                 var ok = (podsHold?.Invoke(pods) ?? true) && counts(ready.Count, notReady.Count)
                     && Ready(ep).SequenceEqual(ready) && NotReady(ep).SequenceEqual(notReady);

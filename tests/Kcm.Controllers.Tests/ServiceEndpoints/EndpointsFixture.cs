@@ -3,11 +3,11 @@ using Kcm.Client.Config;
 using Kcm.Client.Flowcontrol;
 using Kcm.Client.Transport;
 using Kcm.Controllers.Clients;
-using Kcm.Controllers.Endpoints;
+using Kcm.Controllers.ServiceEndpoints;
 using Kcm.Controllers.Tests.Support;
 using Kcm.Controllers.Tests.Workloads;
 
-namespace Kcm.Controllers.Tests.Endpoints;
+namespace Kcm.Controllers.Tests.ServiceEndpoints;
 
 /// <summary>
 /// The workload fixture (deployment and replicaset controllers, simulated nodes) plus the endpoint controller, whose

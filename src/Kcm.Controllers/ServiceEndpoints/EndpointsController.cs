@@ -9,9 +9,8 @@ using Kcm.Runtime.Events;
 using Kcm.Runtime.Informers;
 using Kcm.Runtime.Queues;
 using Microsoft.Extensions.Logging;
-using EndpointsObject = Kcm.Api.Core.V1.Endpoints;
 
-namespace Kcm.Controllers.Endpoints;
+namespace Kcm.Controllers.ServiceEndpoints;
 
 public sealed record EndpointsControllerOptions
 {
@@ -44,7 +43,7 @@ public sealed class EndpointsController
 
     private readonly IObjectCache<Service> _services;
     private readonly IObjectCache<Pod> _pods;
-    private readonly IObjectCache<EndpointsObject> _endpoints;
+    private readonly IObjectCache<Endpoints> _endpoints;
     private readonly IEndpointsClient _client;
     private readonly IEventRecorder _recorder;
     private readonly RateLimitingQueue<ObjectKey> _queue;
@@ -55,11 +54,11 @@ public sealed class EndpointsController
     private readonly EndpointTriggerTimeTracker _triggerTimes = new();
 
     public EndpointsController(ControllerContext context, EndpointsControllerOptions options)
-        : this(context, options, context.Informers.InformerFor<Service>(), context.Informers.InformerFor<Pod>(), context.Informers.InformerFor<EndpointsObject>())
+        : this(context, options, context.Informers.InformerFor<Service>(), context.Informers.InformerFor<Pod>(), context.Informers.InformerFor<Endpoints>())
     {
     }
 
-    private EndpointsController(ControllerContext context, EndpointsControllerOptions options, SharedInformer<Service> services, SharedInformer<Pod> pods, SharedInformer<EndpointsObject> endpoints)
+    private EndpointsController(ControllerContext context, EndpointsControllerOptions options, SharedInformer<Service> services, SharedInformer<Pod> pods, SharedInformer<Endpoints> endpoints)
         : this(
             services.Cache,
             pods.Cache,
@@ -83,7 +82,7 @@ public sealed class EndpointsController
             Updated = OnPodUpdated,
             Deleted = (pod, _) => OnPodAdded(pod),
         });
-        endpoints.AddEventHandler(new ResourceEventHandler<EndpointsObject>
+        endpoints.AddEventHandler(new ResourceEventHandler<Endpoints>
         {
             Deleted = (ep, _) => _queue.Add(ObjectKey.Of(ep)),
         });
@@ -93,7 +92,7 @@ public sealed class EndpointsController
     internal EndpointsController(
         IObjectCache<Service> services,
         IObjectCache<Pod> pods,
-        IObjectCache<EndpointsObject> endpoints,
+        IObjectCache<Endpoints> endpoints,
         IEndpointsClient client,
         IEventRecorder recorder,
         RateLimitingQueue<ObjectKey> queue,
@@ -210,7 +209,7 @@ public sealed class EndpointsController
         }
 
         var updated = current is null
-            ? new EndpointsObject { Metadata = new ObjectMeta { Name = key.Name } }
+            ? new Endpoints { Metadata = new ObjectMeta { Name = key.Name } }
             : KubeObjects.Clone(current);
         var metadata = updated.Metadata ??= new ObjectMeta();
         updated.Subsets = subsets;
@@ -373,7 +372,7 @@ public sealed class EndpointsController
         => service.Spec?.ClusterIP is { Length: > 0 } ip && ip != PodEndpoints.ClusterIpNone;
 
     /// <summary>Over capacity is never "correct" (the stored object is truncated, so it is rewritten); under it, the annotation must be absent.</summary>
-    private static bool CapacityAnnotationSetCorrectly(EndpointsObject endpoints)
+    private static bool CapacityAnnotationSetCorrectly(Endpoints endpoints)
         => EndpointSubsets.AddressCount(endpoints.Subsets) <= EndpointSubsets.MaxCapacity
             && endpoints.Metadata?.Annotations?.ContainsKey(OverCapacityAnnotation) != true;
 

@@ -3,10 +3,9 @@ using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
 using Kcm.Client.Errors;
 using Kcm.Controllers.Common;
-using Kcm.Controllers.Endpoints;
-using EndpointsObject = Kcm.Api.Core.V1.Endpoints;
+using Kcm.Controllers.ServiceEndpoints;
 
-namespace Kcm.Controllers.Tests.Endpoints;
+namespace Kcm.Controllers.Tests.ServiceEndpoints;
 
 internal static class EndpointsTestObjects
 {
@@ -79,17 +78,17 @@ internal static class EndpointsTestObjects
 }
 
 /// <summary>Records the controller's writes; applied ones go into the Endpoints cache as the informer would put them.</summary>
-internal sealed class FakeEndpointsClient(Kcm.Runtime.Informers.ThreadSafeStore<EndpointsObject> cache) : IEndpointsClient
+internal sealed class FakeEndpointsClient(Kcm.Runtime.Informers.ThreadSafeStore<Endpoints> cache) : IEndpointsClient
 {
     private int _resourceVersion = 100;
 
-    public List<(string Verb, EndpointsObject? Endpoints, string Name)> Calls { get; } = [];
+    public List<(string Verb, Endpoints? Endpoints, string Name)> Calls { get; } = [];
 
     public KubeApiException? FailWith { get; set; }
 
     public bool NotFoundOnDelete { get; set; }
 
-    public Task CreateAsync(string @namespace, EndpointsObject endpoints, CancellationToken cancellationToken)
+    public Task CreateAsync(string @namespace, Endpoints endpoints, CancellationToken cancellationToken)
     {
         Calls.Add(("create", endpoints, endpoints.Metadata!.Name!));
         if (FailWith is { } e)
@@ -103,7 +102,7 @@ internal sealed class FakeEndpointsClient(Kcm.Runtime.Informers.ThreadSafeStore<
         return Task.CompletedTask;
     }
 
-    public Task UpdateAsync(EndpointsObject endpoints, CancellationToken cancellationToken)
+    public Task UpdateAsync(Endpoints endpoints, CancellationToken cancellationToken)
     {
         Calls.Add(("update", endpoints, endpoints.Metadata!.Name!));
         if (FailWith is { } e)

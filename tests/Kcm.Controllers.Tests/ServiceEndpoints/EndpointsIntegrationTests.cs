@@ -3,12 +3,11 @@ using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
 using Kcm.Client;
 using Kcm.Client.Errors;
-using Kcm.Controllers.Endpoints;
+using Kcm.Controllers.ServiceEndpoints;
 using Kcm.Runtime.Informers;
 using Kcm.Testing;
-using EndpointsObject = Kcm.Api.Core.V1.Endpoints;
 
-namespace Kcm.Controllers.Tests.Endpoints;
+namespace Kcm.Controllers.Tests.ServiceEndpoints;
 
 /// <summary>
 /// The endpoint controller against the test server (embedded, or the real one KCM_TEST_KUBECONFIG names). Pods here
@@ -43,7 +42,7 @@ public sealed partial class EndpointsIntegrationTests(EndpointsFixture fixture) 
         await WaitForAsync("web", "terminating p1 gone", ep => Ready(ep).Count == 0 && NotReady(ep).Count == 0);
         await Client.PatchAsync<Pod>(_ns, "p1", PatchType.Merge, """{"metadata":{"finalizers":null}}""");
         await Eventually.TrueAsync("p1 deleted", async () => !await ExistsAsync<Pod>("p1"));
-        var ep = await Client.GetAsync<EndpointsObject>(_ns, "web");
+        var ep = await Client.GetAsync<Endpoints>(_ns, "web");
         Assert.Empty(ep.Subsets ?? []);
     }
 
@@ -88,7 +87,7 @@ public sealed partial class EndpointsIntegrationTests(EndpointsFixture fixture) 
 
         await Client.DeleteAsync<Service>(_ns, "web");
 
-        await Eventually.TrueAsync("Endpoints web deleted", async () => !await ExistsAsync<EndpointsObject>("web"));
+        await Eventually.TrueAsync("Endpoints web deleted", async () => !await ExistsAsync<Endpoints>("web"));
     }
 
     /// <summary>Upstream v1.26 skips a Service without selector entirely: Endpoints written earlier stay as they are (checked on the real cluster).</summary>
@@ -109,7 +108,7 @@ public sealed partial class EndpointsIntegrationTests(EndpointsFixture fixture) 
         await SyncMarkerAsync();
 
         Assert.Equal(writes + 1, fixture.Requests.WritesIn(_ns)); // the marker's Endpoints only
-        Assert.Equal(["10.20.3.1"], Ready(await Client.GetAsync<EndpointsObject>(_ns, "web")));
+        Assert.Equal(["10.20.3.1"], Ready(await Client.GetAsync<Endpoints>(_ns, "web")));
     }
 
     [Fact(Timeout = 60_000)]
@@ -143,7 +142,7 @@ public sealed partial class EndpointsIntegrationTests(EndpointsFixture fixture) 
     {
         var informers = fixture.Host.Context.Informers;
         await Eventually.TrueAsync("the controller's caches caught up", async () =>
-            await CachedAsync(informers.InformerFor<Pod>().Cache) && await CachedAsync(informers.InformerFor<EndpointsObject>().Cache));
+            await CachedAsync(informers.InformerFor<Pod>().Cache) && await CachedAsync(informers.InformerFor<Endpoints>().Cache));
         await SyncMarkerAsync();
 
         async Task<bool> CachedAsync<T>(IObjectCache<T> cache)
@@ -162,7 +161,7 @@ public sealed partial class EndpointsIntegrationTests(EndpointsFixture fixture) 
     {
         var name = "marker-" + Guid.NewGuid().ToString("N")[..6];
         await CreateServiceAsync(name, new() { ["app"] = name }, Port("http", 80, 80));
-        await Eventually.TrueAsync($"Endpoints {name}", () => ExistsAsync<EndpointsObject>(name));
+        await Eventually.TrueAsync($"Endpoints {name}", () => ExistsAsync<Endpoints>(name));
     }
 
     internal static ServicePort Port(string name, int port, IntOrString target) => new() { Name = name, Port = port, TargetPort = target, Protocol = "TCP" };
@@ -216,12 +215,12 @@ public sealed partial class EndpointsIntegrationTests(EndpointsFixture fixture) 
         }
     }
 
-    private Task<EndpointsObject> WaitForAsync(string service, string what, Func<EndpointsObject, bool> condition)
+    private Task<Endpoints> WaitForAsync(string service, string what, Func<Endpoints, bool> condition)
         => Eventually.GetAsync($"Endpoints {_ns}/{service}: {what}", async () =>
         {
             try
             {
-                var ep = await Client.GetAsync<EndpointsObject>(_ns, service);
+                var ep = await Client.GetAsync<Endpoints>(_ns, service);
                 return condition(ep) ? ep : null;
             }
             catch (NotFoundException)
@@ -232,7 +231,7 @@ public sealed partial class EndpointsIntegrationTests(EndpointsFixture fixture) 
 
     internal static List<string> Ips(IEnumerable<EndpointAddress>? addresses) => [.. (addresses ?? []).Select(a => a.Ip!).Order()];
 
-    internal static List<string> Ready(EndpointsObject ep) => Ips(ep.Subsets?.SelectMany(s => s.Addresses ?? []).DistinctBy(a => a.Ip));
+    internal static List<string> Ready(Endpoints ep) => Ips(ep.Subsets?.SelectMany(s => s.Addresses ?? []).DistinctBy(a => a.Ip));
 
-    internal static List<string> NotReady(EndpointsObject ep) => Ips(ep.Subsets?.SelectMany(s => s.NotReadyAddresses ?? []).DistinctBy(a => a.Ip));
+    internal static List<string> NotReady(Endpoints ep) => Ips(ep.Subsets?.SelectMany(s => s.NotReadyAddresses ?? []).DistinctBy(a => a.Ip));
 }
