@@ -4,9 +4,12 @@ using Kcm.Controllers.Certificates;
 using Kcm.Controllers.Common;
 using Kcm.Controllers.CronJobs;
 using Kcm.Controllers.Deployments;
+using Kcm.Controllers.EphemeralVolumes;
 using Kcm.Controllers.GarbageCollector;
 using Kcm.Controllers.Namespaces;
 using Kcm.Controllers.PodGc;
+using Kcm.Controllers.PvcProtection;
+using Kcm.Controllers.PvProtection;
 using Kcm.Controllers.ReplicaSets;
 using Kcm.Controllers.RootCaCertPublisher;
 using Kcm.Controllers.ServiceAccounts;
@@ -69,11 +72,11 @@ public static class ControllerRegistry
         NotImplemented("attachdetach"),
         NotImplemented("persistentvolume-expander"),
         NotImplemented("clusterrole-aggregation"),
-        NotImplemented("pvc-protection"),
-        NotImplemented("pv-protection"),
+        Bind(PvcProtectionDescriptor.Value, _ => NoSettings.Value),
+        Bind(PvProtectionDescriptor.Value, _ => NoSettings.Value),
         NotImplemented("ttl-after-finished"),
         Bind(RootCaCertPublisherDescriptor.Value, o => o.ServiceAccountController.RootCaFile),
-        NotImplemented("ephemeral-volume"),
+        Bind(EphemeralVolumeDescriptor.Value, o => new() { Workers = o.EphemeralVolumeController.ConcurrentEphemeralVolumeSyncs }),
     ];
 
     /// <summary>The entry for a name (or alias), if known.</summary>
