@@ -123,7 +123,7 @@ public sealed class EphemeralVolumeController
             }
             catch (EphemeralVolumeException e)
             {
-                _recorder.Event(ControllerRefs.ReferenceTo(pod.Metadata, Pod.Resource), EventTypes.Warning, FailedBinding, $"ephemeral volume {volume.Name}: {e.Message}");
+                _recorder.Event(ControllerRefs.ReferenceTo(pod.Metadata!, Pod.Resource), EventTypes.Warning, FailedBinding, $"ephemeral volume {volume.Name}: {e.Message}");
                 throw new EphemeralVolumeSyncException($"pod {key}, ephemeral volume {volume.Name}: {e.Message}", e);
             }
         }
