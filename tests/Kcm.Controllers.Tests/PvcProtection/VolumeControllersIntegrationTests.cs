@@ -50,7 +50,7 @@ public sealed class VolumeControllersIntegrationTests : IAsyncLifetime
         var claim = await client.CreateAsync(new PersistentVolumeClaim
         {
             Metadata = new ObjectMeta { Name = "data", Namespace = _ns },
-            Spec = new PersistentVolumeClaimSpec { AccessModes = ["ReadWriteOnce"], Resources = new ResourceRequirements { Requests = new() { ["storage"] = "1Gi" } } },
+            Spec = new PersistentVolumeClaimSpec { AccessModes = ["ReadWriteOnce"], Resources = new ResourceRequirements { Requests = new() { ["storage"] = Kcm.Api.Quantity.Parse("1Gi") } } },
         }, _ns);
         // StorageObjectInUseProtection admission adds the finalizer at create on both servers.
         Assert.Contains(PvcFinalizer, claim.Metadata!.Finalizers ?? []);
@@ -68,7 +68,7 @@ public sealed class VolumeControllersIntegrationTests : IAsyncLifetime
         await client.CreateAsync(new PersistentVolumeClaim
         {
             Metadata = new ObjectMeta { Name = "unused", Namespace = _ns },
-            Spec = new PersistentVolumeClaimSpec { AccessModes = ["ReadWriteOnce"], Resources = new ResourceRequirements { Requests = new() { ["storage"] = "1Gi" } } },
+            Spec = new PersistentVolumeClaimSpec { AccessModes = ["ReadWriteOnce"], Resources = new ResourceRequirements { Requests = new() { ["storage"] = Kcm.Api.Quantity.Parse("1Gi") } } },
         }, _ns);
 
         await client.DeleteAsync<PersistentVolumeClaim>(_ns, "data");
@@ -95,7 +95,7 @@ public sealed class VolumeControllersIntegrationTests : IAsyncLifetime
             Metadata = new ObjectMeta { Name = name },
             Spec = new PersistentVolumeSpec
             {
-                Capacity = new() { ["storage"] = "1Gi" },
+                Capacity = new() { ["storage"] = Kcm.Api.Quantity.Parse("1Gi") },
                 AccessModes = ["ReadWriteOnce"],
                 HostPath = new HostPathVolumeSource { Path = "/tmp/" + name },
             },
@@ -127,7 +127,7 @@ public sealed class VolumeControllersIntegrationTests : IAsyncLifetime
                             VolumeClaimTemplate = new PersistentVolumeClaimTemplate
                             {
                                 Metadata = new ObjectMeta { Labels = new() { ["tier"] = "scratch" } },
-                                Spec = new PersistentVolumeClaimSpec { AccessModes = ["ReadWriteOnce"], Resources = new ResourceRequirements { Requests = new() { ["storage"] = "1Gi" } } },
+                                Spec = new PersistentVolumeClaimSpec { AccessModes = ["ReadWriteOnce"], Resources = new ResourceRequirements { Requests = new() { ["storage"] = Kcm.Api.Quantity.Parse("1Gi") } } },
                             },
                         },
                     },
