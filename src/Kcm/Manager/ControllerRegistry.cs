@@ -7,16 +7,19 @@ using Kcm.Controllers.CronJobs;
 using Kcm.Controllers.DaemonSets;
 using Kcm.Controllers.Deployments;
 using Kcm.Controllers.Disruption;
-using Kcm.Controllers.ServiceEndpoints;
 using Kcm.Controllers.EndpointSliceMirroring;
 using Kcm.Controllers.EndpointSlices;
+using Kcm.Controllers.EphemeralVolumes;
 using Kcm.Controllers.GarbageCollector;
 using Kcm.Controllers.Jobs;
 using Kcm.Controllers.Namespaces;
 using Kcm.Controllers.PodGc;
+using Kcm.Controllers.PvcProtection;
+using Kcm.Controllers.PvProtection;
 using Kcm.Controllers.ReplicaSets;
 using Kcm.Controllers.RootCaCertPublisher;
 using Kcm.Controllers.ServiceAccounts;
+using Kcm.Controllers.ServiceEndpoints;
 using Kcm.Controllers.Ttl;
 using Kcm.Controllers.TtlAfterFinished;
 using Kcm.Options;
@@ -89,11 +92,11 @@ public static class ControllerRegistry
         NotImplemented("attachdetach"),
         NotImplemented("persistentvolume-expander"),
         Bind(ClusterRoleAggregationDescriptor.Value, _ => new ClusterRoleAggregationOptions()),
-        NotImplemented("pvc-protection"),
-        NotImplemented("pv-protection"),
+        Bind(PvcProtectionDescriptor.Value, _ => NoSettings.Value),
+        Bind(PvProtectionDescriptor.Value, _ => NoSettings.Value),
         Bind(TtlAfterFinishedDescriptor.Value, o => new() { Workers = o.TtlAfterFinishedController.ConcurrentTtlSyncs }),
         Bind(RootCaCertPublisherDescriptor.Value, o => o.ServiceAccountController.RootCaFile),
-        NotImplemented("ephemeral-volume"),
+        Bind(EphemeralVolumeDescriptor.Value, o => new() { Workers = o.EphemeralVolumeController.ConcurrentEphemeralVolumeSyncs }),
     ];
 
     /// <summary>The entry for a name (or alias), if known.</summary>
