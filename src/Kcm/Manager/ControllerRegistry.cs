@@ -7,6 +7,7 @@ using Kcm.Controllers.DaemonSets;
 using Kcm.Controllers.Deployments;
 using Kcm.Controllers.GarbageCollector;
 using Kcm.Controllers.Namespaces;
+using Kcm.Controllers.NodeIpam;
 using Kcm.Controllers.PodGc;
 using Kcm.Controllers.ReplicaSets;
 using Kcm.Controllers.RootCaCertPublisher;
@@ -62,7 +63,16 @@ public static class ControllerRegistry
         Bind(TtlDescriptor.Value, _ => new TtlControllerOptions()),
         Bind(BootstrapDescriptors.BootstrapSigner, _ => NoSettings.Value),
         Bind(BootstrapDescriptors.TokenCleaner, _ => NoSettings.Value),
-        NotImplemented("nodeipam"),
+        Bind(NodeIpamDescriptor.Value, o => new NodeIpamSettings
+        {
+            AllocateNodeCidrs = o.KubeCloudShared.AllocateNodeCidrs,
+            ClusterCidr = o.KubeCloudShared.ClusterCidr,
+            ServiceCidr = o.NodeIpamController.ServiceCidr,
+            NodeCidrMaskSize = o.NodeIpamController.NodeCidrMaskSize,
+            NodeCidrMaskSizeIPv4 = o.NodeIpamController.NodeCidrMaskSizeIPv4,
+            NodeCidrMaskSizeIPv6 = o.NodeIpamController.NodeCidrMaskSizeIPv6,
+            CidrAllocatorType = o.KubeCloudShared.CidrAllocatorType,
+        }),
         NotImplemented("nodelifecycle"),
         NotImplemented("service", needsCloudProvider: true),
         NotImplemented("route", needsCloudProvider: true),
