@@ -23,10 +23,6 @@ public sealed class NodeIpamIntegrationTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        foreach (var host in _hosts)
-        {
-            await host.DisposeAsync();
-        }
         if (_hosts.Count > 0)
         {
             foreach (var name in _nodes)
@@ -39,6 +35,10 @@ public sealed class NodeIpamIntegrationTests : IAsyncLifetime
                 {
                 }
             }
+        }
+        foreach (var host in _hosts)
+        {
+            await host.DisposeAsync();
         }
         await _server.DisposeAsync();
     }

@@ -84,6 +84,9 @@ public sealed class RangeAllocatorTests
         var allocator = NewAllocator(("10.0.0.0/23", 24));
         allocator.AllocateOrOccupy(AddNode("a"));
         allocator.AllocateOrOccupy(AddNode("b"));
+        while (await allocator.ProcessOneAsync(CancellationToken.None))
+        {
+        }
         allocator.Release(AddNode("a", "10.0.0.0/24"));
         allocator.AllocateOrOccupy(AddNode("c"));
         while (await allocator.ProcessOneAsync(CancellationToken.None))
