@@ -13,6 +13,7 @@ using Kcm.Controllers.EphemeralVolumes;
 using Kcm.Controllers.GarbageCollector;
 using Kcm.Controllers.Jobs;
 using Kcm.Controllers.Namespaces;
+using Kcm.Controllers.NodeIpam;
 using Kcm.Controllers.PodGc;
 using Kcm.Controllers.PvcProtection;
 using Kcm.Controllers.PvProtection;
@@ -83,7 +84,16 @@ public static class ControllerRegistry
         Bind(TtlDescriptor.Value, _ => new TtlControllerOptions()),
         Bind(BootstrapDescriptors.BootstrapSigner, _ => NoSettings.Value),
         Bind(BootstrapDescriptors.TokenCleaner, _ => NoSettings.Value),
-        NotImplemented("nodeipam"),
+        Bind(NodeIpamDescriptor.Value, o => new NodeIpamSettings
+        {
+            AllocateNodeCidrs = o.KubeCloudShared.AllocateNodeCidrs,
+            ClusterCidr = o.KubeCloudShared.ClusterCidr,
+            ServiceCidr = o.NodeIpamController.ServiceCidr,
+            NodeCidrMaskSize = o.NodeIpamController.NodeCidrMaskSize,
+            NodeCidrMaskSizeIPv4 = o.NodeIpamController.NodeCidrMaskSizeIPv4,
+            NodeCidrMaskSizeIPv6 = o.NodeIpamController.NodeCidrMaskSizeIPv6,
+            CidrAllocatorType = o.KubeCloudShared.CidrAllocatorType,
+        }),
         NotImplemented("nodelifecycle"),
         NotImplemented("service", needsCloudProvider: true),
         NotImplemented("route", needsCloudProvider: true),
