@@ -4,6 +4,7 @@ using Kcm.Api.Meta.V1;
 using Kcm.Client;
 using Kcm.Controllers.ReplicaSets;
 using Kcm.Controllers.Tests.Support;
+using Kcm.Runtime.Informers;
 using Kcm.Testing;
 using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
@@ -122,6 +123,10 @@ public sealed class ReplicaSetControllerTests(RunningReplicaControllers controll
             Metadata = new ObjectMeta { Name = "orphan", Labels = new() { ["app"] = "web" } },
             Spec = new PodSpec { Containers = [new Container { Name = "nginx", Image = "nginx" }] },
         }, _namespace);
+        // The pod and ReplicaSet watches are separate streams: a ReplicaSet seen before the orphan is a sync that creates
+        // two pods (upstream's controller races the same way), so the ReplicaSet is created once the cache has the pod.
+        var pods = controllers.Host.Context.Informers.InformerFor<Pod>().Cache;
+        await Eventually.TrueAsync("the orphan in the controller's pod cache", () => Task.FromResult(pods.Get(new ObjectKey(_namespace, "orphan")) is not null), Timeout);
 
         var rs = await Client.CreateAsync(NewReplicaSet("web", replicas: 2), _namespace);
 
@@ -131,8 +136,8 @@ public sealed class ReplicaSetControllerTests(RunningReplicaControllers controll
             return orphan.Metadata!.OwnerReferences?.SingleOrDefault() is { Controller: true, BlockOwnerDeletion: true, Kind: "ReplicaSet" } owner && owner.Uid == rs.Metadata!.Uid;
         }, Timeout);
         await StatusAsync("web", s => s.Replicas == 2);
-        var pods = await PodsAsync("app=web", count: 2);
-        Assert.Contains(pods, p => p.Metadata!.Name == "orphan");
+        var owned = await PodsAsync("app=web", count: 2);
+        Assert.Contains(owned, p => p.Metadata!.Name == "orphan");
     }
 
     [Fact]
