@@ -11,6 +11,13 @@ public static class ControllerRefs
     public static OwnerReference? ControllerOf(ObjectMeta? metadata)
         => metadata?.OwnerReferences?.FirstOrDefault(r => r.Controller == true);
 
+    /// <summary>Two controller references are the same (apimachinery's reflect.DeepEqual over the fields).</summary>
+    public static bool SameControllerRef(OwnerReference? a, OwnerReference? b)
+        => a is null || b is null
+            ? a is null && b is null
+            : a.ApiVersion == b.ApiVersion && a.Kind == b.Kind && a.Name == b.Name && a.Uid == b.Uid
+              && a.Controller == b.Controller && a.BlockOwnerDeletion == b.BlockOwnerDeletion;
+
     /// <summary>A controller reference to <paramref name="owner"/> that also blocks its foreground deletion until the dependent is gone.</summary>
     public static OwnerReference NewControllerRef(ObjectMeta owner, ResourceInfo ownerKind) => new()
     {

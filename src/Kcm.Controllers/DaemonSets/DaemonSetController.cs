@@ -372,7 +372,7 @@ public sealed partial class DaemonSetController
     {
         var curRef = ControllerRefs.ControllerOf(curMeta);
         var oldRef = ControllerRefs.ControllerOf(oldMeta);
-        var refChanged = !SameControllerRef(oldRef, curRef);
+        var refChanged = !ControllerRefs.SameControllerRef(oldRef, curRef);
         if (refChanged && oldRef is not null && Resolve(oldMeta?.Namespace, oldRef) is { } oldDs)
         {
             _queue.Add(ObjectKey.Of(oldDs));
@@ -407,10 +407,4 @@ public sealed partial class DaemonSetController
         }
         return matches;
     }
-
-    private static bool SameControllerRef(OwnerReference? a, OwnerReference? b)
-        => a is null || b is null
-            ? a is null && b is null
-            : a.ApiVersion == b.ApiVersion && a.Kind == b.Kind && a.Name == b.Name && a.Uid == b.Uid
-              && a.Controller == b.Controller && a.BlockOwnerDeletion == b.BlockOwnerDeletion;
 }

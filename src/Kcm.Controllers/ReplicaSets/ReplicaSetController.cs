@@ -226,7 +226,7 @@ public sealed class ReplicaSetController<T>
 
         var curRef = ControllerRefs.ControllerOf(curPod.Metadata);
         var oldRef = ControllerRefs.ControllerOf(oldPod.Metadata);
-        var refChanged = !SameControllerRef(oldRef, curRef);
+        var refChanged = !ControllerRefs.SameControllerRef(oldRef, curRef);
         if (refChanged && oldRef is not null && ResolveControllerRef(oldPod.Metadata?.Namespace, oldRef) is { } oldOwner)
         {
             _queue.Add(ObjectKey.Of(oldOwner));
@@ -553,10 +553,4 @@ public sealed class ReplicaSetController<T>
     }
 
     internal static ObjectKey PodKey(Pod pod) => new(pod.Metadata?.Namespace, pod.Metadata?.Name ?? "");
-
-    private static bool SameControllerRef(OwnerReference? a, OwnerReference? b)
-        => a is null || b is null
-            ? a is null && b is null
-            : a.ApiVersion == b.ApiVersion && a.Kind == b.Kind && a.Name == b.Name && a.Uid == b.Uid
-              && a.Controller == b.Controller && a.BlockOwnerDeletion == b.BlockOwnerDeletion;
 }
