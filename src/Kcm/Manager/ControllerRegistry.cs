@@ -21,6 +21,7 @@ using Kcm.Controllers.ReplicaSets;
 using Kcm.Controllers.RootCaCertPublisher;
 using Kcm.Controllers.ServiceAccounts;
 using Kcm.Controllers.ServiceEndpoints;
+using Kcm.Controllers.StatefulSets;
 using Kcm.Controllers.Ttl;
 using Kcm.Controllers.TtlAfterFinished;
 using Kcm.Options;
@@ -76,7 +77,14 @@ public static class ControllerRegistry
         Bind(ReplicaSetDescriptors.ReplicaSet, o => ReplicaSetOptions(o, o.ReplicaSetController.ConcurrentReplicaSetSyncs)),
         NotImplemented("horizontalpodautoscaling"),
         Bind(DisruptionDescriptor.Value, _ => NoSettings.Value),
-        NotImplemented("statefulset"),
+        Bind(StatefulSetDescriptor.Value, o => new()
+        {
+            Workers = o.StatefulSetController.ConcurrentStatefulSetSyncs,
+            Features = new(
+                AutoDeletePvc: o.FeatureGates.Enabled("StatefulSetAutoDeletePVC"),
+                MaxUnavailable: o.FeatureGates.Enabled("MaxUnavailableStatefulSet"),
+                StartOrdinal: o.FeatureGates.Enabled("StatefulSetStartOrdinal")),
+        }),
         Bind(CronJobDescriptor.Value, o => new() { Workers = o.CronJobController.ConcurrentCronJobSyncs, TimeZoneEnabled = o.FeatureGates.Enabled("CronJobTimeZone") }),
         Bind(CertificateDescriptors.Signing, CertificatesInitializers.SigningSettings),
         Bind(CertificateDescriptors.Approving, _ => NoSettings.Value),
