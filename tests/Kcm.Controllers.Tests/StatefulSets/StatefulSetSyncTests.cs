@@ -241,6 +241,82 @@ public sealed class StatefulSetSyncTests : IDisposable
         Assert.Equal([3L, 4L], _h.RevisionStore.List().Select(r => r.Revision ?? 0).Order());
     }
 
+    [Fact]
+    public async Task Sync_MinReadySeconds_NextMemberWaitsUntilAvailableAndIsRequeued()
+    {
+        _h.AddSet(s => s.Spec!.MinReadySeconds = 30);
+        await _h.SyncAsync();
+        var pod = KubeObjects.Clone(_h.Pods.Get(new ObjectKey("default", "web-0"))!);
+        pod.Status = new PodStatus { Phase = "Running", Conditions = [new PodCondition { Type = "Ready", Status = "True", LastTransitionTime = StatefulSetHarness.Now.AddSeconds(-10) }] };
+        _h.Pods.Upsert(pod);
+
+        await _h.SyncAsync();
+        Assert.Equal(["web-0"], _h.PodNames());
+        Assert.Equal((1, 0), (_h.Set.Status!.ReadyReplicas, _h.Set.Status.AvailableReplicas));
+
+        _h.Time.Now = StatefulSetHarness.Now.AddSeconds(25);
+        await _h.SyncAsync();
+        Assert.Equal(["web-0", "web-1"], _h.PodNames());
+        Assert.Equal(1, _h.Set.Status!.AvailableReplicas);
+    }
+
+    [Fact]
+    public async Task Sync_Orphans_MembersAdoptedOthersIgnored()
+    {
+        _h.AddSet(s => s.Spec!.Replicas = 1);
+        foreach (var name in new[] { "web-0", "cache-0", "web-x" })
+        {
+            _h.Pods.Upsert(new Pod
+            {
+                Metadata = new ObjectMeta { Name = name, Namespace = "default", Uid = "orphan-" + name, ResourceVersion = "1", Labels = new() { ["app"] = "web" } },
+                Status = new PodStatus { Phase = "Running", Conditions = [new PodCondition { Type = "Ready", Status = "True", LastTransitionTime = StatefulSetHarness.Now }] },
+            });
+        }
+
+        await _h.SyncAsync();
+
+        // Adopted, given the identity label it lacked, then replaced for having no revision (the rolling update).
+        Assert.Equal(["patch-pod web-0", "update-pod web-0", "delete-pod web-0", "update-status"], _h.Api.Calls);
+        Assert.Equal(1, _h.Set.Status!.Replicas);
+    }
+
+    [Fact]
+    public async Task Sync_SetBeingDeleted_OnlyStatus()
+    {
+        _h.AddSet(s => s.Metadata!.DeletionTimestamp = StatefulSetHarness.Now);
+
+        await _h.SyncAsync();
+
+        Assert.Equal(["update-status"], _h.Api.Calls);
+    }
+
+    [Theory]
+    [InlineData(false, new[] { "web-0", "web-1" })]
+    [InlineData(true, new[] { "web-5", "web-6" })]
+    public async Task Sync_OrdinalsStart_HonouredOnlyWithGate(bool gate, string[] expected)
+    {
+        using var h = new StatefulSetHarness(new StatefulSetFeatures(StartOrdinal: gate));
+        h.AddSet(s =>
+        {
+            s.Spec!.Replicas = 2;
+            s.Spec.PodManagementPolicy = StatefulSetNames.Parallel;
+            s.Spec.Ordinals = new StatefulSetOrdinals { Start = 5 };
+        });
+
+        await h.SyncAsync();
+
+        Assert.Equal(expected, h.PodNames());
+    }
+
+    [Theory]
+    [InlineData("web-0", "web", 0)]
+    [InlineData("my-web-12", "my-web", 12)]
+    [InlineData("web", "", -1)]
+    [InlineData("web-x", "", -1)]
+    [InlineData("web-99999999999", "web", -1)]
+    public void ParentAndOrdinal_Names_AsUpstreamParsesThem(string name, string parent, int ordinal)
+        => Assert.Equal((parent, ordinal), StatefulSetUtil.ParentAndOrdinal(name));
+
     private async Task StartReadyAsync(int replicas)
     {
         _h.AddSet(s => s.Spec!.Replicas = replicas);
