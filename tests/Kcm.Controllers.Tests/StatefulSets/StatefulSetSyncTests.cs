@@ -317,6 +317,23 @@ public sealed class StatefulSetSyncTests : IDisposable
     public void ParentAndOrdinal_Names_AsUpstreamParsesThem(string name, string parent, int ordinal)
         => Assert.Equal((parent, ordinal), StatefulSetUtil.ParentAndOrdinal(name));
 
+    [Fact]
+    public async Task Sync_RevisionNameTakenByOtherData_CollisionCountedAndNextNameUsed()
+    {
+        var set = _h.AddSet(s => s.Spec!.Replicas = 1);
+        var taken = StatefulSetUtil.NewRevision(set, 1, 0);
+        taken.Metadata!.Labels = null; // Not selected by the set, so only the name clashes.
+        taken.Metadata.OwnerReferences = null;
+        taken.Data = System.Text.Json.Nodes.JsonNode.Parse("""{"other":true}""");
+        _h.RevisionStore.Upsert(taken);
+
+        await _h.SyncAsync();
+
+        Assert.Equal(1, _h.Set.Status!.CollisionCount);
+        Assert.Equal(StatefulSetUtil.NewRevision(set, 1, 1).Metadata!.Name, _h.Set.Status.UpdateRevision);
+        Assert.NotEqual(taken.Metadata.Name, _h.Set.Status.UpdateRevision);
+    }
+
     private async Task StartReadyAsync(int replicas)
     {
         _h.AddSet(s => s.Spec!.Replicas = replicas);
