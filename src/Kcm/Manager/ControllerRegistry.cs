@@ -25,6 +25,7 @@ using Kcm.Controllers.ServiceAccounts;
 using Kcm.Controllers.ServiceEndpoints;
 using Kcm.Controllers.Ttl;
 using Kcm.Controllers.TtlAfterFinished;
+using Kcm.Controllers.VolumeExpansion;
 using Kcm.Options;
 
 namespace Kcm.Manager;
@@ -103,7 +104,7 @@ public static class ControllerRegistry
         NotImplemented("persistentvolume-binder"),
         Bind(AttachDetachDescriptor.Value, o => new(o.AttachDetachController.DisableReconcileSync, o.AttachDetachController.ReconcileSyncPeriod,
             o.FeatureGates.Enabled("NodeOutOfServiceVolumeDetach"))),
-        NotImplemented("persistentvolume-expander"),
+        Bind(ExpandControllerDescriptor.Value, o => new(CsiMigration.EnabledPlugins(o.FeatureGates.Enabled))),
         Bind(ClusterRoleAggregationDescriptor.Value, _ => new ClusterRoleAggregationOptions()),
         Bind(PvcProtectionDescriptor.Value, _ => NoSettings.Value),
         Bind(PvProtectionDescriptor.Value, _ => NoSettings.Value),
