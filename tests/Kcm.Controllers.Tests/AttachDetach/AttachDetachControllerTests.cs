@@ -51,6 +51,7 @@ public sealed class AttachDetachControllerTests : IDisposable
         var pod = AddPod("p1");
 
         await _controller.Reconciler.ReconcileAsync(CancellationToken.None);
+        await AttachmentCreatedAsync();
 
         var created = Assert.Single(_client.Created);
         Assert.Equal((AttachmentName, Driver, Node, "pv1"),
@@ -219,6 +220,7 @@ public sealed class AttachDetachControllerTests : IDisposable
 
         Assert.Equal(AttachState.Detached, _controller.ActualState.GetAttachState(VolumeName, Node));
         await _controller.Reconciler.ReconcileAsync(CancellationToken.None);
+        await AttachmentCreatedAsync();
         Assert.Equal(2, _client.Created.Count);
     }
 
@@ -229,6 +231,7 @@ public sealed class AttachDetachControllerTests : IDisposable
         AddPod("p1");
 
         await _controller.Reconciler.ReconcileAsync(CancellationToken.None);
+        await AttachmentCreatedAsync();
         var attachment = _attachments.Get(new ObjectKey(null, AttachmentName))!;
         attachment.Status = new VolumeAttachmentStatus { Attached = false, AttachError = new VolumeError { Message = "disk busy" } };
         _attachments.Upsert(attachment);
@@ -290,10 +293,20 @@ public sealed class AttachDetachControllerTests : IDisposable
     private async Task AttachAsync()
     {
         await _controller.Reconciler.ReconcileAsync(CancellationToken.None);
+        await AttachmentCreatedAsync();
         MarkAttached();
         await DrainOperationsAsync();
         await _controller.Reconciler.ReconcileAsync(CancellationToken.None);
         Assert.Equal(AttachState.Attached, _controller.ActualState.GetAttachState(VolumeName, Node));
+    }
+
+    // Attaches run in the background: the first thing one does is create the VolumeAttachment.
+    private async Task AttachmentCreatedAsync()
+    {
+        while (_attachments.Get(new ObjectKey(null, AttachmentName)) is null)
+        {
+            await Task.Delay(5);
+        }
     }
 
     // The external attacher's part: it reports the VolumeAttachment attached.
