@@ -79,3 +79,18 @@ public sealed class CloudControllersTests(EmbeddedServerFixture server) : IClass
         return Text().Split('\n', StringSplitOptions.RemoveEmptyEntries);
     }
 }
+
+public sealed class AttachDetachOptionsTests
+{
+    [Fact]
+    public void Validate_ReconcileSyncPeriodUnderOneSecond_UpstreamMessage()
+    {
+        var options = KubeControllerManagerOptions.Parse(["--attach-detach-reconcile-sync-period=500ms"]);
+
+        Assert.Contains("duration time must be greater than one second as set via command line option reconcile-sync-loop-period", options.Validate());
+    }
+
+    [Fact]
+    public void Validate_ReconcileSyncPeriodOneSecond_Accepted()
+        => Assert.Empty(KubeControllerManagerOptions.Parse(["--attach-detach-reconcile-sync-period=1s"]).Validate());
+}
