@@ -46,7 +46,7 @@ public sealed class AdmissionPipeline(IReadOnlyList<IMutatingAdmission> mutating
     public static AdmissionPipeline Default(ObjectStore? store = null, ServiceNetwork? serviceNetwork = null) => store is null
         ? new([new Defaulting.BuiltInDefaulting()], [new ObjectMetaValidation(), new Validation.ObjectValidation()])
         : new([new NamespaceLifecycle(), new Defaulting.BuiltInDefaulting(store, serviceNetwork), new ServiceAccountAdmission(store), new StorageObjectInUseProtection()],
-            [new ObjectMetaValidation(), new Validation.ObjectValidation()]);
+            [new ObjectMetaValidation(), new Validation.ObjectValidation(), new PersistentVolumeClaimResize(store)]);
 
     public void Run(AdmissionRequest request)
     {

@@ -1,6 +1,8 @@
 using Kcm.Controllers;
+using Kcm.Controllers.AttachDetach;
 using Kcm.Controllers.Bootstrap;
 using Kcm.Controllers.Certificates;
+using Kcm.Controllers.CloudProvider;
 using Kcm.Controllers.ClusterRoleAggregation;
 using Kcm.Controllers.Common;
 using Kcm.Controllers.CronJobs;
@@ -24,6 +26,7 @@ using Kcm.Controllers.ServiceEndpoints;
 using Kcm.Controllers.StatefulSets;
 using Kcm.Controllers.Ttl;
 using Kcm.Controllers.TtlAfterFinished;
+using Kcm.Controllers.VolumeExpansion;
 using Kcm.Options;
 
 namespace Kcm.Manager;
@@ -103,12 +106,13 @@ public static class ControllerRegistry
             CidrAllocatorType = o.KubeCloudShared.CidrAllocatorType,
         }),
         NotImplemented("nodelifecycle"),
-        NotImplemented("service", needsCloudProvider: true),
-        NotImplemented("route", needsCloudProvider: true),
-        NotImplemented("cloud-node-lifecycle", needsCloudProvider: true),
+        Bind(CloudControllerDescriptors.Service, CloudSettings),
+        Bind(CloudControllerDescriptors.Route, CloudSettings),
+        Bind(CloudControllerDescriptors.CloudNodeLifecycle, CloudSettings),
         NotImplemented("persistentvolume-binder"),
-        NotImplemented("attachdetach"),
-        NotImplemented("persistentvolume-expander"),
+        Bind(AttachDetachDescriptor.Value, o => new(o.AttachDetachController.DisableReconcileSync, o.AttachDetachController.ReconcileSyncPeriod,
+            o.FeatureGates.Enabled("NodeOutOfServiceVolumeDetach"))),
+        Bind(ExpandControllerDescriptor.Value, o => new(CsiMigration.EnabledPlugins(o.FeatureGates.Enabled))),
         Bind(ClusterRoleAggregationDescriptor.Value, _ => new ClusterRoleAggregationOptions()),
         Bind(PvcProtectionDescriptor.Value, _ => NoSettings.Value),
         Bind(PvProtectionDescriptor.Value, _ => NoSettings.Value),
@@ -124,8 +128,10 @@ public static class ControllerRegistry
     private static RegisteredController Bind<TSettings>(ControllerDescriptor<TSettings> descriptor, Func<KubeControllerManagerOptions, TSettings> settings)
         => new(descriptor, (context, options) => descriptor.Start(context, settings(options)));
 
-    private static RegisteredController NotImplemented(string name, bool needsCloudProvider = false)
-        => new(new ControllerDescriptor(name) { NeedsCloudProvider = needsCloudProvider }, null);
+    private static RegisteredController NotImplemented(string name) => new(new ControllerDescriptor(name), null);
+
+    private static CloudControllerSettings CloudSettings(KubeControllerManagerOptions options) => new(
+        options.KubeCloudShared.CloudProvider == "external", options.KubeCloudShared.AllocateNodeCidrs, options.KubeCloudShared.ConfigureCloudRoutes);
 
     private static ReplicaSetControllerOptions ReplicaSetOptions(KubeControllerManagerOptions options, int workers) => new()
     {

@@ -27,7 +27,7 @@ public sealed class AttachDetachControllerConfiguration
     public IEnumerable<string> Validate()
     {
         if (ReconcileSyncPeriod < TimeSpan.FromSeconds(1))
-            yield return $"--attach-detach-reconcile-sync-period ({GoDuration.Format(ReconcileSyncPeriod)}) must be at least 1s";
+            yield return "duration time must be greater than one second as set via command line option reconcile-sync-loop-period"; // upstream's text, flag name and all
     }
 }
 

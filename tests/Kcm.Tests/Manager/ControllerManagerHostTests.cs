@@ -25,7 +25,7 @@ public sealed class ControllerManagerHostTests(EmbeddedServerFixture server) : I
     public async Task Run_LegacyInsecurePort_ServesHealthAndMetricsOverHttp()
     {
         var port = FreePort();
-        // Only a controller we do not implement: real ones would act cluster-wide on other test classes' objects.
+        // Only a controller that does nothing without a cloud provider: real ones would act cluster-wide on other test classes' objects.
         var options = KubeControllerManagerOptions.Parse([$"--kubeconfig={server.AdminKubeconfigPath}", "--secure-port=0", $"--port={port}",
             "--address=127.0.0.1", "--leader-elect=false", "--controllers=cloud-node-lifecycle"]);
         Assert.Empty(options.Validate());
