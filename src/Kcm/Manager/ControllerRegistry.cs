@@ -14,6 +14,7 @@ using Kcm.Controllers.GarbageCollector;
 using Kcm.Controllers.Jobs;
 using Kcm.Controllers.Namespaces;
 using Kcm.Controllers.NodeIpam;
+using Kcm.Controllers.PersistentVolumes;
 using Kcm.Controllers.PodGc;
 using Kcm.Controllers.PvcProtection;
 using Kcm.Controllers.PvProtection;
@@ -98,7 +99,19 @@ public static class ControllerRegistry
         NotImplemented("service", needsCloudProvider: true),
         NotImplemented("route", needsCloudProvider: true),
         NotImplemented("cloud-node-lifecycle", needsCloudProvider: true),
-        NotImplemented("persistentvolume-binder"),
+        Bind(PersistentVolumeBinderDescriptor.Value, o => new()
+        {
+            SyncPeriod = o.PersistentVolumeBinderController.PvClaimBinderSyncPeriod,
+            EnableDynamicProvisioning = o.PersistentVolumeBinderController.EnableDynamicProvisioning,
+            EnableHostPathProvisioning = o.PersistentVolumeBinderController.EnableHostPathProvisioning,
+            RecyclerPodTemplateFilePathHostPath = o.PersistentVolumeBinderController.RecyclerPodTemplateFilePathHostPath,
+            RecyclerMinimumTimeoutHostPath = o.PersistentVolumeBinderController.RecyclerMinimumTimeoutHostPath,
+            RecyclerTimeoutIncrementHostPath = o.PersistentVolumeBinderController.RecyclerTimeoutIncrementHostPath,
+            RecyclerPodTemplateFilePathNfs = o.PersistentVolumeBinderController.RecyclerPodTemplateFilePathNfs,
+            RecyclerMinimumTimeoutNfs = o.PersistentVolumeBinderController.RecyclerMinimumTimeoutNfs,
+            RecyclerIncrementTimeoutNfs = o.PersistentVolumeBinderController.RecyclerIncrementTimeoutNfs,
+            FeatureGates = o.FeatureGates.Enabled,
+        }),
         NotImplemented("attachdetach"),
         NotImplemented("persistentvolume-expander"),
         Bind(ClusterRoleAggregationDescriptor.Value, _ => new ClusterRoleAggregationOptions()),
