@@ -248,7 +248,7 @@ public sealed partial class PersistentVolumeController
             // Conflicts are frequent and the next sync recovers from them.
             _logger.LogDebug("{What}: {Error}", what, e.Message);
         }
-        catch (Exception e) when (e is KubeApiException or VolumePluginException or Kcm.Api.Selectors.SelectorParseException or HttpRequestException or FormatException)
+        catch (Exception e) when (e is KubeApiException or VolumePluginException or VolumeBindingException or Kcm.Api.Selectors.SelectorParseException or HttpRequestException or FormatException)
         {
             _logger.LogError("{What}: {Error}", what, e.Message);
         }
