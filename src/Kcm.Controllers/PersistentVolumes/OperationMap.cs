@@ -81,7 +81,8 @@ public sealed class OperationMap(TimeProvider time, ILogger logger)
             entry.Backoff = entry.Backoff == TimeSpan.Zero ? InitialBackoff : TimeSpan.FromTicks(Math.Min(entry.Backoff.Ticks * 2, MaxBackoff.Ticks));
             entry.LastError = time.GetUtcNow();
             logger.LogError("Operation for \"{Operation}\" failed. No retries permitted until {Until} (durationBeforeRetry {Backoff}). Error: {Error}",
-                name, entry.LastError + entry.Backoff, entry.Backoff, failure.Message);
+                name, (entry.LastError + entry.Backoff).UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss.fffffff '+0000 UTC'", System.Globalization.CultureInfo.InvariantCulture),
+                Kcm.Api.Codecs.GoDuration.Format(entry.Backoff), failure.Message);
         }
     }
 
