@@ -167,6 +167,16 @@ public sealed class DefaultingTests(ApiServerFixture fixture)
     }
 
     [Fact(Timeout = 30000)]
+    public async Task CreateStorageClass_Minimal_GetsDeleteAndImmediate()
+    {
+        var name = "sc-" + Guid.NewGuid().ToString("N")[..8];
+        var sc = await CreateAsync("/apis/storage.k8s.io/v1/storageclasses",
+            $$"""{"apiVersion":"storage.k8s.io/v1","kind":"StorageClass","metadata":{"name":"{{name}}"},"provisioner":"example.com/x"}""");
+        Assert.Equal("Delete", Str(sc["reclaimPolicy"]));
+        Assert.Equal("Immediate", Str(sc["volumeBindingMode"]));
+    }
+
+    [Fact(Timeout = 30000)]
     public async Task CreateService_Minimal_GetsClusterIpTypeAndPortDefaults()
     {
         var ns = await CreateNamespaceAsync(_client);

@@ -16,6 +16,7 @@ using Kcm.Controllers.GarbageCollector;
 using Kcm.Controllers.Jobs;
 using Kcm.Controllers.Namespaces;
 using Kcm.Controllers.NodeIpam;
+using Kcm.Controllers.PersistentVolumes;
 using Kcm.Controllers.PodGc;
 using Kcm.Controllers.PvcProtection;
 using Kcm.Controllers.PvProtection;
@@ -109,7 +110,19 @@ public static class ControllerRegistry
         Bind(CloudControllerDescriptors.Service, CloudSettings),
         Bind(CloudControllerDescriptors.Route, CloudSettings),
         Bind(CloudControllerDescriptors.CloudNodeLifecycle, CloudSettings),
-        NotImplemented("persistentvolume-binder"),
+        Bind(PersistentVolumeBinderDescriptor.Value, o => new()
+        {
+            SyncPeriod = o.PersistentVolumeBinderController.PvClaimBinderSyncPeriod,
+            EnableDynamicProvisioning = o.PersistentVolumeBinderController.EnableDynamicProvisioning,
+            EnableHostPathProvisioning = o.PersistentVolumeBinderController.EnableHostPathProvisioning,
+            RecyclerPodTemplateFilePathHostPath = o.PersistentVolumeBinderController.RecyclerPodTemplateFilePathHostPath,
+            RecyclerMinimumTimeoutHostPath = o.PersistentVolumeBinderController.RecyclerMinimumTimeoutHostPath,
+            RecyclerTimeoutIncrementHostPath = o.PersistentVolumeBinderController.RecyclerTimeoutIncrementHostPath,
+            RecyclerPodTemplateFilePathNfs = o.PersistentVolumeBinderController.RecyclerPodTemplateFilePathNfs,
+            RecyclerMinimumTimeoutNfs = o.PersistentVolumeBinderController.RecyclerMinimumTimeoutNfs,
+            RecyclerIncrementTimeoutNfs = o.PersistentVolumeBinderController.RecyclerIncrementTimeoutNfs,
+            FeatureGates = o.FeatureGates.Enabled,
+        }),
         Bind(AttachDetachDescriptor.Value, o => new(o.AttachDetachController.DisableReconcileSync, o.AttachDetachController.ReconcileSyncPeriod,
             o.FeatureGates.Enabled("NodeOutOfServiceVolumeDetach"))),
         Bind(ExpandControllerDescriptor.Value, o => new(CsiMigration.EnabledPlugins(o.FeatureGates.Enabled))),

@@ -110,7 +110,7 @@ public sealed class FeatureGates
             "LocalStorageCapacityIsolationFSQuotaMonitoring", "LoggingAlphaOptions", "MatchLabelKeysInPodTopologySpread", "MaxUnavailableStatefulSet",
             "MemoryQoS", "MinimizeIPTablesRestore", "MultiCIDRRangeAllocator", "NetworkPolicyStatus", "NodeSwap",
             "PDBUnhealthyPodEvictionPolicy", "PodAndContainerStatsFromCRI", "PodHasNetworkCondition", "PodSchedulingReadiness", "ProcMountType",
-            "QOSReserved", "ReadWriteOncePod", "RecoverVolumeExpansionFailure", "RetroactiveDefaultStorageClass", "ServiceNodePortStaticSubrange",
+            "QOSReserved", "ReadWriteOncePod", "RecoverVolumeExpansionFailure", "ServiceNodePortStaticSubrange",
             "StatefulSetAutoDeletePVC", "StatefulSetStartOrdinal", "StorageVersionAPI", "TopologyManagerPolicyAlphaOptions",
             "TopologyManagerPolicyBetaOptions", "TopologyManagerPolicyOptions", "UserNamespacesStatelessPodsSupport", "ValidatingAdmissionPolicy",
             "VolumeCapacityPriority", "WinDSR");
@@ -120,7 +120,7 @@ public sealed class FeatureGates
             "JobPodFailurePolicy", "JobReadyPods", "KubeletPodResources", "KubeletPodResourcesGetAllocatable", "LegacyServiceAccountTokenNoAutoGeneration",
             "LogarithmicScaleDown", "LoggingBetaOptions", "MemoryManager", "MixedProtocolLBService", "NodeInclusionPolicyInPodTopologySpread",
             "NodeOutOfServiceVolumeDetach", "OpenAPIEnums", "OpenAPIV3", "PodDeletionCost", "PodDisruptionConditions", "ProbeTerminationGracePeriod",
-            "ProxyTerminatingEndpoints", "RemainingItemCount", "RotateKubeletServerCertificate", "SeccompDefault", "ServerSideFieldValidation",
+            "ProxyTerminatingEndpoints", "RemainingItemCount", "RetroactiveDefaultStorageClass", "RotateKubeletServerCertificate", "SeccompDefault", "ServerSideFieldValidation",
             "ServiceInternalTrafficPolicy", "SizeMemoryBackedVolumes", "StorageVersionHash", "TopologyAwareHints", "TopologyManager", "WinOverlay",
             "WindowsHostNetwork", "DownwardAPIHugePages", "EfficientWatchResumption");
         BetaOff("CSIMigrationPortworx", "MinDomainsInPodTopologySpread");

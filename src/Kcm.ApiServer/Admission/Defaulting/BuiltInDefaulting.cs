@@ -43,6 +43,11 @@ public sealed class BuiltInDefaulting(ObjectStore? store = null, Registry.Servic
             case ("", "persistentvolumes"):
                 CoreDefaults.PersistentVolume(obj);
                 break;
+            case ("storage.k8s.io", "storageclasses"):
+                // storage/v1 SetDefaults_StorageClass.
+                JsonDefaults.SetIfMissing(obj, "reclaimPolicy", "Delete");
+                JsonDefaults.SetIfMissing(obj, "volumeBindingMode", "Immediate");
+                break;
             case ("", "secrets"):
                 Registry.SecretStringData.MergeIntoData(obj);
                 CoreDefaults.Secret(obj);
