@@ -24,7 +24,7 @@ public sealed class QuotaMonitor
     private static readonly GroupResource Claims = new("", "persistentvolumeclaims");
 
     private readonly object _lock = new();
-    private readonly Dictionary<GroupResource, ISharedInformer> _typed = [];
+    private readonly Dictionary<GroupResource, Func<bool>> _typed = [];
     private readonly Dictionary<GroupResource, Func<string, IEnumerable<object>>> _typedLists = [];
     private readonly Dictionary<GroupVersionResource, Monitor> _monitors = [];
     private readonly KubeApiClient? _client;
@@ -56,12 +56,12 @@ public sealed class QuotaMonitor
     }
 
     /// <summary>For unit tests: a resource counted from a cache the test fills.</summary>
-    internal void UseCache<T>(GroupResource resource, IObjectCache<T> cache, ISharedInformer informer)
+    internal void UseCache<T>(GroupResource resource, IObjectCache<T> cache, Func<bool> hasSynced)
         where T : class
     {
         lock (_lock)
         {
-            _typed[resource] = informer;
+            _typed[resource] = hasSynced;
             _typedLists[resource] = ns => cache.ByIndex(KnownIndexers.Namespace, ns);
         }
     }
@@ -69,7 +69,7 @@ public sealed class QuotaMonitor
     private void Register<T>(GroupResource resource, SharedInformer<T> informer, Func<T, T, bool> freesQuota)
         where T : class, IListableResource
     {
-        UseCache(resource, informer.Cache, informer);
+        UseCache(resource, informer.Cache, () => informer.HasSynced);
         informer.AddEventHandler(new ResourceEventHandler<T>
         {
             Updated = (old, cur) =>
@@ -105,7 +105,7 @@ public sealed class QuotaMonitor
         {
             if (_typedLists.TryGetValue(resource, out var typed))
             {
-                if (!_typed[resource].HasSynced) throw new QuotaListException(resource, $"{resource} not yet synced");
+                if (!_typed[resource]()) throw new QuotaListException(resource, $"{resource} not yet synced");
                 return typed(@namespace);
             }
             var monitor = _monitors.Values.FirstOrDefault(m => m.GroupResource == resource)
@@ -214,7 +214,7 @@ public sealed class QuotaMonitor
 
         public DynamicSharedInformer? Informer { get; }
 
-        public bool HasSynced => Informer is null ? _owner._typed[GroupResource].HasSynced : Informer.HasSynced;
+        public bool HasSynced => Informer is null ? _owner._typed[GroupResource]() : Informer.HasSynced;
 
         public void Start(CancellationToken cancellationToken)
         {
