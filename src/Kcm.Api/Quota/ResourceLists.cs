@@ -113,6 +113,10 @@ public static class ResourceLists
     public static string Print(IReadOnlyDictionary<string, Quantity>? list)
         => string.Join(",", (list ?? Empty).OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => $"{e.Key}={e.Value}"));
 
+    /// <summary>The same entries in name order, as Go writes a map (so stored JSON reads the same on either server).</summary>
+    public static Dictionary<string, Quantity> Sorted(IReadOnlyDictionary<string, Quantity>? list)
+        => (list ?? Empty).OrderBy(e => e.Key, StringComparer.Ordinal).ToDictionary(e => e.Key, e => e.Value, StringComparer.Ordinal);
+
     public static Dictionary<string, Quantity> Copy(IReadOnlyDictionary<string, Quantity>? list)
         => list is null ? new(StringComparer.Ordinal) : new(list, StringComparer.Ordinal);
 

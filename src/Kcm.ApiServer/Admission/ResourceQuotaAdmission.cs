@@ -37,6 +37,9 @@ public sealed class ResourceQuotaAdmission(ObjectStore store, TimeProvider time)
         if (operation is not { } op || QuotaRegistry.IgnoredResources.Contains(resource)) return;
         var evaluator = _registry.GetOrAddObjectCount(resource);
         if (!evaluator.Handles(op) || store.Find("", "resourcequotas") is not { } quotaStore) return;
+        // Most namespaces have no quota: those need no lock.
+        var prefix = request.Namespace + "/";
+        if (!quotaStore.Items.Keys.Any(k => k.StartsWith(prefix, StringComparison.Ordinal))) return;
 
         lock (_namespaceLocks.GetOrAdd(request.Namespace, _ => new object()))
         {
@@ -147,7 +150,7 @@ public sealed class ResourceQuotaAdmission(ObjectStore store, TimeProvider time)
     {
         var obj = ObjectEncoder.Parse(current);
         if (obj["status"] is not JsonObject status) obj["status"] = status = new JsonObject();
-        status["used"] = KubeJson.ToNode(used);
+        status["used"] = KubeJson.ToNode(ResourceLists.Sorted(used));
         var candidate = ObjectEncoder.Encode(obj, obj["kind"]?.GetValue<string>() ?? "ResourceQuota", obj["apiVersion"]?.GetValue<string>() ?? "v1",
             current.Namespace, current.Name, current.Uid, o => FieldLabels.Extract("", "resourcequotas", o));
         return quotaStore.TryUpdate(current, candidate) is not null;

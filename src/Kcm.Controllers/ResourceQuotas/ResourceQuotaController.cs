@@ -292,7 +292,7 @@ public sealed class ResourceQuotaController
         if (dirty)
         {
             var updated = KubeJson.FromNode<ResourceQuota>(KubeJson.ToNode(quota))!;
-            updated.Status = new ResourceQuotaStatus { Hard = hard, Used = used, ExtensionData = quota.Status?.ExtensionData };
+            updated.Status = new ResourceQuotaStatus { Hard = ResourceLists.Sorted(hard), Used = ResourceLists.Sorted(used), ExtensionData = quota.Status?.ExtensionData };
             await _writer.UpdateStatusAsync(updated, cancellationToken).ConfigureAwait(false);
         }
         return errors.Count switch
