@@ -2,6 +2,8 @@ using Kcm.Api;
 using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
 using Kcm.Api.Quota;
+using Kcm.Client;
+using Kcm.Controllers.Common;
 using Kcm.Runtime.Informers;
 
 namespace Kcm.Controllers.Tests.ResourceQuotas;
@@ -214,5 +216,20 @@ public sealed class ResourceQuotaControllerTests
         h.Controller.EnqueueAll();
 
         Assert.Equal(2, h.Primary.Count);
+    }
+
+    [Fact]
+    public void SyncMonitors_DiscoveredResources_ObjectCountEvaluatorsExceptIgnored()
+    {
+        using var h = new ResourceQuotaHarness();
+        static DiscoveredResource Resource(string group, string resource) => new(new GroupVersionResource(group, "v1", resource), "Kind", true, new HashSet<string>(), true);
+
+        h.Controller.Monitor.SyncMonitors([Resource("apps", "deployments"), Resource("", "events"), Resource("events.k8s.io", "events"), Resource("", "pods")]);
+
+        Assert.IsType<ObjectCountEvaluator>(h.Controller.Registry.Get(new GroupResource("apps", "deployments")));
+        Assert.Null(h.Controller.Registry.Get(new GroupResource("", "events")));
+        Assert.Null(h.Controller.Registry.Get(new GroupResource("events.k8s.io", "events")));
+        Assert.IsType<PodEvaluator>(h.Controller.Registry.Get(new GroupResource("", "pods")));
+        Assert.Equal([new GroupVersionResource("", "v1", "pods")], h.Controller.Monitor.Resources);
     }
 }
