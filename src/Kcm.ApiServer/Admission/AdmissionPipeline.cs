@@ -22,7 +22,8 @@ public sealed record AdmissionRequest(
     string Name,
     JsonObject? Object,
     JsonObject? OldObject,
-    UserInfo User);
+    UserInfo User,
+    bool DryRun = false);
 
 /// <summary>A defaulting/mutating step; runs before validation, in registration order.</summary>
 public interface IMutatingAdmission
@@ -41,12 +42,12 @@ public sealed class AdmissionPipeline(IReadOnlyList<IMutatingAdmission> mutating
 {
     /// <summary>
     /// Upstream's default plugin order where it matters here: NamespaceLifecycle first, then (after decoding's defaults)
-    /// ServiceAccount; without a store (unit use) only defaulting and validation run.
+    /// ServiceAccount, and ResourceQuota last; without a store (unit use) only defaulting and validation run.
     /// </summary>
-    public static AdmissionPipeline Default(ObjectStore? store = null, ServiceNetwork? serviceNetwork = null) => store is null
+    public static AdmissionPipeline Default(ObjectStore? store = null, ServiceNetwork? serviceNetwork = null, TimeProvider? time = null) => store is null
         ? new([new Defaulting.BuiltInDefaulting()], [new ObjectMetaValidation(), new Validation.ObjectValidation()])
         : new([new NamespaceLifecycle(), new Defaulting.BuiltInDefaulting(store, serviceNetwork), new ServiceAccountAdmission(store), new StorageObjectInUseProtection()],
-            [new ObjectMetaValidation(), new Validation.ObjectValidation(), new PersistentVolumeClaimResize(store)]);
+            [new ObjectMetaValidation(), new Validation.ObjectValidation(), new PersistentVolumeClaimResize(store), new ResourceQuotaAdmission(store, time ?? TimeProvider.System)]);
 
     public void Run(AdmissionRequest request)
     {

@@ -87,7 +87,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             var bindAddress = IPAddress.Parse(options.BindAddress);
             var serviceNetwork = Registry.ServiceNetwork.Parse(options.ServiceClusterIpRange, options.ServiceNodePortRange);
             var store = new ObjectStore(options.WatchCacheSize, options.WatcherBufferSize);
-            var registry = new GenericStore(store, AdmissionPipeline.Default(store, serviceNetwork), options.Time);
+            var registry = new GenericStore(store, AdmissionPipeline.Default(store, serviceNetwork, options.Time), options.Time);
             var resources = new ResourceHandler(registry, options.Time, new WatchStreamer(options.Time, options.WatchBookmarkInterval));
             var authentication = AuthenticationSetup.Create(stateDirectory, options.TokenAuthFile, [.. options.ServiceAccountKeyFiles],
                 [.. options.ServiceAccountIssuers], [.. options.ApiAudiences], options.AnonymousAuth, store, options.Time);

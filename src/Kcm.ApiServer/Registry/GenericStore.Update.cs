@@ -171,7 +171,7 @@ public sealed partial class GenericStore
             var desired = produce(current);
             Finalizers.CheckNoNewFinalizers(req, ObjectEncoder.Parse(current), desired);
             _admission.Run(new AdmissionRequest(AdmissionOperation.Update, strategy, req.Subresource == "scale" ? "scale" : req.Subresource,
-                req.Namespace, req.Name, desired, ObjectEncoder.Parse(current), user));
+                req.Namespace, req.Name, desired, ObjectEncoder.Parse(current), user, req.DryRun));
             var candidate = ObjectEncoder.Encode(desired, desired["kind"]!.GetValue<string>(), desired["apiVersion"]!.GetValue<string>(),
                 req.Namespace, req.Name, current.Uid, o => FieldLabels.Extract(req.Group, req.Resource, o));
             if (Finalizers.ShouldDeleteDuringUpdate(req, desired))

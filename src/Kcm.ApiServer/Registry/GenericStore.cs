@@ -159,7 +159,7 @@ public sealed partial class GenericStore
         strategy.PrepareForCreate(obj);
         if (CertificateSigningRequestStrategy.Handles(strategy)) CertificateSigningRequestStrategy.PrepareForCreate(obj, user);
 
-        _admission.Run(new AdmissionRequest(AdmissionOperation.Create, strategy, "", req.Namespace, name, obj, null, user));
+        _admission.Run(new AdmissionRequest(AdmissionOperation.Create, strategy, "", req.Namespace, name, obj, null, user, req.DryRun));
 
         if (rvInBody.Length > 0 && rvInBody != "0")
         {

@@ -21,6 +21,7 @@ using Kcm.Controllers.PodGc;
 using Kcm.Controllers.PvcProtection;
 using Kcm.Controllers.PvProtection;
 using Kcm.Controllers.ReplicaSets;
+using Kcm.Controllers.ResourceQuotas;
 using Kcm.Controllers.RootCaCertPublisher;
 using Kcm.Controllers.ServiceAccounts;
 using Kcm.Controllers.ServiceEndpoints;
@@ -70,7 +71,7 @@ public static class ControllerRegistry
         }),
         Bind(ReplicaSetDescriptors.ReplicationController, o => ReplicaSetOptions(o, o.ReplicationController.ConcurrentRcSyncs)),
         Bind(PodGcDescriptor.Value, o => new() { TerminatedPodThreshold = o.PodGcController.TerminatedPodGcThreshold }),
-        NotImplemented("resourcequota"),
+        Bind(ResourceQuotaDescriptor.Value, o => new() { Workers = o.ResourceQuotaController.ConcurrentResourceQuotaSyncs, ResyncPeriod = o.ResourceQuotaController.ResourceQuotaSyncPeriod }),
         Bind(NamespaceDescriptor.Value, o => new() { ResyncPeriod = o.NamespaceController.NamespaceSyncPeriod, Workers = o.NamespaceController.ConcurrentNamespaceSyncs }),
         Bind(ServiceAccountDescriptors.ServiceAccount, _ => NoSettings.Value),
         Bind(GarbageCollectorDescriptor.Value, o => new(o.GarbageCollectorController.EnableGarbageCollector, o.GarbageCollectorController.ConcurrentGcSyncs)),

@@ -1,0 +1,241 @@
+using System.Text.Json.Nodes;
+using Kcm.Api;
+using Kcm.Api.Core.V1;
+using Kcm.Api.Quota;
+using Kcm.Client;
+using Kcm.Controllers.Common;
+using Kcm.Controllers.GarbageCollector;
+using Kcm.Runtime.Informers;
+using Microsoft.Extensions.Logging;
+
+namespace Kcm.Controllers.ResourceQuotas;
+
+/// <summary>
+/// Upstream's QuotaMonitor: a cache per quotable resource (namespaced, with create/list/watch/delete, not ignored),
+/// kept in step with discovery, that usage is counted from; a deleted object, or an update that frees quota (a pod
+/// that finished, a service that stopped being a NodePort or LoadBalancer), is reported so the quotas of its
+/// namespace are recomputed at once instead of at the next full resync. Pods, services and claims use the shared
+/// typed caches (their usage depends on their spec); every other resource is counted from a metadata-only cache.
+/// </summary>
+public sealed class QuotaMonitor
+{
+    private static readonly GroupResource Pods = new("", "pods");
+    private static readonly GroupResource Services = new("", "services");
+    private static readonly GroupResource Claims = new("", "persistentvolumeclaims");
+
+    private readonly object _lock = new();
+    private readonly Dictionary<GroupResource, Func<bool>> _typed = [];
+    private readonly Dictionary<GroupResource, Func<string, IEnumerable<object>>> _typedLists = [];
+    private readonly Dictionary<GroupVersionResource, Monitor> _monitors = [];
+    private readonly KubeApiClient? _client;
+    private readonly QuotaRegistry _registry;
+    private readonly Action<GroupResource, string> _replenish;
+    private readonly TimeProvider _time;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _logger;
+    private CancellationToken _stopping;
+    private bool _running;
+
+    public QuotaMonitor(KubeApiClient? client, QuotaRegistry registry, Action<GroupResource, string> replenish, TimeProvider time, ILoggerFactory loggers)
+    {
+        _client = client;
+        _registry = registry;
+        _replenish = replenish;
+        _time = time;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger<QuotaMonitor>();
+    }
+
+    /// <summary>Uses the shared typed caches for pods, services and claims, with upstream's update filter.</summary>
+    public void UseTypedInformers(SharedInformer<Pod> pods, SharedInformer<Service> services, SharedInformer<PersistentVolumeClaim> claims)
+    {
+        Register(Pods, pods, (old, cur) => PodEvaluator.IsCounted(old, _time.GetUtcNow()) && !PodEvaluator.IsCounted(cur, _time.GetUtcNow()));
+        Register(Services, services, (old, cur) => ServiceEvaluator.QuotaServiceType(old) != ServiceEvaluator.QuotaServiceType(cur));
+        // RequiresQuotaReplenish only looks at status.allocatedResources, behind a gate that is off in v1.26.
+        Register(Claims, claims, (_, _) => false);
+    }
+
+    /// <summary>For unit tests: a resource counted from a cache the test fills.</summary>
+    internal void UseCache<T>(GroupResource resource, IObjectCache<T> cache, Func<bool> hasSynced)
+        where T : class
+    {
+        lock (_lock)
+        {
+            _typed[resource] = hasSynced;
+            _typedLists[resource] = ns => cache.ByIndex(KnownIndexers.Namespace, ns);
+        }
+    }
+
+    private void Register<T>(GroupResource resource, SharedInformer<T> informer, Func<T, T, bool> freesQuota)
+        where T : class, IListableResource
+    {
+        UseCache(resource, informer.Cache, () => informer.HasSynced);
+        informer.AddEventHandler(new ResourceEventHandler<T>
+        {
+            Updated = (old, cur) =>
+            {
+                if (freesQuota(old, cur)) Changed(resource, cur);
+            },
+            Deleted = (obj, _) => Changed(resource, obj),
+        });
+    }
+
+    private void Changed(GroupResource resource, object obj)
+    {
+        var (ns, _) = QuotaEvaluation.Identity(obj);
+        _replenish(resource, ns);
+    }
+
+    /// <summary>The resources monitored now.</summary>
+    public IReadOnlyCollection<GroupVersionResource> Resources
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _monitors.Keys];
+            }
+        }
+    }
+
+    /// <summary>The objects of <paramref name="resource"/> in <paramref name="namespace"/>; throws while its cache is missing or unsynced.</summary>
+    public IEnumerable<object> List(GroupResource resource, string @namespace)
+    {
+        lock (_lock)
+        {
+            if (_typedLists.TryGetValue(resource, out var typed))
+            {
+                if (!_typed[resource]()) throw new QuotaListException(resource, $"{resource} not yet synced");
+                return typed(@namespace);
+            }
+            var monitor = _monitors.Values.FirstOrDefault(m => m.GroupResource == resource)
+                ?? throw new QuotaListException(resource, $"no informer found for {resource}");
+            if (!monitor.HasSynced) throw new QuotaListException(resource, $"{monitor.Resource} not yet synced");
+            return monitor.Informer?.Cache.ByIndex(KnownIndexers.Namespace, @namespace) ?? [];
+        }
+    }
+
+    /// <summary>
+    /// Upstream SyncMonitors (+ StartMonitors when running): a cache for each resource newly discovered, an object
+    /// count evaluator for each that has no evaluator, and the caches of resources gone from discovery stopped.
+    /// </summary>
+    public void SyncMonitors(IReadOnlyCollection<DiscoveredResource> resources)
+    {
+        lock (_lock)
+        {
+            var wanted = resources.Where(r => !QuotaRegistry.IgnoredResources.Contains(new GroupResource(r.Resource.Group, r.Resource.Resource)))
+                .ToDictionary(r => r.Resource);
+            var removed = 0;
+            foreach (var (resource, monitor) in _monitors.ToList())
+            {
+                if (wanted.ContainsKey(resource)) continue;
+                _ = monitor.StopAsync();
+                _monitors.Remove(resource);
+                removed++;
+            }
+            var added = 0;
+            foreach (var (resource, discovered) in wanted)
+            {
+                if (_monitors.ContainsKey(resource)) continue;
+                var groupResource = new GroupResource(resource.Group, resource.Resource);
+                if (_registry.Get(groupResource) is null)
+                {
+                    _registry.GetOrAddObjectCount(groupResource);
+                    _logger.LogInformation("QuotaMonitor created object count evaluator for {Resource}", groupResource);
+                }
+                if (_typed.ContainsKey(groupResource))
+                {
+                    _monitors[resource] = new Monitor(resource, groupResource, null, this);
+                }
+                else if (_client is not null)
+                {
+                    var informer = new DynamicSharedInformer(resource, new MetadataOnlyListWatcher(_client.Dynamic.Resource(resource, discovered.Namespaced)),
+                        new SharedInformerOptions { TimeProvider = _time }, _loggers);
+                    var monitor = new Monitor(resource, groupResource, informer, this);
+                    _monitors[resource] = monitor;
+                    if (_running) monitor.Start(_stopping);
+                }
+                added++;
+            }
+            _logger.LogInformation("quota monitors synced: added {Added}, kept {Kept}, removed {Removed}", added, _monitors.Count - added, removed);
+        }
+    }
+
+    public void StartMonitors(CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            _stopping = cancellationToken;
+            _running = true;
+            foreach (var monitor in _monitors.Values) monitor.Start(cancellationToken);
+        }
+    }
+
+    /// <summary>Every monitored cache has its initial list (upstream IsSynced).</summary>
+    public bool IsSynced()
+    {
+        lock (_lock)
+        {
+            return _monitors.Values.All(m => m.HasSynced);
+        }
+    }
+
+    public Task StopMonitorsAsync()
+    {
+        lock (_lock)
+        {
+            _running = false;
+            return Task.WhenAll(_monitors.Values.Select(m => m.StopAsync()).ToList());
+        }
+    }
+
+    /// <summary>One monitored resource: its own metadata cache, or (Informer null) one of the shared typed caches.</summary>
+    private sealed class Monitor
+    {
+        private readonly QuotaMonitor _owner;
+        private CancellationTokenSource? _stop;
+        private Task _running = Task.CompletedTask;
+
+        public Monitor(GroupVersionResource resource, GroupResource groupResource, DynamicSharedInformer? informer, QuotaMonitor owner)
+        {
+            Resource = resource;
+            GroupResource = groupResource;
+            Informer = informer;
+            _owner = owner;
+            informer?.AddEventHandler(new ResourceEventHandler<JsonObject>
+            {
+                Deleted = (obj, _) => owner.Changed(groupResource, obj),
+            });
+        }
+
+        public GroupVersionResource Resource { get; }
+
+        public GroupResource GroupResource { get; }
+
+        public DynamicSharedInformer? Informer { get; }
+
+        public bool HasSynced => Informer is null ? _owner._typed[GroupResource]() : Informer.HasSynced;
+
+        public void Start(CancellationToken cancellationToken)
+        {
+            if (Informer is null || _stop is not null) return;
+            _stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var token = _stop.Token;
+            _running = Task.Run(() => Informer.RunAsync(token), CancellationToken.None);
+        }
+
+        public async Task StopAsync()
+        {
+            if (_stop is null) return;
+            await _stop.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await _running.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            _stop.Dispose();
+        }
+    }
+}
