@@ -210,26 +210,6 @@ public sealed class HostPathVolumePlugin(bool provisioningEnabled, RecyclerConfi
     }
 }
 
-/// <summary>The in-tree plugins CSI migration hands to CSI drivers, with v1.26's default gates.</summary>
-public static class CsiMigration
-{
-    private static readonly Dictionary<string, (string Driver, string? Gate)> InTree = new()
-    {
-        ["kubernetes.io/aws-ebs"] = ("ebs.csi.aws.com", null),
-        ["kubernetes.io/gce-pd"] = ("pd.csi.storage.gke.io", null),
-        ["kubernetes.io/azure-disk"] = ("disk.csi.azure.com", null),
-        ["kubernetes.io/azure-file"] = ("file.csi.azure.com", "CSIMigrationAzureFile"),
-        ["kubernetes.io/cinder"] = ("cinder.csi.openstack.org", null),
-        ["kubernetes.io/vsphere-volume"] = ("csi.vsphere.vmware.com", null),
-        ["kubernetes.io/portworx-volume"] = ("pxd.portworx.com", "CSIMigrationPortworx"),
-        ["kubernetes.io/rbd"] = ("rbd.csi.ceph.com", "CSIMigrationRBD"),
-    };
-
-    /// <summary>The CSI driver that took over <paramref name="plugin"/>, or null when it is not migrated.</summary>
-    public static string? MigratedDriver(string plugin, Func<string, bool> gateEnabled)
-        => InTree.TryGetValue(plugin, out var entry) && (entry.Gate is null || gateEnabled(entry.Gate)) ? entry.Driver : null;
-}
-
 /// <summary>The default class for claims without one (util.GetDefaultClass): the newest default, then by name.</summary>
 public static class DefaultStorageClass
 {

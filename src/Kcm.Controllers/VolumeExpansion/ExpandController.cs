@@ -3,6 +3,7 @@ using Kcm.Api;
 using Kcm.Api.Core.V1;
 using Kcm.Client;
 using Kcm.Client.Errors;
+using Kcm.Controllers.Common;
 using Kcm.Runtime.Controllers;
 using Kcm.Runtime.Events;
 using Kcm.Runtime.Informers;

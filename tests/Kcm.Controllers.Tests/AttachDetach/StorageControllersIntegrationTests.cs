@@ -5,6 +5,7 @@ using Kcm.Api.Storage.V1;
 using Kcm.Client;
 using Kcm.Client.Errors;
 using Kcm.Controllers.AttachDetach;
+using Kcm.Controllers.Common;
 using Kcm.Controllers.Tests.Support;
 using Kcm.Controllers.Tests.Workloads;
 using Kcm.Controllers.VolumeExpansion;

@@ -2,6 +2,7 @@ using Kcm.Api;
 using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
 using Kcm.Client.Errors;
+using Kcm.Controllers.Common;
 using Kcm.Controllers.Tests.AttachDetach;
 using Kcm.Controllers.VolumeExpansion;
 using Kcm.Runtime.Informers;

@@ -1,13 +1,14 @@
 using Kcm.Api.Core.V1;
 
-namespace Kcm.Controllers.VolumeExpansion;
+namespace Kcm.Controllers.Common;
 
 /// <summary>An in-tree volume plugin and the CSI driver that replaces it (csi-translation-lib's table).</summary>
 public sealed record MigratedPlugin(string InTreePluginName, string CsiDriverName, string FeatureGate, Func<PersistentVolumeSpec, bool> Supports);
 
 /// <summary>
-/// Upstream's csimigration plugin manager as the expander uses it: which PVs belong to an in-tree plugin whose CSI
-/// migration is on (per its feature gate; Cinder's always is), and the CSI driver that takes them over.
+/// Upstream's csimigration plugin manager as the volume controllers use it: which PVs and provisioners belong to an
+/// in-tree plugin whose CSI migration is on (per its feature gate; Cinder's always is), and the CSI driver that takes
+/// them over.
 /// </summary>
 public static class CsiMigration
 {
@@ -30,4 +31,9 @@ public static class CsiMigration
     /// <summary>The in-tree plugin the PV uses, if it is one that has a CSI replacement.</summary>
     public static MigratedPlugin? PluginFor(PersistentVolume pv)
         => pv.Spec is { } spec ? Plugins.FirstOrDefault(p => p.Supports(spec)) : null;
+
+    /// <summary>The CSI driver that took over the in-tree <paramref name="plugin"/>, or null when it is not migrated.</summary>
+    public static string? MigratedDriver(string plugin, Func<string, bool> featureEnabled)
+        => Plugins.FirstOrDefault(p => p.InTreePluginName == plugin) is { } migrated
+            && (migrated.FeatureGate.Length == 0 || featureEnabled(migrated.FeatureGate)) ? migrated.CsiDriverName : null;
 }
