@@ -14,6 +14,7 @@ using Kcm.Controllers.GarbageCollector;
 using Kcm.Controllers.Jobs;
 using Kcm.Controllers.Namespaces;
 using Kcm.Controllers.NodeIpam;
+using Kcm.Controllers.NodeLifecycle;
 using Kcm.Controllers.PodGc;
 using Kcm.Controllers.PvcProtection;
 using Kcm.Controllers.PvProtection;
@@ -94,7 +95,18 @@ public static class ControllerRegistry
             NodeCidrMaskSizeIPv6 = o.NodeIpamController.NodeCidrMaskSizeIPv6,
             CidrAllocatorType = o.KubeCloudShared.CidrAllocatorType,
         }),
-        NotImplemented("nodelifecycle"),
+        Bind(NodeLifecycleDescriptor.Value, o => new NodeLifecycleControllerOptions
+        {
+            NodeMonitorPeriod = o.KubeCloudShared.NodeMonitorPeriod,
+            NodeStartupGracePeriod = o.NodeLifecycleController.NodeStartupGracePeriod,
+            NodeMonitorGracePeriod = o.NodeLifecycleController.NodeMonitorGracePeriod,
+            PodEvictionTimeout = o.NodeLifecycleController.PodEvictionTimeout,
+            EvictionLimiterQps = o.NodeLifecycleController.NodeEvictionRate,
+            SecondaryEvictionLimiterQps = o.NodeLifecycleController.SecondaryNodeEvictionRate,
+            LargeClusterThreshold = o.NodeLifecycleController.LargeClusterSizeThreshold,
+            UnhealthyZoneThreshold = o.NodeLifecycleController.UnhealthyZoneThreshold,
+            RunTaintManager = o.NodeLifecycleController.EnableTaintManager,
+        }),
         NotImplemented("service", needsCloudProvider: true),
         NotImplemented("route", needsCloudProvider: true),
         NotImplemented("cloud-node-lifecycle", needsCloudProvider: true),

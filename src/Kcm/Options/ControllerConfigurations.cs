@@ -364,6 +364,8 @@ public sealed class NodeLifecycleControllerConfiguration
         fs.DurationVar("pod-eviction-timeout", PodEvictionTimeout, "Grace period before pods on failed nodes are deleted.", v => PodEvictionTimeout = v);
         fs.Float32Var("secondary-node-eviction-rate", SecondaryNodeEvictionRate, "Nodes per second whose pods are deleted after node failure while the zone is unhealthy. Taken as 0 for clusters at or below --large-cluster-size-threshold.", v => SecondaryNodeEvictionRate = v);
         fs.Float32Var("unhealthy-zone-threshold", UnhealthyZoneThreshold, "Share of a zone's nodes (at least 3) that must be NotReady for the zone to count as unhealthy.", v => UnhealthyZoneThreshold = v);
+        fs.MarkDeprecated("enable-taint-manager", "This flag is deprecated and it will be removed in 1.27. The taint-manager is enabled by default and will remain implicitly enabled once this flag is removed.");
+        fs.MarkDeprecated("pod-eviction-timeout", "This flag is deprecated and it will be removed in 1.27. Once taint manager is enabled, this flag has no effect.");
     }
 }
 
