@@ -337,7 +337,8 @@ public sealed class NodeIPAMControllerConfiguration
             if (mask > max || mask < 0) errors.Add($"--{flag} {mask} is not a valid prefix length for {c}");
             else if (mask < c.PrefixLength)
                 errors.Add($"--cluster-cidr {c}: its prefix length must be at most the node mask size (--{flag} {mask})");
-            else if (mask - c.PrefixLength > 16)
+            // Upstream (cidrset.NewCIDRSet) bounds only IPv6 clusters; an IPv4 one may hold up to 2^32 node ranges.
+            else if (c.IsIPv6 && mask - c.PrefixLength > 16)
                 errors.Add($"--cluster-cidr {c}: node mask size {mask} leaves more than 2^16 node ranges (at most 16 bits between the prefix lengths)");
         }
     }
