@@ -161,6 +161,9 @@ public sealed class NodeSimulator : IAsyncDisposable
         await node.DeleteAsync(ct).ConfigureAwait(false);
     }
 
+    /// <summary>Whether the node heartbeats and runs its pods (false after a stop, by code or annotation).</summary>
+    public bool IsUp(string nodeName) => Named(nodeName).IsUp;
+
     private SimulatedNode Named(string name) => NodeNamed(name) ?? throw new UnknownSimulatedNodeException(name);
 
     private SimulatedNode? NodeNamed(string name)
