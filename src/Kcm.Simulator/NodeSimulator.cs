@@ -19,7 +19,8 @@ public sealed class UnknownSimulatedNodeException(string name) : ArgumentExcepti
 /// Simulated nodes driven entirely through the API (kwok-style), so the same setup works against the embedded
 /// server or a real kube-apiserver: N Nodes that heartbeat like kubelets (Lease + status), a scheduler stand-in that
 /// binds pending pods to them, and a kubelet stand-in that makes bound pods Running/Ready and finishes their
-/// graceful deletion. Failures can be injected per node (<see cref="StopHeartbeats"/>, <see cref="RemoveNodeAsync"/>).
+/// graceful deletion. Failures can be injected per node (<see cref="StopHeartbeats"/>, <see cref="RemoveNodeAsync"/>, or the
+/// <see cref="SimulatorOptions.HeartbeatsAnnotation"/> annotation on the Node).
 /// </summary>
 public sealed class NodeSimulator : IAsyncDisposable
 {
@@ -31,6 +32,7 @@ public sealed class NodeSimulator : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Dictionary<string, SimulatedNode> _nodes = [];
     private readonly Lock _nodesGate = new();
+    private readonly HashSet<string> _stoppedByAnnotation = new(StringComparer.Ordinal);
     private readonly SharedInformer<Node> _nodeInformer;
     private readonly SharedInformer<Pod> _podInformer;
     private readonly RateLimitingQueue<ObjectKey> _scheduleQueue;
@@ -159,6 +161,9 @@ public sealed class NodeSimulator : IAsyncDisposable
         await node.DeleteAsync(ct).ConfigureAwait(false);
     }
 
+    /// <summary>Whether the node heartbeats and runs its pods (false after a stop, by code or annotation).</summary>
+    public bool IsUp(string nodeName) => Named(nodeName).IsUp;
+
     private SimulatedNode Named(string name) => NodeNamed(name) ?? throw new UnknownSimulatedNodeException(name);
 
     private SimulatedNode? NodeNamed(string name)
@@ -208,7 +213,19 @@ public sealed class NodeSimulator : IAsyncDisposable
 
     private void OnNode(Node node)
     {
-        if (NodeNamed(node.Metadata?.Name ?? "") is not null) _scheduler.RetryUnschedulable();
+        var name = node.Metadata?.Name ?? "";
+        if (NodeNamed(name) is not { } simulated) return;
+        _scheduler.RetryUnschedulable();
+        var stop = node.Metadata?.Annotations?.GetValueOrDefault(SimulatorOptions.HeartbeatsAnnotation) == "stopped";
+        bool changed;
+        lock (_nodesGate)
+        {
+            changed = stop ? _stoppedByAnnotation.Add(name) : _stoppedByAnnotation.Remove(name);
+        }
+        if (!changed) return;
+        // Only what the annotation stopped is resumed by it; StopHeartbeats from code is left alone.
+        if (stop && simulated.IsUp) StopHeartbeats(name);
+        else if (!stop && !simulated.IsUp) ResumeHeartbeats(name);
     }
 
     /// <summary>Stops everything; with <see cref="SimulatorOptions.DeleteNodesOnStop"/> the Nodes and Leases are deleted too.</summary>

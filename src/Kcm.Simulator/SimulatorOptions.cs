@@ -16,6 +16,13 @@ public sealed record SimulatorOptions
     /// </summary>
     public const string ExitAfterAnnotation = "simulator.kcm.dev/exit-after";
 
+    /// <summary>
+    /// Node annotation: "stopped" stops that simulated node's heartbeats (Lease and status) and pod handling, a node
+    /// failure; removing it (or any other value) resumes them. E.g. `kubectl annotate node kcm-sim-node-1
+    /// simulator.kcm.dev/heartbeats=stopped`.
+    /// </summary>
+    public const string HeartbeatsAnnotation = "simulator.kcm.dev/heartbeats";
+
     public int NodeCount { get; init; } = 1;
 
     /// <summary>Nodes are named prefix + index (0..N-1); two simulators on one cluster need different prefixes.</summary>

@@ -199,6 +199,42 @@ public sealed class PodLifecycleTests(EmbeddedServerFixture fixture) : IClassFix
         await bed.RunningAsync("waiting");
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task HeartbeatsAnnotation_StoppedThenRemoved_NodeStopsThenRunsPodsAgain()
+    {
+        await using var bed = await SimulatorTestBed.StartAsync(fixture, o => o with { NodeCount = 2, PodReadyDelay = TimeSpan.Zero });
+        var node = bed.Node(0);
+
+        await bed.Client.PatchAsync<Node>(null, node, Kcm.Client.PatchType.Merge, HeartbeatsPatch("\"stopped\""));
+        await Eventually.TrueAsync($"{node} stopped", () => Task.FromResult(!bed.Simulator.IsUp(node)), SimulatorTestBed.Wait);
+        await bed.CreatePodAsync("waiting", s => s.NodeSelector = new() { ["kubernetes.io/hostname"] = node });
+        await bed.BoundAsync("waiting");
+
+        await bed.Client.PatchAsync<Node>(null, node, Kcm.Client.PatchType.Merge, HeartbeatsPatch("null"));
+
+        await bed.RunningAsync("waiting");
+        Assert.True(bed.Simulator.IsUp(node));
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task RunningPod_ReadySetFalseFromOutside_ReportedReadyAgain()
+    {
+        await using var bed = await SimulatorTestBed.StartAsync(fixture, o => o with { PodReadyDelay = TimeSpan.Zero });
+        await bed.CreatePodAsync("web");
+        await bed.RunningAsync("web");
+        await Eventually.TrueAsync("web Ready", async () => (await bed.GetPodAsync("web")).Status!.Conditions!.Any(c => c is { Type: "Ready", Status: "True" }), SimulatorTestBed.Wait);
+
+        // As the node lifecycle controller's MarkPodsNotReady does while the node is unreachable.
+        var pod = await bed.GetPodAsync("web");
+        pod.Status!.Conditions!.Single(c => c.Type == "Ready").Status = "False";
+        await bed.Client.UpdateStatusAsync(pod);
+
+        await Eventually.TrueAsync("web Ready again", async () => (await bed.GetPodAsync("web")).Status!.Conditions!.Any(c => c is { Type: "Ready", Status: "True" }), SimulatorTestBed.Wait);
+    }
+
+    private static string HeartbeatsPatch(string value)
+        => "{\"metadata\":{\"annotations\":{\"" + SimulatorOptions.HeartbeatsAnnotation + "\":" + value + "}}}";
+
     private static Task<PodCondition> UnschedulableAsync(SimulatorTestBed bed, string name) => Eventually.GetAsync($"{name} Unschedulable", async () =>
     {
         var pod = await bed.GetPodAsync(name);

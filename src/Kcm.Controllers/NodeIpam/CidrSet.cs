@@ -17,11 +17,12 @@ public sealed class CidrSet
     private const int MaxBitsBetweenMasks = 16;
 
     private readonly Lock _lock = new();
-    private readonly bool[] _used;
+    // Sparse: an IPv4 cluster may hold up to 2^32 node ranges (upstream bounds only IPv6), few of them used.
+    private readonly HashSet<long> _used = [];
     private readonly UInt128 _base;
     private readonly int _bits;
     private readonly CidrSetMetrics _metrics;
-    private int _nextCandidate;
+    private long _nextCandidate;
     private int _allocated;
 
     public CidrSet(IPNetwork clusterCidr, int nodeMaskSize, CidrSetMetrics? metrics = null)
@@ -38,8 +39,7 @@ public sealed class CidrSet
         {
             throw new CidrSetException("New CIDR set failed; the node CIDR size is too big");
         }
-        MaxCidrs = 1 << (nodeMaskSize - clusterCidr.PrefixLength);
-        _used = new bool[MaxCidrs];
+        MaxCidrs = 1L << (nodeMaskSize - clusterCidr.PrefixLength);
         _base = ToInteger(clusterCidr.BaseAddress);
         _metrics = metrics ?? CidrSetMetrics.Unregistered;
         Label = Format(clusterCidr);
@@ -49,7 +49,7 @@ public sealed class CidrSet
 
     public int NodeMaskSize { get; }
 
-    public int MaxCidrs { get; }
+    public long MaxCidrs { get; }
 
     /// <summary>The clusterCIDR label of the metrics (Go's IPNet.String()).</summary>
     public string Label { get; }
@@ -75,12 +75,12 @@ public sealed class CidrSet
             }
             var candidate = _nextCandidate;
             var tries = 0;
-            for (; tries < MaxCidrs && _used[candidate]; tries++)
+            for (; tries < MaxCidrs && _used.Contains(candidate); tries++)
             {
                 candidate = (candidate + 1) % MaxCidrs;
             }
             _nextCandidate = (candidate + 1) % MaxCidrs;
-            _used[candidate] = true;
+            _used.Add(candidate);
             _allocated++;
             _metrics.Allocations.Inc(Label);
             _metrics.TriesPerRequest.Observe(tries, Label);
@@ -97,9 +97,8 @@ public sealed class CidrSet
         {
             for (var i = begin; i <= end; i++)
             {
-                if (!_used[i])
+                if (_used.Add(i))
                 {
-                    _used[i] = true;
                     _allocated++;
                     _metrics.Allocations.Inc(Label);
                 }
@@ -115,9 +114,8 @@ public sealed class CidrSet
         {
             for (var i = begin; i <= end; i++)
             {
-                if (_used[i])
+                if (_used.Remove(i))
                 {
-                    _used[i] = false;
                     _allocated--;
                     _metrics.Releases.Inc(Label);
                 }
@@ -157,7 +155,7 @@ public sealed class CidrSet
     }
 
     // Range of node-range indices covered by the cidr; a cidr as large as the cluster's (or larger) covers them all.
-    private (int Begin, int End) Indices(IPNetwork cidr)
+    private (long Begin, long End) Indices(IPNetwork cidr)
     {
         if (!Overlaps(cidr))
         {
@@ -172,18 +170,18 @@ public sealed class CidrSet
         return (IndexOf(first), IndexOf(last));
     }
 
-    private int IndexOf(UInt128 address)
+    private long IndexOf(UInt128 address)
     {
         var index = (address ^ _base) >> (_bits - NodeMaskSize);
         if (index >= (UInt128)MaxCidrs)
         {
             throw new CidrSetException($"CIDR: {FromInteger(address, _bits)}/{NodeMaskSize} is out of the range of CIDR allocator");
         }
-        return (int)index;
+        return (long)index;
     }
 
-    private IPNetwork IndexToCidr(int index)
-        => new(FromInteger(_base | ((UInt128)(uint)index << (_bits - NodeMaskSize)), _bits), NodeMaskSize);
+    private IPNetwork IndexToCidr(long index)
+        => new(FromInteger(_base | ((UInt128)(ulong)index << (_bits - NodeMaskSize)), _bits), NodeMaskSize);
 
     private static UInt128 HostBits(int prefix, int bits)
         => prefix >= bits ? UInt128.Zero : prefix == 0 && bits == 128 ? UInt128.MaxValue : (UInt128.One << (bits - prefix)) - 1;

@@ -49,7 +49,11 @@ internal sealed class PodRunner(KubeApiClient client, SimulatorOptions options, 
             await FinishDeletionAsync(pod, ct).ConfigureAwait(false);
             return ReconcileResult.Done;
         }
-        if (pod.Status?.Phase == "Running") return await AdvanceAsync(pod, ct).ConfigureAwait(false);
+        if (pod.Status?.Phase == "Running")
+        {
+            await RestoreReadyAsync(pod, ct).ConfigureAwait(false);
+            return await AdvanceAsync(pod, ct).ConfigureAwait(false);
+        }
         if (pod.Status?.Phase is not (null or "Pending")) return ReconcileResult.Done;
         var readyAt = _boundSeen.GetOrAdd(pod.Metadata.Uid ?? "", options.TimeProvider.GetUtcNow()) + options.PodReadyDelay;
         var wait = readyAt - options.TimeProvider.GetUtcNow();
@@ -94,6 +98,37 @@ internal sealed class PodRunner(KubeApiClient client, SimulatorOptions options, 
             throw new IgnorableReconcileException(e.Message);
         }
         logger.LogDebug("Pod {Namespace}/{Pod} is Running on {Node} with IP {Ip}", pod.Metadata!.Namespace, pod.Metadata.Name, node.Name, status.PodIP);
+    }
+
+    /// <summary>
+    /// Ready set False from outside while the containers are ready (the node lifecycle controller's MarkPodsNotReady on
+    /// a node that stopped heartbeating): once the node runs again its kubelet reports the pod Ready again.
+    /// </summary>
+    private async Task RestoreReadyAsync(Pod cached, CancellationToken ct)
+    {
+        var conditions = cached.Status?.Conditions ?? [];
+        if (conditions.FirstOrDefault(c => c.Type == "Ready")?.Status != "False" || conditions.FirstOrDefault(c => c.Type == "ContainersReady")?.Status != "True") return;
+        Pod pod;
+        try
+        {
+            pod = await client.GetAsync<Pod>(cached.Metadata!.Namespace, cached.Metadata.Name!, ct).ConfigureAwait(false);
+        }
+        catch (NotFoundException)
+        {
+            return;
+        }
+        if (pod.Metadata?.Uid != cached.Metadata.Uid || pod.Metadata?.DeletionTimestamp is not null || pod.Status?.Phase != "Running") return;
+        var restored = Conditions(pod, options.TimeProvider.GetUtcNow(), ready: true);
+        if (restored.FirstOrDefault(c => c.Type == "Ready")?.Status != "True") return;
+        pod.Status!.Conditions = restored;
+        try
+        {
+            await client.UpdateStatusAsync(pod, cancellationToken: ct).ConfigureAwait(false);
+        }
+        catch (ConflictException e)
+        {
+            throw new IgnorableReconcileException(e.Message);
+        }
     }
 
     private async Task PostKilledAsync(Pod cached, CancellationToken ct)

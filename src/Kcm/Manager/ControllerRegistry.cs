@@ -16,6 +16,7 @@ using Kcm.Controllers.GarbageCollector;
 using Kcm.Controllers.Jobs;
 using Kcm.Controllers.Namespaces;
 using Kcm.Controllers.NodeIpam;
+using Kcm.Controllers.NodeLifecycle;
 using Kcm.Controllers.PersistentVolumes;
 using Kcm.Controllers.PodGc;
 using Kcm.Controllers.PvcProtection;
@@ -107,7 +108,18 @@ public static class ControllerRegistry
             NodeCidrMaskSizeIPv6 = o.NodeIpamController.NodeCidrMaskSizeIPv6,
             CidrAllocatorType = o.KubeCloudShared.CidrAllocatorType,
         }),
-        NotImplemented("nodelifecycle"),
+        Bind(NodeLifecycleDescriptor.Value, o => new NodeLifecycleControllerOptions
+        {
+            NodeMonitorPeriod = o.KubeCloudShared.NodeMonitorPeriod,
+            NodeStartupGracePeriod = o.NodeLifecycleController.NodeStartupGracePeriod,
+            NodeMonitorGracePeriod = o.NodeLifecycleController.NodeMonitorGracePeriod,
+            PodEvictionTimeout = o.NodeLifecycleController.PodEvictionTimeout,
+            EvictionLimiterQps = o.NodeLifecycleController.NodeEvictionRate,
+            SecondaryEvictionLimiterQps = o.NodeLifecycleController.SecondaryNodeEvictionRate,
+            LargeClusterThreshold = o.NodeLifecycleController.LargeClusterSizeThreshold,
+            UnhealthyZoneThreshold = o.NodeLifecycleController.UnhealthyZoneThreshold,
+            RunTaintManager = o.NodeLifecycleController.EnableTaintManager,
+        }),
         Bind(CloudControllerDescriptors.Service, CloudSettings),
         Bind(CloudControllerDescriptors.Route, CloudSettings),
         Bind(CloudControllerDescriptors.CloudNodeLifecycle, CloudSettings),

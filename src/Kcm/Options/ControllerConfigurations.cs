@@ -337,7 +337,8 @@ public sealed class NodeIPAMControllerConfiguration
             if (mask > max || mask < 0) errors.Add($"--{flag} {mask} is not a valid prefix length for {c}");
             else if (mask < c.PrefixLength)
                 errors.Add($"--cluster-cidr {c}: its prefix length must be at most the node mask size (--{flag} {mask})");
-            else if (mask - c.PrefixLength > 16)
+            // Upstream (cidrset.NewCIDRSet) bounds only IPv6 clusters; an IPv4 one may hold up to 2^32 node ranges.
+            else if (c.IsIPv6 && mask - c.PrefixLength > 16)
                 errors.Add($"--cluster-cidr {c}: node mask size {mask} leaves more than 2^16 node ranges (at most 16 bits between the prefix lengths)");
         }
     }
@@ -364,6 +365,8 @@ public sealed class NodeLifecycleControllerConfiguration
         fs.DurationVar("pod-eviction-timeout", PodEvictionTimeout, "Grace period before pods on failed nodes are deleted.", v => PodEvictionTimeout = v);
         fs.Float32Var("secondary-node-eviction-rate", SecondaryNodeEvictionRate, "Nodes per second whose pods are deleted after node failure while the zone is unhealthy. Taken as 0 for clusters at or below --large-cluster-size-threshold.", v => SecondaryNodeEvictionRate = v);
         fs.Float32Var("unhealthy-zone-threshold", UnhealthyZoneThreshold, "Share of a zone's nodes (at least 3) that must be NotReady for the zone to count as unhealthy.", v => UnhealthyZoneThreshold = v);
+        fs.MarkDeprecated("enable-taint-manager", "This flag is deprecated and it will be removed in 1.27. The taint-manager is enabled by default and will remain implicitly enabled once this flag is removed.");
+        fs.MarkDeprecated("pod-eviction-timeout", "This flag is deprecated and it will be removed in 1.27. Once taint manager is enabled, this flag has no effect.");
     }
 }
 

@@ -20,6 +20,16 @@ public sealed class CidrSetTests
     }
 
     [Fact]
+    public void AllocateNext_Ipv4With32BitsBetweenMasks_HandsOutRanges()
+    {
+        var set = new CidrSet(Net("0.0.0.0/0"), 32);
+        Assert.Equal(1L << 32, set.MaxCidrs);
+        Assert.Equal("0.0.0.0/32", Next(set));
+        set.Occupy(Net("0.0.0.1/32"));
+        Assert.Equal("0.0.0.2/32", Next(set));
+    }
+
+    [Fact]
     public void AllocateNext_AfterRelease_ContinuesAfterLastAllocatedNotAtFreedRange()
     {
         var set = new CidrSet(Net("10.0.0.0/22"), 24);

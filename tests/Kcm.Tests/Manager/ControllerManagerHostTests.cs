@@ -54,6 +54,24 @@ public sealed class ControllerManagerHostTests(EmbeddedServerFixture server) : I
         Assert.Equal(ManagerExit.Stopped, await run);
     }
 
+    // Flags that pass validation but that nodeipam's start rejects (upstream checks this one in startNodeIpamController).
+    [Fact(Timeout = 60_000)]
+    public async Task Run_NodeIpamStartFails_ManagerEndsWithStartError()
+    {
+        var options = KubeControllerManagerOptions.Parse([$"--kubeconfig={server.AdminKubeconfigPath}", "--secure-port=0", "--leader-elect=false",
+            "--controllers=nodeipam", "--allocate-node-cidrs", "--cluster-cidr=fd00:10:244::/56", "--node-cidr-mask-size-ipv4=24"]);
+        Assert.Empty(options.Validate());
+        var host = new ControllerManagerHost(options, NullLoggerFactory.Instance, TimeProvider.System);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(50));
+
+        var e = await Assert.ThrowsAsync<Kcm.Startup.ControllerStartException>(() => host.RunAsync(stop.Token));
+
+        Assert.Equal("nodeipam", e.Controller);
+        Assert.IsType<Kcm.Controllers.NodeIpam.NodeIpamConfigException>(e.InnerException);
+        Assert.Equal("error starting controllers: usage of --node-cidr-mask-size-ipv4 is not allowed for a single-stack IPv6 cluster", e.Message);
+        Assert.False(stop.IsCancellationRequested);
+    }
+
     [Fact(Timeout = 60_000)]
     public async Task Run_LeaderElect_LeadsThenReleasesOnShutdown()
     {

@@ -166,6 +166,16 @@ public class KubeControllerManagerOptionsTests
         Assert.Empty(o.Validate(checkFiles: false));
     }
 
+    // Upstream's NewCIDRSet limits the bits between the masks only for IPv6.
+    [Fact]
+    public void Validate_Ipv4MoreThan16BitsBetweenMasks_Accepted()
+        => Assert.Empty(Parse("--allocate-node-cidrs", "--cluster-cidr=10.0.0.0/8", "--node-cidr-mask-size=30").Validate(checkFiles: false));
+
+    [Fact]
+    public void Validate_Ipv6MoreThan16BitsBetweenMasks_Rejected()
+        => Assert.Contains("--cluster-cidr fd00::/40: node mask size 64 leaves more than 2^16 node ranges (at most 16 bits between the prefix lengths)",
+            Parse("--allocate-node-cidrs", "--cluster-cidr=fd00::/40").Validate(checkFiles: false));
+
     [Fact]
     public void Parse_ShorthandAndUnderscoreForms_Accepted()
     {
