@@ -124,12 +124,10 @@ public sealed class StatefulSetControllerConfiguration
         => fs.Int32Var("concurrent-statefulset-syncs", ConcurrentStatefulSetSyncs, "StatefulSets synced at once. More = more responsive statefulsets, more CPU and network load.", v => ConcurrentStatefulSetSyncs = v);
 }
 
+// v1.26 has no flags for the DaemonSet, Job and CronJob worker counts: they stay at the componentconfig defaults.
 public sealed class DaemonSetControllerConfiguration
 {
     public int ConcurrentDaemonSetSyncs { get; set; } = 2;
-
-    public void AddFlags(FlagSet fs)
-        => fs.Int32Var("concurrent-daemonset-syncs", ConcurrentDaemonSetSyncs, "DaemonSets synced at once. More = more responsive daemonsets, more CPU and network load.", v => ConcurrentDaemonSetSyncs = v);
 }
 
 /// <summary>Flags upstream dropped long ago that old unit files still carry; accepted, warned about, ignored.</summary>
@@ -250,17 +248,11 @@ public sealed class HPAControllerConfiguration
 public sealed class JobControllerConfiguration
 {
     public int ConcurrentJobSyncs { get; set; } = 5;
-
-    public void AddFlags(FlagSet fs)
-        => fs.Int32Var("concurrent-job-syncs", ConcurrentJobSyncs, "Jobs synced at once. More = more responsive jobs, more CPU and network load.", v => ConcurrentJobSyncs = v);
 }
 
 public sealed class CronJobControllerConfiguration
 {
     public int ConcurrentCronJobSyncs { get; set; } = 5;
-
-    public void AddFlags(FlagSet fs)
-        => fs.Int32Var("concurrent-cron-job-syncs", ConcurrentCronJobSyncs, "CronJobs synced at once. More = more responsive cron jobs, more CPU and network load.", v => ConcurrentCronJobSyncs = v);
 }
 
 public sealed class NamespaceControllerConfiguration
@@ -364,6 +356,8 @@ public sealed class NodeLifecycleControllerConfiguration
         fs.DurationVar("pod-eviction-timeout", PodEvictionTimeout, "Grace period before pods on failed nodes are deleted.", v => PodEvictionTimeout = v);
         fs.Float32Var("secondary-node-eviction-rate", SecondaryNodeEvictionRate, "Nodes per second whose pods are deleted after node failure while the zone is unhealthy. Taken as 0 for clusters at or below --large-cluster-size-threshold.", v => SecondaryNodeEvictionRate = v);
         fs.Float32Var("unhealthy-zone-threshold", UnhealthyZoneThreshold, "Share of a zone's nodes (at least 3) that must be NotReady for the zone to count as unhealthy.", v => UnhealthyZoneThreshold = v);
+        fs.MarkDeprecated("enable-taint-manager", "This flag is deprecated and it will be removed in 1.27. The taint-manager is enabled by default and will remain implicitly enabled once this flag is removed.");
+        fs.MarkDeprecated("pod-eviction-timeout", "This flag is deprecated and it will be removed in 1.27. Once taint manager is enabled, this flag has no effect.");
     }
 }
 

@@ -53,7 +53,7 @@ public sealed class FlagSet(string command)
     /// </summary>
     public void Var(string name, string typeName, string defaultText, string usage, Action<string> set, string? noOptValue = null, char shorthand = '\0')
     {
-        var flag = new CallbackFlag(name, typeName, defaultText, usage, noOptValue, set) { Section = _currentSection, Shorthand = shorthand };
+        var flag = new CallbackFlag(Normalize(name), typeName, defaultText, usage, noOptValue, set) { Section = _currentSection, Shorthand = shorthand };
         Register(flag);
         if (shorthand != '\0') _shorthands[shorthand] = flag;
     }
@@ -66,6 +66,10 @@ public sealed class FlagSet(string command)
 
     public void Int32Var(string name, int defaultValue, string usage, Action<int> set)
         => Var(name, "int32", defaultValue == 0 ? "" : defaultValue.ToString(CultureInfo.InvariantCulture), usage, v => set(ParseInt32Value(v)));
+
+    /// <summary>pflag's IntVar (Go int): help shows the type as "int" where Int32Var shows "int32".</summary>
+    public void IntVar(string name, int defaultValue, string usage, Action<int> set)
+        => Var(name, "int", defaultValue == 0 ? "" : defaultValue.ToString(CultureInfo.InvariantCulture), usage, v => set(ParseInt32Value(v)));
 
     public void Float32Var(string name, float defaultValue, string usage, Action<float> set)
         => Var(name, "float32", defaultValue == 0 ? "" : defaultValue.ToString(CultureInfo.InvariantCulture), usage, v => set((float)ParseFloatValue(v)));
@@ -211,7 +215,8 @@ public sealed class FlagSet(string command)
                 best = f.Name;
             }
         }
-        return best != null && bestDistance <= Math.Max(2, normalized.Length / 4) ? best : null;
+        // Tight enough that a flag v1.26 removed (--concurrent-daemonset-syncs) is not "corrected" to an unrelated one.
+        return best != null && bestDistance <= Math.Max(2, normalized.Length / 8) ? best : null;
     }
 
     internal static int EditDistance(string a, string b)
@@ -290,7 +295,7 @@ public sealed class FlagSet(string command)
 
     private Flag<T> Add<T>(string name, string defaultValue, string usage, bool isBool, Func<string, T> parse)
     {
-        var flag = new Flag<T>(name, defaultValue, usage, isBool, parse) { Section = _currentSection };
+        var flag = new Flag<T>(Normalize(name), defaultValue, usage, isBool, parse) { Section = _currentSection };
         Register(flag);
         return flag;
     }

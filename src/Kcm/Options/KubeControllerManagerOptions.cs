@@ -181,6 +181,8 @@ public sealed class KubeControllerManagerOptions
         var fs = new FlagSet(CommandName);
         fs.Section("debugging");
         Generic.AddDebuggingFlags(fs);
+        fs.Section("leader-migration");
+        Generic.AddLeaderMigrationFlags(fs);
         fs.Section("generic");
         Generic.AddFlags(fs);
         KubeCloudShared.AddFlags(fs);
@@ -203,8 +205,6 @@ public sealed class KubeControllerManagerOptions
         DeploymentController.AddFlags(fs);
         fs.Section("statefulset controller");
         StatefulSetController.AddFlags(fs);
-        fs.Section("daemonset controller");
-        DaemonSetController.AddFlags(fs);
         fs.Section("deprecated");
         DeprecatedFlags.AddFlags(fs);
         fs.Section("endpoint controller");
@@ -219,10 +219,6 @@ public sealed class KubeControllerManagerOptions
         GarbageCollectorController.AddFlags(fs);
         fs.Section("horizontalpodautoscaling controller");
         HpaController.AddFlags(fs);
-        fs.Section("job controller");
-        JobController.AddFlags(fs);
-        fs.Section("cronjob controller");
-        CronJobController.AddFlags(fs);
         fs.Section("namespace controller");
         NamespaceController.AddFlags(fs);
         fs.Section("nodeipam controller");

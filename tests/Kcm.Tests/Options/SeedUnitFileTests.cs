@@ -266,6 +266,7 @@ public class SeedUnitFileTests
             [
                 "Flag --port has been deprecated, insecure serving was removed in v1.24; this flag has no effect (serve with --secure-port)",
                 "Flag --experimental-cluster-signing-duration has been deprecated, use --cluster-signing-duration",
+                "Flag --pod-eviction-timeout has been deprecated, This flag is deprecated and it will be removed in 1.27. Once taint manager is enabled, this flag has no effect.",
                 "Flag --logtostderr has been deprecated, it was removed from Kubernetes components in v1.26 (klog flags, KEP-2845); log to stderr and let systemd/journald handle files",
                 "--profiling has no effect: Go's /debug/pprof is not served by this build",
             ],
@@ -294,8 +295,9 @@ public class SeedUnitFileTests
         Assert.Equal(IPAddress.Any, o.SecureServing.BindAddress);
         Assert.Equal(2, o.ServiceController.ConcurrentServiceSyncs);
         Assert.Equal(["X-Remote-User"], o.Authentication.RequestHeaderUsernameHeaders);
-        Assert.Equal(3, o.Warnings.Count);
+        Assert.Equal(4, o.Warnings.Count);
         Assert.Contains("--profiling has no effect: Go's /debug/pprof is not served by this build", o.Warnings);
+        Assert.Contains(o.Warnings, w => w.StartsWith("Flag --pod-eviction-timeout has been deprecated, ", StringComparison.Ordinal));
     }
 
     [Fact]
