@@ -6,6 +6,7 @@ using Kcm.Runtime.Events;
 using Kcm.Runtime.Informers;
 using Kcm.Runtime.Metrics;
 using Kcm.Runtime.Queues;
+using Kcm.Serving;
 using Kcm.Startup;
 using Microsoft.Extensions.Logging;
 
@@ -27,6 +28,9 @@ public sealed class ControllerRunner(
     TimeProvider time)
 {
     private readonly ILogger _logger = loggers.CreateLogger("controllermanager");
+
+    /// <summary>Where each started controller gets its /healthz check (upstream's controllerChecks), when serving.</summary>
+    public HealthChecks? Health { get; init; }
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -83,6 +87,8 @@ public sealed class ControllerRunner(
             if (interval > TimeSpan.Zero) await Task.Delay(interval * (1 + Random.Shared.NextDouble()), time, ct);
         }
 
+        // The token controller is started apart upstream (before the others) and has no check of its own.
+        Health?.Add(started.Where(c => c.Name != "serviceaccount-token").Select(c => HealthChecks.Ping(c.Name)));
         informers.Start(ct);
         var running = started.Select(c => Task.Run(() => RunOneAsync(c.Name, c.Run, ct), CancellationToken.None)).ToList();
         try

@@ -86,6 +86,32 @@ public sealed class ControllerManagerHostTests(EmbeddedServerFixture server) : I
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task Run_LeaderWithControllers_HealthzListsLeaderElectionThenEachStartedController()
+    {
+        var port = FreePort();
+        // csrcleaner and tokencleaner only delete objects that are long expired; cloud-node-lifecycle is not implemented (no check).
+        var options = KubeControllerManagerOptions.Parse([$"--kubeconfig={server.AdminKubeconfigPath}", $"--secure-port={port}", "--bind-address=127.0.0.1",
+            $"--leader-elect-resource-name=kcm-{Guid.NewGuid().ToString("N")[..8]}", "--controllers=csrcleaner,tokencleaner,cloud-node-lifecycle"]);
+        var host = new ControllerManagerHost(options, NullLoggerFactory.Instance, TimeProvider.System);
+        using var stop = new CancellationTokenSource();
+        var run = host.RunAsync(stop.Token);
+        using var anonymous = ClientWithCertificate(server.ScratchDirectory, new Uri($"https://127.0.0.1:{port}"), null);
+
+        var verbose = await Eventually.GetAsync("controller checks on /healthz", async () =>
+        {
+            var body = await anonymous.GetStringAsync("/healthz?verbose");
+            return body.Contains("tokencleaner", StringComparison.Ordinal) ? body : null;
+        });
+        Assert.Equal("[+]leaderElection ok\n[+]csrcleaner ok\n[+]tokencleaner ok\nhealthz check passed\n", verbose);
+        Assert.Equal("ok", await anonymous.GetStringAsync("/healthz"));
+        Assert.Equal("[+]leaderElection ok\n[+]csrcleaner excluded: ok\n[+]tokencleaner ok\nhealthz check passed\n",
+            await anonymous.GetStringAsync("/healthz?verbose&exclude=csrcleaner"));
+
+        stop.Cancel();
+        Assert.Equal(ManagerExit.Stopped, await run);
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task Run_SecurePortWithDelegatedAuth_AnonymousIs401_UserWithoutRbacIs403_AdminGetsMetrics()
     {
         var dir = server.ScratchDirectory;
