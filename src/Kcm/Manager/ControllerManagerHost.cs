@@ -39,8 +39,7 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
         _logger.LogInformation("Version: {Version}", Version);
         foreach (var warning in options.Warnings) _logger.LogWarning("{Warning}", warning);
 
-        var metrics = new MetricsRegistry();
-        ProcessMetrics.Register(metrics);
+        var metrics = CreateMetrics(options);
         var clientOptions = new KubeClientOptions { Metrics = new RestClientMetrics(metrics), TimeProvider = time };
         var connection = options.Generic.ClientConnection;
         var config = KubeconfigLoader.BuildConfigFromFlags(NullIfEmpty(connection.Master), NullIfEmpty(connection.Kubeconfig)) with
@@ -126,6 +125,17 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
                 },
             });
         }
+    }
+
+    /// <summary>The registry served on /metrics with the families every component has from the start.</summary>
+    internal static MetricsRegistry CreateMetrics(KubeControllerManagerOptions options)
+    {
+        var metrics = new MetricsRegistry();
+        ProcessMetrics.Register(metrics);
+        ComponentBaseMetrics.RegisterBuildInfo(metrics, Version);
+        ComponentBaseMetrics.RegisterFeatureGates(metrics, options.FeatureGates.States());
+        ComponentBaseMetrics.RegisterRegistryCounts(metrics);
+        return metrics;
     }
 
     private ControllerClientsHandle CreateControllerClients(ClientConfig config, KubeClientOptions clientOptions, KubeApiClient rootClient)
