@@ -117,6 +117,9 @@ public sealed class FlagSet(string command)
 
     public IEnumerable<string> Names => _ordered.Select(f => f.Name);
 
+    /// <summary>Every flag (hidden ones too) with its current value, by name: what upstream logs as `FLAG: --name="value"` at --v=1.</summary>
+    public IEnumerable<(string Name, string Value)> Values() => _ordered.OrderBy(f => f.Name, StringComparer.Ordinal).Select(f => (f.Name, f.ValueText));
+
     public void Parse(IReadOnlyList<string> args)
     {
         var positional = new List<string>();
@@ -355,10 +358,15 @@ public sealed class FlagSet(string command)
         public abstract string DefaultText { get; }
         public abstract string? NoOptValue { get; }
         public abstract void Set(string value);
+
+        /// <summary>The value as pflag's Value.String() shows it (the start-up FLAG dump).</summary>
+        public abstract string ValueText { get; }
     }
 
     private sealed class CallbackFlag(string name, string typeName, string defaultText, string usage, string? noOptValue, Action<string> set) : Flag(name, usage)
     {
+        private readonly List<string> _given = [];
+
         public override string TypeName => typeName;
         public override string DefaultText => defaultText;
         public override string? NoOptValue => noOptValue;
@@ -367,6 +375,39 @@ public sealed class FlagSet(string command)
         {
             set(value);
             Changed = true;
+            _given.Add(value);
+        }
+
+        public override string ValueText => Changed ? Given() : Default();
+
+        private string Given()
+        {
+            var last = _given[^1];
+            return typeName switch
+            {
+                "" or "version" when last is "1" or "t" or "T" or "true" or "TRUE" or "True" => "true",
+                "" when last is "0" or "f" or "F" or "false" or "FALSE" or "False" => "false",
+                "duration" => GoDuration.Format(ParseDurationValue(last)),
+                "int" or "int32" or "Level" => ParseInt32Value(last).ToString(CultureInfo.InvariantCulture),
+                "float" or "float32" => GoFloat.Format(ParseFloatValue(last)),
+                "strings" => "[" + string.Join(',', _given.SelectMany(Csv.Split)) + "]",
+                "namedCertKey" or "stringToString" => "[" + string.Join(',', _given) + "]",
+                _ => last,
+            };
+        }
+
+        private string Default()
+        {
+            if (defaultText.Length > 1 && defaultText[0] == '"' && defaultText[^1] == '"') return defaultText[1..^1];
+            if (defaultText.Length > 0) return defaultText;
+            return typeName switch
+            {
+                "" or "version" => "false",
+                "int" or "int32" or "float" or "float32" or "Level" or "uint" or "quantity" => "0",
+                "duration" => "0s",
+                "strings" or "namedCertKey" or "stringToString" => "[]",
+                _ => "",
+            };
         }
     }
 
@@ -395,6 +436,14 @@ public sealed class FlagSet(string command)
         public override string? NoOptValue => _isBool ? "true" : null;
 
         public T Get() => _value;
+
+        public override string ValueText => _value switch
+        {
+            bool b => b ? "true" : "false",
+            TimeSpan d => GoDuration.Format(d),
+            float f => GoFloat.Format(f),
+            _ => Convert.ToString(_value, CultureInfo.InvariantCulture) ?? "",
+        };
 
         public override void Set(string value)
         {

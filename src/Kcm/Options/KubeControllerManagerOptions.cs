@@ -76,6 +76,9 @@ public sealed class KubeControllerManagerOptions
         return options;
     }
 
+    /// <summary>Every flag and its value, sorted by name (upstream's start-up FLAG dump).</summary>
+    public IEnumerable<(string Name, string Value)> FlagValues() => Flags.Values();
+
     /// <summary>Whether the flag was given on the command line.</summary>
     public bool Changed(string flagName) => Flags.Changed(flagName);
 
