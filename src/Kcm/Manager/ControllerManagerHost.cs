@@ -165,7 +165,7 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
         var serving = options.SecureServing;
         if (serving.SecurePort == 0) return null;
         var certificate = ServingCertificate.Load(serving.TlsCertFile, serving.TlsPrivateKeyFile, serving.CertDirectory, serving.BindAddress.ToString(), time);
-        var authentication = await new DelegatedAuthenticationLoader(options.Authentication, clientOptions, loggers.CreateLogger("authentication")).LoadAsync(ct);
+        var authentication = await new DelegatedAuthenticationLoader(options.Authentication, clientOptions, loggers.CreateLogger("authentication")).LoadDynamicAsync(ct);
         var authz = options.Authorization;
         var authorization = new AuthorizationSettings
         {
