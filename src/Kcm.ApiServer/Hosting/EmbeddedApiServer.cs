@@ -177,6 +177,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             registry.Create(req, ns, system);
         }
         Kcm.ApiServer.Bootstrap.KubernetesService.Create(registry, serviceNetwork, advertiseAddress, Port, system);
+        Kcm.ApiServer.Bootstrap.ExtensionApiserverAuthentication.Create(registry, _certificates.Ca, system);
         BootstrapPolicyReconciler.Reconcile(registry, _store, system);
     }
 

@@ -63,7 +63,7 @@ public sealed class PodControl(KubeApiClient client, IEventRecorder recorder, IL
             }
             throw;
         }
-        logger.LogDebug("Controller {Controller} created pod {Pod}", controller.Name, $"{@namespace}/{created.Metadata?.Name}");
+        logger.LogTrace("Controller {Controller} created pod {Pod}", controller.Name, $"{@namespace}/{created.Metadata?.Name}");
         recorder.Event(controller, EventTypes.Normal, PodEventReasons.SuccessfulCreate, $"Created pod: {created.Metadata?.Name}");
     }
 

@@ -52,7 +52,7 @@ public sealed class UidTrackingExpectations(ControllerExpectations expectations,
         {
             if (_expectedDeletions.TryGetValue(controllerKey, out var keys) && keys.Remove(podKey))
             {
-                logger.LogDebug("Controller {Controller} received delete for pod {Pod}", controllerKey, podKey);
+                logger.LogTrace("Controller {Controller} received delete for pod {Pod}", controllerKey, podKey);
                 expectations.DeletionObserved(controllerKey);
             }
         }

@@ -22,7 +22,7 @@ public sealed partial class DaemonSetController
         }
         finally
         {
-            _logger.LogDebug("Finished syncing daemon set {DaemonSet} ({Duration})", key, _time.GetElapsedTime(started));
+            _logger.LogTrace("Finished syncing daemon set {DaemonSet} ({Duration})", key, _time.GetElapsedTime(started));
         }
     }
 
@@ -30,7 +30,7 @@ public sealed partial class DaemonSetController
     {
         if (_daemonSets.Get(key) is not { } ds)
         {
-            _logger.LogDebug("Daemon set {DaemonSet} has been deleted", key);
+            _logger.LogTrace("Daemon set {DaemonSet} has been deleted", key);
             Expectations.DeleteExpectations(key);
             return ReconcileResult.Done;
         }

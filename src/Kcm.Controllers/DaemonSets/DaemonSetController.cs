@@ -193,7 +193,7 @@ public sealed partial class DaemonSetController
 
     internal void OnDaemonSetAdded(DaemonSet ds)
     {
-        _logger.LogDebug("Adding daemon set {DaemonSet}", ObjectKey.Of(ds));
+        _logger.LogTrace("Adding daemon set {DaemonSet}", ObjectKey.Of(ds));
         _queue.Add(ObjectKey.Of(ds));
     }
 
@@ -203,14 +203,14 @@ public sealed partial class DaemonSetController
         {
             OnDaemonSetDeleted(oldDs); // Deleted and recreated between two watch events.
         }
-        _logger.LogDebug("Updating daemon set {DaemonSet}", ObjectKey.Of(curDs));
+        _logger.LogTrace("Updating daemon set {DaemonSet}", ObjectKey.Of(curDs));
         _queue.Add(ObjectKey.Of(curDs));
     }
 
     internal void OnDaemonSetDeleted(DaemonSet ds)
     {
         var key = ObjectKey.Of(ds);
-        _logger.LogDebug("Deleting daemon set {DaemonSet}", key);
+        _logger.LogTrace("Deleting daemon set {DaemonSet}", key);
         // A new DaemonSet with the same name must start clean.
         Expectations.DeleteExpectations(key);
         _queue.Add(key);
@@ -267,7 +267,7 @@ public sealed partial class DaemonSetController
                 return;
             }
             var key = ObjectKey.Of(ds);
-            _logger.LogDebug("Pod {Pod} added", ObjectKey.Of(pod));
+            _logger.LogTrace("Pod {Pod} added", ObjectKey.Of(pod));
             Expectations.CreationObserved(key);
             _queue.Add(key);
             return;
@@ -311,7 +311,7 @@ public sealed partial class DaemonSetController
             return; // Nobody cares about an orphan's deletion.
         }
         var key = ObjectKey.Of(ds);
-        _logger.LogDebug("Pod {Pod} deleted", ObjectKey.Of(pod));
+        _logger.LogTrace("Pod {Pod} deleted", ObjectKey.Of(pod));
         Expectations.DeletionObserved(key);
         _queue.Add(key);
     }

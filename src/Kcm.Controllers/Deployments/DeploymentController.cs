@@ -236,14 +236,14 @@ public sealed partial class DeploymentController
     internal async Task<ReconcileResult> SyncAsync(ObjectKey key, CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
-        _logger.LogDebug("Started syncing deployment {Key}", key);
+        _logger.LogTrace("Started syncing deployment {Key}", key);
         try
         {
             await SyncDeploymentAsync(key, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            _logger.LogDebug("Finished syncing deployment {Key} ({Duration})", key, _time.GetElapsedTime(started));
+            _logger.LogTrace("Finished syncing deployment {Key} ({Duration})", key, _time.GetElapsedTime(started));
         }
         return ReconcileResult.Done;
     }
@@ -253,7 +253,7 @@ public sealed partial class DeploymentController
         var cached = _deployments.Get(key);
         if (cached is null)
         {
-            _logger.LogDebug("Deployment {Key} has been deleted", key);
+            _logger.LogTrace("Deployment {Key} has been deleted", key);
             return;
         }
         var d = KubeObjects.Clone(cached);

@@ -224,7 +224,7 @@ public sealed partial class GarbageCollector : IDisposable
     /// </summary>
     internal async Task<DeleteOutcome> AttemptToDeleteItemAsync(GraphNode item, CancellationToken cancellationToken)
     {
-        _logger.LogDebug("Processing item {Item} virtual={Virtual}", item.Identity, !item.IsObserved);
+        _logger.LogTrace("Processing item {Item} virtual={Virtual}", item.Identity, !item.IsObserved);
         if (item.IsBeingDeleted && !item.IsDeletingDependents)
         {
             // Deletion is a one-way trip: wait for the final delete, then its dependents get processed.

@@ -94,7 +94,7 @@ public sealed class NamespaceController
         }
         finally
         {
-            _logger.LogDebug("Finished syncing namespace {Namespace} ({Duration})", key, _time.GetElapsedTime(started));
+            _logger.LogTrace("Finished syncing namespace {Namespace} ({Duration})", key, _time.GetElapsedTime(started));
         }
     }
 }

@@ -151,7 +151,7 @@ public sealed class ReplicaSetController<T>
 
     internal void OnOwnerAdded(T owner)
     {
-        _logger.LogDebug("Adding {Kind} {Key}", OwnerKind.Kind, ObjectKey.Of(owner));
+        _logger.LogTrace("Adding {Kind} {Key}", OwnerKind.Kind, ObjectKey.Of(owner));
         _queue.Add(ObjectKey.Of(owner));
     }
 
@@ -163,7 +163,7 @@ public sealed class ReplicaSetController<T>
         }
         if (_kind.Replicas(oldOwner) != _kind.Replicas(newOwner))
         {
-            _logger.LogDebug("{Kind} {Key} updated: desired pod count {Old} -> {New}", OwnerKind.Kind, ObjectKey.Of(newOwner), _kind.Replicas(oldOwner), _kind.Replicas(newOwner));
+            _logger.LogTrace("{Kind} {Key} updated: desired pod count {Old} -> {New}", OwnerKind.Kind, ObjectKey.Of(newOwner), _kind.Replicas(oldOwner), _kind.Replicas(newOwner));
         }
         // Sync on every update, not only spec changes: a resync then retries owners whose creations failed.
         _queue.Add(ObjectKey.Of(newOwner));
@@ -172,7 +172,7 @@ public sealed class ReplicaSetController<T>
     internal void OnOwnerDeleted(T owner)
     {
         var key = ObjectKey.Of(owner);
-        _logger.LogDebug("Deleting {Kind} {Key}", OwnerKind.Kind, key);
+        _logger.LogTrace("Deleting {Kind} {Key}", OwnerKind.Kind, key);
         // A new owner with the same name must start clean.
         Expectations.DeleteExpectations(key);
         _queue.Add(key);
@@ -193,7 +193,7 @@ public sealed class ReplicaSetController<T>
                 return;
             }
             var key = ObjectKey.Of(owner);
-            _logger.LogDebug("Pod {Pod} created", ObjectKey.Of(pod));
+            _logger.LogTrace("Pod {Pod} created", ObjectKey.Of(pod));
             Expectations.CreationObserved(key);
             _queue.Add(key);
             return;
@@ -201,7 +201,7 @@ public sealed class ReplicaSetController<T>
         // An orphan: wake every matching owner so one may adopt it. No owner waits for an orphan's creation.
         foreach (var owner in OwnersSelecting(pod))
         {
-            _logger.LogDebug("Orphan pod {Pod} created", ObjectKey.Of(pod));
+            _logger.LogTrace("Orphan pod {Pod} created", ObjectKey.Of(pod));
             _queue.Add(ObjectKey.Of(owner));
         }
     }
@@ -272,7 +272,7 @@ public sealed class ReplicaSetController<T>
             return;
         }
         var key = ObjectKey.Of(owner);
-        _logger.LogDebug("Pod {Pod} deleted (deletionTimestamp {DeletionTimestamp})", ObjectKey.Of(pod), pod.Metadata.DeletionTimestamp);
+        _logger.LogTrace("Pod {Pod} deleted (deletionTimestamp {DeletionTimestamp})", ObjectKey.Of(pod), pod.Metadata.DeletionTimestamp);
         Expectations.DeletionObserved(key, PodKey(pod));
         _queue.Add(key);
     }
@@ -289,7 +289,7 @@ public sealed class ReplicaSetController<T>
         }
         finally
         {
-            _logger.LogDebug("Finished syncing {Kind} {Key} ({Duration})", OwnerKind.Kind, key, _time.GetElapsedTime(started));
+            _logger.LogTrace("Finished syncing {Kind} {Key} ({Duration})", OwnerKind.Kind, key, _time.GetElapsedTime(started));
         }
     }
 
@@ -297,7 +297,7 @@ public sealed class ReplicaSetController<T>
     {
         if (_owners.Get(key) is not { } owner)
         {
-            _logger.LogDebug("{Kind} {Key} has been deleted", OwnerKind.Kind, key);
+            _logger.LogTrace("{Kind} {Key} has been deleted", OwnerKind.Kind, key);
             Expectations.DeleteExpectations(key);
             return ReconcileResult.Done;
         }

@@ -272,7 +272,7 @@ public sealed class EndpointsController
             }
             throw;
         }
-        _logger.LogDebug("Updated endpoints for {Namespace}/{Name}: ready {Ready}, not ready {NotReady}", ns, key.Name,
+        _logger.LogTrace("Updated endpoints for {Namespace}/{Name}: ready {Ready}, not ready {NotReady}", ns, key.Name,
             subsets.Sum(s => s.Addresses?.Count ?? 0), subsets.Sum(s => s.NotReadyAddresses?.Count ?? 0));
         return ReconcileResult.Done;
     }

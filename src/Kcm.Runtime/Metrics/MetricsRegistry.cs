@@ -1,5 +1,5 @@
-using System.Globalization;
 using System.Text;
+using Kcm.Api.Codecs;
 
 namespace Kcm.Runtime.Metrics;
 
@@ -45,6 +45,15 @@ public sealed class MetricsRegistry
         var sb = new StringBuilder();
         foreach (var family in families) family.Render(sb);
         return sb.ToString();
+    }
+
+    /// <summary>Every registered family, rendered or not (a labelled family shows only once it has a series, as client_golang's).</summary>
+    public IReadOnlyList<MetricFamily> Families
+    {
+        get
+        {
+            lock (_gate) return [.. _families.Values];
+        }
     }
 
     private T Register<T>(string name, Func<T> create) where T : MetricFamily
@@ -118,6 +127,10 @@ public abstract class MetricFamily
 
     internal void Render(StringBuilder sb)
     {
+        lock (Gate)
+        {
+            if (!HasSamples) return;
+        }
         sb.Append("# HELP ").Append(Name).Append(' ').Append(Help.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal)).Append('\n');
         sb.Append("# TYPE ").Append(Name).Append(' ').Append(Type).Append('\n');
         lock (Gate) RenderSamples(sb);
@@ -125,13 +138,16 @@ public abstract class MetricFamily
 
     protected abstract void RenderSamples(StringBuilder sb);
 
-    protected static string Format(double v) => v switch
-    {
-        double.PositiveInfinity => "+Inf",
-        double.NegativeInfinity => "-Inf",
-        _ when double.IsNaN(v) => "NaN",
-        _ => v.ToString("R", CultureInfo.InvariantCulture),
-    };
+    /// <summary>Whether any series exists; client_golang leaves a family with none out of the exposition.</summary>
+    protected abstract bool HasSamples { get; }
+
+    /// <summary>"ALPHA", "BETA" or "STABLE" from the "[ALPHA] " prefix Kubernetes puts on help texts; "" for metrics without one.</summary>
+    public string StabilityLevel => Help.StartsWith("[ALPHA] ", StringComparison.Ordinal) ? "ALPHA"
+        : Help.StartsWith("[BETA] ", StringComparison.Ordinal) ? "BETA"
+        : Help.StartsWith("[STABLE] ", StringComparison.Ordinal) ? "STABLE" : "";
+
+    /// <summary>client_golang's writeFloat: Go's shortest %g ("1e-08", "1.234567e+06"), for values and le bounds alike.</summary>
+    protected static string Format(double v) => GoFloat.Format(v == 0 ? 0 : v);
 
     private static string EscapeLabel(string v)
         => v.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
@@ -164,6 +180,8 @@ public sealed class Counter(string name, string help, string[] labelNames) : Met
         lock (Gate) return _values.GetValueOrDefault(key);
     }
 
+    protected override bool HasSamples => _values.Count > 0;
+
     protected override void RenderSamples(StringBuilder sb)
     {
         foreach (var (key, value) in _values) sb.Append(Name).Append(Labels(key)).Append(' ').Append(Format(value)).Append('\n');
@@ -192,6 +210,8 @@ public sealed class Gauge(string name, string help, string[] labelNames) : Metri
         lock (Gate) return _values.GetValueOrDefault(key);
     }
 
+    protected override bool HasSamples => _values.Count > 0;
+
     protected override void RenderSamples(StringBuilder sb)
     {
         foreach (var (key, value) in _values) sb.Append(Name).Append(Labels(key)).Append(' ').Append(Format(value)).Append('\n');
@@ -214,9 +234,32 @@ public sealed class Histogram : MetricFamily
         if (labelNames.Length == 0) _series[""] = new Series(buckets.Length);
     }
 
-    /// <summary>Prometheus' ExponentialBuckets(start, factor, count).</summary>
+    /// <summary>
+    /// Prometheus' ExponentialBuckets(start, factor, count): each bound is the previous one times the factor,
+    /// so the rounding matches Go's (10e-9·10·10·10 is 9.999999999999999e-06, not 1e-05).
+    /// </summary>
     public static double[] ExponentialBuckets(double start, double factor, int count)
-        => Enumerable.Range(0, count).Select(i => start * Math.Pow(factor, i)).ToArray();
+    {
+        var buckets = new double[count];
+        for (var i = 0; i < count; i++)
+        {
+            buckets[i] = start;
+            start *= factor;
+        }
+        return buckets;
+    }
+
+    /// <summary>Prometheus' LinearBuckets(start, width, count), by repeated addition as Go does.</summary>
+    public static double[] LinearBuckets(double start, double width, int count)
+    {
+        var buckets = new double[count];
+        for (var i = 0; i < count; i++)
+        {
+            buckets[i] = start;
+            start += width;
+        }
+        return buckets;
+    }
 
     public void Observe(double value, params string[] labelValues)
     {
@@ -239,17 +282,19 @@ public sealed class Histogram : MetricFamily
         lock (Gate) return _series.TryGetValue(key, out var s) ? s.Count : 0;
     }
 
+    protected override bool HasSamples => _series.Count > 0;
+
     protected override void RenderSamples(StringBuilder sb)
     {
         foreach (var (key, s) in _series)
         {
             for (var i = 0; i < _buckets.Length; i++)
             {
-                sb.Append(Name).Append("_bucket").Append(Labels(key, "le", Format(_buckets[i]))).Append(' ').Append(s.Buckets[i]).Append('\n');
+                sb.Append(Name).Append("_bucket").Append(Labels(key, "le", Format(_buckets[i]))).Append(' ').Append(Format(s.Buckets[i])).Append('\n');
             }
-            sb.Append(Name).Append("_bucket").Append(Labels(key, "le", "+Inf")).Append(' ').Append(s.Count).Append('\n');
+            sb.Append(Name).Append("_bucket").Append(Labels(key, "le", "+Inf")).Append(' ').Append(Format(s.Count)).Append('\n');
             sb.Append(Name).Append("_sum").Append(Labels(key)).Append(' ').Append(Format(s.Sum)).Append('\n');
-            sb.Append(Name).Append("_count").Append(Labels(key)).Append(' ').Append(s.Count).Append('\n');
+            sb.Append(Name).Append("_count").Append(Labels(key)).Append(' ').Append(Format(s.Count)).Append('\n');
         }
     }
 

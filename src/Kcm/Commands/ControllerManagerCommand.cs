@@ -27,8 +27,13 @@ public sealed class ControllerManagerCommand(ProcessGuard? guard = null) : IComm
             return 0;
         }
 
-        using var loggers = KlogLoggerProvider.CreateFactory(options.Logs.Verbosity, stderr, json: options.Logs.Format == "json");
+        using var loggers = KlogLoggerProvider.CreateFactory(options.Logs.Verbosity, stderr, json: options.Logs.Format == "json", upstreamFormat: true);
         var logger = loggers.CreateLogger("controllermanager");
+        // As cliflag.PrintFlags at V(1): every flag with its value, before anything else is logged.
+        if (options.Logs.Verbosity >= 1)
+        {
+            foreach (var (name, value) in options.FlagValues()) logger.LogInformation("FLAG: --{Name}=\"{Value}\"", name, value);
+        }
         using var signal = new ShutdownSignal();
         try
         {

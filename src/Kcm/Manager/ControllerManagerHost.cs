@@ -39,8 +39,7 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
         _logger.LogInformation("Version: {Version}", Version);
         foreach (var warning in options.Warnings) _logger.LogWarning("{Warning}", warning);
 
-        var metrics = new MetricsRegistry();
-        ProcessMetrics.Register(metrics);
+        var metrics = CreateMetrics(options);
         var clientOptions = new KubeClientOptions { Metrics = new RestClientMetrics(metrics), TimeProvider = time };
         var connection = options.Generic.ClientConnection;
         var config = KubeconfigLoader.BuildConfigFromFlags(NullIfEmpty(connection.Master), NullIfEmpty(connection.Kubeconfig)) with
@@ -53,12 +52,12 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
 
         var queueMetrics = new WorkQueueMetricsProvider(metrics);
         using var controllerClients = CreateControllerClients(config, clientOptions, client);
-        var controllers = new ControllerRunner(options, client, controllerClients, queueMetrics, metrics, loggers, time);
+        var health = new HealthChecks([]);
+        var controllers = new ControllerRunner(options, client, controllerClients, queueMetrics, metrics, loggers, time) { Health = health };
         LeaderElector? elector = null;
         using var electionStop = CancellationTokenSource.CreateLinkedTokenSource(stop);
         ExceptionDispatchInfo? startFailure = null;
         var leaderElection = options.Generic.LeaderElection;
-        var checks = new List<HealthCheck>();
         // As upstream: the lock has its own client, so controller traffic cannot starve renewals, with a
         // timeout of half the renew deadline so one hung request cannot eat the whole deadline.
         using var lockClient = leaderElection.LeaderElect
@@ -68,13 +67,13 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
         {
             elector = CreateElector(lockClient, metrics);
             // Upstream tolerates 20 s past lease expiry before /healthz reports the leader unhealthy.
-            checks.Add(new HealthCheck("leaderElection", _ =>
-                Task.FromResult(elector.TryCheckHealth(TimeSpan.FromSeconds(20), out var failure) ? null : failure)));
+            health.Add([new HealthCheck("leaderElection", _ =>
+                Task.FromResult(elector.TryCheckHealth(TimeSpan.FromSeconds(20), out var failure) ? null : failure))]);
         }
 
-        await using var server = await StartSecureServerAsync(metrics, checks, clientOptions, stop);
+        await using var server = await StartSecureServerAsync(metrics, health, clientOptions, stop);
         SecurePort = server?.Port ?? 0;
-        await using var insecure = await StartInsecureServerAsync(metrics, checks, stop);
+        await using var insecure = await StartInsecureServerAsync(metrics, health, stop);
 
         OnStarted?.Invoke();
         if (elector == null)
@@ -128,6 +127,17 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
         }
     }
 
+    /// <summary>The registry served on /metrics with the families every component has from the start.</summary>
+    internal static MetricsRegistry CreateMetrics(KubeControllerManagerOptions options)
+    {
+        var metrics = new MetricsRegistry();
+        ProcessMetrics.Register(metrics);
+        ComponentBaseMetrics.RegisterBuildInfo(metrics, Version);
+        ComponentBaseMetrics.RegisterFeatureGates(metrics, options.FeatureGates.States());
+        ComponentBaseMetrics.RegisterRegistryCounts(metrics);
+        return metrics;
+    }
+
     private ControllerClientsHandle CreateControllerClients(ClientConfig config, KubeClientOptions clientOptions, KubeApiClient rootClient)
     {
         if (!options.KubeCloudShared.UseServiceAccountCredentials)
@@ -150,12 +160,12 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
         public void Dispose() => (clients as IDisposable)?.Dispose();
     }
 
-    private async Task<SecureServer?> StartSecureServerAsync(MetricsRegistry metrics, List<HealthCheck> checks, KubeClientOptions clientOptions, CancellationToken ct)
+    private async Task<SecureServer?> StartSecureServerAsync(MetricsRegistry metrics, HealthChecks health, KubeClientOptions clientOptions, CancellationToken ct)
     {
         var serving = options.SecureServing;
         if (serving.SecurePort == 0) return null;
         var certificate = ServingCertificate.Load(serving.TlsCertFile, serving.TlsPrivateKeyFile, serving.CertDirectory, serving.BindAddress.ToString(), time);
-        var authentication = await new DelegatedAuthenticationLoader(options.Authentication, clientOptions, loggers.CreateLogger("authentication")).LoadAsync(ct);
+        var authentication = await new DelegatedAuthenticationLoader(options.Authentication, clientOptions, loggers.CreateLogger("authentication")).LoadDynamicAsync(ct);
         var authz = options.Authorization;
         var authorization = new AuthorizationSettings
         {
@@ -182,13 +192,13 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
             },
             new DelegatingAuthenticator(authentication, time, loggers.CreateLogger("authentication")),
             new DelegatingAuthorizer(authorization, time, loggers.CreateLogger("authorization")),
-            new HealthChecks(checks), metrics, () => Configz.Build(options), loggers, ct);
+            health, metrics, () => Configz.Build(options), loggers, ct);
         _logger.LogInformation("Serving securely on {Address}:{Port}", serving.BindAddress, server.Port);
         return server;
     }
 
     /// <summary>The deprecated plain-HTTP port (--port, --address): health and metrics with no authentication, as it always was.</summary>
-    private async Task<SecureServer?> StartInsecureServerAsync(MetricsRegistry metrics, List<HealthCheck> checks, CancellationToken ct)
+    private async Task<SecureServer?> StartInsecureServerAsync(MetricsRegistry metrics, HealthChecks health, CancellationToken ct)
     {
         var insecure = options.InsecureServing;
         if (insecure.Port <= 0) return null;
@@ -196,7 +206,7 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
             new SecureServingSettings { BindAddress = insecure.Address, Port = insecure.Port, Certificate = null, PortFlag = "--port" },
             new DelegatingAuthenticator(new AuthenticationSettings(), time, loggers.CreateLogger("authentication")),
             new DelegatingAuthorizer(new AuthorizationSettings { AlwaysAllowPaths = ["/*"] }, time, loggers.CreateLogger("authorization")),
-            new HealthChecks(checks), metrics, () => Configz.Build(options), loggers, ct);
+            health, metrics, () => Configz.Build(options), loggers, ct);
         _logger.LogWarning("Serving insecurely on {Address}:{Port}", insecure.Address, server.Port);
         return server;
     }

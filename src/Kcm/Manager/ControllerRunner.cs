@@ -6,6 +6,7 @@ using Kcm.Runtime.Events;
 using Kcm.Runtime.Informers;
 using Kcm.Runtime.Metrics;
 using Kcm.Runtime.Queues;
+using Kcm.Serving;
 using Kcm.Startup;
 using Microsoft.Extensions.Logging;
 
@@ -28,6 +29,9 @@ public sealed class ControllerRunner(
 {
     private readonly ILogger _logger = loggers.CreateLogger("controllermanager");
 
+    /// <summary>Where each started controller gets its /healthz check (upstream's controllerChecks), when serving.</summary>
+    public HealthChecks? Health { get; init; }
+
     public async Task RunAsync(CancellationToken ct)
     {
         var informers = new SharedInformerFactory(client, new SharedInformerFactoryOptions
@@ -47,6 +51,28 @@ public sealed class ControllerRunner(
             Time = time,
         };
 
+        var started = await InitializeAsync(context, ct);
+        // The token controller is started apart upstream (before the others) and has no check of its own.
+        Health?.Add(started.Where(c => c.Name != "serviceaccount-token").Select(c => HealthChecks.Ping(c.Name)));
+        informers.Start(ct);
+        var running = started.Select(c => Task.Run(() => RunOneAsync(c.Name, c.Run, ct), CancellationToken.None)).ToList();
+        try
+        {
+            await Task.Delay(Timeout.Infinite, ct);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        await Task.WhenAll(running);
+        await informers.ShutdownAsync();
+    }
+
+    /// <summary>
+    /// Builds every enabled, implemented controller in registry order (constructors only register informers,
+    /// queues and metrics; nothing talks to the API server yet) and returns the ones that start.
+    /// </summary>
+    internal async Task<List<(string Name, RunController Run)>> InitializeAsync(ControllerContext context, CancellationToken ct)
+    {
         var started = new List<(string Name, RunController Run)>();
         foreach (var (descriptor, initialize) in ControllerRegistry.All)
         {
@@ -82,18 +108,7 @@ public sealed class ControllerRunner(
             var interval = options.Generic.ControllerStartInterval;
             if (interval > TimeSpan.Zero) await Task.Delay(interval * (1 + Random.Shared.NextDouble()), time, ct);
         }
-
-        informers.Start(ct);
-        var running = started.Select(c => Task.Run(() => RunOneAsync(c.Name, c.Run, ct), CancellationToken.None)).ToList();
-        try
-        {
-            await Task.Delay(Timeout.Infinite, ct);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        await Task.WhenAll(running);
-        await informers.ShutdownAsync();
+        return started;
     }
 
     private async Task RunOneAsync(string name, RunController run, CancellationToken ct)

@@ -124,12 +124,10 @@ public sealed class StatefulSetControllerConfiguration
         => fs.Int32Var("concurrent-statefulset-syncs", ConcurrentStatefulSetSyncs, "StatefulSets synced at once. More = more responsive statefulsets, more CPU and network load.", v => ConcurrentStatefulSetSyncs = v);
 }
 
+// v1.26 has no flags for the DaemonSet, Job and CronJob worker counts: they stay at the componentconfig defaults.
 public sealed class DaemonSetControllerConfiguration
 {
     public int ConcurrentDaemonSetSyncs { get; set; } = 2;
-
-    public void AddFlags(FlagSet fs)
-        => fs.Int32Var("concurrent-daemonset-syncs", ConcurrentDaemonSetSyncs, "DaemonSets synced at once. More = more responsive daemonsets, more CPU and network load.", v => ConcurrentDaemonSetSyncs = v);
 }
 
 /// <summary>Flags upstream dropped long ago that old unit files still carry; accepted, warned about, ignored.</summary>
@@ -250,17 +248,11 @@ public sealed class HPAControllerConfiguration
 public sealed class JobControllerConfiguration
 {
     public int ConcurrentJobSyncs { get; set; } = 5;
-
-    public void AddFlags(FlagSet fs)
-        => fs.Int32Var("concurrent-job-syncs", ConcurrentJobSyncs, "Jobs synced at once. More = more responsive jobs, more CPU and network load.", v => ConcurrentJobSyncs = v);
 }
 
 public sealed class CronJobControllerConfiguration
 {
     public int ConcurrentCronJobSyncs { get; set; } = 5;
-
-    public void AddFlags(FlagSet fs)
-        => fs.Int32Var("concurrent-cron-job-syncs", ConcurrentCronJobSyncs, "CronJobs synced at once. More = more responsive cron jobs, more CPU and network load.", v => ConcurrentCronJobSyncs = v);
 }
 
 public sealed class NamespaceControllerConfiguration

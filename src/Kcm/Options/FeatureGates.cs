@@ -80,6 +80,10 @@ public sealed class FeatureGates
         }
     }
 
+    /// <summary>Every known gate with its stage as kubernetes_feature_enabled labels it ("" for GA) and whether it is on.</summary>
+    public IEnumerable<(string Name, string Stage, bool Enabled)> States()
+        => Known.Select(f => (f.Name, f.Stage == FeatureStage.GA ? "" : f.Stage.ToString().ToUpperInvariant(), Enabled(f.Name)));
+
     public static string HelpText()
     {
         var lines = Known.Where(f => f.Stage != FeatureStage.GA && f.Name is not ("AllAlpha" or "AllBeta"))
@@ -99,39 +103,47 @@ public sealed class FeatureGates
         void Alpha(params string[] names) => list.AddRange(names.Select(n => new FeatureSpec(n, false, FeatureStage.Alpha)));
         void Beta(params string[] names) => list.AddRange(names.Select(n => new FeatureSpec(n, true, FeatureStage.Beta)));
         void BetaOff(params string[] names) => list.AddRange(names.Select(n => new FeatureSpec(n, false, FeatureStage.Beta)));
+        void AlphaOn(params string[] names) => list.AddRange(names.Select(n => new FeatureSpec(n, true, FeatureStage.Alpha)));
         void GA(params string[] names) => list.AddRange(names.Select(n => new FeatureSpec(n, true, FeatureStage.GA, LockedToDefault: true)));
+        void GAUnlocked(params string[] names) => list.AddRange(names.Select(n => new FeatureSpec(n, true, FeatureStage.GA)));
 
-        Alpha("APISelfSubjectReview", "APIServerTracing", "AggregatedDiscoveryEndpoint", "CPUCFSQuotaPeriod", "CPUManagerPolicyAlphaOptions",
-            "CSIMigrationRBD", "CSINodeExpandSecret", "CSIVolumeHealth", "ComponentSLIs", "ContextualLogging", "CrossNamespaceVolumeDataSource",
-            "DisableCloudProviders", "DisableKubeletCloudCredentialProviders", "DynamicResourceAllocation", "EventedPLEG", "HPAContainerMetrics",
-            "HPAScaleToZero", "HonorPVReclaimPolicy", "IPTablesOwnershipCleanup", "InTreePluginAWSUnregister", "InTreePluginAzureDiskUnregister",
-            "InTreePluginAzureFileUnregister", "InTreePluginGCEUnregister", "InTreePluginOpenStackUnregister", "InTreePluginPortworxUnregister",
-            "InTreePluginRBDUnregister", "InTreePluginvSphereUnregister", "KMSv2", "KubeletInUserNamespace", "KubeletTracing",
-            "LocalStorageCapacityIsolationFSQuotaMonitoring", "LoggingAlphaOptions", "MatchLabelKeysInPodTopologySpread", "MaxUnavailableStatefulSet",
-            "MemoryQoS", "MinimizeIPTablesRestore", "MultiCIDRRangeAllocator", "NetworkPolicyStatus", "NodeSwap",
-            "PDBUnhealthyPodEvictionPolicy", "PodAndContainerStatsFromCRI", "PodHasNetworkCondition", "PodSchedulingReadiness", "ProcMountType",
-            "QOSReserved", "ReadWriteOncePod", "RecoverVolumeExpansionFailure", "ServiceNodePortStaticSubrange",
+        // The gates (and stages, defaults, locks) upstream v1.26.3's kube_features.go tables give the controller manager,
+        // as its kubernetes_feature_enabled metric lists them.
+        Alpha("APISelfSubjectReview", "APIServerTracing", "AggregatedDiscoveryEndpoint", "CPUManagerPolicyAlphaOptions", "CSIMigrationRBD",
+            "CSINodeExpandSecret", "CSIVolumeHealth", "ComponentSLIs", "ContainerCheckpoint", "ContextualLogging",
+            "CrossNamespaceVolumeDataSource", "CustomCPUCFSQuotaPeriod", "DisableCloudProviders", "DisableKubeletCloudCredentialProviders",
+            "DynamicResourceAllocation", "EventedPLEG", "HPAContainerMetrics", "HPAScaleToZero", "HonorPVReclaimPolicy",
+            "IPTablesOwnershipCleanup", "InTreePluginAWSUnregister", "InTreePluginAzureDiskUnregister", "InTreePluginAzureFileUnregister",
+            "InTreePluginGCEUnregister", "InTreePluginOpenStackUnregister", "InTreePluginPortworxUnregister", "InTreePluginRBDUnregister",
+            "InTreePluginvSphereUnregister", "KMSv2", "KubeletInUserNamespace", "KubeletTracing", "LegacyServiceAccountTokenTracking",
+            "LocalStorageCapacityIsolationFSQuotaMonitoring", "LoggingAlphaOptions", "MatchLabelKeysInPodTopologySpread",
+            "MaxUnavailableStatefulSet", "MemoryQoS", "MinimizeIPTablesRestore", "MultiCIDRRangeAllocator", "NetworkPolicyStatus", "NodeSwap",
+            "PDBUnhealthyPodEvictionPolicy", "PodAndContainerStatsFromCRI", "PodHasNetworkCondition", "PodSchedulingReadiness",
+            "ProcMountType", "QOSReserved", "ReadWriteOncePod", "RecoverVolumeExpansionFailure", "SELinuxMountReadWriteOncePod",
             "StatefulSetAutoDeletePVC", "StatefulSetStartOrdinal", "StorageVersionAPI", "TopologyManagerPolicyAlphaOptions",
-            "TopologyManagerPolicyBetaOptions", "TopologyManagerPolicyOptions", "UserNamespacesStatelessPodsSupport", "ValidatingAdmissionPolicy",
-            "VolumeCapacityPriority", "WinDSR");
+            "TopologyManagerPolicyOptions", "UserNamespacesStatelessPodsSupport", "ValidatingAdmissionPolicy", "VolumeCapacityPriority",
+            "WinDSR");
+        AlphaOn("WindowsHostNetwork");
         Beta("APIListChunking", "APIPriorityAndFairness", "APIResponseCompression", "APIServerIdentity", "AnyVolumeDataSource", "AppArmor",
-            "CPUManagerPolicyBetaOptions", "CPUManagerPolicyOptions", "CronJobTimeZone", "CustomResourceValidationExpressions", "ExpandedDNSConfig",
-            "GRPCContainerProbe", "GracefulNodeShutdown", "GracefulNodeShutdownBasedOnPodPriority", "JobMutableNodeSchedulingDirectives",
-            "JobPodFailurePolicy", "JobReadyPods", "KubeletPodResources", "KubeletPodResourcesGetAllocatable", "LegacyServiceAccountTokenNoAutoGeneration",
-            "LogarithmicScaleDown", "LoggingBetaOptions", "MemoryManager", "MixedProtocolLBService", "NodeInclusionPolicyInPodTopologySpread",
-            "NodeOutOfServiceVolumeDetach", "OpenAPIEnums", "OpenAPIV3", "PodDeletionCost", "PodDisruptionConditions", "ProbeTerminationGracePeriod",
-            "ProxyTerminatingEndpoints", "RemainingItemCount", "RetroactiveDefaultStorageClass", "RotateKubeletServerCertificate", "SeccompDefault", "ServerSideFieldValidation",
-            "ServiceInternalTrafficPolicy", "SizeMemoryBackedVolumes", "StorageVersionHash", "TopologyAwareHints", "TopologyManager", "WinOverlay",
-            "WindowsHostNetwork", "DownwardAPIHugePages", "EfficientWatchResumption");
-        BetaOff("CSIMigrationPortworx", "MinDomainsInPodTopologySpread");
-        list.Add(new("ExperimentalHostUserNamespaceDefaulting", false, FeatureStage.Deprecated));
-        GA("AdvancedAuditing", "CPUManager", "CSIMigrationAWS", "CSIMigrationAzureDisk", "CSIMigrationAzureFile", "CSIMigrationGCE",
-            "CSIMigrationOpenStack", "CSIMigrationvSphere", "CSIStorageCapacity", "CSRDuration", "ControllerManagerLeaderMigration",
-            "DaemonSetUpdateSurge", "DefaultPodTopologySpread", "DelegateFSGroupToCSIDriver", "DevicePlugins", "DisableAcceleratorUsageMetrics",
-            "DryRun", "EndpointSliceTerminatingCondition", "EphemeralContainers", "ExecProbeTimeout", "ExpandCSIVolumes",
-            "ExpandInUsePersistentVolumes", "ExpandPersistentVolumes", "IdentifyPodOS", "JobTrackingWithFinalizers", "KubeletCredentialProviders",
-            "LocalStorageCapacityIsolation", "NetworkPolicyEndPort", "NonPreemptingPriority", "PodSecurity", "ServerSideApply",
-            "ServiceIPStaticSubrange", "ServiceLBNodePortControl", "StatefulSetMinReadySeconds", "SuspendJob", "WatchBookmark", "ConsistentHTTPGetHandlers");
+            "CPUManagerPolicyBetaOptions", "CPUManagerPolicyOptions", "CronJobTimeZone", "CustomResourceValidationExpressions",
+            "DownwardAPIHugePages", "ExpandedDNSConfig", "GRPCContainerProbe", "GracefulNodeShutdown",
+            "GracefulNodeShutdownBasedOnPodPriority", "JobMutableNodeSchedulingDirectives", "JobPodFailurePolicy", "JobReadyPods",
+            "KubeletPodResources", "KubeletPodResourcesGetAllocatable", "LogarithmicScaleDown", "LoggingBetaOptions", "MemoryManager",
+            "NodeInclusionPolicyInPodTopologySpread", "NodeOutOfServiceVolumeDetach", "OpenAPIEnums", "OpenAPIV3", "PodDeletionCost",
+            "PodDisruptionConditions", "ProbeTerminationGracePeriod", "ProxyTerminatingEndpoints", "RemainingItemCount",
+            "RetroactiveDefaultStorageClass", "RotateKubeletServerCertificate", "SeccompDefault", "ServerSideFieldValidation",
+            "SizeMemoryBackedVolumes", "StorageVersionHash", "TopologyAwareHints", "TopologyManager", "WinOverlay");
+        BetaOff("CSIMigrationPortworx", "ExperimentalHostUserNamespaceDefaulting", "MinDomainsInPodTopologySpread",
+            "TopologyManagerPolicyBetaOptions");
+        GA("CPUManager", "CSIInlineVolume", "CSIMigration", "CSIMigrationAWS", "CSIMigrationAzureDisk", "CSIMigrationGCE",
+            "CSIMigrationvSphere", "CSIStorageCapacity", "ControllerManagerLeaderMigration", "DaemonSetUpdateSurge",
+            "DelegateFSGroupToCSIDriver", "DevicePlugins", "DisableAcceleratorUsageMetrics", "DryRun", "EfficientWatchResumption",
+            "EndpointSliceTerminatingCondition", "EphemeralContainers", "IPv6DualStack", "IdentifyPodOS", "JobTrackingWithFinalizers",
+            "KubeletCredentialProviders", "LocalStorageCapacityIsolation", "MixedProtocolLBService", "NetworkPolicyEndPort", "PodSecurity",
+            "RemoveSelfLink", "ServerSideApply", "ServiceIPStaticSubrange", "ServiceInternalTrafficPolicy", "StatefulSetMinReadySeconds",
+            "WatchBookmark", "WindowsHostProcessContainers");
+        GAUnlocked("AdvancedAuditing", "CSIMigrationAzureFile", "ConsistentHTTPGetHandlers", "ExecProbeTimeout", "ExpandCSIVolumes",
+            "ExpandInUsePersistentVolumes", "ExpandPersistentVolumes", "LegacyServiceAccountTokenNoAutoGeneration");
         return list;
     }
 }

@@ -53,7 +53,7 @@ public sealed class FlagSet(string command)
     /// </summary>
     public void Var(string name, string typeName, string defaultText, string usage, Action<string> set, string? noOptValue = null, char shorthand = '\0')
     {
-        var flag = new CallbackFlag(name, typeName, defaultText, usage, noOptValue, set) { Section = _currentSection, Shorthand = shorthand };
+        var flag = new CallbackFlag(Normalize(name), typeName, defaultText, usage, noOptValue, set) { Section = _currentSection, Shorthand = shorthand };
         Register(flag);
         if (shorthand != '\0') _shorthands[shorthand] = flag;
     }
@@ -66,6 +66,10 @@ public sealed class FlagSet(string command)
 
     public void Int32Var(string name, int defaultValue, string usage, Action<int> set)
         => Var(name, "int32", defaultValue == 0 ? "" : defaultValue.ToString(CultureInfo.InvariantCulture), usage, v => set(ParseInt32Value(v)));
+
+    /// <summary>pflag's IntVar (Go int): help shows the type as "int" where Int32Var shows "int32".</summary>
+    public void IntVar(string name, int defaultValue, string usage, Action<int> set)
+        => Var(name, "int", defaultValue == 0 ? "" : defaultValue.ToString(CultureInfo.InvariantCulture), usage, v => set(ParseInt32Value(v)));
 
     public void Float32Var(string name, float defaultValue, string usage, Action<float> set)
         => Var(name, "float32", defaultValue == 0 ? "" : defaultValue.ToString(CultureInfo.InvariantCulture), usage, v => set((float)ParseFloatValue(v)));
@@ -112,6 +116,9 @@ public sealed class FlagSet(string command)
     public bool Changed(string name) => _flags.TryGetValue(Normalize(name), out var f) && f.Changed;
 
     public IEnumerable<string> Names => _ordered.Select(f => f.Name);
+
+    /// <summary>Every flag (hidden ones too) with its current value, by name: what upstream logs as `FLAG: --name="value"` at --v=1.</summary>
+    public IEnumerable<(string Name, string Value)> Values() => _ordered.OrderBy(f => f.Name, StringComparer.Ordinal).Select(f => (f.Name, f.ValueText));
 
     public void Parse(IReadOnlyList<string> args)
     {
@@ -211,7 +218,8 @@ public sealed class FlagSet(string command)
                 best = f.Name;
             }
         }
-        return best != null && bestDistance <= Math.Max(2, normalized.Length / 4) ? best : null;
+        // Tight enough that a flag v1.26 removed (--concurrent-daemonset-syncs) is not "corrected" to an unrelated one.
+        return best != null && bestDistance <= Math.Max(2, normalized.Length / 8) ? best : null;
     }
 
     internal static int EditDistance(string a, string b)
@@ -290,7 +298,7 @@ public sealed class FlagSet(string command)
 
     private Flag<T> Add<T>(string name, string defaultValue, string usage, bool isBool, Func<string, T> parse)
     {
-        var flag = new Flag<T>(name, defaultValue, usage, isBool, parse) { Section = _currentSection };
+        var flag = new Flag<T>(Normalize(name), defaultValue, usage, isBool, parse) { Section = _currentSection };
         Register(flag);
         return flag;
     }
@@ -350,10 +358,15 @@ public sealed class FlagSet(string command)
         public abstract string DefaultText { get; }
         public abstract string? NoOptValue { get; }
         public abstract void Set(string value);
+
+        /// <summary>The value as pflag's Value.String() shows it (the start-up FLAG dump).</summary>
+        public abstract string ValueText { get; }
     }
 
     private sealed class CallbackFlag(string name, string typeName, string defaultText, string usage, string? noOptValue, Action<string> set) : Flag(name, usage)
     {
+        private readonly List<string> _given = [];
+
         public override string TypeName => typeName;
         public override string DefaultText => defaultText;
         public override string? NoOptValue => noOptValue;
@@ -362,6 +375,39 @@ public sealed class FlagSet(string command)
         {
             set(value);
             Changed = true;
+            _given.Add(value);
+        }
+
+        public override string ValueText => Changed ? Given() : Default();
+
+        private string Given()
+        {
+            var last = _given[^1];
+            return typeName switch
+            {
+                "" or "version" when last is "1" or "t" or "T" or "true" or "TRUE" or "True" => "true",
+                "" when last is "0" or "f" or "F" or "false" or "FALSE" or "False" => "false",
+                "duration" => GoDuration.Format(ParseDurationValue(last)),
+                "int" or "int32" or "Level" => ParseInt32Value(last).ToString(CultureInfo.InvariantCulture),
+                "float" or "float32" => GoFloat.Format(ParseFloatValue(last)),
+                "strings" => "[" + string.Join(',', _given.SelectMany(Csv.Split)) + "]",
+                "namedCertKey" or "stringToString" => "[" + string.Join(',', _given) + "]",
+                _ => last,
+            };
+        }
+
+        private string Default()
+        {
+            if (defaultText.Length > 1 && defaultText[0] == '"' && defaultText[^1] == '"') return defaultText[1..^1];
+            if (defaultText.Length > 0) return defaultText;
+            return typeName switch
+            {
+                "" or "version" => "false",
+                "int" or "int32" or "float" or "float32" or "Level" or "uint" or "quantity" => "0",
+                "duration" => "0s",
+                "strings" or "namedCertKey" or "stringToString" => "[]",
+                _ => "",
+            };
         }
     }
 
@@ -390,6 +436,14 @@ public sealed class FlagSet(string command)
         public override string? NoOptValue => _isBool ? "true" : null;
 
         public T Get() => _value;
+
+        public override string ValueText => _value switch
+        {
+            bool b => b ? "true" : "false",
+            TimeSpan d => GoDuration.Format(d),
+            float f => GoFloat.Format(f),
+            _ => Convert.ToString(_value, CultureInfo.InvariantCulture) ?? "",
+        };
 
         public override void Set(string value)
         {

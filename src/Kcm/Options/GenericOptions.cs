@@ -99,6 +99,11 @@ public sealed class GenericOptions
             + $"All controllers: {string.Join(", ", KnownControllers.Names)}\nDisabled-by-default controllers: {string.Join(", ", KnownControllers.DisabledByDefault)}",
             v => Controllers = v);
         LeaderElection.AddFlags(fs);
+    }
+
+    /// <summary>Upstream's LeaderMigrationOptions, in their own "leader-migration" section.</summary>
+    public void AddLeaderMigrationFlags(FlagSet fs)
+    {
         fs.BoolVar("enable-leader-migration", EnableLeaderMigration, "Take part in leader migration (moving controllers between managers) using --leader-migration-config.", v => EnableLeaderMigration = v);
         fs.StringVar("leader-migration-config", LeaderMigrationConfig, "Path to the leader migration configuration file; empty uses the built-in default. Needs --enable-leader-migration.", v => LeaderMigrationConfig = v);
     }

@@ -76,6 +76,9 @@ public sealed class KubeControllerManagerOptions
         return options;
     }
 
+    /// <summary>Every flag and its value, sorted by name (upstream's start-up FLAG dump).</summary>
+    public IEnumerable<(string Name, string Value)> FlagValues() => Flags.Values();
+
     /// <summary>Whether the flag was given on the command line.</summary>
     public bool Changed(string flagName) => Flags.Changed(flagName);
 
@@ -181,6 +184,8 @@ public sealed class KubeControllerManagerOptions
         var fs = new FlagSet(CommandName);
         fs.Section("debugging");
         Generic.AddDebuggingFlags(fs);
+        fs.Section("leader-migration");
+        Generic.AddLeaderMigrationFlags(fs);
         fs.Section("generic");
         Generic.AddFlags(fs);
         KubeCloudShared.AddFlags(fs);
@@ -203,8 +208,6 @@ public sealed class KubeControllerManagerOptions
         DeploymentController.AddFlags(fs);
         fs.Section("statefulset controller");
         StatefulSetController.AddFlags(fs);
-        fs.Section("daemonset controller");
-        DaemonSetController.AddFlags(fs);
         fs.Section("deprecated");
         DeprecatedFlags.AddFlags(fs);
         fs.Section("endpoint controller");
@@ -219,10 +222,6 @@ public sealed class KubeControllerManagerOptions
         GarbageCollectorController.AddFlags(fs);
         fs.Section("horizontalpodautoscaling controller");
         HpaController.AddFlags(fs);
-        fs.Section("job controller");
-        JobController.AddFlags(fs);
-        fs.Section("cronjob controller");
-        CronJobController.AddFlags(fs);
         fs.Section("namespace controller");
         NamespaceController.AddFlags(fs);
         fs.Section("nodeipam controller");

@@ -41,10 +41,10 @@ public sealed class SecureServingOptions
             "Address to serve --secure-port on. Must be reachable from the rest of the cluster and from CLI/web clients. Blank or an unspecified address (0.0.0.0 or ::) listens on all interfaces.",
             v => BindAddress = v.Trim().Length == 0 ? IPAddress.Any : NetParsing.ParseIP(v));
         fs.StringVar("cert-dir", CertDirectory, "Directory holding the serving certificate; ignored when --tls-cert-file and --tls-private-key-file are given.", v => CertDirectory = v);
-        fs.Int32Var("http2-max-streams-per-connection", Http2MaxStreamsPerConnection, "Cap on concurrent HTTP/2 streams per client connection; 0 keeps the runtime's default.", v => Http2MaxStreamsPerConnection = v);
+        fs.IntVar("http2-max-streams-per-connection", Http2MaxStreamsPerConnection, "Cap on concurrent HTTP/2 streams per client connection; 0 keeps the runtime's default.", v => Http2MaxStreamsPerConnection = v);
         fs.BoolVar("permit-address-sharing", PermitAddressSharing, "Listen with SO_REUSEADDR, so the address can be bound again while old connections linger in TIME_WAIT.", v => PermitAddressSharing = v);
         fs.BoolVar("permit-port-sharing", PermitPortSharing, "Listen with SO_REUSEPORT, so several processes can bind the same address and port.", v => PermitPortSharing = v);
-        fs.Int32Var("secure-port", SecurePort, "HTTPS port for authenticated and authorized requests; 0 turns HTTPS serving off.", v => SecurePort = v);
+        fs.IntVar("secure-port", SecurePort, "HTTPS port for authenticated and authorized requests; 0 turns HTTPS serving off.", v => SecurePort = v);
         fs.StringSliceVar("tls-cipher-suites", TlsCipherSuites, $"Cipher suites offered by the server for TLS 1.0-1.2, comma-separated; empty uses the runtime's defaults. TLS 1.3 suites are not configurable (as in Go).\nSupported values: {string.Join(", ", CipherSuites)}", v => TlsCipherSuites = v);
         fs.StringVar("tls-cert-file", TlsCertFile, "PEM certificate (chain, with any intermediates after the server certificate) for HTTPS. Without it and --tls-private-key-file a self-signed pair is generated for the public address and saved to --cert-dir.", v => TlsCertFile = v);
         fs.StringVar("tls-min-version", TlsMinVersion, $"Lowest TLS version accepted; empty means VersionTLS12. Possible values: {string.Join(", ", TlsVersions)}", v => TlsMinVersion = v);

@@ -7,6 +7,7 @@ namespace Kcm.Serving;
 [JsonSerializable(typeof(object))]
 [JsonSerializable(typeof(Dictionary<string, object?>))]
 [JsonSerializable(typeof(List<string>))]
+[JsonSerializable(typeof(List<object>))]
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(int))]
 [JsonSerializable(typeof(long))]

@@ -26,9 +26,65 @@ public sealed class DelegatedAuthenticationLoader(AuthenticationOptions flags, K
     public const string ConfigMapNamespace = "kube-system";
     public const string ConfigMapName = "extension-apiserver-authentication";
 
+    /// <summary>How often the ConfigMap is read again for CA and request-header changes.</summary>
+    public TimeSpan ReloadPeriod { get; init; } = TimeSpan.FromSeconds(10);
+
+    private KubeApiClient? _client;
+    private bool _lookupClientCa;
+    private bool _lookupRequestHeader;
+
+    /// <summary>
+    /// The settings <see cref="LoadAsync"/> gives, kept current afterwards: what was looked up in the ConfigMap is
+    /// read again every <see cref="ReloadPeriod"/> until <paramref name="ct"/> is cancelled, as upstream's
+    /// ConfigMapCAController and RequestHeaderAuthRequestController follow it (what flags set never changes).
+    /// </summary>
+    public async Task<DynamicAuthenticationSettings> LoadDynamicAsync(CancellationToken ct)
+    {
+        var settings = new DynamicAuthenticationSettings(await LoadAsync(ct));
+        if (_client != null && (_lookupClientCa || _lookupRequestHeader))
+            _ = Task.Run(() => ReloadLoopAsync(_client, settings, ct), CancellationToken.None);
+        return settings;
+    }
+
+    private async Task ReloadLoopAsync(KubeApiClient client, DynamicAuthenticationSettings settings, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(ReloadPeriod, ct);
+                var data = await GetConfigMapDataAsync(client, ct);
+                var next = settings.Current;
+                if (_lookupRequestHeader) next = RequestHeaderFromCluster(data, next);
+                if (_lookupClientCa)
+                {
+                    next = next with
+                    {
+                        ClientCa = data != null && data.TryGetValue("client-ca-file", out var pem) && pem.Length > 0
+                            ? ParseBundle("client-ca::kube-system::extension-apiserver-authentication::client-ca-file", pem)
+                            : [],
+                    };
+                }
+                if (settings.Update(next)) logger.LogInformation("Loaded a new client CA or request-header configuration from configmap/{Name} in {Namespace}", ConfigMapName, ConfigMapNamespace);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (LookupException e)
+            {
+                // The last good configuration stays in force, as upstream's controllers keep theirs.
+                logger.LogWarning("Unable to reload authentication configuration from configmap/{Name} in {Namespace}: {Error}", ConfigMapName, ConfigMapNamespace, e.Message);
+            }
+        }
+    }
+
     public async Task<AuthenticationSettings> LoadAsync(CancellationToken ct)
     {
         var client = CreateClient();
+        _client = flags.SkipInClusterLookup ? null : client;
+        _lookupClientCa = flags.ClientCaFile.Length == 0;
+        _lookupRequestHeader = flags.RequestHeaderClientCaFile.Length == 0;
         var settings = new AuthenticationSettings
         {
             RequestHeaderAllowedNames = flags.RequestHeaderAllowedNames,

@@ -26,17 +26,53 @@ public sealed record AuthenticationSettings
     public TimeSpan TokenCacheTtl { get; init; } = TimeSpan.FromSeconds(10);
 }
 
+/// <summary>Authentication settings that a reload can replace while requests are served (CA bundles from the cluster).</summary>
+public sealed class DynamicAuthenticationSettings(AuthenticationSettings initial)
+{
+    private volatile AuthenticationSettings _current = initial;
+
+    public AuthenticationSettings Current => _current;
+
+    /// <summary>Replaces the settings; false when nothing that matters changed.</summary>
+    public bool Update(AuthenticationSettings next)
+    {
+        var current = _current;
+        var same = Same(current.ClientCa, next.ClientCa) && Same(current.RequestHeaderClientCa, next.RequestHeaderClientCa)
+            && current.RequestHeaderAllowedNames.SequenceEqual(next.RequestHeaderAllowedNames)
+            && current.RequestHeaderUsernameHeaders.SequenceEqual(next.RequestHeaderUsernameHeaders)
+            && current.RequestHeaderGroupHeaders.SequenceEqual(next.RequestHeaderGroupHeaders)
+            && current.RequestHeaderExtraHeaderPrefixes.SequenceEqual(next.RequestHeaderExtraHeaderPrefixes);
+        if (same) return false;
+        _current = next;
+        return true;
+    }
+
+    private static bool Same(IReadOnlyList<X509Certificate2> a, IReadOnlyList<X509Certificate2> b)
+        => a.Select(c => c.Thumbprint).SequenceEqual(b.Select(c => c.Thumbprint));
+}
+
 /// <summary>
 /// Authenticates requests to the secure port as upstream's delegating authenticator does: front-proxy
 /// request headers (only from a client certificate signed by the request-header CA, with an allowed
-/// CN), then client certificates signed by the client CA, then bearer tokens via TokenReview.
+/// CN), then client certificates signed by the client CA, then bearer tokens via TokenReview. A request
+/// with no credentials is system:anonymous (left to authorization, which upstream denies with 403); one whose
+/// credentials fail (certificate of an unknown authority, token the review rejects) gets null, a 401.
 /// </summary>
-public sealed class DelegatingAuthenticator(AuthenticationSettings settings, TimeProvider time, ILogger logger)
+public sealed class DelegatingAuthenticator(DynamicAuthenticationSettings dynamicSettings, TimeProvider time, ILogger logger)
 {
+    public static readonly RequestUser Anonymous = new("system:anonymous", ["system:unauthenticated"]);
+
     private readonly ConcurrentDictionary<string, (RequestUser? User, DateTimeOffset Expires)> _tokenCache = new(StringComparer.Ordinal);
+
+    public DelegatingAuthenticator(AuthenticationSettings settings, TimeProvider time, ILogger logger)
+        : this(new DynamicAuthenticationSettings(settings), time, logger)
+    {
+    }
 
     public async Task<RequestUser?> AuthenticateAsync(HttpContext context, CancellationToken ct)
     {
+        var settings = dynamicSettings.Current;
+        var failed = false;
         var cert = context.Connection.ClientCertificate;
         if (cert != null)
         {
@@ -63,16 +99,20 @@ public sealed class DelegatingAuthenticator(AuthenticationSettings settings, Tim
                     .ToList();
                 return new RequestUser(cert.GetNameInfo(X509NameType.SimpleName, false), groups);
             }
+            // Upstream's x509 authenticator fails the request for a certificate its CA did not sign.
+            failed |= settings.ClientCa.Count > 0;
         }
         var authorization = context.Request.Headers.Authorization.ToString();
         if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && settings.TokenReviewClient != null)
         {
-            return await ReviewTokenAsync(authorization[7..].Trim(), ct);
+            var user = await ReviewTokenAsync(settings, authorization[7..].Trim(), ct);
+            if (user != null) return user;
+            failed = true;
         }
-        return null;
+        return failed ? null : Anonymous;
     }
 
-    private async Task<RequestUser?> ReviewTokenAsync(string token, CancellationToken ct)
+    private async Task<RequestUser?> ReviewTokenAsync(AuthenticationSettings settings, string token, CancellationToken ct)
     {
         var now = time.GetUtcNow();
         if (_tokenCache.TryGetValue(token, out var cached) && cached.Expires > now) return cached.User;

@@ -229,7 +229,16 @@ public sealed class SecureServer : IAsyncDisposable
             };
             if (status == 401) body.Remove("details");
             context.Response.Headers["X-Content-Type-Options"] = "nosniff";
-            return WriteAsync(context, status, body.ToJsonString() + "\n", "application/json");
+            // As apimachinery: quotes escaped as \" (not \u0022), and indented for curl and wget, which it pretty-prints for.
+            var agent = context.Request.Headers.UserAgent.ToString();
+            var pretty = agent.StartsWith("curl", StringComparison.Ordinal) || agent.StartsWith("Wget", StringComparison.Ordinal) || context.Request.Query.ContainsKey("pretty");
+            var json = body.ToJsonString(new System.Text.Json.JsonSerializerOptions
+            {
+                Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+                WriteIndented = pretty,
+                IndentSize = 2,
+            });
+            return WriteAsync(context, status, json + "\n", "application/json");
         }
 
         private static async Task WriteAsync(HttpContext context, int status, string body, string contentType = "text/plain; charset=utf-8")

@@ -15,7 +15,8 @@ public static class CommandFailure
 
     public static int Report(ILogger logger, TextWriter stderr, Exception error, int verbosity)
     {
-        logger.LogError("\"command failed\" err={Error}", GoQuote(OneLine(error)));
+        // The error travels as the log call's exception, which the klog formatter writes as err="..." (JSON: "err").
+        logger.LogError(new FailureMessage(OneLine(error)), "command failed");
         if (verbosity >= StackTraceVerbosity)
         {
             stderr.WriteLine(error.ToString());
@@ -57,4 +58,6 @@ public static class CommandFailure
         }
         return sb.Append('"').ToString();
     }
+
+    private sealed class FailureMessage(string message) : Exception(message);
 }

@@ -22,7 +22,7 @@ public sealed class ProcessGuard : IDisposable
     {
         _stderr = stderr;
         _verbosity = verbosity;
-        _loggers = KlogLoggerProvider.CreateFactory(verbosity, stderr);
+        _loggers = KlogLoggerProvider.CreateFactory(verbosity, stderr, upstreamFormat: true);
         _logger = _loggers.CreateLogger("controllermanager");
         AppDomain.CurrentDomain.UnhandledException += OnUnhandledException;
         TaskScheduler.UnobservedTaskException += OnUnobservedTaskException;

@@ -89,4 +89,47 @@ public class MetricsRegistryTests
 
         Assert.True(problems.Length == 0, problems);
     }
+
+    [Fact]
+    public void Render_BucketsAndValues_FormattedAsGo()
+    {
+        var registry = new MetricsRegistry();
+        var h = registry.Histogram("workqueue_queue_duration_seconds", "Wait.", Histogram.ExponentialBuckets(10e-9, 10, 10), "name");
+        for (var i = 0; i < 1_234_567; i += 1_000) h.Observe(20, "q");
+        registry.Counter("big_total", "Big.").Add(1_234_567);
+        registry.Gauge("start_seconds", "Start.").Set(1796540557.6);
+
+        var text = registry.Render();
+
+        Assert.Contains("workqueue_queue_duration_seconds_bucket{name=\"q\",le=\"1e-08\"} 0\n", text);
+        Assert.Contains("workqueue_queue_duration_seconds_bucket{name=\"q\",le=\"9.999999999999999e-06\"} 0\n", text);
+        Assert.Contains("workqueue_queue_duration_seconds_bucket{name=\"q\",le=\"0.001\"} 0\n", text);
+        Assert.Contains("workqueue_queue_duration_seconds_bucket{name=\"q\",le=\"10\"} 0\n", text);
+        Assert.Contains("workqueue_queue_duration_seconds_bucket{name=\"q\",le=\"+Inf\"} 1235\n", text);
+        Assert.Contains("big_total 1.234567e+06\n", text);
+        Assert.Contains("start_seconds 1.7965405576e+09\n", text);
+    }
+
+    [Fact]
+    public void Render_LabelledFamilyWithoutSeries_IsLeftOut()
+    {
+        var registry = new MetricsRegistry();
+        registry.Counter("job_controller_job_syncs_total", "Syncs.", "action");
+
+        Assert.Equal("", registry.Render());
+        Assert.Equal(["job_controller_job_syncs_total"], registry.Families.Select(f => f.Name));
+    }
+
+    [Theory]
+    [InlineData(0.1, "0.1")]
+    [InlineData(1e-8, "1e-08")]
+    [InlineData(123456, "123456")]
+    [InlineData(1000000, "1e+06")]
+    [InlineData(2.592e6, "2.592e+06")]
+    [InlineData(0.0001, "0.0001")]
+    [InlineData(0.00001, "1e-05")]
+    [InlineData(-2.5, "-2.5")]
+    [InlineData(1e21, "1e+21")]
+    [InlineData(0.002038761, "0.002038761")]
+    public void GoFloat_Format_MatchesStrconvG(double value, string expected) => Assert.Equal(expected, Kcm.Api.Codecs.GoFloat.Format(value));
 }

@@ -104,7 +104,33 @@ public sealed class ControllerManagerHostTests(EmbeddedServerFixture server) : I
     }
 
     [Fact(Timeout = 60_000)]
-    public async Task Run_SecurePortWithDelegatedAuth_AnonymousIs401_UserWithoutRbacIs403_AdminGetsMetrics()
+    public async Task Run_LeaderWithControllers_HealthzListsLeaderElectionThenEachStartedController()
+    {
+        var port = FreePort();
+        // csrcleaner and tokencleaner only delete objects that are long expired; cloud-node-lifecycle is not implemented (no check).
+        var options = KubeControllerManagerOptions.Parse([$"--kubeconfig={server.AdminKubeconfigPath}", $"--secure-port={port}", "--bind-address=127.0.0.1",
+            $"--leader-elect-resource-name=kcm-{Guid.NewGuid().ToString("N")[..8]}", "--controllers=csrcleaner,tokencleaner,cloud-node-lifecycle"]);
+        var host = new ControllerManagerHost(options, NullLoggerFactory.Instance, TimeProvider.System);
+        using var stop = new CancellationTokenSource();
+        var run = host.RunAsync(stop.Token);
+        using var anonymous = ClientWithCertificate(server.ScratchDirectory, new Uri($"https://127.0.0.1:{port}"), null);
+
+        var verbose = await Eventually.GetAsync("controller checks on /healthz", async () =>
+        {
+            var body = await anonymous.GetStringAsync("/healthz?verbose");
+            return body.Contains("tokencleaner", StringComparison.Ordinal) ? body : null;
+        });
+        Assert.Equal("[+]leaderElection ok\n[+]csrcleaner ok\n[+]tokencleaner ok\nhealthz check passed\n", verbose);
+        Assert.Equal("ok", await anonymous.GetStringAsync("/healthz"));
+        Assert.Equal("[+]leaderElection ok\n[+]csrcleaner excluded: ok\n[+]tokencleaner ok\nhealthz check passed\n",
+            await anonymous.GetStringAsync("/healthz?verbose&exclude=csrcleaner"));
+
+        stop.Cancel();
+        Assert.Equal(ManagerExit.Stopped, await run);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Run_SecurePortWithDelegatedAuth_AnonymousAndUserWithoutRbacAre403_AdminGetsMetrics()
     {
         var dir = server.ScratchDirectory;
         var kcmKubeconfig = server.WriteUserKubeconfig("kube-controller-manager", "system:kube-controller-manager");
@@ -136,16 +162,77 @@ public sealed class ControllerManagerHostTests(EmbeddedServerFixture server) : I
             }
         });
 
-        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/metrics")).StatusCode);
+        // As upstream: no credentials is system:anonymous, which authorization (the SubjectAccessReview) denies.
+        var anonymousDenied = await anonymous.GetAsync("/metrics");
+        Assert.Equal(HttpStatusCode.Forbidden, anonymousDenied.StatusCode);
+        Assert.Contains("system:anonymous", await anonymousDenied.Content.ReadAsStringAsync());
         var denied = await nobody.GetAsync("/metrics");
         Assert.Equal(HttpStatusCode.Forbidden, denied.StatusCode);
         Assert.Contains("nobody", await denied.Content.ReadAsStringAsync());
         var metrics = await admin.GetAsync("/metrics");
         Assert.Equal(HttpStatusCode.OK, metrics.StatusCode);
-        Assert.Contains("workqueue_adds_total", await metrics.Content.ReadAsStringAsync());
+        Assert.Contains("kubernetes_build_info{", await metrics.Content.ReadAsStringAsync());
 
         stop.Cancel();
         Assert.Equal(ManagerExit.Stopped, await run);
+    }
+
+    [Fact(Timeout = 90_000)]
+    public async Task Run_Seed000FlagsWithAuthenticationKubeconfig_AdminCertificateGetsMetricsWithoutClientCaFlag()
+    {
+        // Seed 000's unit file (binary-install guide) with the delegated-auth kubeconfigs its later versions add and no
+        // --client-ca-file: the client CA comes from kube-system/extension-apiserver-authentication, as upstream's does.
+        var dir = server.ScratchDirectory;
+        var kcmKubeconfig = server.WriteUserKubeconfig("seed000-kcm", "system:kube-controller-manager");
+        server.WriteUserKubeconfig("seed000-admin", "admin", "system:masters");
+        var (tlsCert, tlsKey) = TestCertificates.WriteServingCertificate(server.CaPath, server.CaKeyPath, dir, "seed000-serving");
+        var port = FreePort();
+        var options = KubeControllerManagerOptions.Parse([
+            "--port=0", $"--secure-port={port}", "--bind-address=127.0.0.1", $"--kubeconfig={kcmKubeconfig}",
+            "--service-cluster-ip-range=10.254.0.0/16", "--cluster-name=kubernetes", $"--cluster-signing-cert-file={server.CaPath}",
+            $"--cluster-signing-key-file={server.CaKeyPath}", "--experimental-cluster-signing-duration=8760h", $"--root-ca-file={server.CaPath}",
+            $"--service-account-private-key-file={server.ServiceAccountKeyPath}", "--leader-elect=true",
+            $"--leader-elect-resource-name=kcm-{Guid.NewGuid().ToString("N")[..8]}", "--feature-gates=RotateKubeletServerCertificate=true",
+            // Seed 000 runs *,bootstrapsigner,tokencleaner; one we do not implement keeps this test off the shared cluster's objects.
+            "--controllers=cloud-node-lifecycle", "--horizontal-pod-autoscaler-use-rest-clients=true", "--horizontal-pod-autoscaler-sync-period=10s",
+            $"--tls-cert-file={tlsCert}", $"--tls-private-key-file={tlsKey}", "--use-service-account-credentials=true",
+            $"--authentication-kubeconfig={kcmKubeconfig}", $"--authorization-kubeconfig={kcmKubeconfig}", "--v=2"]);
+        Assert.Empty(options.Validate());
+        var host = new ControllerManagerHost(options, NullLoggerFactory.Instance, TimeProvider.System);
+        using var stop = new CancellationTokenSource();
+        var run = host.RunAsync(stop.Token);
+        var url = new Uri($"https://127.0.0.1:{port}");
+        // curl --cacert ca.pem --cert admin.pem --key admin-key.pem https://127.0.0.1:<port>/metrics
+        using var admin = CurlLikeClient(url, server.CaPath, Path.Combine(dir, "seed000-admin.pem"), Path.Combine(dir, "seed000-admin-key.pem"));
+        using var anonymous = CurlLikeClient(url, server.CaPath, null, null);
+
+        var metrics = await Eventually.GetAsync("/metrics with the admin certificate", async () =>
+        {
+            using var response = await admin.GetAsync("/metrics");
+            return response.StatusCode == HttpStatusCode.OK ? await response.Content.ReadAsStringAsync() : null;
+        });
+        Assert.Contains("kubernetes_build_info{", metrics);
+        var denied = await anonymous.GetAsync("/metrics");
+        Assert.Equal(HttpStatusCode.Forbidden, denied.StatusCode);
+        Assert.Contains(@"forbidden: User \""system:anonymous\"" cannot get path \""/metrics\""", await denied.Content.ReadAsStringAsync());
+
+        stop.Cancel();
+        Assert.Equal(ManagerExit.Stopped, await run);
+    }
+
+    // Like curl --cacert: the server's certificate must chain to the given CA and name the host.
+    private static HttpClient CurlLikeClient(Uri url, string caPath, string? certPath, string? keyPath)
+    {
+        var ca = X509Certificate2.CreateFromPem(File.ReadAllText(caPath));
+        var handler = new SocketsHttpHandler();
+        // curl checks no revocation either; the test CA publishes no CRL.
+        handler.SslOptions.CertificateChainPolicy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, CustomTrustStore = { ca }, RevocationMode = X509RevocationMode.NoCheck };
+        if (certPath != null)
+        {
+            using var pem = X509Certificate2.CreateFromPemFile(certPath, keyPath);
+            handler.SslOptions.ClientCertificates = [X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null)];
+        }
+        return new HttpClient(handler) { BaseAddress = url };
     }
 
     private static HttpClient ClientWithCertificate(string dir, Uri url, string? fileBase)

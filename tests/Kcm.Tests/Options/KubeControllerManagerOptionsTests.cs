@@ -240,7 +240,11 @@ public class KubeControllerManagerOptionsTests
         Assert.Contains("  -v, --v Level", usage);
         Assert.Contains("  -h, --help", usage);
         Assert.Contains("--version version[=true]", usage);
-        Assert.Contains("--concurrent_rc_syncs int32", usage);
+        Assert.Contains("--concurrent-rc-syncs int32", usage);
+        Assert.Contains("--secure-port int ", usage);
+        Assert.Contains("Leader-migration flags:", usage);
+        Assert.DoesNotContain("--enable-taint-manager", usage);
+        Assert.DoesNotContain("--pod-eviction-timeout", usage);
         Assert.DoesNotContain("--experimental-cluster-signing-duration", usage);
         Assert.DoesNotContain("--logtostderr", usage);
         Assert.DoesNotContain("--port ", usage);

@@ -87,7 +87,7 @@ public sealed class SecureServerTests : IAsyncLifetime
         using var anonymous = Client();
         Assert.Equal("[+]ping ok\n[+]leaderElection ok\nhealthz check passed\n", await anonymous.GetStringAsync("/healthz?verbose"));
         // Only the listed paths are open; a single check's subpath needs authorization, as upstream.
-        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/healthz/leaderElection")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await anonymous.GetAsync("/healthz/leaderElection")).StatusCode);
         using var admin = Client("admin", "system:masters");
         Assert.Equal("ok", await admin.GetStringAsync("/healthz/leaderElection"));
         Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync("/healthz/nope")).StatusCode);
@@ -104,9 +104,24 @@ public sealed class SecureServerTests : IAsyncLifetime
     }
 
     [Fact(Timeout = 30_000)]
-    public async Task Metrics_Anonymous_401()
+    public async Task Metrics_Anonymous_403ForSystemAnonymous()
     {
         using var client = Client();
+        var response = await client.GetAsync("/metrics");
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Contains(@"forbidden: User \""system:anonymous\"" cannot get path \""/metrics\""", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Metrics_CertificateOfUnknownAuthority_401()
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=stranger", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.2")], false));
+        using var selfSigned = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true, ClientCertificateOptions = ClientCertificateOption.Manual };
+        handler.ClientCertificates.Add(X509CertificateLoader.LoadPkcs12(selfSigned.Export(X509ContentType.Pkcs12), null));
+        using var client = new HttpClient(handler) { BaseAddress = new Uri($"https://127.0.0.1:{_server!.Port}") };
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/metrics")).StatusCode);
     }
 

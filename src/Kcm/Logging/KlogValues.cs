@@ -1,0 +1,153 @@
+using System.Collections;
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using Kcm.Api.Codecs;
+
+namespace Kcm.Logging;
+
+/// <summary>
+/// How klog's text format writes a structured message: `"msg" key="value" n=3 d="1.5s"`. Strings, durations
+/// and other Stringer-like values are quoted as Go's strconv.Quote does (a string with line breaks becomes
+/// klog's `key=<` block), numbers and booleans are bare, floats as Go prints them, slices as `[a b]`.
+/// </summary>
+public static partial class KlogValues
+{
+    /// <summary>One MEL log call as klog sees it: the message and its key/value pairs (empty when unstructured).</summary>
+    public sealed record Entry(string Message, IReadOnlyList<KeyValuePair<string, object?>> Values, bool Structured);
+
+    /// <summary>
+    /// Turns a message template into klog's shape. A template without placeholders is an unstructured line (as
+    /// klog.Info). One that quotes its placeholders ("Starting \"{Controller}\"") reads like Go's Infof("%q"), and
+    /// one ending in its only placeholder ("Version: {Version}") like Infof("Version: %s"): both stay unstructured text. Any other becomes a structured line: the template's words are the message and each
+    /// placeholder a key (lower camel case, as klog keys are), in order.
+    /// </summary>
+    public static Entry FromState<TState>(TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        if (state is not IReadOnlyList<KeyValuePair<string, object?>> pairs || pairs.Count == 0 || pairs[^1].Key != "{OriginalFormat}")
+            return Unstructured(formatter(state, exception), exception);
+        var template = pairs[^1].Value as string ?? "";
+        var values = new List<KeyValuePair<string, object?>>(pairs.Count);
+        for (var i = 0; i < pairs.Count - 1; i++) values.Add(new(LowerCamel(pairs[i].Key), pairs[i].Value));
+        if (values.Count == 0 || QuotedPlaceholder().IsMatch(template) || (values.Count == 1 && LabelledValue().IsMatch(template)))
+            return Unstructured(formatter(state, exception), exception);
+        if (exception != null) values.Insert(0, new("err", exception));
+        return new Entry(MessageOf(template), values, Structured: true);
+    }
+
+    /// <summary>An already formatted message: unstructured, or `"msg" err="..."` when it carries an exception.</summary>
+    public static Entry FromText(string message, Exception? exception) => Unstructured(message, exception);
+
+    private static Entry Unstructured(string message, Exception? exception)
+        => exception == null ? new Entry(message, [], false) : new Entry(message, [new("err", exception)], true);
+
+    /// <summary>The template with its placeholders taken out: "Synced {Count} pods in {Duration}" → "Synced pods in".</summary>
+    public static string MessageOf(string template)
+    {
+        var text = Placeholder().Replace(template, "");
+        text = Spaces().Replace(text, " ").Replace(" :", ":", StringComparison.Ordinal).Replace(" ,", ",", StringComparison.Ordinal)
+            .Replace("()", "", StringComparison.Ordinal).Replace("[]", "", StringComparison.Ordinal);
+        return text.Trim().TrimStart(':', ',', ';', '-', ' ').TrimEnd(':', ',', '=', ';', '-', ' ', '(').Trim();
+    }
+
+    /// <summary>Appends ` key=value` for each pair, as klog's KVListFormat.</summary>
+    public static void AppendPairs(StringBuilder sb, IReadOnlyList<KeyValuePair<string, object?>> values)
+    {
+        foreach (var (key, value) in values)
+        {
+            sb.Append(' ').Append(key).Append('=');
+            var (text, quote) = Render(value);
+            if (text.Contains('\n'))
+            {
+                // klog writes multi-line strings as an indented block: key=<\n\tline\n >
+                sb.Append("<\n");
+                foreach (var line in text.TrimEnd('\n').Split('\n')) sb.Append('\t').Append(line).Append('\n');
+                sb.Append(" >");
+            }
+            else
+            {
+                sb.Append(quote ? Quote(text) : text);
+            }
+        }
+    }
+
+    /// <summary>The value's text and whether klog quotes it (Stringers, strings and errors are quoted; plain values are not).</summary>
+    public static (string Text, bool Quote) Render(object? value) => value switch
+    {
+        null => ("<nil>", false),
+        string s => (s, true),
+        bool b => (b ? "true" : "false", false),
+        TimeSpan d => (GoDuration.Format(d), true),
+        double d => (GoFloat.Format(d), false),
+        float f => (GoFloat.Format(f), false),
+        decimal m => (m.ToString(CultureInfo.InvariantCulture), false),
+        sbyte or byte or short or ushort or int or uint or long or ulong => (Convert.ToString(value, CultureInfo.InvariantCulture)!, false),
+        Exception e => (e.Message, true),
+        DateTimeOffset t => (GoTime(t), true),
+        DateTime t => (GoTime(new DateTimeOffset(t.Kind == DateTimeKind.Unspecified ? DateTime.SpecifyKind(t, DateTimeKind.Utc) : t)), true),
+        Enum e => (e.ToString(), false),
+        IEnumerable items => ("[" + string.Join(' ', items.Cast<object?>().Select(i => Render(i).Text)) + "]", false),
+        IFormattable f => (f.ToString(null, CultureInfo.InvariantCulture), true),
+        _ => (value.ToString() ?? "", true),
+    };
+
+    /// <summary>Go's strconv.Quote: double quotes, backslash escapes for quotes, backslashes and control characters.</summary>
+    public static string Quote(string s)
+    {
+        var sb = new StringBuilder(s.Length + 2).Append('"');
+        foreach (var rune in s.EnumerateRunes())
+        {
+            switch (rune.Value)
+            {
+                case '"': sb.Append("\\\""); break;
+                case '\\': sb.Append("\\\\"); break;
+                case '\a': sb.Append("\\a"); break;
+                case '\b': sb.Append("\\b"); break;
+                case '\f': sb.Append("\\f"); break;
+                case '\n': sb.Append("\\n"); break;
+                case '\r': sb.Append("\\r"); break;
+                case '\t': sb.Append("\\t"); break;
+                case '\v': sb.Append("\\v"); break;
+                default:
+                    if (rune.Value < 0x20 || rune.Value == 0x7f) sb.Append(CultureInfo.InvariantCulture, $"\\x{rune.Value:x2}");
+                    else if (Rune.GetUnicodeCategory(rune) is UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.OtherNotAssigned)
+                        sb.Append(rune.Value > 0xffff ? $"\\U{rune.Value:x8}" : $"\\u{rune.Value:x4}");
+                    else sb.Append(rune.ToString());
+                    break;
+            }
+        }
+        return sb.Append('"').ToString();
+    }
+
+    // Go's time.Time String(): "2006-01-02 15:04:05.999999999 -0700 MST" (UTC shown as "+0000 UTC").
+    private static string GoTime(DateTimeOffset t)
+    {
+        var fraction = t.ToString("fffffff", CultureInfo.InvariantCulture).TrimEnd('0');
+        var zone = t.Offset == TimeSpan.Zero ? "+0000 UTC" : t.ToString("zzz", CultureInfo.InvariantCulture).Replace(":", "", StringComparison.Ordinal);
+        return t.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) + (fraction.Length > 0 ? "." + fraction : "") + " " + zone;
+    }
+
+    private static string LowerCamel(string key)
+    {
+        var name = key.TrimStart('@');
+        if (name.Length == 0 || char.IsLower(name[0])) return name;
+        var upper = 0;
+        while (upper < name.Length && char.IsUpper(name[upper])) upper++;
+        // "Pod" → "pod", "URL" → "url", "CIDRSet" → "cidrSet".
+        var cut = upper == 1 || upper == name.Length ? upper : upper - 1;
+        return name[..cut].ToLowerInvariant() + name[cut..];
+    }
+
+    [GeneratedRegex("[\"']\\{[^{}]+\\}[\"']")]
+    private static partial Regex QuotedPlaceholder();
+
+    [GeneratedRegex("[\"']?\\{[^{}]+\\}[\"']?")]
+    private static partial Regex Placeholder();
+
+    // "Version: {Version}" or "successfully acquired lease {Lock}" read as Go's Infof("... %s").
+    [GeneratedRegex("^[^{}]*\\{[^{}]+\\}[.!:]*$")]
+    private static partial Regex LabelledValue();
+
+    [GeneratedRegex("\\s+")]
+    private static partial Regex Spaces();
+}

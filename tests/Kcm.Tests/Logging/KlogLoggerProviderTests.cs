@@ -1,0 +1,99 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Kcm.Logging;
+using Microsoft.Extensions.Logging;
+
+namespace Kcm.Tests.Logging;
+
+public partial class KlogLoggerProviderTests
+{
+    private static (ILogger Logger, StringWriter Output) Create(LogLevel level = LogLevel.Trace, bool json = false)
+    {
+        var output = new StringWriter();
+        var provider = new KlogLoggerProvider(output, level, TimeProvider.System, json);
+        return (provider.CreateLogger("Kcm.Controllers.Test"), output);
+    }
+
+    [Fact]
+    public void Log_TemplateWithValues_IsStructuredWithKlogQuotingAndCallSite()
+    {
+        var (logger, output) = Create();
+
+        logger.LogInformation("Finished syncing {Kind} {Key} after {Duration}, {Count} pods, ratio {Ratio}",
+            "ReplicaSet", "ns/web \"a\"", TimeSpan.FromMilliseconds(676.8851), 3, 0.5);
+
+        var line = output.ToString();
+        Assert.Matches(Header(), line);
+        Assert.Contains(" KlogLoggerProviderTests.cs:", line);
+        Assert.EndsWith("] \"Finished syncing after, pods, ratio\" kind=\"ReplicaSet\" key=\"ns/web \\\"a\\\"\" duration=\"676.8851ms\" count=3 ratio=0.5\n", line);
+    }
+
+    [Theory]
+    [InlineData("Starting \"{Controller}\"", "Starting \"deployment\"")]
+    [InlineData("Version: {Controller}", "Version: deployment")]
+    [InlineData("successfully acquired lease {Controller}", "successfully acquired lease deployment")]
+    public void Log_PrintfLikeTemplate_StaysUnstructured(string template, string expected)
+    {
+        var (logger, output) = Create();
+#pragma warning disable CA2254 // the templates are the cases under test
+        logger.LogInformation(template, "deployment");
+#pragma warning restore CA2254
+        Assert.EndsWith("] " + expected + "\n", output.ToString());
+    }
+
+    [Fact]
+    public void Log_ErrorWithException_IsErrSeverityAndErrKey()
+    {
+        var (logger, output) = Create();
+
+        logger.LogError(new InvalidOperationException("boom\tnow"), "Sync {Key} failed", "ns/a");
+
+        var line = output.ToString();
+        Assert.StartsWith("E", line);
+        Assert.EndsWith("] \"Sync failed\" err=\"boom\\tnow\" key=\"ns/a\"\n", line);
+    }
+
+    [Fact]
+    public void Log_MultiLineValue_IsKlogBlock()
+    {
+        var (logger, output) = Create();
+
+        logger.LogInformation("Loaded {Name} from {Text}", "ca", "line one\nline two");
+
+        Assert.EndsWith("] \"Loaded from\" name=\"ca\" text=<\n\tline one\n\tline two\n >\n", output.ToString());
+    }
+
+    [Fact]
+    public void Log_Json_HasTsCallerMsgVAndValues()
+    {
+        var (logger, output) = Create(json: true);
+
+        logger.LogDebug("Synced {Pod} in {Duration}", "ns/p", TimeSpan.FromSeconds(1.5));
+        logger.LogInformation("Plain message");
+        logger.LogError(new InvalidOperationException("bad"), "command failed");
+
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
+        Assert.Equal(["ts", "caller", "msg", "v", "pod", "duration"], lines[0].Select(p => p.Key));
+        Assert.Matches("^Logging/KlogLoggerProviderTests.cs:[0-9]+$", (string)lines[0]["caller"]!);
+        Assert.Equal("Synced in", (string)lines[0]["msg"]!);
+        Assert.Equal(2, (int)lines[0]["v"]!);
+        Assert.Equal("1.5s", (string)lines[0]["duration"]!);
+        Assert.Equal("Plain message\n", (string)lines[1]["msg"]!);
+        Assert.Equal(0, (int)lines[1]["v"]!);
+        Assert.Equal(["ts", "caller", "msg", "err"], lines[2].Select(p => p.Key));
+        Assert.Equal("bad", (string)lines[2]["err"]!);
+    }
+
+    [Fact]
+    public void Log_BelowLevel_IsNotWritten()
+    {
+        var (logger, output) = Create(LogLevel.Debug);
+
+        logger.LogTrace("Controller {Controller} created pod {Pod}", "rs", "ns/p");
+
+        Assert.Equal("", output.ToString());
+    }
+
+    [GeneratedRegex(@"^I\d{4} \d\d:\d\d:\d\d\.\d{6} +\d+ [^ ]+\.cs:\d+\] ")]
+    private static partial Regex Header();
+}
