@@ -192,6 +192,13 @@ public sealed class Gauge(string name, string help, string[] labelNames) : Metri
         lock (Gate) return _values.GetValueOrDefault(key);
     }
 
+    /// <summary>Drops a series (e.g. an info-style series replaced by one with other label values).</summary>
+    public void Remove(params string[] labelValues)
+    {
+        var key = LabelKey(labelValues);
+        lock (Gate) _values.Remove(key);
+    }
+
     protected override void RenderSamples(StringBuilder sb)
     {
         foreach (var (key, value) in _values) sb.Append(Name).Append(Labels(key)).Append(' ').Append(Format(value)).Append('\n');
