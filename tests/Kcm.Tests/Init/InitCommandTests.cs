@@ -6,6 +6,7 @@ using Kcm.Init;
 namespace Kcm.Tests.Init;
 
 /// <summary>`init` in process: the files per master, idempotence, overrides, and one clear line for every bad input.</summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // file modes: init refuses group/other-readable keys
 public sealed class InitCommandTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "kcm-init-" + Guid.NewGuid().ToString("N")[..8]);
