@@ -85,7 +85,8 @@ public sealed class InitEndToEndTests(EmbeddedServerFixture server) : IClassFixt
             ["--kubeconfig", server.AdminKubeconfigPath, "--instances", $"https://127.0.0.1:{port}"], status, statusErrors));
         var report = status.ToString();
         Assert.Contains($"holder:       {holder}", report);
-        Assert.Contains("transitions:  0", report);
+        // A shared or reused cluster's lease has a history; only its presence is certain.
+        Assert.Matches(@"\n  transitions:  \d+\n", report);
         Assert.Matches($@"https://127\.0\.0\.1:{port} +ok +yes ", report);
         Assert.Matches(@"\n +ttlcontroller +\d+ +\d+\.\d +\d+ +\d+ +-\n", report);
 
