@@ -17,6 +17,8 @@ public static class Program
             "apiserver" => new ApiServerCommand(),
             "dev" => new DevCommand(),
             "simulate" => new SimulateCommand(),
+            "init" => new Kcm.Init.InitCommand(),
+            "status" => new Kcm.Status.StatusCommand(),
             _ => null,
         };
         if (command == null)
@@ -40,7 +42,7 @@ public static class Program
         }
     }
 
-    private static string TopLevelUsage() => """
+    internal static string TopLevelUsage() => """
         kube-controller-manager: a C# drop-in replacement for the Kubernetes controller manager.
 
         Usage:
@@ -48,6 +50,8 @@ public static class Program
           kube-controller-manager dev [--state-dir DIR]        run the embedded API server for development and print how to use kubectl with it
           kube-controller-manager apiserver --state-dir DIR    run only the embedded Kubernetes-compatible API server
           kube-controller-manager simulate --kubeconfig FILE   simulated nodes for any API server: bind pods, make them Running/Ready
+          kube-controller-manager init --masters IPS --apiserver URL   certificates, kubeconfig and systemd unit for each master
+          kube-controller-manager status --kubeconfig FILE     the leader, the lease and each instance's queues, from /metrics and /healthz
 
         Run 'kube-controller-manager <command> --help' for a command's flags.
         """;

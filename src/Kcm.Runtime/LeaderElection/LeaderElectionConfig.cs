@@ -44,7 +44,11 @@ public sealed record LeaderElectionConfig
     /// <summary>The election's name for metrics and health messages (kube-controller-manager uses the lock name).</summary>
     public string Name { get; init; } = "";
 
-    /// <summary>Beyond upstream: standbys also watch the lock object and try at once when they see it released or deleted.</summary>
+    /// <summary>
+    /// Beyond upstream: standbys also watch the lock object. Each change they see starts the lease on their clock at
+    /// once (so a crashed holder is replaced right at leaseDuration after its last renewal), and a release or deletion
+    /// makes them try at once. The record written stays upstream's.
+    /// </summary>
     public bool WatchForRelease { get; init; } = true;
 
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;

@@ -44,6 +44,18 @@ public sealed class LeaderElector
         }
     }
 
+    /// <summary>The record last observed and when (this clock) it was first seen: the lease runs from that moment.</summary>
+    public (LeaderElectionRecord Record, DateTimeOffset ObservedAt) Observation
+    {
+        get
+        {
+            lock (_observedGate)
+            {
+                return (_observedRecord, _observedTime);
+            }
+        }
+    }
+
     /// <summary>Whether the record last observed names this candidate.</summary>
     public bool IsLeader
     {
@@ -311,10 +323,18 @@ public sealed class LeaderElector
             return true;
         }
 
-        // 3. A change of the record, however small, restarts the lease on this candidate's clock.
+        // 3. A change of the record, however small, restarts the lease on this candidate's clock, unless the watch
+        // already saw this very record: then the lease runs from that earlier sighting.
         if (current.Raw != ObservedRaw())
         {
-            SetObservedRecord(current.Record, current.Raw);
+            if (current.Record == GetObservedRecord())
+            {
+                SetObservedRaw(current.Raw);
+            }
+            else
+            {
+                SetObservedRecord(current.Record, current.Raw);
+            }
         }
         var record = current.Record;
         if (record.HolderIdentity.Length > 0 && IsLeaseValid(now) && !IsLeader)
@@ -404,7 +424,13 @@ public sealed class LeaderElector
         }
     }
 
-    /// <summary>Wakes early when the lock is released or deleted, so failover after a graceful stop does not wait for polling.</summary>
+    /// <summary>
+    /// Follows the lock while standing by. Every record the watch delivers counts as observed the moment it arrives, so
+    /// the lease of a holder that dies runs out on this clock leaseDuration after its last renewal reached the server,
+    /// not after the poll that happened to read it (up to RetryPeriod × 2.2 later); the retry wait is cut to that expiry.
+    /// A release or deletion wakes the loop at once. Still safe: a watch event never precedes the write it reports, so
+    /// expiry is never judged earlier than upstream's poll would judge it from the same write.
+    /// </summary>
     private async Task WatchForReleaseAsync(CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
@@ -416,6 +442,10 @@ public sealed class LeaderElector
                     if (record is null || record.HolderIdentity.Length == 0)
                     {
                         Wake();
+                    }
+                    else
+                    {
+                        ObserveWatched(record);
                     }
                 }
             }
@@ -524,6 +554,30 @@ public sealed class LeaderElector
             _observedRecord = record;
             _observedRaw = raw;
             _observedTime = _time.GetUtcNow();
+        }
+    }
+
+    /// <summary>A record seen on the watch; the raw form stays unknown until the next read (which then matches by value).</summary>
+    private void ObserveWatched(LeaderElectionRecord record)
+    {
+        lock (_observedGate)
+        {
+            // Once this candidate's own write is observed it is done standing by; a late event must not undo that.
+            if (record == _observedRecord || _observedRecord.HolderIdentity == _lock.Identity)
+            {
+                return;
+            }
+            _observedRecord = record;
+            _observedRaw = null;
+            _observedTime = _time.GetUtcNow();
+        }
+    }
+
+    private void SetObservedRaw(string? raw)
+    {
+        lock (_observedGate)
+        {
+            _observedRaw = raw;
         }
     }
 

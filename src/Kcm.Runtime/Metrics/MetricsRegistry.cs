@@ -211,6 +211,12 @@ public sealed class Gauge(string name, string help, string[] labelNames) : Metri
     }
 
     protected override bool HasSamples => _values.Count > 0;
+    /// <summary>Drops a series (e.g. an info-style series replaced by one with other label values).</summary>
+    public void Remove(params string[] labelValues)
+    {
+        var key = LabelKey(labelValues);
+        lock (Gate) _values.Remove(key);
+    }
 
     protected override void RenderSamples(StringBuilder sb)
     {

@@ -15,6 +15,7 @@ public sealed class WorkQueueMetricsProvider : IWorkQueueMetricsProvider
     private readonly Gauge _unfinished;
     private readonly Gauge _longestRunning;
     private readonly Counter _retries;
+    private readonly Gauge _lastSyncError;
 
     public WorkQueueMetricsProvider(MetricsRegistry registry)
     {
@@ -25,6 +26,9 @@ public sealed class WorkQueueMetricsProvider : IWorkQueueMetricsProvider
         _unfinished = registry.Gauge("workqueue_unfinished_work_seconds", "[ALPHA] Seconds of work in progress not yet observed by work_duration; large values suggest stuck workers.", "name");
         _longestRunning = registry.Gauge("workqueue_longest_running_processor_seconds", "[ALPHA] Seconds the longest-running worker of the queue has been busy.", "name");
         _retries = registry.Counter("workqueue_retries_total", "[ALPHA] Rate-limited re-adds of items to the work queue.", "name");
+        // Beyond upstream, read by `kube-controller-manager status`: one series per queue, replaced at each new error.
+        _lastSyncError = registry.Gauge("kcm_controller_last_sync_error_timestamp_seconds",
+            "When a sync of the queue's items last failed (Unix seconds); the error label holds the item and message (first 200 characters).", "name", "error");
     }
 
     public IGaugeMetric NewDepthMetric(string name) => new GaugeSeries(_depth, name);
@@ -40,6 +44,25 @@ public sealed class WorkQueueMetricsProvider : IWorkQueueMetricsProvider
     public ISettableGaugeMetric NewLongestRunningProcessorSecondsMetric(string name) => new GaugeSeries(_longestRunning, name);
 
     public ICounterMetric NewRetriesMetric(string name) => new CounterSeries(_retries, name);
+
+    public ISyncErrorMetric NewLastSyncErrorMetric(string name) => new SyncErrorSeries(_lastSyncError, name);
+
+    private sealed class SyncErrorSeries(Gauge gauge, string name) : ISyncErrorMetric
+    {
+        private readonly Lock _gate = new();
+        private string? _current;
+
+        public void Set(string error, DateTimeOffset at)
+        {
+            var text = error.Length > 200 ? error[..200] : error;
+            lock (_gate)
+            {
+                if (_current is not null && _current != text) gauge.Remove(name, _current);
+                _current = text;
+                gauge.Set(at.ToUnixTimeMilliseconds() / 1000.0, name, text);
+            }
+        }
+    }
 
     private sealed class GaugeSeries : IGaugeMetric, ISettableGaugeMetric
     {

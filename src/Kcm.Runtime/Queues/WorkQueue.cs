@@ -14,6 +14,7 @@ public class WorkQueue<T> : IDisposable
     private readonly HashSet<T> _processing = [];
     private readonly LinkedList<TaskCompletionSource<(T, bool)>> _waiters = new();
     private readonly QueueMetrics<T> _metrics;
+    private readonly ISyncErrorMetric _lastSyncError;
     private readonly ITimer? _unfinishedWorkTimer;
     private TaskCompletionSource? _drained;
     private bool _shuttingDown;
@@ -22,6 +23,7 @@ public class WorkQueue<T> : IDisposable
     {
         Options = options ?? new WorkQueueOptions();
         _metrics = new QueueMetrics<T>(Options.Name, Options.MetricsProvider, Options.TimeProvider);
+        _lastSyncError = Options.MetricsProvider.NewLastSyncErrorMetric(Options.Name);
         if (Options.MetricsProvider is not NoopWorkQueueMetricsProvider)
         {
             _unfinishedWorkTimer = Options.TimeProvider.CreateTimer(
@@ -30,6 +32,9 @@ public class WorkQueue<T> : IDisposable
     }
 
     protected WorkQueueOptions Options { get; }
+
+    /// <summary>Records the error a sync of one of this queue's items failed with (exported when metrics are on).</summary>
+    public void ReportSyncError(string error) => _lastSyncError.Set(error, Options.TimeProvider.GetUtcNow());
 
     /// <summary>Items waiting (not counting those being processed).</summary>
     public int Count

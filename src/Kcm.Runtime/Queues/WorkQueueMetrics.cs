@@ -22,6 +22,12 @@ public interface IHistogramMetric
     void Observe(double value);
 }
 
+/// <summary>Beyond client-go: the last error a worker's sync of one of the queue's items failed with.</summary>
+public interface ISyncErrorMetric
+{
+    void Set(string error, DateTimeOffset at);
+}
+
 /// <summary>
 /// client-go's workqueue MetricsProvider: one metric object per queue name. A Prometheus implementation exposes
 /// workqueue_depth, workqueue_adds_total, workqueue_queue_duration_seconds, workqueue_work_duration_seconds,
@@ -46,6 +52,22 @@ public interface IWorkQueueMetricsProvider
     ISettableGaugeMetric NewLongestRunningProcessorSecondsMetric(string name);
 
     ICounterMetric NewRetriesMetric(string name);
+
+    /// <summary>Beyond client-go (for `kube-controller-manager status`); providers without it record nothing.</summary>
+    ISyncErrorMetric NewLastSyncErrorMetric(string name) => NoopSyncErrorMetric.Instance;
+}
+
+public sealed class NoopSyncErrorMetric : ISyncErrorMetric
+{
+    public static readonly NoopSyncErrorMetric Instance = new();
+
+    private NoopSyncErrorMetric()
+    {
+    }
+
+    public void Set(string error, DateTimeOffset at)
+    {
+    }
 }
 
 public sealed class NoopWorkQueueMetricsProvider : IWorkQueueMetricsProvider

@@ -19,6 +19,8 @@ public sealed class ControllerManagerCommand(ProcessGuard? guard = null) : IComm
         if (options.HelpRequested)
         {
             await stdout.WriteAsync(KubeControllerManagerOptions.Usage());
+            // Beyond upstream, after its flags so upstream's part of the text stays as it is.
+            await stdout.WriteAsync("\n" + Program.TopLevelUsage() + "\n");
             return 0;
         }
         if (options.VersionRequested.Length > 0)
