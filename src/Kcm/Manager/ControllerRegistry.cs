@@ -14,6 +14,7 @@ using Kcm.Controllers.GarbageCollector;
 using Kcm.Controllers.Jobs;
 using Kcm.Controllers.Namespaces;
 using Kcm.Controllers.NodeIpam;
+using Kcm.Controllers.PodAutoscaling;
 using Kcm.Controllers.PodGc;
 using Kcm.Controllers.PvcProtection;
 using Kcm.Controllers.PvProtection;
@@ -74,7 +75,15 @@ public static class ControllerRegistry
         Bind(JobDescriptor.Value, o => new() { Workers = o.JobController.ConcurrentJobSyncs }),
         Bind(DeploymentDescriptor.Value, o => new() { Workers = o.DeploymentController.ConcurrentDeploymentSyncs }),
         Bind(ReplicaSetDescriptors.ReplicaSet, o => ReplicaSetOptions(o, o.ReplicaSetController.ConcurrentReplicaSetSyncs)),
-        NotImplemented("horizontalpodautoscaling"),
+        Bind(HorizontalPodAutoscalerDescriptor.Value, o => new()
+        {
+            Workers = o.HpaController.ConcurrentHorizontalPodAutoscalerSyncs,
+            SyncPeriod = o.HpaController.SyncPeriod,
+            DownscaleStabilizationWindow = o.HpaController.DownscaleStabilizationWindow,
+            Tolerance = o.HpaController.Tolerance,
+            CpuInitializationPeriod = o.HpaController.CpuInitializationPeriod,
+            InitialReadinessDelay = o.HpaController.InitialReadinessDelay,
+        }),
         Bind(DisruptionDescriptor.Value, _ => NoSettings.Value),
         NotImplemented("statefulset"),
         Bind(CronJobDescriptor.Value, o => new() { Workers = o.CronJobController.ConcurrentCronJobSyncs, TimeZoneEnabled = o.FeatureGates.Enabled("CronJobTimeZone") }),
