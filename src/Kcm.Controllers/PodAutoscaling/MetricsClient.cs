@@ -52,7 +52,7 @@ public sealed class RestMetricsClient(KubeApiClient client, IResourceMapper mapp
         }
         catch (Exception e) when (IsApiFailure(e))
         {
-            throw new MetricsUnavailableException($"unable to fetch metrics from resource metrics API: {e.Message}", e);
+            throw new MetricsUnavailableException($"unable to fetch metrics from resource metrics API: {Describe(e, "pods.metrics.k8s.io")}", e);
         }
         var items = (list["items"] as JsonArray ?? []).OfType<JsonObject>().ToList();
         if (items.Count == 0)
@@ -75,7 +75,7 @@ public sealed class RestMetricsClient(KubeApiClient client, IResourceMapper mapp
         }
         catch (Exception e) when (IsApiFailure(e))
         {
-            throw new MetricsUnavailableException($"unable to fetch metrics from custom metrics API: {e.Message}", e);
+            throw new MetricsUnavailableException($"unable to fetch metrics from custom metrics API: {await CustomMetricsFailureAsync(e, cancellationToken).ConfigureAwait(false)}", e);
         }
         var items = (list["items"] as JsonArray ?? []).OfType<JsonObject>().ToList();
         if (items.Count == 0)
@@ -124,7 +124,7 @@ public sealed class RestMetricsClient(KubeApiClient client, IResourceMapper mapp
         }
         catch (NoKindMatchException e)
         {
-            throw new MetricsUnavailableException($"unable to fetch metrics from custom metrics API: unable to map kind {kind}.{group} to resource: {e.Message}", e);
+            throw new MetricsUnavailableException($"unable to fetch metrics from custom metrics API: unable to map kind {(group.Length == 0 ? kind : $"{kind}.{group}")} to resource: {e.Message}", e);
         }
         JsonObject list;
         try
@@ -133,7 +133,7 @@ public sealed class RestMetricsClient(KubeApiClient client, IResourceMapper mapp
         }
         catch (Exception e) when (IsApiFailure(e))
         {
-            throw new MetricsUnavailableException($"unable to fetch metrics from custom metrics API: {e.Message}", e);
+            throw new MetricsUnavailableException($"unable to fetch metrics from custom metrics API: {await CustomMetricsFailureAsync(e, cancellationToken).ConfigureAwait(false)}", e);
         }
         var items = (list["items"] as JsonArray ?? []).OfType<JsonObject>().ToList();
         if (items.Count != 1)
@@ -155,7 +155,7 @@ public sealed class RestMetricsClient(KubeApiClient client, IResourceMapper mapp
         }
         catch (Exception e) when (IsApiFailure(e))
         {
-            throw new MetricsUnavailableException($"unable to fetch metrics from external metrics API: {e.Message}", e);
+            throw new MetricsUnavailableException($"unable to fetch metrics from external metrics API: {Describe(e, $"{metricName}.external.metrics.k8s.io")}", e);
         }
         var items = (list["items"] as JsonArray ?? []).OfType<JsonObject>().ToList();
         if (items.Count == 0)
@@ -214,6 +214,43 @@ public sealed class RestMetricsClient(KubeApiClient client, IResourceMapper mapp
     {
         var bytes = await client.Rest.SendAsync(HttpMethod.Get, path, null, null, cancellationToken).ConfigureAwait(false);
         return JsonNode.Parse(bytes) as JsonObject ?? throw new KubeProtocolException($"GET {path}: the response is not a JSON object");
+    }
+
+    /// <summary>
+    /// Upstream asks discovery for the custom metrics API's version first, so an unregistered API reads as such;
+    /// here the request is made and discovery consulted only when it was not found.
+    /// </summary>
+    private async Task<string> CustomMetricsFailureAsync(Exception e, CancellationToken cancellationToken)
+    {
+        if (e is NotFoundException)
+        {
+            try
+            {
+                var groups = await client.Discovery.GetApiGroupsAsync(cancellationToken).ConfigureAwait(false);
+                if (!(groups.Groups ?? []).Any(g => g.Name == "custom.metrics.k8s.io"))
+                {
+                    return "no custom metrics API (custom.metrics.k8s.io) registered";
+                }
+            }
+            catch (Exception discovery) when (IsApiFailure(discovery))
+            {
+                return discovery.Message;
+            }
+        }
+        return Describe(e, "");
+    }
+
+    /// <summary>client-go's message for an answer that is not a Status: the generic text for the code and "(get &lt;resource&gt;)".</summary>
+    private static string Describe(Exception e, string qualifiedResource)
+    {
+        foreach (var generic in (string[])["the server could not find the requested resource", "the server is currently unable to handle the request"])
+        {
+            if (e is KubeApiException && e.Message.StartsWith(generic + " (", StringComparison.Ordinal) && qualifiedResource.Length > 0)
+            {
+                return $"{generic} (get {qualifiedResource})";
+            }
+        }
+        return e.Message;
     }
 
     private static bool IsApiFailure(Exception e) => e is KubeApiException or KubeProtocolException or HttpRequestException or System.Text.Json.JsonException;
