@@ -82,6 +82,9 @@ public sealed class NodeSimulator : IAsyncDisposable
         }
     }
 
+    /// <summary>The metrics.k8s.io server, when <see cref="SimulatorOptions.Metrics"/> asked for one.</summary>
+    public Metrics.MetricsServer? MetricsServer => _metrics;
+
     /// <summary>A client for the simulator from a kubeconfig: unthrottled, with the simulator's user agent.</summary>
     public static KubeApiClient CreateClient(string kubeconfigPath)
         => new(KubeconfigLoader.BuildConfigFromFlags(null, kubeconfigPath) with { Qps = -1, UserAgent = UserAgent });
