@@ -107,7 +107,9 @@ public sealed class HorizontalPodAutoscalerIntegrationTests(HpaFixture fixture) 
         var lowered = DateTimeOffset.UtcNow;
         foreach (var pod in pods) await SetCpuUsageAsync(pod, null);
         await Eventually.TrueAsync("the deployment scaled back to 2", async () => (await DeploymentAsync("web")).Spec?.Replicas == 2, Wait);
-        var scaledDown = await HpaAsync("web");
+        // The scale is written before the HPA's status: wait for the status of that rescale.
+        var scaledDown = await Eventually.GetAsync("the HPA status of the scale-down", async () =>
+            await HpaAsync("web") is { Status: { DesiredReplicas: 2, LastScaleTime: { } at } } h && at > scaledUp.Status.LastScaleTime ? h : null, Wait);
         // lastScaleTime has whole seconds: the 3 s window shows as at least 2.
         Assert.True(scaledDown.Status!.LastScaleTime!.Value - lowered >= TimeSpan.FromSeconds(2),
             $"scaled down at {scaledDown.Status.LastScaleTime:O}, usage lowered at {lowered:O}: the stabilization window was not honoured");
