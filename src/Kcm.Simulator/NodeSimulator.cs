@@ -43,6 +43,7 @@ public sealed class NodeSimulator : IAsyncDisposable
     private readonly ControllerWorkers<ObjectKey> _kubeletWorkers;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _running = [];
+    private Metrics.MetricsServer? _metrics;
 
     private NodeSimulator(KubeApiClient client, bool ownsClient, SimulatorOptions options, ILoggerFactory loggers)
     {
@@ -82,6 +83,9 @@ public sealed class NodeSimulator : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>The metrics.k8s.io server, when <see cref="SimulatorOptions.Metrics"/> asked for one.</summary>
+    public Metrics.MetricsServer? MetricsServer => _metrics;
 
     /// <summary>A client for the simulator from a kubeconfig: unthrottled, with the simulator's user agent.</summary>
     public static KubeApiClient CreateClient(string kubeconfigPath)
@@ -135,6 +139,7 @@ public sealed class NodeSimulator : IAsyncDisposable
         }
         _running.Add(_schedulerWorkers.RunAsync(4, stop));
         _running.Add(_kubeletWorkers.RunAsync(_options.KubeletWorkers, stop));
+        if (_options.Metrics is { } metrics) _metrics = await Metrics.MetricsServer.StartAsync(_client, _podInformer.Cache, () => NodeNames, metrics, _options.TimeProvider, _logger, ct).ConfigureAwait(false);
         _logger.LogInformation("Simulating {Count} node(s) {First}..{Last}, pods Ready after {Delay}s", _options.NodeCount,
             _options.NodeName(0), _options.NodeName(_options.NodeCount - 1), _options.PodReadyDelay.TotalSeconds);
     }
@@ -232,6 +237,7 @@ public sealed class NodeSimulator : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (_stop.IsCancellationRequested) return;
+        if (_metrics is not null) await _metrics.DisposeAsync().ConfigureAwait(false);
         await _stop.CancelAsync().ConfigureAwait(false);
         List<SimulatedNode> nodes;
         lock (_nodesGate)

@@ -72,6 +72,9 @@ public sealed record SimulatorOptions
 
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
+    /// <summary>Also serve metrics.k8s.io for the simulated pods and nodes (null: no metrics server).</summary>
+    public Metrics.MetricsServerOptions? Metrics { get; init; }
+
     public TimeSpan LeaseRenewInterval => NodeLeaseDuration / 4;
 
     public string NodeName(int index) => NodeNamePrefix + index;

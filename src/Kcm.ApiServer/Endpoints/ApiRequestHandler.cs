@@ -20,7 +20,8 @@ public sealed class ApiRequestHandler(
     Func<HttpContext, string> serverAddress,
     ILogger logger,
     AuthApis.AuthApiHandler? authApis = null,
-    ComponentStatusEndpoint? componentStatuses = null)
+    ComponentStatusEndpoint? componentStatuses = null,
+    AggregatedApiProxy? aggregatedApis = null)
 {
     /// <summary>Upstream's limit for request bodies (3 MiB).</summary>
     public const long MaxRequestBodyBytes = 3 * 1024 * 1024;
@@ -54,6 +55,7 @@ public sealed class ApiRequestHandler(
         var segments = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
         var method = ctx.Request.Method;
 
+        if (aggregatedApis is not null && await aggregatedApis.TryHandleAsync(ctx, segments, user, body)) return;
         if (await TryServeNonResourceAsync(ctx, segments, method, user)) return;
 
         var req = ResourceRequest.Parse(segments) ?? throw ApiException.PathNotFound();

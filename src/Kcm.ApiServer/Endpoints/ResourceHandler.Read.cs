@@ -12,13 +12,13 @@ public sealed partial class ResourceHandler
 {
     private async Task GetAsync(HttpContext ctx, ResourceRequest req, ResponseConversion conversion)
     {
-        var current = registry.Get(req);
-        var strategy = registry.StrategyFor(req.Entry);
         if (req.Subresource == "scale")
         {
-            await ResponseWriter.WriteJsonAsync(ctx, 200, Encode(GenericStore.ScaleOf(ObjectEncoder.Parse(current), strategy)));
+            await ResponseWriter.WriteJsonAsync(ctx, 200, Encode(registry.GetScale(req)));
             return;
         }
+        var current = registry.Get(req);
+        var strategy = registry.StrategyFor(req.Entry);
         if (req.Subresource is not "" and not "status" && !(req.Subresource == "approval" && CertificateSigningRequestStrategy.Handles(strategy)))
         {
             throw ApiException.MethodNotAllowed();

@@ -129,7 +129,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             var advertised = "";
             var componentStatuses = new ComponentStatusEndpoint(options.ComponentStatusProbes);
             var handler = new ApiRequestHandler(authentication.RequestAuthenticator, authorizer, discovery, resources,
-                _ => advertised, logger, authApis, componentStatuses);
+                _ => advertised, logger, authApis, componentStatuses, new AggregatedApiProxy(store, authorizer, discovery));
             var requestLog = new RequestLog();
             app.Use(requestLog.InvokeAsync);
             app.Run(handler.HandleAsync);

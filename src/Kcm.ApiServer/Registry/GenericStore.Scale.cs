@@ -9,7 +9,10 @@ namespace Kcm.ApiServer.Registry;
 /// <summary>The scale subresource (autoscaling/v1 Scale) of kinds with spec.replicas, as upstream's ScaleREST.</summary>
 public sealed partial class GenericStore
 {
-    public JsonObject GetScale(ResourceRequest req) => ScaleOf(ObjectEncoder.Parse(Get(req)), _strategies[req.Entry]);
+    /// <summary>As upstream's ScaleREST, a missing object is reported as "&lt;resource&gt;/scale" (deployments/scale.apps "x" not found).</summary>
+    public JsonObject GetScale(ResourceRequest req)
+        => ScaleOf(ObjectEncoder.Parse(StorageFor(req).Get(StoredObject.MakeKey(req.Namespace, req.Name))
+            ?? throw ApiException.NotFound(req.Group, req.Resource + "/scale", req.Name)), _strategies[req.Entry]);
 
     /// <summary>Writes the replicas of the Scale that <paramref name="newScale"/> gives from the stored object; returns the new Scale.</summary>
     public JsonObject UpdateScale(ResourceRequest req, Func<StoredObject, JsonObject> newScale, UserInfo user)

@@ -81,6 +81,10 @@ public sealed class SimulateCommand : ICommand
         var leaseSeconds = flags.Int("node-lease-duration-seconds", (int)defaults.NodeLeaseDuration.TotalSeconds, "Duration of each node's Lease (kubelet's flag); it is renewed every quarter of it.");
         var updateFrequency = flags.Duration("node-status-update-frequency", defaults.NodeStatusUpdateFrequency, "How often each node's status is computed and posted if it changed.");
         var reportFrequency = flags.Duration("node-status-report-frequency", defaults.NodeStatusReportFrequency, "How often an unchanged node status is posted anyway.");
+        var metricsAddress = flags.String("metrics-bind-address", "", "Serve metrics.k8s.io (pod and node metrics) over HTTPS on this address, registered as APIService v1beta1.metrics.k8s.io; \"auto\" picks this machine's first non-loopback IPv4 address. Empty: no metrics API.");
+        var metricsPort = flags.Int("metrics-port", 0, "Port of the metrics API (0: a free one).");
+        var metricsCpu = flags.String("metrics-default-cpu", "10m", "CPU usage reported for a pod without the simulator.kcm.dev/cpu-usage annotation.");
+        var metricsMemory = flags.String("metrics-default-memory", "16Mi", "Memory usage reported for a pod without the simulator.kcm.dev/memory-usage annotation.");
         return nodes => new SimulatorOptions
         {
             NodeCount = nodes,
@@ -94,6 +98,35 @@ public sealed class SimulateCommand : ICommand
             NodeLeaseDuration = TimeSpan.FromSeconds(leaseSeconds()),
             NodeStatusUpdateFrequency = updateFrequency(),
             NodeStatusReportFrequency = reportFrequency(),
+            Metrics = MetricsOptions(metricsAddress(), metricsPort(), metricsCpu(), metricsMemory()),
+        };
+    }
+
+    private static Kcm.Simulator.Metrics.MetricsServerOptions? MetricsOptions(string address, int port, string cpu, string memory)
+    {
+        if (address.Length == 0) return null;
+        System.Net.IPAddress bind;
+        if (address == "auto")
+        {
+            try
+            {
+                bind = Kcm.Simulator.Metrics.MetricsServerOptions.DefaultBindAddress();
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new FlagException($"--metrics-bind-address: {e.Message}");
+            }
+        }
+        else if (!System.Net.IPAddress.TryParse(address, out bind!))
+        {
+            throw new FlagException($"--metrics-bind-address: invalid IP address \"{address}\"");
+        }
+        return new Kcm.Simulator.Metrics.MetricsServerOptions
+        {
+            BindAddress = bind,
+            Port = port,
+            DefaultCpu = ParseQuantity("metrics-default-cpu", cpu),
+            DefaultMemory = ParseQuantity("metrics-default-memory", memory),
         };
     }
 

@@ -18,6 +18,7 @@ using Kcm.Controllers.Namespaces;
 using Kcm.Controllers.NodeIpam;
 using Kcm.Controllers.NodeLifecycle;
 using Kcm.Controllers.PersistentVolumes;
+using Kcm.Controllers.PodAutoscaling;
 using Kcm.Controllers.PodGc;
 using Kcm.Controllers.PvcProtection;
 using Kcm.Controllers.PvProtection;
@@ -81,7 +82,15 @@ public static class ControllerRegistry
         Bind(JobDescriptor.Value, o => new() { Workers = o.JobController.ConcurrentJobSyncs }),
         Bind(DeploymentDescriptor.Value, o => new() { Workers = o.DeploymentController.ConcurrentDeploymentSyncs }),
         Bind(ReplicaSetDescriptors.ReplicaSet, o => ReplicaSetOptions(o, o.ReplicaSetController.ConcurrentReplicaSetSyncs)),
-        NotImplemented("horizontalpodautoscaling"),
+        Bind(HorizontalPodAutoscalerDescriptor.Value, o => new()
+        {
+            Workers = o.HpaController.ConcurrentHorizontalPodAutoscalerSyncs,
+            SyncPeriod = o.HpaController.SyncPeriod,
+            DownscaleStabilizationWindow = o.HpaController.DownscaleStabilizationWindow,
+            Tolerance = o.HpaController.Tolerance,
+            CpuInitializationPeriod = o.HpaController.CpuInitializationPeriod,
+            InitialReadinessDelay = o.HpaController.InitialReadinessDelay,
+        }),
         Bind(DisruptionDescriptor.Value, _ => NoSettings.Value),
         Bind(StatefulSetDescriptor.Value, o => new()
         {

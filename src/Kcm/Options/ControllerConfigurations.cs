@@ -223,6 +223,7 @@ public sealed class GarbageCollectorControllerConfiguration
 
 public sealed class HPAControllerConfiguration
 {
+    public int ConcurrentHorizontalPodAutoscalerSyncs { get; set; } = 5;
     public TimeSpan SyncPeriod { get; set; } = TimeSpan.FromSeconds(15);
     public TimeSpan DownscaleStabilizationWindow { get; set; } = TimeSpan.FromMinutes(5);
     public double Tolerance { get; set; } = 0.1;
@@ -231,6 +232,7 @@ public sealed class HPAControllerConfiguration
 
     public void AddFlags(FlagSet fs)
     {
+        fs.Int32Var("concurrent-horizontal-pod-autoscaler-syncs", ConcurrentHorizontalPodAutoscalerSyncs, "Horizontal pod autoscalers synced at once. More = more responsive autoscaling, more CPU and network load.", v => ConcurrentHorizontalPodAutoscalerSyncs = v);
         fs.DurationVar("horizontal-pod-autoscaler-cpu-initialization-period", CpuInitializationPeriod, "How long after a pod starts its CPU samples may be skipped.", v => CpuInitializationPeriod = v);
         fs.DurationVar("horizontal-pod-autoscaler-downscale-stabilization", DownscaleStabilizationWindow, "Look-back window: the autoscaler never scales below the highest recommendation made within it.", v => DownscaleStabilizationWindow = v);
         fs.DurationVar("horizontal-pod-autoscaler-initial-readiness-delay", InitialReadinessDelay, "How long after a pod starts readiness changes count as its initial readiness.", v => InitialReadinessDelay = v);
@@ -242,6 +244,11 @@ public sealed class HPAControllerConfiguration
         fs.MarkDeprecated("horizontal-pod-autoscaler-upscale-delay", "This flag is currently no-op and will be deleted.");
         fs.DurationVar("horizontal-pod-autoscaler-downscale-delay", TimeSpan.FromMinutes(5), "Has no effect.", _ => { });
         fs.MarkDeprecated("horizontal-pod-autoscaler-downscale-delay", "This flag is currently no-op and will be deleted.");
+    }
+
+    public IEnumerable<string> Validate()
+    {
+        if (ConcurrentHorizontalPodAutoscalerSyncs < 1) yield return $"concurrent-horizontal-pod-autoscaler-syncs must be greater than 0, but got {ConcurrentHorizontalPodAutoscalerSyncs}";
     }
 }
 

@@ -107,6 +107,7 @@ public sealed class KubeControllerManagerOptions
         errors.AddRange(EndpointSliceController.Validate());
         errors.AddRange(EndpointSliceMirroringController.Validate());
         errors.AddRange(EphemeralVolumeController.Validate());
+        errors.AddRange(HpaController.Validate());
         errors.AddRange(NodeIpamController.Validate(KubeCloudShared));
         errors.AddRange(PersistentVolumeBinderController.Validate());
         errors.AddRange(Metrics.Validate());
