@@ -7,7 +7,7 @@ namespace Kcm.Controllers;
 /// names, which never change; later versions' renamed names live on as aliases), whether `*` turns it on, and the
 /// ServiceAccount whose credentials it uses with --use-service-account-credentials.
 /// </summary>
-/// <param name="ClientName">Its ServiceAccount (e.g. "deployment-controller"); null for a name not implemented yet.</param>
+/// <param name="ClientName">Its ServiceAccount (e.g. "deployment-controller").</param>
 public record ControllerDescriptor(string Name, string? ClientName = null)
 {
     /// <summary>Other names for the same controller. v1.26 registers none (the "-controller" names came in v1.28).</summary>

@@ -38,16 +38,12 @@ namespace Kcm.Manager;
 /// <summary>Builds a controller from the shared context and the flags; null when it decides not to run.</summary>
 public delegate RunController? ControllerInitializer(ControllerContext context, KubeControllerManagerOptions options);
 
-/// <summary>One entry of the registry: a controller's descriptor and, when this build implements it, how to start it.</summary>
-public sealed record RegisteredController(ControllerDescriptor Descriptor, ControllerInitializer? Initialize)
-{
-    public bool IsImplemented => Initialize is not null;
-}
+/// <summary>One entry of the registry: a controller's descriptor and how to start it.</summary>
+public sealed record RegisteredController(ControllerDescriptor Descriptor, ControllerInitializer Initialize);
 
 /// <summary>
 /// Every controller v1.26's NewControllerInitializers registers with default feature gates, in its order, one line
-/// each: an implemented one binds its descriptor (declared in its own folder) to the values of its flag group; the
-/// others are names only, reported at start as not implemented yet. (storage-version-gc needs the alpha
+/// each binds its descriptor (declared in its own folder) to the values of its flag group. (storage-version-gc needs the alpha
 /// StorageVersionAPI gate and resource-claim-controller the alpha DynamicResourceAllocation gate, so neither is
 /// known by default.)
 /// </summary>
@@ -163,7 +159,6 @@ public static class ControllerRegistry
     private static RegisteredController Bind<TSettings>(ControllerDescriptor<TSettings> descriptor, Func<KubeControllerManagerOptions, TSettings> settings)
         => new(descriptor, (context, options) => descriptor.Start(context, settings(options)));
 
-    private static RegisteredController NotImplemented(string name) => new(new ControllerDescriptor(name), null);
 
     private static CloudControllerSettings CloudSettings(KubeControllerManagerOptions options) => new(
         options.KubeCloudShared.CloudProvider == "external", options.KubeCloudShared.AllocateNodeCidrs, options.KubeCloudShared.ConfigureCloudRoutes);

@@ -68,7 +68,7 @@ public sealed class ControllerRunner(
     }
 
     /// <summary>
-    /// Builds every enabled, implemented controller in registry order (constructors only register informers,
+    /// Builds every enabled controller in registry order (constructors only register informers,
     /// queues and metrics; nothing talks to the API server yet) and returns the ones that start.
     /// </summary>
     internal async Task<List<(string Name, RunController Run)>> InitializeAsync(ControllerContext context, CancellationToken ct)
@@ -79,11 +79,6 @@ public sealed class ControllerRunner(
             if (!options.IsControllerEnabled(descriptor.Name))
             {
                 _logger.LogWarning("\"{Controller}\" is disabled", descriptor.Name);
-                continue;
-            }
-            if (initialize is null)
-            {
-                _logger.LogWarning("Skipping \"{Controller}\": not implemented in this build yet", descriptor.Name);
                 continue;
             }
             _logger.LogInformation("Starting \"{Controller}\"", descriptor.Name);

@@ -87,9 +87,9 @@ public sealed class CertificatesInitializersTests : IDisposable
     [Fact]
     public void Registry_CertificateControllers_Registered()
     {
-        Assert.True(ControllerRegistry.Find("csrsigning")?.IsImplemented);
-        Assert.True(ControllerRegistry.Find("csrapproving")?.IsImplemented);
-        Assert.True(ControllerRegistry.Find("csrcleaner")?.IsImplemented);
+        Assert.Equal(CertificateDescriptors.Signing, ControllerRegistry.Find("csrsigning")?.Descriptor);
+        Assert.Equal(CertificateDescriptors.Approving, ControllerRegistry.Find("csrapproving")?.Descriptor);
+        Assert.Equal(CertificateDescriptors.Cleaning, ControllerRegistry.Find("csrcleaner")?.Descriptor);
     }
 
     [Fact]

@@ -107,7 +107,7 @@ public sealed class ControllerManagerHostTests(EmbeddedServerFixture server) : I
     public async Task Run_LeaderWithControllers_HealthzListsLeaderElectionThenEachStartedController()
     {
         var port = FreePort();
-        // csrcleaner and tokencleaner only delete objects that are long expired; cloud-node-lifecycle is not implemented (no check).
+        // csrcleaner and tokencleaner only delete objects that are long expired; cloud-node-lifecycle is skipped without a cloud provider (no check).
         var options = KubeControllerManagerOptions.Parse([$"--kubeconfig={server.AdminKubeconfigPath}", $"--secure-port={port}", "--bind-address=127.0.0.1",
             $"--leader-elect-resource-name=kcm-{Guid.NewGuid().ToString("N")[..8]}", "--controllers=csrcleaner,tokencleaner,cloud-node-lifecycle"]);
         var host = new ControllerManagerHost(options, NullLoggerFactory.Instance, TimeProvider.System);
