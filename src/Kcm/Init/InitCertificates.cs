@@ -160,7 +160,10 @@ public static class InitCertificates
         serial[0] &= 0x7F;
         var notAfter = now + LeafLifetime;
         if (notAfter > ca.NotAfter) notAfter = ca.NotAfter;
-        using var cert = request.Create(ca, now.AddMinutes(-5), notAfter, serial);
+        // Backdated for clock skew between masters, but never before the CA's own start (a CA made minutes ago).
+        var notBefore = now.AddMinutes(-5);
+        if (notBefore < ca.NotBefore) notBefore = ca.NotBefore;
+        using var cert = request.Create(ca, notBefore, notAfter, serial);
         return cert.ExportCertificatePem() + "\n";
     }
 

@@ -212,6 +212,22 @@ public sealed class InitCommandTests : IDisposable
     }
 
     [Fact]
+    public void IssueLeaf_CaMadeJustNow_NotBeforeClampedToTheCas()
+    {
+        var now = DateTimeOffset.UtcNow;
+        using var caKey = InitCertificates.NewKey();
+        var caRequest = new CertificateRequest("CN=fresh-ca", caKey, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        using var ca = caRequest.CreateSelfSigned(now.AddSeconds(-1), now.AddYears(1));
+        using var key = InitCertificates.NewKey();
+
+        var pem = InitCertificates.IssueLeaf(ca, key, new X500DistinguishedName("CN=system:kube-controller-manager"), [System.Net.IPAddress.Loopback], now);
+
+        using var leaf = X509Certificate2.CreateFromPem(pem);
+        Assert.Equal(ca.NotBefore, leaf.NotBefore);
+    }
+
+    [Fact]
     public void ParseExecStart_GuideStyleContinuationsAndQuotes_SplitsAsSystemd()
     {
         const string unit = "[Service]\nExecStart=-/opt/k8s/bin/kube-controller-manager \\\n  --requestheader-allowed-names=\"\" \\\n  --leader-elect\\\n  --v=2\nRestart=on-failure\n";
