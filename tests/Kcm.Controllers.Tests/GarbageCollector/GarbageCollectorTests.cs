@@ -313,11 +313,19 @@ public sealed class GarbageCollectorTests(GarbageCollectorFixture fixture) : ICl
         var podMeta = Meta(name + "-pod", new OwnerReference { ApiVersion = "apps/v1", Kind = "ReplicaSet", Name = name + "-rs", Uid = rs.Metadata!.Uid, Controller = true, BlockOwnerDeletion = true });
         podMeta.Labels = labels;
         var pod = await Client.CreateAsync(new Pod { Metadata = podMeta, Spec = template.Spec });
+        // Each kind has its own watch: until the collector has seen the whole chain, a foreground delete of the
+        // Deployment may find no blocking dependents yet (upstream's graph races the same way).
+        foreach (var metadata in new[] { deployment.Metadata, rs.Metadata, pod.Metadata! })
+        {
+            await WaitObservedAsync(metadata);
+        }
         return (deployment, rs, pod);
     }
 
-    private Task WaitObservedAsync(ConfigMap obj)
-        => Eventually.TrueAsync($"the collector to observe {obj.Metadata!.Name}", () => Task.FromResult(fixture.Collector.Graph.GetNode(obj.Metadata.Uid!)?.IsObserved == true), Timeout);
+    private Task WaitObservedAsync(ConfigMap obj) => WaitObservedAsync(obj.Metadata!);
+
+    private Task WaitObservedAsync(ObjectMeta metadata)
+        => Eventually.TrueAsync($"the collector to observe {metadata.Name}", () => Task.FromResult(fixture.Collector.Graph.GetNode(metadata.Uid!)?.IsObserved == true), Timeout);
 
     private Task<ConfigMap> CreateConfigMapAsync(string name, params OwnerReference[] owners)
         => Client.CreateAsync(new ConfigMap { Metadata = Meta(name, owners), Data = new Dictionary<string, string> { ["k"] = "v" } });
