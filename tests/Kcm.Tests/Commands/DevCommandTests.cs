@@ -4,6 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
 using Kcm.Api.Coordination.V1;
 using Kcm.Client;
+using Kcm.Testing;
 
 namespace Kcm.Tests.Commands;
 
@@ -67,7 +68,8 @@ public sealed partial class DevCommandTests : IDisposable
     private async Task<string> MetricAsync(int port, string name)
     {
         using var http = HttpsClient(withAdminCert: true);
-        var text = await http.GetStringAsync($"https://127.0.0.1:{port}/metrics");
+        // The leader may announce itself before a standby has opened its secure port: poll until it answers.
+        var text = await Eventually.GetAsync($"/metrics on port {port}", async () => await http.GetStringAsync($"https://127.0.0.1:{port}/metrics"));
         return text.Split('\n').Single(l => l.StartsWith(name + "{", StringComparison.Ordinal));
     }
 
