@@ -4,7 +4,7 @@ using Kcm.Manager;
 namespace Kcm.Options;
 
 /// <summary>
-/// The names `--controllers` understands: the descriptors of the registry (implemented or not), in upstream's
+/// The names `--controllers` understands: the descriptors of the registry, in upstream's
 /// order.
 /// </summary>
 public static class KnownControllers
