@@ -110,8 +110,9 @@ public sealed class LeaderElectionServerTests(EmbeddedServerFixture server) : IC
         await using var a = Slow("master-a").Start();
         await a.Started.Task.WaitAsync(TimeSpan.FromSeconds(10));
         await using var b = Slow("master-b").Start();
-        await Task.Delay(TimeSpan.FromSeconds(0.5));
-        Assert.Equal(a.Identity, b.Elector.GetLeader());
+        // b has seen a's record (its first attempt failed, so it now waits on the watch) before a lets go.
+        await Eventually.TrueAsync("the standby to observe master-a leading", () => Task.FromResult(b.Elector.GetLeader() == a.Identity), TimeSpan.FromSeconds(10));
+        Assert.False(b.IsStarted);
 
         var stopwatch = Stopwatch.StartNew();
         await a.StopAsync();
