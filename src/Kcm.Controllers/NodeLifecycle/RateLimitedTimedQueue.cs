@@ -120,6 +120,21 @@ internal sealed class NeverRateLimiter : IRateLimiter
 }
 
 /// <summary>
+/// golang.org/x/time/rate's limiter at rate 0: it still hands out its burst (one token) and never refills. Upstream
+/// creates a zone's queue with NewTokenBucketRateLimiter(--node-eviction-rate, 1) (burst 1), so at rate 0 one node goes
+/// through.
+/// </summary>
+internal sealed class SingleTokenRateLimiter : IRateLimiter
+{
+    private int _spent;
+
+    public ValueTask<TimeSpan> WaitAsync(CancellationToken cancellationToken)
+        => ValueTask.FromResult(TryAccept() ? TimeSpan.Zero : Timeout.InfiniteTimeSpan);
+
+    public bool TryAccept() => Interlocked.Exchange(ref _spent, 1) == 0;
+}
+
+/// <summary>
 /// Upstream's RateLimitedTimedQueue: a zone's nodes waiting to be tainted (or, without the taint manager, to have
 /// their pods deleted), processed in ProcessAt order at most as fast as the zone's limiter allows. The limiter is
 /// swapped when the zone's state changes (rate 0: nothing is processed).
@@ -139,7 +154,7 @@ public sealed class RateLimitedTimedQueue
     {
         _time = time;
         _qps = qps;
-        _limiter = NewLimiter(qps, time);
+        _limiter = qps <= 0 ? new SingleTokenRateLimiter() : NewLimiter(qps, time);
     }
 
     /// <summary>The queue's current rate (0 when stopped).</summary>

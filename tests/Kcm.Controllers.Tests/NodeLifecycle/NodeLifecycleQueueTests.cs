@@ -53,6 +53,23 @@ public sealed class NodeLifecycleQueueTests
     }
 
     [Fact]
+    public async Task TryAsync_CreatedAtRateZero_ProcessesOneValueThenNothing()
+    {
+        // --node-eviction-rate=0: upstream's token bucket at rate 0 still holds its burst of one.
+        var queue = new RateLimitedTimedQueue(0, _time);
+        queue.Add("a", null);
+        queue.Add("b", null);
+        var seen = new List<string>();
+
+        await queue.TryAsync(Record(seen));
+        _time.Advance(TimeSpan.FromMinutes(10));
+        await queue.TryAsync(Record(seen));
+
+        Assert.Equal(["a"], seen);
+        Assert.Equal(0, queue.Qps);
+    }
+
+    [Fact]
     public async Task SwapLimiter_OldLimiterEmpty_NewOneStartsEmpty()
     {
         var queue = new RateLimitedTimedQueue(1, _time);
