@@ -34,7 +34,7 @@ internal static class CompareCluster
     /// and the Service has Endpoints and an EndpointSlice: deployment, replicaset, endpoint and endpointslice
     /// controllers have synced their informers and work. Only then does the measured window open.
     /// </summary>
-    public static async Task ProbeAsync(KubeApiClient admin, TimeSpan timeout, Func<string> whyNot, CancellationToken ct)
+    public static async Task ProbeAsync(KubeApiClient admin, TimeSpan timeout, ControllerManagerProcess kcm, CancellationToken ct)
     {
         await CreateNamespaceAsync(admin, ProbeNamespace, ct);
         await admin.CreateAsync(DeploymentsWorkload.NewDeployment("probe", 1), ProbeNamespace, cancellationToken: ct);
@@ -47,6 +47,7 @@ internal static class CompareCluster
         var state = "nothing yet";
         while (clock.Elapsed < timeout)
         {
+            if (kcm.HasExited) throw new CompareSetupException($"controller manager exited before its controllers worked (log {kcm.LogPath}: {kcm.LastLine()})");
             var deployment = await admin.GetAsync<Deployment>(ProbeNamespace, "probe", ct);
             var deploymentOk = deployment.Status?.Replicas == 1;
             var endpointsOk = await ExistsAsync<Endpoints>(admin, "probe", ct);
@@ -56,7 +57,7 @@ internal static class CompareCluster
             state = $"deployment replicas {deployment.Status?.Replicas ?? 0}, endpoints {(endpointsOk ? "yes" : "no")}, endpointslice {(slicesOk ? "yes" : "no")}";
             await Task.Delay(250, ct);
         }
-        throw new CompareSetupException($"controller manager's controllers not working within {timeout.TotalSeconds:F0} s (probe: {state}; {whyNot()})");
+        throw new CompareSetupException($"controller manager's controllers not working within {timeout.TotalSeconds:F0} s (probe: {state}; log {kcm.LogPath}: {kcm.LastLine()})");
     }
 
     private static async Task<bool> ExistsAsync<T>(KubeApiClient admin, string name, CancellationToken ct) where T : class, Kcm.Api.IListableResource

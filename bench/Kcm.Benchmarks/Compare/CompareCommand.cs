@@ -59,7 +59,7 @@ internal static class CompareCommand
             Console.WriteLine($"  {options.Rounds} round(s), runs alternate {string.Join(", ", binaries.Select(b => b.Label))}; fresh kube-apiserver v1.26.3 per run; " +
                 $"{Environment.ProcessorCount} cores; controller manager logs in {logs}");
             var placeholders = new[] { "KUBECONFIG_ADMIN", "CA", "CA_KEY", "SA_KEY" }.ToDictionary(k => k, k => "$" + k);
-            Console.WriteLine($"  flags: {string.Join(' ', ControllerManagerProcess.SeedFlags(placeholders, 0, options.Verbosity)).Replace("--secure-port=0", "--secure-port=(free port)")}");
+            Console.WriteLine($"  flags: {string.Join(' ', ControllerManagerProcess.SeedFlags(placeholders, 0, options.Verbosity, options.LeaderElect)).Replace("--secure-port=0", "--secure-port=(free port)")}");
 
             var runs = new List<RunResult>();
             for (var round = 1; round <= options.Rounds; round++)
@@ -67,7 +67,7 @@ internal static class CompareCommand
                 foreach (var binary in binaries)
                 {
                     Console.Error.WriteLine($"compare: round {round}/{options.Rounds}, {binary.Label}");
-                    var result = await RunOnceAsync(round, binary, workload, scale, cluster, logs, options.Verbosity, cts.Token);
+                    var result = await RunOnceAsync(round, binary, workload, scale, cluster, logs, options, cts.Token);
                     runs.Add(result);
                     Console.Error.WriteLine($"  done: {string.Join(", ", result.Figures.Take(3).Select(f => $"{f.Name} {f.Value.ToString("F" + f.Decimals, CultureInfo.InvariantCulture)} {f.Unit}"))}");
                 }
@@ -115,8 +115,9 @@ internal static class CompareCommand
     }
 
     private static async Task<RunResult> RunOnceAsync(int round, ControllerManagerBinary binary, ICompareWorkload workload, CompareScale scale,
-        RealCluster cluster, string logs, int verbosity, CancellationToken ct)
+        RealCluster cluster, string logs, CompareOptions options, CancellationToken ct)
     {
+        var verbosity = options.Verbosity;
         var load = LoadAverage();
         await cluster.FreshAsync(ct);
         var config = KubeconfigLoader.LoadFromFile(cluster.Kubeconfig) with { Qps = -1, UserAgent = "kcm-compare/1.0" };
@@ -147,9 +148,9 @@ internal static class CompareCommand
 
             var logPath = Path.Combine(logs, $"round{round}-{binary.Label}.log");
             var started = Stopwatch.StartNew();
-            kcm = ControllerManagerProcess.Start(binary, cluster, logPath, verbosity);
+            kcm = ControllerManagerProcess.Start(binary, cluster, logPath, verbosity, options.LeaderElect);
             await kcm.WaitHealthyAsync(TimeSpan.FromSeconds(120), ct);
-            await CompareCluster.ProbeAsync(admin, TimeSpan.FromSeconds(120), () => $"log {logPath}: {kcm.LastLine()}", ct);
+            await CompareCluster.ProbeAsync(admin, TimeSpan.FromSeconds(120), kcm, ct);
             var readySeconds = started.Elapsed.TotalSeconds;
 
             var apiPid = cluster.ApiServerPid ?? throw new CompareSetupException($"no kube-apiserver pid file in {cluster.Dir}");
@@ -162,13 +163,29 @@ internal static class CompareCommand
 
             context.Say($"{binary.Label} ready after {readySeconds:F1} s; running the workload");
             var clock = Stopwatch.StartNew();
+            // A controller manager that dies mid-run (e.g. lost its lease) ends the run at once, not at the timeout.
+            using var exited = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var watchdog = Task.Run(async () =>
+            {
+                while (!exited.IsCancellationRequested && !kcm.HasExited) await Task.Delay(500, CancellationToken.None);
+                if (kcm.HasExited) await exited.CancelAsync();
+            }, CancellationToken.None);
             try
             {
-                await workload.RunAsync(context, ct);
+                await workload.RunAsync(context, exited.Token);
             }
             catch (CompareTimeoutException e)
             {
                 throw new CompareTimeoutException($"round {round} {binary.Label}: {e.Message} (log {logPath})");
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested && kcm.HasExited)
+            {
+                throw new CompareSetupException($"round {round} {binary.Label}: controller manager exited during the run (log {logPath}: {kcm.LastLine()})");
+            }
+            finally
+            {
+                await exited.CancelAsync();
+                await watchdog;
             }
             var elapsed = clock.Elapsed.TotalSeconds;
             if (kcm.HasExited) throw new CompareSetupException($"round {round} {binary.Label}: controller manager exited during the run (log {logPath}: {kcm.LastLine()})");

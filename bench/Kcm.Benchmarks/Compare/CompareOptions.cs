@@ -7,7 +7,7 @@ internal sealed record CompareOptions
 {
     public const string Usage = """
         usage: Kcm.Benchmarks compare <workload> [--rounds N] [--scale N] [--replicas R] [--nodes N] [--timeout SECONDS]
-                                      [--shared DIR] [--upstream PATH] [--ours PATH] [--only upstream|ours] [--v N] [--logs DIR]
+                                      [--shared DIR] [--upstream PATH] [--ours PATH] [--only upstream|ours] [--v N] [--logs DIR] [--leader-elect]
           workloads: {0}
           Runs upstream kube-controller-manager v1.26.3 and ours alternately (upstream, ours, upstream, ours...) on a fresh
           real kube-apiserver each run (../shared/upstream-v1.26/cluster.sh) and prints medians side by side.
@@ -36,6 +36,9 @@ internal sealed record CompareOptions
     public int Verbosity { get; init; } = 2;
 
     public string? Logs { get; init; }
+
+    /// <summary>Off by default: on a starved machine a controller manager that misses its renew deadline exits mid-run.</summary>
+    public bool LeaderElect { get; init; }
 
     /// <summary>Parses args after "compare"; throws <see cref="ArgumentException"/> with one line.</summary>
     public static CompareOptions Parse(IReadOnlyList<string> args)
@@ -77,6 +80,7 @@ internal sealed record CompareOptions
                 "--only" => o with { Only = Value() is var only && only is "upstream" or "ours" ? only : throw new ArgumentException($"--only must be upstream or ours, got \"{only}\"") },
                 "--v" => o with { Verbosity = Int(0, 10) },
                 "--logs" => o with { Logs = Value() },
+                "--leader-elect" => o with { LeaderElect = inline is null || bool.TryParse(inline, out var le) && le },
                 _ => throw new ArgumentException($"unknown flag {name}"),
             };
         }

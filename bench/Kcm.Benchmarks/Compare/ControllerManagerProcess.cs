@@ -49,7 +49,7 @@ internal sealed class ControllerManagerProcess : IAsyncDisposable
     public long LogLines => Interlocked.Read(ref _lines);
 
     /// <summary>The flags for a cluster.sh environment (KUBECONFIG_ADMIN, CA, CA_KEY, SA_KEY).</summary>
-    public static IReadOnlyList<string> SeedFlags(IReadOnlyDictionary<string, string> env, int securePort, int verbosity)
+    public static IReadOnlyList<string> SeedFlags(IReadOnlyDictionary<string, string> env, int securePort, int verbosity, bool leaderElect)
     {
         var kubeconfig = env["KUBECONFIG_ADMIN"];
         return
@@ -65,7 +65,7 @@ internal sealed class ControllerManagerProcess : IAsyncDisposable
             "--controllers=*,bootstrapsigner,tokencleaner",
             "--kube-api-qps=1000",
             "--kube-api-burst=2000",
-            "--leader-elect=true",
+            $"--leader-elect={(leaderElect ? "true" : "false")}",
             "--use-service-account-credentials=true",
             "--concurrent-service-syncs=2",
             $"--cluster-signing-cert-file={env["CA"]}",
@@ -83,12 +83,12 @@ internal sealed class ControllerManagerProcess : IAsyncDisposable
         ];
     }
 
-    public static ControllerManagerProcess Start(ControllerManagerBinary binary, RealCluster cluster, string logPath, int verbosity)
+    public static ControllerManagerProcess Start(ControllerManagerBinary binary, RealCluster cluster, string logPath, int verbosity, bool leaderElect)
     {
         InstallExitHook();
         var port = FreePort();
         var info = binary.StartInfo();
-        foreach (var flag in SeedFlags(cluster.Env, port, verbosity)) info.ArgumentList.Add(flag);
+        foreach (var flag in SeedFlags(cluster.Env, port, verbosity, leaderElect)) info.ArgumentList.Add(flag);
         var log = new StreamWriter(logPath) { AutoFlush = false };
         var process = new Process { StartInfo = info };
         var cm = new ControllerManagerProcess(process, log, logPath, port);
