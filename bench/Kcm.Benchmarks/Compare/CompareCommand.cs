@@ -13,6 +13,8 @@ namespace Kcm.Benchmarks.Compare;
 /// </summary>
 internal static class CompareCommand
 {
+    private const int MaxPodsPerNode = 250;
+
     public static async Task<int> RunAsync(IReadOnlyList<string> args)
     {
         CompareOptions options;
@@ -134,7 +136,12 @@ internal static class CompareCommand
         {
             if (nodes > 0)
             {
+                // A simulated node hands out pod IPs from a /24: more than ~250 pods on one would share IPs.
                 var perNode = (int)Math.Ceiling(scale.Objects * (double)scale.Replicas / nodes * 1.2) + 10;
+                if (perNode > MaxPodsPerNode)
+                {
+                    throw new CompareSetupException($"{nodes} simulated nodes are too few for {scale.Objects * scale.Replicas} pods (at most {MaxPodsPerNode} per node with headroom): raise --nodes");
+                }
                 simulator = await NodeSimulator.StartAsync(simulatorClient, new SimulatorOptions
                 {
                     NodeCount = nodes,

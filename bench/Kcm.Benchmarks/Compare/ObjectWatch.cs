@@ -17,6 +17,7 @@ internal sealed class ObjectWatch<T> : IAsyncDisposable where T : class, IListab
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _loop;
+    private long _version;
 
     private ObjectWatch(KubeApiClient client, string ns, string? labelSelector)
     {
@@ -27,8 +28,6 @@ internal sealed class ObjectWatch<T> : IAsyncDisposable where T : class, IListab
 
     /// <summary>Bumped on every event: waiters re-check only when something changed.</summary>
     public long Version => Interlocked.Read(ref _version);
-
-    private long _version;
 
     public static async Task<ObjectWatch<T>> StartAsync(KubeApiClient client, string ns, CancellationToken ct, string? labelSelector = null)
     {

@@ -5,7 +5,7 @@ namespace Kcm.Benchmarks.Compare;
 /// <summary>Reads a process's figures from /proc (Linux only): CPU seconds, peak RSS, established connections to a port.</summary>
 internal static class ProcStats
 {
-    private static readonly double ClockTicks = 100; // USER_HZ: 100 on every Linux the benchmark runs on
+    private const double ClockTicks = 100; // USER_HZ, 100 on every Linux kernel the benchmark meets
 
     /// <summary>utime + stime of the process itself (children not counted), or null when it is gone.</summary>
     public static double? CpuSeconds(int pid)
@@ -15,11 +15,7 @@ internal static class ProcStats
         {
             stat = File.ReadAllText($"/proc/{pid}/stat");
         }
-        catch (IOException)
-        {
-            return null;
-        }
-        catch (UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return null;
         }
@@ -44,7 +40,7 @@ internal static class ProcStats
                 }
             }
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
         }
         return null;
