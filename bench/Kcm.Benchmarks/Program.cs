@@ -20,6 +20,7 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "compare") return await Compare.CompareCommand.RunAsync(args[1..]);
         if (args.Length > 0 && args[0] == "failover")
         {
             return await FailoverBenchmark.RunAsync(IntArg(args, "--graceful", 20), IntArg(args, "--killed", 3), IntArg(args, "--cold-starts", 5));

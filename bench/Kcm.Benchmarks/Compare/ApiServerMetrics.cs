@@ -1,0 +1,94 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Kcm.Client.Config;
+using Kcm.Client.Transport;
+
+namespace Kcm.Benchmarks.Compare;
+
+/// <summary>
+/// Write requests the apiserver served, from its apiserver_request_total counter, by "VERB resource[/subresource]".
+/// The counter has no client label, so the harness counts its own (and the simulator's) writes on the client side
+/// and the controller manager's share is the difference.
+/// </summary>
+internal sealed class ApiServerMetrics : IDisposable
+{
+    private static readonly HashSet<string> WriteVerbs = ["POST", "PUT", "PATCH", "DELETE", "DELETECOLLECTION", "APPLY"];
+    private readonly HttpClient _http;
+
+    public ApiServerMetrics(string kubeconfig)
+    {
+        var config = KubeconfigLoader.LoadFromFile(kubeconfig);
+        _http = new HttpClient(KubeHttpHandlerFactory.Create(config)) { BaseAddress = config.Server, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public async Task<Dictionary<string, long>> WritesAsync(CancellationToken ct)
+    {
+        var text = await _http.GetStringAsync("/metrics", ct);
+        var writes = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var line in text.Split('\n'))
+        {
+            if (!line.StartsWith("apiserver_request_total{", StringComparison.Ordinal)) continue;
+            var close = line.LastIndexOf('}');
+            var labels = ParseLabels(line[24..close]);
+            var verb = labels.GetValueOrDefault("verb", "");
+            if (!WriteVerbs.Contains(verb)) continue;
+            var sub = labels.GetValueOrDefault("subresource", "");
+            var key = $"{verb} {labels.GetValueOrDefault("resource", "")}{(sub.Length > 0 ? "/" + sub : "")}";
+            var value = (long)double.Parse(line[(close + 1)..].Trim(), CultureInfo.InvariantCulture);
+            writes[key] = writes.GetValueOrDefault(key) + value;
+        }
+        return writes;
+    }
+
+    private static Dictionary<string, string> ParseLabels(string text)
+    {
+        var labels = new Dictionary<string, string>(StringComparer.Ordinal);
+        var i = 0;
+        while (i < text.Length)
+        {
+            var eq = text.IndexOf('=', i);
+            if (eq < 0) break;
+            var name = text[i..eq].TrimStart(',');
+            var end = eq + 2;
+            while (end < text.Length && !(text[end] == '"' && text[end - 1] != '\\')) end++;
+            labels[name] = text[(eq + 2)..end];
+            i = end + 1;
+        }
+        return labels;
+    }
+
+    public void Dispose() => _http.Dispose();
+}
+
+/// <summary>Counts the write requests that pass through a client, by the same "VERB resource[/subresource]" keys.</summary>
+internal sealed class CountingHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
+{
+    private readonly ConcurrentDictionary<string, long> _writes = new(StringComparer.Ordinal);
+
+    public IReadOnlyDictionary<string, long> Snapshot() => new Dictionary<string, long>(_writes);
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
+    {
+        var method = request.Method.Method;
+        if (method is "POST" or "PUT" or "PATCH" or "DELETE" && request.RequestUri is { } uri)
+        {
+            var verb = method == "PATCH" && request.Content?.Headers.ContentType?.MediaType == "application/apply-patch+yaml" ? "APPLY" : method;
+            _writes.AddOrUpdate($"{verb} {ResourceOf(uri.AbsolutePath)}", 1, (_, n) => n + 1);
+        }
+        return base.SendAsync(request, ct);
+    }
+
+    /// <summary>/api/v1/namespaces/ns/pods/name/status → pods/status; /apis/g/v/deployments → deployments.</summary>
+    internal static string ResourceOf(string path)
+    {
+        var parts = path.Trim('/').Split('/');
+        var rest = parts.Length > 0 && parts[0] == "api" ? parts[2..] : parts.Length > 2 ? parts[3..] : [];
+        if (rest.Length >= 2 && rest[0] == "namespaces" && rest.Length > 2) rest = rest[2..];
+        return rest.Length switch
+        {
+            0 => "",
+            1 or 2 => rest[0],
+            _ => rest[0] + "/" + rest[2],
+        };
+    }
+}
