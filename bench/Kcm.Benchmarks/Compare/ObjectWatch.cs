@@ -18,7 +18,7 @@ internal sealed class ObjectWatch<T> : IAsyncDisposable where T : class, IListab
     private readonly TaskCompletionSource _synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _loop;
 
-    private ObjectWatch(KubeApiClient client, string ns, string? labelSelector)
+    private ObjectWatch(KubeApiClient client, string? ns, string? labelSelector)
     {
         _loop = Task.Run(() => LoopAsync(client, ns, labelSelector));
     }
@@ -30,14 +30,14 @@ internal sealed class ObjectWatch<T> : IAsyncDisposable where T : class, IListab
 
     private long _version;
 
-    public static async Task<ObjectWatch<T>> StartAsync(KubeApiClient client, string ns, CancellationToken ct, string? labelSelector = null)
+    public static async Task<ObjectWatch<T>> StartAsync(KubeApiClient client, string? ns, CancellationToken ct, string? labelSelector = null)
     {
         var watch = new ObjectWatch<T>(client, ns, labelSelector);
         await watch._synced.Task.WaitAsync(TimeSpan.FromSeconds(60), ct);
         return watch;
     }
 
-    private async Task LoopAsync(KubeApiClient client, string ns, string? labelSelector)
+    private async Task LoopAsync(KubeApiClient client, string? ns, string? labelSelector)
     {
         var ct = _stop.Token;
         while (!ct.IsCancellationRequested)
