@@ -54,14 +54,14 @@ internal static class CompareCommand
             var binaries = Binaries(options, cluster, repo);
             var logs = options.Logs ?? Path.Combine(Path.GetTempPath(), $"kcm-compare-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
             Directory.CreateDirectory(logs);
-            var scale = new CompareScale(options.Scale, options.Replicas, options.Nodes, options.Timeout);
+            var scale = new CompareScale(options.Scale, options.Replicas, options.Nodes, options.Timeout) { Steady = options.Steady };
 
             Console.WriteLine($"compare {workload.Name}: {workload.Describe(scale)}");
             foreach (var b in binaries) Console.WriteLine($"  {b.Label,-8} {b.Path} ({Describe(b.Path)})");
             Console.WriteLine($"  {options.Rounds} round(s), runs alternate {string.Join(", ", binaries.Select(b => b.Label))}; fresh kube-apiserver v1.26.3 per run; " +
                 $"{Environment.ProcessorCount} cores; controller manager logs in {logs}");
             var placeholders = new[] { "KUBECONFIG_ADMIN", "CA", "CA_KEY", "SA_KEY" }.ToDictionary(k => k, k => "$" + k);
-            Console.WriteLine($"  flags: {string.Join(' ', ControllerManagerProcess.SeedFlags(placeholders, 0, options.Verbosity, options.LeaderElect)).Replace("--secure-port=0", "--secure-port=(free port)")}");
+            Console.WriteLine($"  flags: {string.Join(' ', ControllerManagerProcess.SeedFlags(placeholders, 0, options.Verbosity, options.LeaderElect).Concat(workload.ExtraFlags(scale))).Replace("--secure-port=0", "--secure-port=(free port)")}");
 
             var runs = new List<RunResult>();
             for (var round = 1; round <= options.Rounds; round++)
@@ -155,7 +155,7 @@ internal static class CompareCommand
 
             var logPath = Path.Combine(logs, $"round{round}-{binary.Label}.log");
             var started = Stopwatch.StartNew();
-            kcm = ControllerManagerProcess.Start(binary, cluster, logPath, verbosity, options.LeaderElect);
+            kcm = ControllerManagerProcess.Start(binary, cluster, logPath, verbosity, options.LeaderElect, workload.ExtraFlags(scale));
             await kcm.WaitHealthyAsync(TimeSpan.FromSeconds(120), ct);
             await CompareCluster.ProbeAsync(admin, TimeSpan.FromSeconds(120), kcm, ct);
             var readySeconds = started.Elapsed.TotalSeconds;
@@ -168,6 +168,7 @@ internal static class CompareCommand
             var ownWrites0 = counting.Snapshot();
             using var sampler = new ConnectionSampler(kcm.Pid, cluster.Server.Port);
 
+            context.ControllerManagerPid = kcm.Pid;
             context.Say($"{binary.Label} ready after {readySeconds:F1} s; running the workload");
             var clock = Stopwatch.StartNew();
             // A controller manager that dies mid-run (e.g. lost its lease) ends the run at once, not at the timeout.

@@ -6,7 +6,7 @@ namespace Kcm.Benchmarks.Compare;
 internal sealed record CompareOptions
 {
     public const string Usage = """
-        usage: Kcm.Benchmarks compare <workload> [--rounds N] [--scale N] [--replicas R] [--nodes N] [--timeout SECONDS]
+        usage: Kcm.Benchmarks compare <workload> [--rounds N] [--scale N] [--replicas R] [--nodes N] [--timeout SECONDS] [--steady SECONDS]
                                       [--shared DIR] [--upstream PATH] [--ours PATH] [--only upstream|ours] [--v N] [--logs DIR] [--leader-elect]
           workloads: {0}
           Runs upstream kube-controller-manager v1.26.3 and ours alternately (upstream, ours, upstream, ours...) on a fresh
@@ -24,6 +24,8 @@ internal sealed record CompareOptions
     public int? Nodes { get; init; }
 
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(15);
+
+    public TimeSpan Steady { get; init; } = TimeSpan.FromMinutes(5);
 
     public string? Shared { get; init; }
 
@@ -72,7 +74,8 @@ internal sealed record CompareOptions
                 "--rounds" => o with { Rounds = Int(1, 100) },
                 "--scale" => o with { Scale = Int(1, 100_000) },
                 "--replicas" => o with { Replicas = Int(1, 1_000) },
-                "--nodes" => o with { Nodes = Int(0, 250) },
+                "--nodes" => o with { Nodes = Int(0, 5000) },
+                "--steady" => o with { Steady = TimeSpan.FromSeconds(Int(1, 86_400)) },
                 "--timeout" => o with { Timeout = TimeSpan.FromSeconds(Int(1, 86_400)) },
                 "--shared" => o with { Shared = Value() },
                 "--upstream" => o with { Upstream = Value() },

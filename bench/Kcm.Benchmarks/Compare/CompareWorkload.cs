@@ -22,10 +22,17 @@ internal interface ICompareWorkload
 
     /// <summary>Creates the load and waits until it converged; throws <see cref="CompareTimeoutException"/> saying what did not.</summary>
     Task RunAsync(CompareContext context, CancellationToken ct);
+
+    /// <summary>Flags both controller managers get on top of the seeds' (said in <see cref="Describe"/>).</summary>
+    IReadOnlyList<string> ExtraFlags(CompareScale scale) => [];
 }
 
 /// <summary>--scale (top-level objects), --replicas (per object), --nodes (simulated nodes; null: the workload's choice).</summary>
-internal sealed record CompareScale(int Objects, int Replicas, int? Nodes, TimeSpan Timeout);
+internal sealed record CompareScale(int Objects, int Replicas, int? Nodes, TimeSpan Timeout)
+{
+    /// <summary>--steady: how long a workload with a steady phase watches the controller manager idle under load.</summary>
+    public TimeSpan Steady { get; init; } = TimeSpan.FromMinutes(5);
+}
 
 /// <summary>What a workload gets for one run: an admin client whose writes are counted, the scale, and a place for extra figures.</summary>
 internal sealed class CompareContext(KubeApiClient admin, CompareScale scale, string kubeconfig)
@@ -35,6 +42,9 @@ internal sealed class CompareContext(KubeApiClient admin, CompareScale scale, st
     public CompareScale Scale { get; } = scale;
 
     public string Kubeconfig { get; } = kubeconfig;
+
+    /// <summary>The running controller manager's process id (set once it is working, before <see cref="ICompareWorkload.RunAsync"/>).</summary>
+    public int ControllerManagerPid { get; set; }
 
     /// <summary>Workload-specific figures (e.g. a phase's seconds), added to the table after the common ones.</summary>
     public List<Figure> Extra { get; } = [];
@@ -49,6 +59,9 @@ internal static class CompareWorkloads
     [
         new DeploymentsWorkload(),
         new ServicesWorkload(),
+        new JobsWorkload(),
+        new DaemonSetsWorkload(),
+        new NodesWorkload(),
     ];
 
     public static ICompareWorkload? Find(string name) => All.FirstOrDefault(w => w.Name == name);

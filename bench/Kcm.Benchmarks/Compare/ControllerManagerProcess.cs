@@ -83,12 +83,12 @@ internal sealed class ControllerManagerProcess : IAsyncDisposable
         ];
     }
 
-    public static ControllerManagerProcess Start(ControllerManagerBinary binary, RealCluster cluster, string logPath, int verbosity, bool leaderElect)
+    public static ControllerManagerProcess Start(ControllerManagerBinary binary, RealCluster cluster, string logPath, int verbosity, bool leaderElect, IReadOnlyList<string> extraFlags)
     {
         InstallExitHook();
         var port = FreePort();
         var info = binary.StartInfo();
-        foreach (var flag in SeedFlags(cluster.Env, port, verbosity, leaderElect)) info.ArgumentList.Add(flag);
+        foreach (var flag in SeedFlags(cluster.Env, port, verbosity, leaderElect).Concat(extraFlags)) info.ArgumentList.Add(flag);
         var log = new StreamWriter(logPath) { AutoFlush = false };
         var process = new Process { StartInfo = info };
         var cm = new ControllerManagerProcess(process, log, logPath, port);

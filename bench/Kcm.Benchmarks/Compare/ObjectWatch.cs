@@ -19,7 +19,7 @@ internal sealed class ObjectWatch<T> : IAsyncDisposable where T : class, IListab
     private readonly Task _loop;
     private long _version;
 
-    private ObjectWatch(KubeApiClient client, string ns, string? labelSelector)
+    private ObjectWatch(KubeApiClient client, string? ns, string? labelSelector)
     {
         _loop = Task.Run(() => LoopAsync(client, ns, labelSelector));
     }
@@ -29,14 +29,14 @@ internal sealed class ObjectWatch<T> : IAsyncDisposable where T : class, IListab
     /// <summary>Bumped on every event: waiters re-check only when something changed.</summary>
     public long Version => Interlocked.Read(ref _version);
 
-    public static async Task<ObjectWatch<T>> StartAsync(KubeApiClient client, string ns, CancellationToken ct, string? labelSelector = null)
+    public static async Task<ObjectWatch<T>> StartAsync(KubeApiClient client, string? ns, CancellationToken ct, string? labelSelector = null)
     {
         var watch = new ObjectWatch<T>(client, ns, labelSelector);
         await watch._synced.Task.WaitAsync(TimeSpan.FromSeconds(60), ct);
         return watch;
     }
 
-    private async Task LoopAsync(KubeApiClient client, string ns, string? labelSelector)
+    private async Task LoopAsync(KubeApiClient client, string? ns, string? labelSelector)
     {
         var ct = _stop.Token;
         while (!ct.IsCancellationRequested)

@@ -28,6 +28,8 @@ internal static class ProcStats
     /// <summary>VmHWM in MiB: the kernel's record of the process's peak resident set.</summary>
     public static double? PeakRssMiB(int pid) => StatusKb(pid, "VmHWM:") / 1024;
 
+    public static double? RssMiB(int pid) => StatusKb(pid, "VmRSS:") / 1024;
+
     private static double? StatusKb(int pid, string field)
     {
         try
