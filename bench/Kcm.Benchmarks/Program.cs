@@ -62,6 +62,14 @@ public static class Program
             using var client = new KubeApiClient(config);
             var ns = "bench-" + Guid.NewGuid().ToString("N")[..6];
             await client.CreateAsync(new Namespace { Metadata = new ObjectMeta { Name = ns } });
+            // A real apiserver's ServiceAccount admission refuses pods until the namespace's default account exists.
+            try
+            {
+                await client.CreateAsync(new ServiceAccount { Metadata = new ObjectMeta { Name = "default" } }, ns);
+            }
+            catch (Kcm.Client.Errors.AlreadyExistsException)
+            {
+            }
 
             await CreatePodsAsync(client, ns, "warmup", Math.Min(2_000, pods), concurrency);
             var allocatedBefore = GC.GetTotalAllocatedBytes();

@@ -16,6 +16,9 @@ public sealed record KubeClientOptions
     /// <summary>Replaces the TLS-configured SocketsHttpHandler (unit tests use a stub). Not disposed by the client.</summary>
     public HttpMessageHandler? Handler { get; init; }
 
+    /// <summary>Shares one handler (one HTTP/2 connection) among clients with equal TLS settings; null gives each client its own.</summary>
+    public Transport.TransportCache? Transports { get; init; }
+
     /// <summary>Replaces the token bucket built from the config's QPS/Burst.</summary>
     public IRateLimiter? RateLimiter { get; init; }
 

@@ -27,8 +27,8 @@ public sealed class RestClient : IDisposable
         Config = config;
         Options = options ?? new KubeClientOptions();
         RateLimiter = Options.RateLimiter ?? TokenBucketRateLimiter.ForConfig(config, Options.TimeProvider);
-        HttpMessageHandler handler = Options.Handler ?? KubeHttpHandlerFactory.Create(config);
-        _http = new HttpClient(handler, disposeHandler: Options.Handler is null) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
+        HttpMessageHandler handler = Options.Handler ?? Options.Transports?.Get(config) ?? KubeHttpHandlerFactory.Create(config);
+        _http = new HttpClient(handler, disposeHandler: Options.Handler is null && Options.Transports is null) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
         if (!string.IsNullOrEmpty(config.BearerToken) || !string.IsNullOrEmpty(config.BearerTokenFile))
         {
             _tokens = new BearerTokenSource(config.BearerToken, config.BearerTokenFile, Options.TimeProvider);

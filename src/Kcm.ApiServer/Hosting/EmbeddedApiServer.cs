@@ -111,10 +111,11 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
                 kestrel.AddServerHeader = false;
                 // The handler enforces upstream's 3 MiB limit itself to answer with a Status.
                 kestrel.Limits.MaxRequestBodySize = null;
-                kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
+                // kube-apiserver's limit (Go's 250, made explicit in secure_serving.go): clients past it open another connection.
+                kestrel.Limits.Http2.MaxStreamsPerConnection = 250;
                 kestrel.Listen(bindAddress, options.SecurePort, listen =>
                 {
-                    listen.Protocols = HttpProtocols.Http1AndHttp2;
+                    listen.Protocols = options.EnableHttp2 ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http1;
                     listen.UseHttps(new HttpsConnectionAdapterOptions
                     {
                         ServerCertificate = certificates.Serving,

@@ -10,6 +10,9 @@ public sealed class EmbeddedApiServerOptions
 
     public string BindAddress { get; set; } = "127.0.0.1";
 
+    /// <summary>Offer HTTP/2 by ALPN beside HTTP/1.1, as kube-apiserver does; off makes an HTTP/1.1-only server (tests).</summary>
+    public bool EnableHttp2 { get; set; } = true;
+
     /// <summary>Events retained per resource for resuming watches and continuing paged lists.</summary>
     public int WatchCacheSize { get; set; } = 10000;
 

@@ -49,8 +49,11 @@ public sealed record ClientConfig
     /// <summary>Namespace from the kubeconfig context or the service account's namespace file, if any.</summary>
     public string? Namespace { get; init; }
 
-    /// <summary>Offer HTTP/2 (falls back to HTTP/1.1 when the server does not negotiate it).</summary>
-    public bool PreferHttp2 { get; init; }
+    /// <summary>
+    /// Offer HTTP/2 (falls back to HTTP/1.1 when the server does not negotiate it, and over plain http); on unless
+    /// DISABLE_HTTP2 is set, as client-go.
+    /// </summary>
+    public bool PreferHttp2 { get; init; } = Transport.Http2Settings.FromEnvironment.Enabled;
 
     /// <summary>Where this configuration came from, used in messages.</summary>
     public string? SourceDescription { get; init; }

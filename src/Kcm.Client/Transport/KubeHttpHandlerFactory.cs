@@ -1,23 +1,41 @@
 using Kcm.Api.Security;
 using System.Net.Security;
+using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using Kcm.Client.Config;
 
 namespace Kcm.Client.Transport;
 
-/// <summary>Builds the HTTPS transport for a <see cref="ClientConfig"/>: CA-bundle-only trust, hostname checks, mTLS.</summary>
+/// <summary>
+/// Builds the transport for a <see cref="ClientConfig"/>: CA-bundle-only trust, hostname checks, mTLS, and client-go's
+/// connection behaviour. HTTP/2 is negotiated by ALPN when the request asks for it (see RestClient) and the server
+/// offers it; otherwise, and always over plain http, requests use HTTP/1.1.
+/// </summary>
 public static class KubeHttpHandlerFactory
 {
-    public static SocketsHttpHandler Create(ClientConfig config)
+    /// <summary>client-go's dialer: 30 s to connect, TCP keep-alive probes every 30 s.</summary>
+    public static readonly TimeSpan DialTimeout = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan TcpKeepAlive = TimeSpan.FromSeconds(30);
+
+    public static SocketsHttpHandler Create(ClientConfig config) => Create(config, Http2Settings.FromEnvironment);
+
+    public static SocketsHttpHandler Create(ClientConfig config, Http2Settings http2)
     {
         var handler = new SocketsHttpHandler
         {
-            // Watches hold connections open for minutes; idle pooled connections are recycled as usual.
+            // Go's http.Transport closes connections idle for 90 s; watches keep theirs busy.
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
-            ConnectTimeout = TimeSpan.FromSeconds(30),
-            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
-            KeepAlivePingDelay = TimeSpan.FromSeconds(30),
-            KeepAlivePingTimeout = TimeSpan.FromSeconds(15),
+            ConnectTimeout = DialTimeout,
+            ConnectCallback = ConnectAsync,
+            // client-go's HTTP/2 health check: a PING after ReadIdleTimeout without a frame, and the connection (every
+            // watch on it) fails when the PING goes unanswered for PingTimeout. Go checks idle connections too.
+            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
+            KeepAlivePingDelay = http2.ReadIdleTimeout > TimeSpan.Zero ? http2.ReadIdleTimeout : Timeout.InfiniteTimeSpan,
+            KeepAlivePingTimeout = http2.PingTimeout,
+            // Go's transport (StrictMaxConcurrentStreams=false, client-go's setting) dials another connection once every
+            // stream the server allows is busy (kube-apiserver: 250). With one connection only, request 251 would wait
+            // for a watch to end, minutes, and writes would queue behind watches; so a second connection opens instead.
+            EnableMultipleHttp2Connections = true,
             AutomaticDecompression = System.Net.DecompressionMethods.GZip,
             UseCookies = false,
             AllowAutoRedirect = false,
@@ -34,6 +52,25 @@ public static class KubeHttpHandlerFactory
             handler.SslOptions.LocalCertificateSelectionCallback = (_, _, _, _, _) => clientCertificate;
         }
         return handler;
+    }
+
+    private static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    {
+        // Without TCP keep-alive a half-dead HTTP/1.1 watch (no HTTP/2 PING there) would hang until the kernel gives up.
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, (int)TcpKeepAlive.TotalSeconds);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, (int)TcpKeepAlive.TotalSeconds);
+            await socket.ConnectAsync(context.DnsEndPoint, cancellationToken).ConfigureAwait(false);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 using System.Runtime.ExceptionServices;
 using Kcm.Client;
 using Kcm.Client.Config;
+using Kcm.Client.Transport;
 using Kcm.Options;
 using Kcm.Runtime.LeaderElection;
 using Kcm.Controllers;
@@ -40,7 +41,9 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
         foreach (var warning in options.Warnings) _logger.LogWarning("{Warning}", warning);
 
         var metrics = CreateMetrics(options);
-        var clientOptions = new KubeClientOptions { Metrics = new RestClientMetrics(metrics), TimeProvider = time };
+        // One transport per TLS configuration, as client-go's cache: every controller's client shares its HTTP/2 connection.
+        using var transports = new TransportCache();
+        var clientOptions = new KubeClientOptions { Metrics = new RestClientMetrics(metrics), TimeProvider = time, Transports = transports };
         var connection = options.Generic.ClientConnection;
         var config = KubeconfigLoader.BuildConfigFromFlags(NullIfEmpty(connection.Master), NullIfEmpty(connection.Kubeconfig)) with
         {
