@@ -36,9 +36,19 @@ public sealed partial class ResourceHandler
     private async Task PatchAsync(HttpContext ctx, ResourceRequest req, byte[]? body, UserInfo user)
     {
         var contentType = (ctx.Request.ContentType ?? "").Split(';')[0].Trim().ToLowerInvariant();
-        if (contentType == "application/apply-patch+yaml" || Array.IndexOf(AcceptedPatchTypes, contentType) < 0)
+        if (contentType == "application/apply-patch+yaml")
+        {
+            await ApplyAsync(ctx, req, body, user);
+            return;
+        }
+        if (Array.IndexOf(AcceptedPatchTypes, contentType) < 0)
         {
             throw ApiException.UnsupportedMediaType(AcceptedPatchTypes);
+        }
+        if (ctx.Request.Query.ContainsKey("force"))
+        {
+            throw ApiException.Invalid("meta.k8s.io", "PatchOptions", "",
+                [new StatusCauseInfo("FieldValueForbidden", "Forbidden: may not be specified for non-apply patch", "force")]);
         }
         JsonNode patch;
         try

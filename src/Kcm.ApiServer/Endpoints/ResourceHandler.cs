@@ -40,15 +40,15 @@ public sealed partial class ResourceHandler(GenericStore registry, TimeProvider 
                 break;
             case "create":
                 if (req.Subresource.Length > 0) throw ApiException.MethodNotAllowed();
-                req = req with { DryRun = RequestBodies.CheckWriteOptions(ctx.Request.Query, "CreateOptions") };
+                req = req with { DryRun = RequestBodies.CheckWriteOptions(ctx.Request.Query, "CreateOptions"), FieldManager = ManagerOf(ctx, "CreateOptions") };
                 await WriteObjectAsync(ctx, 201, req, registry.Create(req, DecodeChecked(ctx, req, body), user));
                 break;
             case "update":
-                req = req with { DryRun = RequestBodies.CheckWriteOptions(ctx.Request.Query, "UpdateOptions") };
+                req = req with { DryRun = RequestBodies.CheckWriteOptions(ctx.Request.Query, "UpdateOptions"), FieldManager = ManagerOf(ctx, "UpdateOptions") };
                 await UpdateAsync(ctx, req, DecodeChecked(ctx, req, body), user);
                 break;
             case "patch":
-                req = req with { DryRun = RequestBodies.CheckWriteOptions(ctx.Request.Query, "PatchOptions") };
+                req = req with { DryRun = RequestBodies.CheckWriteOptions(ctx.Request.Query, "PatchOptions"), FieldManager = ManagerOf(ctx, "PatchOptions") };
                 await PatchAsync(ctx, req, body, user);
                 break;
             case "delete":

@@ -78,5 +78,8 @@ public sealed record ResourceRequest(
     /// <summary>dryRun=All: every step of a write runs but nothing is stored.</summary>
     public bool DryRun { get; init; }
 
+    /// <summary>Who a create, update or patch records in managedFields; null leaves them as the object carries them.</summary>
+    public string? FieldManager { get; init; }
+
     public string GroupVersion => Group.Length == 0 ? Version : $"{Group}/{Version}";
 }

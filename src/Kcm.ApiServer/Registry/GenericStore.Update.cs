@@ -172,6 +172,7 @@ public sealed partial class GenericStore
             Finalizers.CheckNoNewFinalizers(req, ObjectEncoder.Parse(current), desired);
             _admission.Run(new AdmissionRequest(AdmissionOperation.Update, strategy, req.Subresource == "scale" ? "scale" : req.Subresource,
                 req.Namespace, req.Name, desired, ObjectEncoder.Parse(current), user, req.DryRun));
+            TrackFields(req, strategy, ObjectEncoder.Parse(current), desired);
             var candidate = ObjectEncoder.Encode(desired, desired["kind"]!.GetValue<string>(), desired["apiVersion"]!.GetValue<string>(),
                 req.Namespace, req.Name, current.Uid, o => FieldLabels.Extract(req.Group, req.Resource, o));
             if (Finalizers.ShouldDeleteDuringUpdate(req, desired))

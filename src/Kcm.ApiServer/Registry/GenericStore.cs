@@ -35,6 +35,7 @@ public sealed partial class GenericStore
         _store = store;
         _admission = admission;
         _time = time;
+        Fields = new Apply.FieldManager(time);
         foreach (var e in ApiCatalog.Resources)
         {
             if (!e.IsSubresource) _strategies[e] = ResourceStrategy.For(e);
@@ -42,6 +43,9 @@ public sealed partial class GenericStore
     }
 
     public ResourceStrategy StrategyFor(ApiResourceEntry entry) => _strategies[entry];
+
+    /// <summary>managedFields tracking and server-side apply.</summary>
+    public Apply.FieldManager Fields { get; }
 
     /// <summary>The storage of the request's resource; a resource without storage cannot be served (405).</summary>
     public ResourceStore StorageFor(ResourceRequest req) => _store.Find(req.Group, req.Resource) ?? throw ApiException.MethodNotAllowed();
@@ -160,6 +164,7 @@ public sealed partial class GenericStore
         if (CertificateSigningRequestStrategy.Handles(strategy)) CertificateSigningRequestStrategy.PrepareForCreate(obj, user);
 
         _admission.Run(new AdmissionRequest(AdmissionOperation.Create, strategy, "", req.Namespace, name, obj, null, user, req.DryRun));
+        TrackFields(req, strategy, null, obj);
 
         if (rvInBody.Length > 0 && rvInBody != "0")
         {
