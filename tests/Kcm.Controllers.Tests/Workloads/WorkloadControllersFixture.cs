@@ -38,6 +38,8 @@ public class WorkloadControllersFixture : IAsyncLifetime
     /// <summary>Namespaces of this fixture's tests start with this; the simulated nodes serve only those.</summary>
     public string NamespacePrefix => $"wl{_id}-";
 
+    public string NodeName(int index) => $"wl{_id}-node-{index}";
+
     public async Task InitializeAsync()
     {
         await Server.InitializeAsync();
