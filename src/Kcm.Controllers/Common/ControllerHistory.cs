@@ -8,7 +8,6 @@ using Kcm.Api.Apps.V1;
 using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
 using Kcm.Client;
-using Kcm.Controllers.Deployments;
 using Microsoft.Extensions.Logging;
 using LabelSelector = Kcm.Api.Selectors.LabelSelector;
 
@@ -94,7 +93,7 @@ public static class ControllerHistory
         {
             Write(Encoding.ASCII.GetBytes(p.ToString(CultureInfo.InvariantCulture)));
         }
-        return PodTemplates.SafeEncodeString(hash.ToString(CultureInfo.InvariantCulture));
+        return SafeEncoding.SafeEncodeString(hash.ToString(CultureInfo.InvariantCulture));
     }
 
     /// <summary>history.NewControllerRevision: template labels plus the hash label, named parent-hash, owned by the parent.</summary>

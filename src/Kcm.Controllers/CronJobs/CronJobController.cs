@@ -44,6 +44,7 @@ public sealed partial class CronJobController
     private readonly TimeZoneInfo _localZone;
     private readonly Histogram _creationSkew;
     private readonly ILogger _logger;
+    private readonly OwnedObjectEvents<CronJob> _jobOwners;
 
     /// <param name="clock">The time schedules are judged by; the context's clock unless given (integration tests run it ahead of real time).</param>
     public CronJobController(ControllerContext context, CronJobControllerOptions options, TimeProvider? clock = null)
@@ -96,6 +97,8 @@ public sealed partial class CronJobController
         _options = options;
         _cronJobs = cronJobs;
         _jobs = jobs;
+        // CronJobs never adopt: an orphaned Job wakes nobody.
+        _jobOwners = new OwnedObjectEvents<CronJob>(cronJobs, CronJob.Resource);
         _cronJobControl = cronJobControl;
         _jobControl = jobControl;
         _recorder = recorder;
@@ -128,10 +131,7 @@ public sealed partial class CronJobController
             OnJobDeleted(job);
             return;
         }
-        if (ControllerRefs.ControllerOf(job.Metadata) is { } controllerRef && ResolveControllerRef(job.Metadata!.Namespace, controllerRef) is { } cronJob)
-        {
-            _queue.Add(ObjectKey.Of(cronJob));
-        }
+        _jobOwners.Added(job.Metadata, Enqueue, Enqueue);
     }
 
     internal void OnJobUpdated(Job oldJob, Job newJob)
@@ -140,25 +140,18 @@ public sealed partial class CronJobController
         {
             return; // A resync: nothing changed.
         }
-        var newRef = ControllerRefs.ControllerOf(newJob.Metadata);
-        var oldRef = ControllerRefs.ControllerOf(oldJob.Metadata);
-        if (oldRef is not null && !SameOwnerReference(oldRef, newRef) && ResolveControllerRef(oldJob.Metadata!.Namespace, oldRef) is { } oldCronJob)
-        {
-            _queue.Add(ObjectKey.Of(oldCronJob));
-        }
-        if (newRef is not null && ResolveControllerRef(newJob.Metadata!.Namespace, newRef) is { } cronJob)
-        {
-            _queue.Add(ObjectKey.Of(cronJob));
-        }
+        _jobOwners.Updated(oldJob.Metadata, newJob.Metadata, Enqueue, Enqueue);
     }
 
     internal void OnJobDeleted(Job job)
     {
-        if (ControllerRefs.ControllerOf(job.Metadata) is { } controllerRef && ResolveControllerRef(job.Metadata!.Namespace, controllerRef) is { } cronJob)
+        if (_jobOwners.Owner(job.Metadata) is { } cronJob)
         {
-            _queue.Add(ObjectKey.Of(cronJob));
+            Enqueue(cronJob);
         }
     }
+
+    private void Enqueue(CronJob cronJob) => _queue.Add(ObjectKey.Of(cronJob));
 
     /// <summary>
     /// A changed schedule or time zone requeues the CronJob for its next schedule time (an earlier one than queued
@@ -188,20 +181,6 @@ public sealed partial class CronJobController
         }
         _queue.AddAfter(key, ScheduleTimes.UntilNext(newCronJob, schedule, _clock.GetUtcNow(), _localZone));
     }
-
-    private CronJob? ResolveControllerRef(string? @namespace, Kcm.Api.Meta.V1.OwnerReference controllerRef)
-    {
-        if (controllerRef.Kind != CronJob.Resource.Kind)
-        {
-            return null;
-        }
-        var cronJob = _cronJobs.Get(new ObjectKey(@namespace, controllerRef.Name ?? ""));
-        return cronJob?.Metadata?.Uid == controllerRef.Uid ? cronJob : null;
-    }
-
-    private static bool SameOwnerReference(Kcm.Api.Meta.V1.OwnerReference a, Kcm.Api.Meta.V1.OwnerReference? b)
-        => b is not null && a.ApiVersion == b.ApiVersion && a.Kind == b.Kind && a.Name == b.Name && a.Uid == b.Uid
-           && a.Controller == b.Controller && a.BlockOwnerDeletion == b.BlockOwnerDeletion;
 
     private string FormatSchedule(CronJob cronJob, bool warn)
     {

@@ -72,6 +72,7 @@ public sealed partial class DaemonSetController
     private readonly RateLimitingQueue<ObjectKey> _queue;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly OwnedObjectEvents<DaemonSet> _owned;
 
     public DaemonSetController(ControllerContext context, DaemonSetControllerOptions options)
         : this(context, options, context.Informers.InformerFor<DaemonSet>(), context.Informers.InformerFor<ControllerRevision>(),
@@ -152,6 +153,9 @@ public sealed partial class DaemonSetController
         _logger = logger;
         _time = time;
         Expectations = new ControllerExpectations(time, logger);
+        _owned = new OwnedObjectEvents<DaemonSet>(daemonSets, Kind, ds => Kcm.Api.Selectors.LabelSelector.FromApi(ds.Spec?.Selector), (metadata, _) =>
+            logger.LogError("User error! More than one daemon is selecting {Object} with labels: {Labels}",
+                $"{metadata.Namespace}/{metadata.Name}", string.Join(",", metadata.Labels!.Select(l => $"{l.Key}={l.Value}"))));
         FailedPodsBackoff = new FailedPodsBackoff(time, options.FailedPodsBackoffInitial, options.FailedPodsBackoffMax);
         Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, waitFor: informers ?? []);
     }
@@ -223,16 +227,8 @@ public sealed partial class DaemonSetController
             OnRevisionDeleted(revision);
             return;
         }
-        if (ControllerRefs.ControllerOf(revision.Metadata) is { } controllerRef)
-        {
-            // Upstream only logs here: the DaemonSet acted on it already.
-            _ = Resolve(revision.Metadata!.Namespace, controllerRef);
-            return;
-        }
-        foreach (var ds in DaemonSetsSelecting(revision.Metadata))
-        {
-            _queue.Add(ObjectKey.Of(ds));
-        }
+        // An owned revision: upstream only logs, the DaemonSet acted on it already.
+        _owned.Added(revision.Metadata, _ => { }, Enqueue);
     }
 
     internal void OnRevisionUpdated(ControllerRevision oldRevision, ControllerRevision curRevision)
@@ -241,14 +237,14 @@ public sealed partial class DaemonSetController
         {
             return;
         }
-        OnOwnedUpdated(oldRevision.Metadata, curRevision.Metadata, ds => _queue.Add(ObjectKey.Of(ds)));
+        _owned.Updated(oldRevision.Metadata, curRevision.Metadata, Enqueue, Enqueue);
     }
 
     internal void OnRevisionDeleted(ControllerRevision revision)
     {
-        if (ControllerRefs.ControllerOf(revision.Metadata) is { } controllerRef && Resolve(revision.Metadata!.Namespace, controllerRef) is { } ds)
+        if (_owned.Owner(revision.Metadata) is { } ds)
         {
-            _queue.Add(ObjectKey.Of(ds));
+            Enqueue(ds);
         }
     }
 
@@ -260,23 +256,14 @@ public sealed partial class DaemonSetController
             OnPodDeleted(pod);
             return;
         }
-        if (ControllerRefs.ControllerOf(pod.Metadata) is { } controllerRef)
+        // Nobody waits for an orphan's creation: only the owner observes it.
+        _owned.Added(pod.Metadata, ds =>
         {
-            if (Resolve(pod.Metadata!.Namespace, controllerRef) is not { } ds)
-            {
-                return;
-            }
             var key = ObjectKey.Of(ds);
             _logger.LogTrace("Pod {Pod} added", ObjectKey.Of(pod));
             Expectations.CreationObserved(key);
             _queue.Add(key);
-            return;
-        }
-        // An orphan: wake every matching DaemonSet so one may adopt it. Nobody waits for an orphan's creation.
-        foreach (var ds in DaemonSetsSelecting(pod.Metadata))
-        {
-            _queue.Add(ObjectKey.Of(ds));
-        }
+        }, Enqueue);
     }
 
     internal void OnPodUpdated(Pod oldPod, Pod curPod)
@@ -291,7 +278,7 @@ public sealed partial class DaemonSetController
             OnPodDeleted(curPod);
             return;
         }
-        OnOwnedUpdated(oldPod.Metadata, curPod.Metadata, ds =>
+        _owned.Updated(oldPod.Metadata, curPod.Metadata, ds =>
         {
             var key = ObjectKey.Of(ds);
             _queue.Add(key);
@@ -301,12 +288,12 @@ public sealed partial class DaemonSetController
                 // Availability is not an event of its own: look again after minReadySeconds (plus a second of skew).
                 _queue.AddAfter(key, TimeSpan.FromSeconds(minReadySeconds) + TimeSpan.FromSeconds(1));
             }
-        });
+        }, Enqueue);
     }
 
     internal void OnPodDeleted(Pod pod)
     {
-        if (ControllerRefs.ControllerOf(pod.Metadata) is not { } controllerRef || Resolve(pod.Metadata!.Namespace, controllerRef) is not { } ds)
+        if (_owned.Owner(pod.Metadata) is not { } ds)
         {
             return; // Nobody cares about an orphan's deletion.
         }
@@ -366,45 +353,5 @@ public sealed partial class DaemonSetController
         return Comparable(oldNode) == Comparable(curNode);
     }
 
-    // Shared by pods and revisions: a changed controller reference wakes the old owner; an owned object wakes its
-    // owner; an orphan whose labels or reference changed wakes the DaemonSets selecting it.
-    private void OnOwnedUpdated(ObjectMeta? oldMeta, ObjectMeta? curMeta, Action<DaemonSet> onOwner)
-    {
-        var curRef = ControllerRefs.ControllerOf(curMeta);
-        var oldRef = ControllerRefs.ControllerOf(oldMeta);
-        var refChanged = !ControllerRefs.SameControllerRef(oldRef, curRef);
-        if (refChanged && oldRef is not null && Resolve(oldMeta?.Namespace, oldRef) is { } oldDs)
-        {
-            _queue.Add(ObjectKey.Of(oldDs));
-        }
-        if (curRef is not null)
-        {
-            if (Resolve(curMeta?.Namespace, curRef) is { } ds)
-            {
-                onOwner(ds);
-            }
-            return;
-        }
-        if (refChanged || !OwnerLookup.SameLabels(oldMeta?.Labels, curMeta?.Labels))
-        {
-            foreach (var ds in DaemonSetsSelecting(curMeta))
-            {
-                _queue.Add(ObjectKey.Of(ds));
-            }
-        }
-    }
-
-    private DaemonSet? Resolve(string? @namespace, OwnerReference controllerRef)
-        => OwnerLookup.ResolveControllerRef(_daemonSets, Kind, @namespace, controllerRef);
-
-    private List<DaemonSet> DaemonSetsSelecting(ObjectMeta? metadata)
-    {
-        var matches = OwnerLookup.OwnersSelecting(_daemonSets, metadata?.Namespace, metadata?.Labels, ds => Kcm.Api.Selectors.LabelSelector.FromApi(ds.Spec?.Selector));
-        if (matches.Count > 1)
-        {
-            _logger.LogError("User error! More than one daemon is selecting {Object} with labels: {Labels}",
-                $"{metadata?.Namespace}/{metadata?.Name}", string.Join(",", metadata!.Labels!.Select(l => $"{l.Key}={l.Value}")));
-        }
-        return matches;
-    }
+    private void Enqueue(DaemonSet ds) => _queue.Add(ObjectKey.Of(ds));
 }

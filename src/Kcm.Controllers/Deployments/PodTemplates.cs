@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Kcm.Api;
 using Kcm.Api.Core.V1;
+using Kcm.Controllers.Common;
 
 namespace Kcm.Controllers.Deployments;
 
@@ -16,12 +17,9 @@ namespace Kcm.Controllers.Deployments;
 /// </summary>
 public static class PodTemplates
 {
-    /// <summary>k8s.io/apimachinery/pkg/util/rand's alphabet: no vowels (no words) and no look-alike characters.</summary>
-    public const string SafeAlphabet = "bcdfghjklmnpqrstvwxz2456789";
-
     /// <summary>
     /// controller.ComputeHash's shape: FNV-32a over the template, then over the collision count (when set) as
-    /// 8 little-endian bytes, the decimal value encoded with <see cref="SafeEncodeString"/>. Upstream hashes Go's
+    /// 8 little-endian bytes, the decimal value encoded with <see cref="SafeEncoding.SafeEncodeString"/>. Upstream hashes Go's
     /// spew dump of the struct; we hash canonical JSON (sorted keys, empty values dropped), so our hash differs
     /// from upstream's for the same template. That is harmless: a ReplicaSet is matched by
     /// <see cref="EqualIgnoreHash"/>, never by its hash, so upstream-created ReplicaSets are adopted as they are.
@@ -38,18 +36,7 @@ public static class PodTemplates
             BinaryPrimitives.WriteUInt32LittleEndian(bytes, unchecked((uint)count));
             hash = Fnv32a.Append(hash, bytes);
         }
-        return SafeEncodeString(hash.ToString(CultureInfo.InvariantCulture));
-    }
-
-    /// <summary>rand.SafeEncodeString: each byte maps to the alphabet by its value modulo the alphabet size.</summary>
-    public static string SafeEncodeString(string s)
-    {
-        var result = new char[s.Length];
-        for (var i = 0; i < s.Length; i++)
-        {
-            result[i] = SafeAlphabet[(byte)s[i] % SafeAlphabet.Length];
-        }
-        return new string(result);
+        return SafeEncoding.SafeEncodeString(hash.ToString(CultureInfo.InvariantCulture));
     }
 
     /// <summary>

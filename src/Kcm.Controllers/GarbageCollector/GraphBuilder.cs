@@ -37,10 +37,7 @@ public sealed class GraphBuilder : IDisposable
     private readonly IEventRecorder _recorder;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, GraphNode> _uidToNode = new(StringComparer.Ordinal);
-    private readonly object _monitorsLock = new();
-    private readonly Dictionary<GroupVersionResource, Monitor> _monitors = [];
-    private CancellationToken _monitorsStopping;
-    private bool _monitorsRunning;
+    private readonly ResourceMonitors<Monitor> _monitors = new();
 
     internal GraphBuilder(KubeApiClient client, ControllerContext context, IEventRecorder recorder, RateLimitingQueue<GraphNode> attemptToDelete, RateLimitingQueue<GraphNode> attemptToOrphan, AbsentOwnerCache absentOwners)
     {
@@ -68,16 +65,7 @@ public sealed class GraphBuilder : IDisposable
     public GraphNode? GetNode(string uid) => _uidToNode.TryGetValue(uid, out var node) ? node : null;
 
     /// <summary>The resources currently monitored.</summary>
-    public IReadOnlyList<GroupVersionResource> MonitoredResources
-    {
-        get
-        {
-            lock (_monitorsLock)
-            {
-                return [.. _monitors.Keys];
-            }
-        }
-    }
+    public IReadOnlyList<GroupVersionResource> MonitoredResources => _monitors.Resources;
 
     /// <summary>
     /// Makes the monitors match <paramref name="resources"/>: new ones are created (and started if the monitors
@@ -85,61 +73,17 @@ public sealed class GraphBuilder : IDisposable
     /// </summary>
     public void SyncMonitors(IEnumerable<DiscoveredResource> resources)
     {
-        lock (_monitorsLock)
-        {
-            var wanted = resources.ToDictionary(r => r.Resource);
-            var added = 0;
-            var removed = 0;
-            foreach (var (resource, monitor) in _monitors.ToList())
-            {
-                if (!wanted.ContainsKey(resource))
-                {
-                    _ = monitor.StopAsync();
-                    _monitors.Remove(resource);
-                    removed++;
-                }
-            }
-            foreach (var (resource, discovered) in wanted)
-            {
-                if (_monitors.ContainsKey(resource))
-                {
-                    continue;
-                }
-                var informer = new DynamicSharedInformer(resource, new MetadataOnlyListWatcher(_client.Dynamic.Resource(resource, discovered.Namespaced)), new SharedInformerOptions { TimeProvider = _time }, _loggers);
-                var monitor = new Monitor(informer, discovered.ApiVersion, discovered.Kind, this);
-                _monitors[resource] = monitor;
-                if (_monitorsRunning)
-                {
-                    monitor.Start(_monitorsStopping);
-                }
-                added++;
-            }
-            _logger.LogInformation("synced monitors; added {Added}, kept {Kept}, removed {Removed}", added, _monitors.Count - added, removed);
-        }
+        var (added, kept, removed) = _monitors.Sync(resources, discovered => new Monitor(
+            new DynamicSharedInformer(discovered.Resource, new MetadataOnlyListWatcher(_client.Dynamic.Resource(discovered.Resource, discovered.Namespaced)), new SharedInformerOptions { TimeProvider = _time }, _loggers),
+            discovered.ApiVersion, discovered.Kind, this));
+        _logger.LogInformation("synced monitors; added {Added}, kept {Kept}, removed {Removed}", added, kept, removed);
     }
 
     /// <summary>Starts every monitor not yet running; later-added monitors start at once.</summary>
-    public void StartMonitors(CancellationToken cancellationToken)
-    {
-        lock (_monitorsLock)
-        {
-            _monitorsStopping = cancellationToken;
-            _monitorsRunning = true;
-            foreach (var monitor in _monitors.Values)
-            {
-                monitor.Start(cancellationToken);
-            }
-        }
-    }
+    public void StartMonitors(CancellationToken cancellationToken) => _monitors.Start(cancellationToken);
 
     /// <summary>True when every monitor has delivered its initial list (upstream IsSynced).</summary>
-    public bool IsSynced()
-    {
-        lock (_monitorsLock)
-        {
-            return _monitors.Values.All(m => m.HasSynced);
-        }
-    }
+    public bool IsSynced() => _monitors.IsSynced();
 
     public async Task<bool> WaitForSyncAsync(TimeSpan pollInterval, CancellationToken cancellationToken)
     {
@@ -158,14 +102,7 @@ public sealed class GraphBuilder : IDisposable
     }
 
     /// <summary>Stops every monitor and waits for their informers to finish.</summary>
-    public Task StopMonitorsAsync()
-    {
-        lock (_monitorsLock)
-        {
-            _monitorsRunning = false;
-            return Task.WhenAll(_monitors.Values.Select(m => m.StopAsync()).ToList());
-        }
-    }
+    public Task StopMonitorsAsync() => _monitors.StopAsync();
 
     /// <summary>Applies graph changes on one worker until the token is cancelled.</summary>
     public Task RunAsync(CancellationToken cancellationToken)
@@ -580,19 +517,19 @@ public sealed class GraphBuilder : IDisposable
     }
 
     /// <summary>One resource's informer and the handler turning its notifications into graph changes.</summary>
-    private sealed class Monitor : IResourceEventHandler<JsonObject>
+    private sealed class Monitor : IResourceEventHandler<JsonObject>, IResourceMonitor
     {
         private readonly DynamicSharedInformer _informer;
+        private readonly BackgroundInformer _run;
         private readonly string _apiVersion;
         private readonly string _kind;
         private readonly GraphBuilder _builder;
         private readonly IEventHandlerRegistration _registration;
-        private CancellationTokenSource? _stop;
-        private Task _running = Task.CompletedTask;
 
         public Monitor(DynamicSharedInformer informer, string apiVersion, string kind, GraphBuilder builder)
         {
             _informer = informer;
+            _run = new BackgroundInformer(informer);
             _apiVersion = string.Intern(apiVersion);
             _kind = string.Intern(kind);
             _builder = builder;
@@ -601,34 +538,9 @@ public sealed class GraphBuilder : IDisposable
 
         public bool HasSynced => _informer.HasSynced && _registration.HasSynced;
 
-        public void Start(CancellationToken cancellationToken)
-        {
-            if (_stop is not null)
-            {
-                return;
-            }
-            _stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var token = _stop.Token;
-            _running = Task.Run(() => _informer.RunAsync(token), CancellationToken.None);
-        }
+        public void Start(CancellationToken cancellationToken) => _run.Start(cancellationToken);
 
-        public async Task StopAsync()
-        {
-            if (_stop is null)
-            {
-                return;
-            }
-            await _stop.CancelAsync().ConfigureAwait(false);
-            try
-            {
-                await _running.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-            _stop.Dispose();
-            _stop = null;
-        }
+        public Task StopAsync() => _run.StopAsync();
 
         public void OnAdd(JsonObject obj, bool isInInitialList)
             => _builder.GraphChanges.Add(new GraphEvent(GraphEventType.Add, _apiVersion, _kind, ObservedMetadata.Of(obj), null));

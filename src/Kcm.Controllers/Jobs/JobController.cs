@@ -227,7 +227,7 @@ public sealed partial class JobController
         var finalizerRemoved = !JobConditions.HasTrackingFinalizer(curPod);
         var curRef = ControllerRefs.ControllerOf(curPod.Metadata);
         var oldRef = ControllerRefs.ControllerOf(oldPod.Metadata);
-        var refChanged = !SameRef(curRef, oldRef);
+        var refChanged = !ControllerRefs.SameControllerRef(curRef, oldRef);
         if (refChanged && oldRef is not null && Resolve(oldPod.Metadata?.Namespace, oldRef) is { } oldJob)
         {
             if (finalizerRemoved) FinalizerExpectations.RemovalObserved(ObjectKey.Of(oldJob), curPod.Metadata?.Uid);
@@ -328,10 +328,4 @@ public sealed partial class JobController
         }
         return jobs;
     }
-
-    private static bool SameRef(OwnerReference? a, OwnerReference? b)
-        => a is null || b is null
-            ? a is null && b is null
-            : a.ApiVersion == b.ApiVersion && a.Kind == b.Kind && a.Name == b.Name && a.Uid == b.Uid
-              && a.Controller == b.Controller && a.BlockOwnerDeletion == b.BlockOwnerDeletion;
 }

@@ -26,15 +26,13 @@ public sealed class QuotaMonitor
     private readonly object _lock = new();
     private readonly Dictionary<GroupResource, Func<bool>> _typed = [];
     private readonly Dictionary<GroupResource, Func<string, IEnumerable<object>>> _typedLists = [];
-    private readonly Dictionary<GroupVersionResource, Monitor> _monitors = [];
+    private readonly ResourceMonitors<Monitor> _monitors = new();
     private readonly KubeApiClient? _client;
     private readonly QuotaRegistry _registry;
     private readonly Action<GroupResource, string> _replenish;
     private readonly TimeProvider _time;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
-    private CancellationToken _stopping;
-    private bool _running;
 
     public QuotaMonitor(KubeApiClient? client, QuotaRegistry registry, Action<GroupResource, string> replenish, TimeProvider time, ILoggerFactory loggers)
     {
@@ -87,16 +85,7 @@ public sealed class QuotaMonitor
     }
 
     /// <summary>The resources monitored now.</summary>
-    public IReadOnlyCollection<GroupVersionResource> Resources
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return [.. _monitors.Keys];
-            }
-        }
-    }
+    public IReadOnlyCollection<GroupVersionResource> Resources => _monitors.Resources;
 
     /// <summary>The objects of <paramref name="resource"/> in <paramref name="namespace"/>; throws while its cache is missing or unsynced.</summary>
     public IEnumerable<object> List(GroupResource resource, string @namespace)
@@ -108,7 +97,7 @@ public sealed class QuotaMonitor
                 if (!_typed[resource]()) throw new QuotaListException(resource, $"{resource} not yet synced");
                 return typed(@namespace);
             }
-            var monitor = _monitors.Values.FirstOrDefault(m => m.GroupResource == resource)
+            var monitor = _monitors.Monitors.FirstOrDefault(m => m.GroupResource == resource)
                 ?? throw new QuotaListException(resource, $"no informer found for {resource}");
             if (!monitor.HasSynced) throw new QuotaListException(resource, $"{monitor.Resource} not yet synced");
             return monitor.Informer?.Cache.ByIndex(KnownIndexers.Namespace, @namespace) ?? [];
@@ -123,21 +112,10 @@ public sealed class QuotaMonitor
     {
         lock (_lock)
         {
-            var wanted = resources.Where(r => !QuotaRegistry.IgnoredResources.Contains(new GroupResource(r.Resource.Group, r.Resource.Resource)))
-                .ToDictionary(r => r.Resource);
-            var removed = 0;
-            foreach (var (resource, monitor) in _monitors.ToList())
+            var wanted = resources.Where(r => !QuotaRegistry.IgnoredResources.Contains(new GroupResource(r.Resource.Group, r.Resource.Resource)));
+            var (added, kept, removed) = _monitors.Sync(wanted, discovered =>
             {
-                if (wanted.ContainsKey(resource)) continue;
-                _ = monitor.StopAsync();
-                _monitors.Remove(resource);
-                removed++;
-            }
-            var added = 0;
-            foreach (var (resource, discovered) in wanted)
-            {
-                if (_monitors.ContainsKey(resource)) continue;
-                var groupResource = new GroupResource(resource.Group, resource.Resource);
+                var groupResource = new GroupResource(discovered.Resource.Group, discovered.Resource.Resource);
                 if (_registry.Get(groupResource) is null)
                 {
                     _registry.GetOrAddObjectCount(groupResource);
@@ -145,56 +123,39 @@ public sealed class QuotaMonitor
                 }
                 if (_typed.ContainsKey(groupResource))
                 {
-                    _monitors[resource] = new Monitor(resource, groupResource, null, this);
+                    return new Monitor(discovered.Resource, groupResource, null, this);
                 }
-                else if (_client is not null)
+                if (_client is null)
                 {
-                    var informer = new DynamicSharedInformer(resource, new MetadataOnlyListWatcher(_client.Dynamic.Resource(resource, discovered.Namespaced)),
-                        new SharedInformerOptions { TimeProvider = _time }, _loggers);
-                    var monitor = new Monitor(resource, groupResource, informer, this);
-                    _monitors[resource] = monitor;
-                    if (_running) monitor.Start(_stopping);
+                    return null;
                 }
-                added++;
-            }
-            _logger.LogInformation("quota monitors synced: added {Added}, kept {Kept}, removed {Removed}", added, _monitors.Count - added, removed);
+                var informer = new DynamicSharedInformer(discovered.Resource, new MetadataOnlyListWatcher(_client.Dynamic.Resource(discovered.Resource, discovered.Namespaced)),
+                    new SharedInformerOptions { TimeProvider = _time }, _loggers);
+                return new Monitor(discovered.Resource, groupResource, informer, this);
+            });
+            _logger.LogInformation("quota monitors synced: added {Added}, kept {Kept}, removed {Removed}", added, kept, removed);
         }
     }
 
-    public void StartMonitors(CancellationToken cancellationToken)
-    {
-        lock (_lock)
-        {
-            _stopping = cancellationToken;
-            _running = true;
-            foreach (var monitor in _monitors.Values) monitor.Start(cancellationToken);
-        }
-    }
+    public void StartMonitors(CancellationToken cancellationToken) => _monitors.Start(cancellationToken);
 
     /// <summary>Every monitored cache has its initial list (upstream IsSynced).</summary>
     public bool IsSynced()
     {
+        // The typed monitors read _typed.
         lock (_lock)
         {
-            return _monitors.Values.All(m => m.HasSynced);
+            return _monitors.IsSynced();
         }
     }
 
-    public Task StopMonitorsAsync()
-    {
-        lock (_lock)
-        {
-            _running = false;
-            return Task.WhenAll(_monitors.Values.Select(m => m.StopAsync()).ToList());
-        }
-    }
+    public Task StopMonitorsAsync() => _monitors.StopAsync();
 
     /// <summary>One monitored resource: its own metadata cache, or (Informer null) one of the shared typed caches.</summary>
-    private sealed class Monitor
+    private sealed class Monitor : IResourceMonitor
     {
         private readonly QuotaMonitor _owner;
-        private CancellationTokenSource? _stop;
-        private Task _running = Task.CompletedTask;
+        private readonly BackgroundInformer? _run;
 
         public Monitor(GroupVersionResource resource, GroupResource groupResource, DynamicSharedInformer? informer, QuotaMonitor owner)
         {
@@ -202,6 +163,7 @@ public sealed class QuotaMonitor
             GroupResource = groupResource;
             Informer = informer;
             _owner = owner;
+            _run = informer is null ? null : new BackgroundInformer(informer);
             informer?.AddEventHandler(new ResourceEventHandler<JsonObject>
             {
                 Deleted = (obj, _) => owner.Changed(groupResource, obj),
@@ -216,26 +178,8 @@ public sealed class QuotaMonitor
 
         public bool HasSynced => Informer is null ? _owner._typed[GroupResource]() : Informer.HasSynced;
 
-        public void Start(CancellationToken cancellationToken)
-        {
-            if (Informer is null || _stop is not null) return;
-            _stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var token = _stop.Token;
-            _running = Task.Run(() => Informer.RunAsync(token), CancellationToken.None);
-        }
+        public void Start(CancellationToken cancellationToken) => _run?.Start(cancellationToken);
 
-        public async Task StopAsync()
-        {
-            if (_stop is null) return;
-            await _stop.CancelAsync().ConfigureAwait(false);
-            try
-            {
-                await _running.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-            _stop.Dispose();
-        }
+        public Task StopAsync() => _run?.StopAsync() ?? Task.CompletedTask;
     }
 }

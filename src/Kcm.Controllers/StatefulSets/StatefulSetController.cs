@@ -45,6 +45,7 @@ public sealed partial class StatefulSetController
     private readonly RateLimitingQueue<ObjectKey> _queue;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly OwnedObjectEvents<StatefulSet> _owned;
 
     public StatefulSetController(ControllerContext context, StatefulSetControllerOptions options)
         : this(context, options, context.Informers.InformerFor<StatefulSet>(), context.Informers.InformerFor<Pod>(),
@@ -110,6 +111,9 @@ public sealed partial class StatefulSetController
         _queue = queue;
         _logger = logger;
         _time = time;
+        _owned = new OwnedObjectEvents<StatefulSet>(sets, Kind, s => LabelSelector.FromApi(s.Spec?.Selector), (metadata, matches) =>
+            logger.LogError("user error: more than one StatefulSet is selecting pods with labels: {Labels}. Sets: {Sets}",
+                string.Join(",", metadata.Labels!.Select(l => $"{l.Key}={l.Value}")), string.Join(", ", matches.Select(s => s.Metadata?.Name))));
         _podControl = new StatefulPodControl(api, pods, claims, events, options.Features, time, logger);
         Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, waitFor: informers ?? []);
     }
@@ -143,20 +147,11 @@ public sealed partial class StatefulSetController
             OnPodDeleted(pod);
             return;
         }
-        if (ControllerRefs.ControllerOf(pod.Metadata) is { } controllerRef)
+        _owned.Added(pod.Metadata, set =>
         {
-            if (Resolve(pod.Metadata!.Namespace, controllerRef) is { } set)
-            {
-                _logger.LogDebug("Pod {Pod} created", ObjectKey.Of(pod));
-                Enqueue(set);
-            }
-            return;
-        }
-        // An orphan: wake every matching StatefulSet so one may adopt it.
-        foreach (var set in SetsSelecting(pod.Metadata))
-        {
+            _logger.LogDebug("Pod {Pod} created", ObjectKey.Of(pod));
             Enqueue(set);
-        }
+        }, Enqueue);
     }
 
     internal void OnPodUpdated(Pod oldPod, Pod curPod)
@@ -165,19 +160,8 @@ public sealed partial class StatefulSetController
         {
             return; // A resync.
         }
-        var curRef = ControllerRefs.ControllerOf(curPod.Metadata);
-        var oldRef = ControllerRefs.ControllerOf(oldPod.Metadata);
-        var refChanged = !ControllerRefs.SameControllerRef(oldRef, curRef);
-        if (refChanged && oldRef is not null && Resolve(oldPod.Metadata?.Namespace, oldRef) is { } oldSet)
+        _owned.Updated(oldPod.Metadata, curPod.Metadata, set =>
         {
-            Enqueue(oldSet);
-        }
-        if (curRef is not null)
-        {
-            if (Resolve(curPod.Metadata?.Namespace, curRef) is not { } set)
-            {
-                return;
-            }
             Enqueue(set);
             var minReadySeconds = set.Spec?.MinReadySeconds ?? 0;
             if (!PodReadiness.IsPodReady(oldPod) && PodReadiness.IsPodReady(curPod) && minReadySeconds > 0)
@@ -186,38 +170,16 @@ public sealed partial class StatefulSetController
                 _logger.LogInformation("StatefulSet {StatefulSet} will be enqueued after {Seconds}s for availability check", ObjectKey.Of(set), minReadySeconds);
                 _queue.AddAfter(ObjectKey.Of(set), TimeSpan.FromSeconds(minReadySeconds) + TimeSpan.FromSeconds(1));
             }
-            return;
-        }
-        if (refChanged || !OwnerLookup.SameLabels(oldPod.Metadata?.Labels, curPod.Metadata?.Labels))
-        {
-            foreach (var set in SetsSelecting(curPod.Metadata))
-            {
-                Enqueue(set);
-            }
-        }
+        }, Enqueue);
     }
 
     internal void OnPodDeleted(Pod pod)
     {
-        if (ControllerRefs.ControllerOf(pod.Metadata) is { } controllerRef && Resolve(pod.Metadata!.Namespace, controllerRef) is { } set)
+        if (_owned.Owner(pod.Metadata) is { } set)
         {
             _logger.LogDebug("Pod {Pod} deleted", ObjectKey.Of(pod));
             Enqueue(set);
         }
-    }
-
-    private StatefulSet? Resolve(string? @namespace, OwnerReference controllerRef)
-        => OwnerLookup.ResolveControllerRef(_sets, Kind, @namespace, controllerRef);
-
-    private List<StatefulSet> SetsSelecting(ObjectMeta? metadata)
-    {
-        var matches = OwnerLookup.OwnersSelecting(_sets, metadata?.Namespace, metadata?.Labels, s => LabelSelector.FromApi(s.Spec?.Selector));
-        if (matches.Count > 1)
-        {
-            _logger.LogError("user error: more than one StatefulSet is selecting pods with labels: {Labels}. Sets: {Sets}",
-                string.Join(",", metadata!.Labels!.Select(l => $"{l.Key}={l.Value}")), string.Join(", ", matches.Select(s => s.Metadata?.Name)));
-        }
-        return matches;
     }
 
     // ---- The sync: claim revisions and pods, then run the control loop.

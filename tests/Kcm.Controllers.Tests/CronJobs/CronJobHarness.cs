@@ -10,6 +10,7 @@ using Kcm.Runtime.Metrics;
 using Kcm.Runtime.Queues;
 using Kcm.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
+using static Kcm.Controllers.Tests.Common.TestStores;
 
 namespace Kcm.Controllers.Tests.CronJobs;
 
@@ -139,10 +140,6 @@ internal sealed class CronJobHarness : IDisposable
     }
 
     private static NotFoundException NotFound(string name) => new(404, new Status { Reason = "NotFound", Message = $"jobs.batch \"{name}\" not found" });
-
-    private static ThreadSafeStore<T> Store<T>()
-        where T : class, Kcm.Api.IKubernetesObject
-        => new(ObjectKey.Of, [new(KnownIndexers.Namespace, KnownIndexers.ByNamespace(TypedMetadataAccessor<T>.Instance))]);
 
     private sealed class CronJobApi(CronJobHarness h) : ICronJobControl
     {

@@ -11,6 +11,7 @@ using Kcm.Controllers.Tests.ReplicaSets;
 using Kcm.Runtime.Informers;
 using Kcm.Runtime.Queues;
 using Microsoft.Extensions.Logging.Abstractions;
+using static Kcm.Controllers.Tests.Common.TestStores;
 
 namespace Kcm.Controllers.Tests.DaemonSets;
 
@@ -133,13 +134,6 @@ internal sealed class DaemonSetHarness : IDisposable
         pod.Status = new PodStatus { Phase = "Pending" };
         return pod;
     }
-
-    private static ThreadSafeStore<T> Store<T>()
-        where T : class, IKubernetesObject
-        => new(ObjectKey.Of, [
-            new(KnownIndexers.Namespace, KnownIndexers.ByNamespace(TypedMetadataAccessor<T>.Instance)),
-            new(KnownIndexers.ControllerUid, KnownIndexers.ByControllerUid(TypedMetadataAccessor<T>.Instance)),
-        ]);
 }
 
 internal sealed class FakeRevisionClient(ThreadSafeStore<ControllerRevision> store) : IControllerRevisionClient

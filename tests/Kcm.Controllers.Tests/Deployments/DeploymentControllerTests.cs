@@ -2,6 +2,7 @@ using Kcm.Api.Apps.V1;
 using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
 using Kcm.Client.Errors;
+using Kcm.Controllers.Common;
 using Kcm.Controllers.Deployments;
 using Kcm.Runtime.Informers;
 using static Kcm.Controllers.Tests.Deployments.DeploymentHarness;
@@ -24,7 +25,7 @@ public sealed class DeploymentControllerTests : IDisposable
         var rs = Assert.Single(_h.ReplicaSetsNow());
         var hash = rs.Metadata!.Labels![DeploymentNames.DefaultUniqueLabelKey];
         Assert.Equal($"web-{hash}", rs.Metadata.Name);
-        Assert.All(hash, c => Assert.Contains(c, PodTemplates.SafeAlphabet));
+        Assert.All(hash, c => Assert.Contains(c, SafeEncoding.Alphabet));
         Assert.Equal(3, rs.Spec!.Replicas);
         Assert.Equal(hash, rs.Spec.Selector!.MatchLabels![DeploymentNames.DefaultUniqueLabelKey]);
         Assert.Equal("web", rs.Spec.Selector.MatchLabels["app"]);

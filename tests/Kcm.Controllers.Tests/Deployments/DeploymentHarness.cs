@@ -9,6 +9,7 @@ using Kcm.Runtime.Queues;
 using Kcm.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using DeploymentObject = Kcm.Api.Apps.V1.Deployment;
+using static Kcm.Controllers.Tests.Common.TestStores;
 
 namespace Kcm.Controllers.Tests.Deployments;
 
@@ -184,11 +185,4 @@ internal sealed class DeploymentHarness : IDisposable
     }
 
     public void Dispose() => Queue.Dispose();
-
-    private static ThreadSafeStore<T> Store<T>()
-        where T : class, IKubernetesObject
-        => new(ObjectKey.Of, [
-            new(KnownIndexers.Namespace, KnownIndexers.ByNamespace(TypedMetadataAccessor<T>.Instance)),
-            new(KnownIndexers.ControllerUid, KnownIndexers.ByControllerUid(TypedMetadataAccessor<T>.Instance)),
-        ]);
 }

@@ -2,6 +2,7 @@ using Kcm.Api;
 using Kcm.Api.Apps.V1;
 using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
+using Kcm.Controllers.Common;
 using Kcm.Controllers.Deployments;
 using DeploymentObject = Kcm.Api.Apps.V1.Deployment;
 
@@ -130,16 +131,6 @@ public sealed class DeploymentUtilTests
         Assert.Equal(3, DeploymentUtil.Proportion(Rs("a", 5), d, 10, 7)); // never beyond what is left
     }
 
-    [Fact]
-    public void SafeEncodeString_MapsEveryByteIntoTheAlphabet()
-    {
-        Assert.Equal("bcdfghjklm", PodTemplates.SafeEncodeString("\0\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u0009"));
-        var encoded = PodTemplates.SafeEncodeString("1234567890");
-        Assert.All(encoded, c => Assert.Contains(c, PodTemplates.SafeAlphabet));
-        // '0' is 48: 48 % 27 = 21 -> '4'; '9' is 57: 57 % 27 = 3 -> 'f'.
-        Assert.Equal("456789bcdf", PodTemplates.SafeEncodeString("0123456789"));
-    }
-
     private static PodTemplateSpec Template(string image, Dictionary<string, string>? labels = null) => new()
     {
         Metadata = new ObjectMeta { Labels = labels ?? new() { ["app"] = "web" } },
@@ -153,7 +144,7 @@ public sealed class DeploymentUtilTests
         Assert.Equal(a, PodTemplates.ComputeHash(Template("nginx:1"), null));
         Assert.NotEqual(a, PodTemplates.ComputeHash(Template("nginx:2"), null));
         Assert.NotEqual(a, PodTemplates.ComputeHash(Template("nginx:1"), 1));
-        Assert.All(a, c => Assert.Contains(c, PodTemplates.SafeAlphabet));
+        Assert.All(a, c => Assert.Contains(c, SafeEncoding.Alphabet));
         Assert.InRange(a.Length, 1, 10); // the decimal digits of a uint32
     }
 

@@ -12,6 +12,7 @@ using Kcm.Runtime.Informers;
 using Kcm.Runtime.Queues;
 using Kcm.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
+using static Kcm.Controllers.Tests.Common.TestStores;
 
 namespace Kcm.Controllers.Tests.Disruption;
 
@@ -151,10 +152,6 @@ internal sealed class DisruptionHarness : IDisposable
         }
         return items;
     }
-
-    private static ThreadSafeStore<T> Store<T>()
-        where T : class, IKubernetesObject
-        => new(ObjectKey.Of, [new(KnownIndexers.Namespace, KnownIndexers.ByNamespace(TypedMetadataAccessor<T>.Instance))]);
 }
 
 internal sealed class FakeScaleClient : IScaleClient

@@ -22,11 +22,20 @@ public sealed class DisruptionFixture : WorkloadControllersFixture
 /// Budgets end to end on the test server (embedded, or the real one KCM_TEST_KUBECONFIG names): the controller
 /// computes the status the eviction subresource then enforces, as `kubectl drain` meets it.
 /// </summary>
-public sealed class DisruptionIntegrationTests(DisruptionFixture fixture) : IClassFixture<DisruptionFixture>
+public sealed class DisruptionIntegrationTests(DisruptionFixture fixture) : IClassFixture<DisruptionFixture>, IDisposable
 {
     private const string BudgetMessage = "Cannot evict pod as it would violate the pod's disruption budget.";
 
+    private readonly string _cacheDirectory = Path.Combine(Path.GetTempPath(), "kcm-kubectl-cache-" + Guid.NewGuid().ToString("N")[..12]);
+
     private KubeApiClient Client => fixture.Host.Client;
+
+    private KubectlRunner Kubectl => new(fixture.Server.AdminKubeconfigPath, _cacheDirectory);
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_cacheDirectory)) Directory.Delete(_cacheDirectory, recursive: true);
+    }
 
     [Fact(Timeout = 120_000)]
     public async Task Deployment_PercentBudget_StatusFromScaleEvictionsWhileAllowed()
@@ -82,6 +91,57 @@ public sealed class DisruptionIntegrationTests(DisruptionFixture fixture) : ICla
         await Eventually.TrueAsync("p2 deleted", async () => (await Client.ListAsync<Pod>(ns)).Items!.All(p => p.Metadata!.Name != "p2"));
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task KubectlDrain_BudgetAllowsNone_RetriesUntilTimeoutThenDrainsOnceAllowed()
+    {
+        string[] nodes = [fixture.NodeName(0), fixture.NodeName(1)];
+        var ns = await WorkloadNamespace.CreateAsync(Client, fixture.NamespacePrefix);
+        try
+        {
+            // Cordoning the second node first puts both replicas on the first, so draining it meets the budget twice.
+            await Kubectl.OkAsync("cordon", nodes[1]);
+            await ns.CreateAsync(WorkloadNamespace.NewDeployment("drained", 2, "nginx:1.24"));
+            await Client.CreateAsync(Budget("drained-pdb", minAvailable: 2, app: "drained"), ns.Name);
+            await WaitForStatusAsync(ns.Name, "drained-pdb", s => s is { CurrentHealthy: 2, DesiredHealthy: 2, DisruptionsAllowed: 0 });
+            await Kubectl.OkAsync("uncordon", nodes[1]);
+            var before = await PodNodesAsync(ns.Name, "drained");
+            // The simulator may not have seen the cordon yet when it placed them: drain whichever node holds most.
+            var drained = before.Values.GroupBy(n => n).MaxBy(g => g.Count())!.Key!;
+            var other = nodes.Single(n => n != drained);
+            var evicted = before.Where(p => p.Value == drained).Select(p => p.Key).ToList();
+
+            // No disruption allowed: every eviction is answered 429, which drain reports and retries until its timeout.
+            var blocked = await Kubectl.RunAsync("drain", drained, "--pod-selector=app=drained", "--timeout=6s");
+            Assert.True(blocked.ExitCode != 0, $"drain succeeded although the budget allows no disruption: {blocked.Output}");
+            Assert.Contains($"(will retry after 5s): {BudgetMessage}", blocked.Stderr);
+            Assert.Contains("global timeout reached: 6s", blocked.Output);
+            Assert.True((await Client.GetAsync<Node>(null, drained)).Spec?.Unschedulable == true, "drain did not cordon the node");
+            Assert.Equal(Describe(before), Describe(await PodNodesAsync(ns.Name, "drained")));
+
+            // One disruption allowed: a pod is evicted and comes back on the other node before the next may go.
+            await Client.PatchAsync<PodDisruptionBudget>(ns.Name, "drained-pdb", PatchType.Merge, """{"spec":{"minAvailable":1}}""");
+            await WaitForStatusAsync(ns.Name, "drained-pdb", s => s is { ObservedGeneration: 2, DesiredHealthy: 1, DisruptionsAllowed: 1 });
+            var allowed = await Kubectl.RunAsync("drain", drained, "--pod-selector=app=drained", "--timeout=60s");
+            Assert.True(allowed.ExitCode == 0, $"drain failed: {allowed.Output}");
+            Assert.All(evicted, pod => Assert.Contains($"pod/{pod} evicted", allowed.Stdout));
+            Assert.Contains($"node/{drained} drained", allowed.Stdout);
+            await Eventually.TrueAsync("two Ready pods on the other node", async () =>
+            {
+                var pods = await PodNodesAsync(ns.Name, "drained", readyOnly: true);
+                return pods.Count == 2 && pods.Values.All(n => n == other) && !pods.Keys.Intersect(evicted).Any();
+            }, TimeSpan.FromSeconds(30));
+            await WaitForStatusAsync(ns.Name, "drained-pdb", s => s is { CurrentHealthy: 2, DisruptionsAllowed: 1 });
+
+            await Kubectl.OkAsync("uncordon", drained);
+            Assert.NotEqual(true, (await Client.GetAsync<Node>(null, drained)).Spec?.Unschedulable);
+        }
+        finally
+        {
+            // The other tests of this class share the nodes.
+            await Kubectl.RunAsync(["uncordon", .. nodes]);
+        }
+    }
+
     private static PodDisruptionBudget Budget(string name, IntOrString minAvailable, string app) => new()
     {
         Metadata = new ObjectMeta { Name = name },
@@ -108,6 +168,14 @@ public sealed class DisruptionIntegrationTests(DisruptionFixture fixture) : ICla
             .Select(p => p.Metadata!.Name!)
             .Order(StringComparer.Ordinal)
             .ToList();
+
+    private async Task<Dictionary<string, string?>> PodNodesAsync(string ns, string app, bool readyOnly = false)
+        => (await Client.ListAsync<Pod>(ns, new ListOptions { LabelSelector = "app=" + app })).Items!
+            .Where(p => !readyOnly || WorkloadNamespace.IsReadyAndNotTerminating(p))
+            .ToDictionary(p => p.Metadata!.Name!, p => p.Spec?.NodeName);
+
+    private static string Describe(Dictionary<string, string?> podNodes)
+        => string.Join(", ", podNodes.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}@{p.Value}"));
 
     private Task<PodDisruptionBudget> WaitForStatusAsync(string ns, string name, Func<PodDisruptionBudgetStatus, bool> done)
         => Eventually.GetAsync($"PodDisruptionBudget {ns}/{name} status", async () =>

@@ -10,15 +10,16 @@ using Kcm.Runtime.Queues;
 using Kcm.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using CoreEndpointPort = Kcm.Api.Core.V1.EndpointPort;
+using Kcm.Controllers.Tests.Common;
 
 namespace Kcm.Controllers.Tests.EndpointSliceMirroring;
 
 public sealed class EndpointSliceMirroringControllerTests : IDisposable
 {
     private const string Ns = "ns";
-    private readonly ThreadSafeStore<Endpoints> _endpoints = EndpointSliceHarness.Store<Endpoints>();
-    private readonly ThreadSafeStore<EndpointSlice> _slices = EndpointSliceHarness.Store<EndpointSlice>();
-    private readonly ThreadSafeStore<Service> _services = EndpointSliceHarness.Store<Service>();
+    private readonly ThreadSafeStore<Endpoints> _endpoints = TestStores.Store<Endpoints>();
+    private readonly ThreadSafeStore<EndpointSlice> _slices = TestStores.Store<EndpointSlice>();
+    private readonly ThreadSafeStore<Service> _services = TestStores.Store<Service>();
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero));
     private readonly RateLimitingQueue<ObjectKey> _queue;
     private readonly FakeEndpointSliceClient _client;

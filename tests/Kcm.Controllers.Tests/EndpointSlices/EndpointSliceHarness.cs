@@ -10,6 +10,7 @@ using Kcm.Runtime.Metrics;
 using Kcm.Runtime.Queues;
 using Kcm.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
+using static Kcm.Controllers.Tests.Common.TestStores;
 
 namespace Kcm.Controllers.Tests.EndpointSlices;
 
@@ -154,10 +155,6 @@ internal sealed class EndpointSliceHarness : IDisposable
     }
 
     public static string Ip(int i) => $"10.1.{i / 250}.{i % 250 + 1}";
-
-    public static ThreadSafeStore<T> Store<T>()
-        where T : class, IKubernetesObject
-        => new(ObjectKey.Of, [new(KnownIndexers.Namespace, KnownIndexers.ByNamespace(TypedMetadataAccessor<T>.Instance))]);
 
     public void Dispose() => Queue.Dispose();
 }

@@ -13,6 +13,7 @@ using Kcm.Runtime.Metrics;
 using Kcm.Runtime.Queues;
 using Kcm.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
+using static Kcm.Controllers.Tests.Common.TestStores;
 
 namespace Kcm.Controllers.Tests.Jobs;
 
@@ -144,13 +145,6 @@ internal sealed class JobHarness : IDisposable
         Queue.Dispose();
         OrphanQueue.Dispose();
     }
-
-    private static ThreadSafeStore<T> Store<T>()
-        where T : class, IKubernetesObject
-        => new(ObjectKey.Of, [
-            new(KnownIndexers.Namespace, KnownIndexers.ByNamespace(TypedMetadataAccessor<T>.Instance)),
-            new(KnownIndexers.ControllerUid, KnownIndexers.ByControllerUid(TypedMetadataAccessor<T>.Instance)),
-        ]);
 }
 
 /// <summary>Records pod writes and applies them to the pod cache, as the informer would soon show them.</summary>

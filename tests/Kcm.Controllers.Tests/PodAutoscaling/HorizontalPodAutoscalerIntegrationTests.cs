@@ -5,10 +5,7 @@ using Kcm.Api.Autoscaling.V2;
 using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
 using Kcm.Client;
-using Kcm.Controllers.Deployments;
 using Kcm.Controllers.PodAutoscaling;
-using Kcm.Controllers.ReplicaSets;
-using Kcm.Controllers.ServiceAccounts;
 using Kcm.Controllers.Tests.Support;
 using Kcm.Controllers.Tests.Workloads;
 using Kcm.Simulator;
@@ -24,49 +21,20 @@ namespace Kcm.Controllers.Tests.PodAutoscaling;
 /// registered as an APIService (the real kube-apiserver proxies to it; so does the embedded server). The APIService
 /// is cluster-wide, so every test using it lives in this class.
 /// </summary>
-public sealed class HpaFixture : IAsyncLifetime
+public sealed class HpaFixture() : WorkloadControllersFixture("hpa")
 {
-    private readonly string _id = Guid.NewGuid().ToString("N")[..6];
-    private ControllerTestHost? _host;
-    private NodeSimulator? _simulator;
-
-    public WorkloadServer Server { get; } = new();
-
-    public ControllerTestHost Host => _host ?? throw new InvalidOperationException("not initialized");
-
-    public string NamespacePrefix => $"hpa{_id}-";
-
-    public async Task InitializeAsync()
+    protected override SimulatorOptions ConfigureSimulator(SimulatorOptions defaults) => defaults with
     {
-        await Server.InitializeAsync();
-        var prefix = NamespacePrefix;
-        using (var start = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
-        {
-            _simulator = await NodeSimulator.StartAsync(Server.AdminKubeconfigPath, new SimulatorOptions
-            {
-                NodeCount = 1,
-                NodeNamePrefix = $"hpa{_id}-node-",
-                NamespaceFilter = ns => ns.StartsWith(prefix, StringComparison.Ordinal),
-                DeleteNodesOnStop = true,
-                // A sample counts once it covers time after the pod became ready: a short window keeps the tests short.
-                Metrics = new MetricsServerOptions { BindAddress = MetricsServerOptions.DefaultBindAddress(), Window = TimeSpan.FromSeconds(1) },
-            }, DebugFileLoggerProvider.FromEnvironment(), start.Token);
-        }
-        _host = new ControllerTestHost(Server, DebugFileLoggerProvider.FromEnvironment(), unthrottled: true);
-        var deployments = new DeploymentController(_host.Context, new DeploymentControllerOptions { Workers = 2 });
-        var replicaSets = ReplicaSetControllers.NewReplicaSetController(_host.Context);
-        var serviceAccounts = new ServiceAccountsController(_host.Context);
-        var hpa = new HorizontalController(_host.Context, new HorizontalControllerOptions { Workers = 2, SyncPeriod = TimeSpan.FromSeconds(1) });
-        _host.Start(deployments.RunAsync, ct => replicaSets.RunAsync(2, ct), serviceAccounts.RunAsync, hpa.RunAsync);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await _host.Context.Informers.WaitForCacheSyncAsync(timeout.Token);
-    }
+        NodeCount = 1,
+        PodReadyDelay = TimeSpan.Zero,
+        // A sample counts once it covers time after the pod became ready: a short window keeps the tests short.
+        Metrics = new MetricsServerOptions { BindAddress = MetricsServerOptions.DefaultBindAddress(), Window = TimeSpan.FromSeconds(1) },
+    };
 
-    public async Task DisposeAsync()
+    protected override IEnumerable<RunController> MoreControllers(ControllerTestHost host)
     {
-        if (_host is not null) await _host.DisposeAsync();
-        if (_simulator is not null) await _simulator.DisposeAsync();
-        await Server.DisposeAsync();
+        var hpa = new HorizontalController(host.Context, new HorizontalControllerOptions { Workers = 2, SyncPeriod = TimeSpan.FromSeconds(1) });
+        return [hpa.RunAsync];
     }
 }
 

@@ -13,6 +13,7 @@ using Kcm.Runtime.Informers;
 using Kcm.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using LabelSelector = Kcm.Api.Selectors.LabelSelector;
+using static Kcm.Controllers.Tests.Common.TestStores;
 
 namespace Kcm.Controllers.Tests.PodAutoscaling;
 
@@ -77,10 +78,6 @@ internal sealed class HpaHarness
     {
         if (Status.Written.LastOrDefault() is { } written) Hpas.Upsert(KubeObjects.Clone(written));
     }
-
-    private static ThreadSafeStore<T> Store<T>()
-        where T : class, IKubernetesObject
-        => new(ObjectKey.Of, [new(KnownIndexers.Namespace, KnownIndexers.ByNamespace(TypedMetadataAccessor<T>.Instance))]);
 }
 
 internal sealed class FakeMapper : IResourceMapper

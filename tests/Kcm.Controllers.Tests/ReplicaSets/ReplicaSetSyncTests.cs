@@ -11,6 +11,7 @@ using Kcm.Runtime.Informers;
 using Kcm.Runtime.Queues;
 using Microsoft.Extensions.Logging.Abstractions;
 using static Kcm.Controllers.Tests.Common.TestPods;
+using static Kcm.Controllers.Tests.Common.TestStores;
 
 namespace Kcm.Controllers.Tests.ReplicaSets;
 
@@ -292,13 +293,6 @@ public sealed class ReplicaSetSyncTests : IDisposable
     private static Pod Copy(Pod pod) => KubeObjects.Clone(pod);
 
     private static ForbiddenException Forbidden(string message) => new(403, new Status { Reason = "Forbidden", Message = message, Code = 403 });
-
-    private static ThreadSafeStore<T> Store<T>()
-        where T : class, IKubernetesObject
-        => new(ObjectKey.Of, [
-            new(KnownIndexers.Namespace, KnownIndexers.ByNamespace(TypedMetadataAccessor<T>.Instance)),
-            new(KnownIndexers.ControllerUid, KnownIndexers.ByControllerUid(TypedMetadataAccessor<T>.Instance)),
-        ]);
 }
 
 /// <summary>Serves fresh reads from the given store and records status writes (without applying them).</summary>

@@ -8,6 +8,7 @@ using Kcm.Runtime.Informers;
 using Kcm.Runtime.Queues;
 using Kcm.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
+using static Kcm.Controllers.Tests.Common.TestStores;
 
 namespace Kcm.Controllers.Tests.ResourceQuotas;
 
@@ -55,10 +56,6 @@ internal sealed class ResourceQuotaHarness : IDisposable
         Primary.Dispose();
         Priority.Dispose();
     }
-
-    public static ThreadSafeStore<T> Store<T>()
-        where T : class, IKubernetesObject
-        => new(ObjectKey.Of, [new(KnownIndexers.Namespace, KnownIndexers.ByNamespace(TypedMetadataAccessor<T>.Instance))]);
 
     /// <summary>Syncs the quota; a written status lands in the cache (also when the sync then fails).</summary>
     public async Task SyncAsync(string name = "quota")

@@ -12,6 +12,7 @@ using Kcm.Controllers.Tests.ReplicaSets;
 using Kcm.Runtime.Informers;
 using Kcm.Runtime.Queues;
 using Microsoft.Extensions.Logging.Abstractions;
+using static Kcm.Controllers.Tests.Common.TestStores;
 
 namespace Kcm.Controllers.Tests.StatefulSets;
 
@@ -116,13 +117,6 @@ internal sealed class StatefulSetHarness : IDisposable
     }
 
     public List<string> PodNames() => [.. Pods.List().Select(p => p.Metadata!.Name!).Order(StringComparer.Ordinal)];
-
-    private static ThreadSafeStore<T> Store<T>()
-        where T : class, IKubernetesObject
-        => new(ObjectKey.Of, [
-            new(KnownIndexers.Namespace, KnownIndexers.ByNamespace(TypedMetadataAccessor<T>.Instance)),
-            new(KnownIndexers.ControllerUid, KnownIndexers.ByControllerUid(TypedMetadataAccessor<T>.Instance)),
-        ]);
 }
 
 /// <summary>Records every write and applies it to the caches at once (an instantly consistent informer).</summary>

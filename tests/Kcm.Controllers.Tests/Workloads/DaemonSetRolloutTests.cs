@@ -4,7 +4,6 @@ using Kcm.Api.Meta.V1;
 using Kcm.Client;
 using Kcm.Client.Errors;
 using Kcm.Controllers.DaemonSets;
-using Kcm.Controllers.ServiceAccounts;
 using Kcm.Controllers.Tests.Support;
 using Kcm.Simulator;
 using Kcm.Testing;
@@ -13,74 +12,37 @@ using static Kcm.Controllers.Tests.Workloads.WorkloadNamespace;
 namespace Kcm.Controllers.Tests.Workloads;
 
 /// <summary>
-/// The daemonset controller (with the serviceaccount controller, for the pods' "default" ServiceAccount) against a
-/// server with four simulated nodes of this fixture's own, the last one tainted. Nodes are cluster-wide, so they carry
-/// a label unique to the fixture and every DaemonSet here selects it: other test classes' nodes are never targeted.
+/// The daemonset controller against four simulated nodes of this fixture's own, the last one tainted. Nodes are
+/// cluster-wide, so they carry a label unique to the fixture and every DaemonSet here selects it: other test classes'
+/// nodes are never targeted.
 /// </summary>
-public sealed class DaemonSetFixture : IAsyncLifetime
+public sealed class DaemonSetFixture() : SimulatedNodesFixture("ds")
 {
     public const string PoolLabel = "kcm-test/daemonset-pool";
     public const int Nodes = 4;
 
-    private readonly string _id = Guid.NewGuid().ToString("N")[..6];
-    private ControllerTestHost? _host;
-    private NodeSimulator? _simulator;
-
-    public WorkloadServer Server { get; } = new();
-
-    public ControllerTestHost Host => _host ?? throw new InvalidOperationException("not initialized");
-
-    public string NamespacePrefix => $"ds{_id}-";
-
-    public string Pool => _id;
-
-    public string NodeName(int index) => $"ds{_id}-node-{index}";
+    public string Pool => Id;
 
     public string TaintedNode => NodeName(Nodes - 1);
 
-    public async Task InitializeAsync()
+    protected override SimulatorOptions ConfigureSimulator(SimulatorOptions defaults) => defaults with
     {
-        await Server.InitializeAsync();
-        using (var start = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+        NodeCount = Nodes,
+        ConfigureNode = (index, node) =>
         {
-            var prefix = NamespacePrefix;
-            _simulator = await NodeSimulator.StartAsync(Server.AdminKubeconfigPath, new SimulatorOptions
+            node.Metadata!.Labels = new Dictionary<string, string>(node.Metadata.Labels ?? new Dictionary<string, string>()) { [PoolLabel] = Pool };
+            if (index == Nodes - 1)
             {
-                NodeCount = Nodes,
-                NodeNamePrefix = $"ds{_id}-node-",
-                PodReadyDelay = TimeSpan.FromMilliseconds(300),
-                NamespaceFilter = ns => ns.StartsWith(prefix, StringComparison.Ordinal),
-                DeleteNodesOnStop = true,
-                ConfigureNode = (index, node) =>
-                {
-                    node.Metadata!.Labels = new Dictionary<string, string>(node.Metadata.Labels ?? new Dictionary<string, string>()) { [PoolLabel] = _id };
-                    if (index == Nodes - 1)
-                    {
-                        node.Spec ??= new NodeSpec();
-                        node.Spec.Taints = [.. node.Spec.Taints ?? [], new Taint { Key = "kcm-test/dedicated", Value = "db", Effect = "NoSchedule" }];
-                    }
-                },
-            }, DebugFileLoggerProvider.FromEnvironment(), start.Token);
-        }
-        _host = new ControllerTestHost(Server, DebugFileLoggerProvider.FromEnvironment(), unthrottled: true);
-        var daemonSets = new DaemonSetController(_host.Context, new DaemonSetControllerOptions());
-        var serviceAccounts = new ServiceAccountsController(_host.Context);
-        _host.Start([ct => daemonSets.RunAsync(2, ct), serviceAccounts.RunAsync]);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await _host.Context.Informers.WaitForCacheSyncAsync(timeout.Token);
-    }
+                node.Spec ??= new NodeSpec();
+                node.Spec.Taints = [.. node.Spec.Taints ?? [], new Taint { Key = "kcm-test/dedicated", Value = "db", Effect = "NoSchedule" }];
+            }
+        },
+    };
 
-    public async Task DisposeAsync()
+    protected override IEnumerable<RunController> Controllers(ControllerTestHost host)
     {
-        if (_host is not null)
-        {
-            await _host.DisposeAsync();
-        }
-        if (_simulator is not null)
-        {
-            await _simulator.DisposeAsync();
-        }
-        await Server.DisposeAsync();
+        var daemonSets = new DaemonSetController(host.Context, new DaemonSetControllerOptions());
+        return [ct => daemonSets.RunAsync(2, ct)];
     }
 }
 

@@ -3,68 +3,25 @@ using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
 using Kcm.Client;
 using Kcm.Client.Errors;
-using Kcm.Controllers.ServiceAccounts;
 using Kcm.Controllers.StatefulSets;
 using Kcm.Controllers.Tests.Support;
-using Kcm.Simulator;
 using Kcm.Testing;
 using static Kcm.Controllers.Tests.Workloads.WorkloadNamespace;
 
 namespace Kcm.Controllers.Tests.Workloads;
 
 /// <summary>
-/// The statefulset controller (with the serviceaccount controller, for the pods' "default" ServiceAccount) against a
-/// server with two simulated nodes of this fixture's own; they serve only namespaces starting with
-/// <see cref="NamespacePrefix"/>, so pods in <see cref="UnservedPrefix"/> namespaces stay Pending.
+/// The statefulset controller against two simulated nodes of this fixture's own; they serve only namespaces starting
+/// with <see cref="SimulatedNodesFixture.NamespacePrefix"/>, so pods in <see cref="UnservedPrefix"/> namespaces stay Pending.
 /// </summary>
-public sealed class StatefulSetFixture : IAsyncLifetime
+public sealed class StatefulSetFixture() : SimulatedNodesFixture("sts")
 {
-    private readonly string _id = Guid.NewGuid().ToString("N")[..6];
-    private ControllerTestHost? _host;
-    private NodeSimulator? _simulator;
+    public string UnservedPrefix => $"stsp{Id}-";
 
-    public WorkloadServer Server { get; } = new();
-
-    public ControllerTestHost Host => _host ?? throw new InvalidOperationException("not initialized");
-
-    public string NamespacePrefix => $"sts{_id}-";
-
-    public string UnservedPrefix => $"stsp{_id}-";
-
-    public async Task InitializeAsync()
+    protected override IEnumerable<RunController> Controllers(ControllerTestHost host)
     {
-        await Server.InitializeAsync();
-        using (var start = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
-        {
-            var prefix = NamespacePrefix;
-            _simulator = await NodeSimulator.StartAsync(Server.AdminKubeconfigPath, new SimulatorOptions
-            {
-                NodeCount = 2,
-                NodeNamePrefix = $"sts{_id}-node-",
-                PodReadyDelay = TimeSpan.FromMilliseconds(300),
-                NamespaceFilter = ns => ns.StartsWith(prefix, StringComparison.Ordinal),
-                DeleteNodesOnStop = true,
-            }, DebugFileLoggerProvider.FromEnvironment(), start.Token);
-        }
-        _host = new ControllerTestHost(Server, DebugFileLoggerProvider.FromEnvironment(), unthrottled: true);
-        var statefulSets = new StatefulSetController(_host.Context, new StatefulSetControllerOptions { Workers = 2 });
-        var serviceAccounts = new ServiceAccountsController(_host.Context);
-        _host.Start([statefulSets.RunAsync, serviceAccounts.RunAsync]);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await _host.Context.Informers.WaitForCacheSyncAsync(timeout.Token);
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_host is not null)
-        {
-            await _host.DisposeAsync();
-        }
-        if (_simulator is not null)
-        {
-            await _simulator.DisposeAsync();
-        }
-        await Server.DisposeAsync();
+        var statefulSets = new StatefulSetController(host.Context, new StatefulSetControllerOptions { Workers = 2 });
+        return [statefulSets.RunAsync];
     }
 }
 
