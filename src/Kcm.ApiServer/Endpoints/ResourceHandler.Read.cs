@@ -74,8 +74,16 @@ public sealed partial class ResourceHandler
         for (var i = 0; i < selected.Count; i++)
         {
             if (i > 0) ResponseWriter.Write(pipe, ","u8);
-            ResponseWriter.Write(pipe, "{"u8);
-            ResponseWriter.Write(pipe, selected[i].ItemTail);
+            if (req.Custom)
+            {
+                // Unstructured list items keep their kind and apiVersion.
+                ResponseWriter.Write(pipe, CustomResources.CustomResourceObjects.ForRequest(req, selected[i]).Json);
+            }
+            else
+            {
+                ResponseWriter.Write(pipe, "{"u8);
+                ResponseWriter.Write(pipe, selected[i].ItemTail);
+            }
             if (pipe.UnflushedBytes > 1 << 16) await pipe.FlushAsync(ctx.RequestAborted);
         }
         ResponseWriter.Write(pipe, "]}"u8);

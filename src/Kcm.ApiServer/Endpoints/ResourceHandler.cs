@@ -75,7 +75,7 @@ public sealed partial class ResourceHandler(GenericStore registry, TimeProvider 
             case ConversionKind.PartialObjectMetadataList:
                 throw ResponseConversion.NotAList(conversion.Kind, req, isList: false);
             default:
-                return ResponseWriter.WriteObjectAsync(ctx, statusCode, o);
+                return ResponseWriter.WriteObjectAsync(ctx, statusCode, req.Custom ? CustomResources.CustomResourceObjects.ForRequest(req, o) : o);
         }
     }
 
