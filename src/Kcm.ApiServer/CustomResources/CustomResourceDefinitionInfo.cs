@@ -13,6 +13,7 @@ public sealed record CustomResourceVersion(
     bool Storage,
     bool HasStatus,
     CustomResourceScale? Scale,
+    IReadOnlyList<CustomResourceColumn> Columns,
     CustomResourceDefinitionInfo Definition)
 {
     public string GroupVersion => $"{Group}/{Name}";
@@ -48,8 +49,11 @@ public sealed class CustomResourceDefinitionInfo
                 scale = new CustomResourceScale(Text(s["specReplicasPath"]), Text(s["statusReplicasPath"]),
                     s["labelSelectorPath"] is { } l ? Text(l) : null);
             }
+            var columns = (version["additionalPrinterColumns"] as JsonArray ?? []).OfType<JsonObject>()
+                .Select(c => new CustomResourceColumn(Text(c["name"]), Text(c["type"]), Text(c["format"]), c["priority"]?.GetValue<int>() ?? 0, Text(c["jsonPath"])))
+                .ToList();
             versions.Add(new CustomResourceVersion(Group, Text(version["name"]), version["served"]?.GetValue<bool>() ?? false,
-                version["storage"]?.GetValue<bool>() ?? false, subresources?["status"] is JsonObject, scale, this));
+                version["storage"]?.GetValue<bool>() ?? false, subresources?["status"] is JsonObject, scale, columns, this));
         }
         Versions = versions;
     }

@@ -26,7 +26,7 @@ public sealed partial class ResourceHandler
         if (conversion.Kind == ConversionKind.Table)
         {
             await ResponseWriter.WriteJsonAsync(ctx, 200, TableWriter.Render(conversion.Version, req.Group, req.Resource, [current],
-                current.ResourceVersion.ToString(CultureInfo.InvariantCulture), null, null, time.GetUtcNow(), IncludeObject(ctx)));
+                current.ResourceVersion.ToString(CultureInfo.InvariantCulture), null, null, time.GetUtcNow(), IncludeObject(ctx), strategy.Custom));
             return;
         }
         await WriteObjectAsync(ctx, 200, req, current, conversion);
@@ -44,7 +44,7 @@ public sealed partial class ResourceHandler
             case ConversionKind.Table:
                 await ResponseWriter.WriteJsonAsync(ctx, 200, TableWriter.Render(conversion.Version, req.Group, req.Resource, selected,
                     listRv.ToString(CultureInfo.InvariantCulture), continueToken, continueToken is not null && filter.IsEverything ? remaining : null,
-                    time.GetUtcNow(), IncludeObject(ctx)));
+                    time.GetUtcNow(), IncludeObject(ctx), registry.StrategyFor(req.Entry).Custom));
                 return;
             case ConversionKind.PartialObjectMetadata:
                 throw ResponseConversion.NotAList(conversion.Kind, req, isList: true);
