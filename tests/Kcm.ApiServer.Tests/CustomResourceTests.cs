@@ -18,8 +18,8 @@ public sealed class CustomResourceTests(ApiServerFixture fixture)
 
     private async Task CreateCrdAsync()
     {
-        var (code, body) = await PostAsync(_client, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", $$"""
-            {"metadata":{"name":"widgets.{{_group}}"},"spec":{"group":"{{_group}}","scope":"Namespaced","names":{"plural":"widgets","kind":"Widget"},
+        var (code, body) = await PostAsync(_client, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", $$$$"""
+            {"metadata":{"name":"widgets.{{{{_group}}}}"},"spec":{"group":"{{{{_group}}}}","scope":"Namespaced","names":{"plural":"widgets","kind":"Widget"},
              "versions":[
               {"name":"v1","served":true,"storage":true,"subresources":{"status":{},"scale":{"specReplicasPath":".spec.replicas","statusReplicasPath":".status.replicas"}},
                "schema":{"openAPIV3Schema":{"type":"object","x-kubernetes-preserve-unknown-fields":true}}},
@@ -43,7 +43,7 @@ public sealed class CustomResourceTests(ApiServerFixture fixture)
         {
             var ns = await CreateNamespaceAsync(_client);
             var v1 = $"/apis/{_group}/v1/namespaces/{ns}/widgets";
-            var (code, created) = await PostAsync(_client, v1, $$"""{"apiVersion":"{{_group}}/v1","kind":"Widget","metadata":{"name":"a"},"spec":{"replicas":2},"status":{"replicas":7}}""");
+            var (code, created) = await PostAsync(_client, v1, $$$$"""{"apiVersion":"{{{{_group}}}}/v1","kind":"Widget","metadata":{"name":"a"},"spec":{"replicas":2},"status":{"replicas":7}}""");
             Assert.Equal(HttpStatusCode.Created, code);
             Assert.Null(created!["status"]);
             Assert.Equal(1, created["metadata"]!["generation"]!.GetValue<long>());
@@ -85,10 +85,10 @@ public sealed class CustomResourceTests(ApiServerFixture fixture)
             // Watching from the list's resourceVersion replays both events, whenever the watch starts.
             var (_, list) = await GetAsync(_client, $"/apis/{_group}/v1/namespaces/{ns}/widgets");
             var rv = Str(list!["metadata"]!["resourceVersion"]);
-            await PostAsync(_client, $"/apis/{_group}/v1/namespaces/{ns}/widgets", $$"""{"apiVersion":"{{_group}}/v1","kind":"Widget","metadata":{"name":"w"}}""");
+            await PostAsync(_client, $"/apis/{_group}/v1/namespaces/{ns}/widgets", $$$$"""{"apiVersion":"{{{{_group}}}}/v1","kind":"Widget","metadata":{"name":"w"}}""");
             await DeleteAsync(_client, $"/apis/{_group}/v1/namespaces/{ns}/widgets/w");
             var events = await ReadWatchAsync(_client, $"/apis/{_group}/v2beta1/namespaces/{ns}/widgets?watch=1&resourceVersion={rv}", 2, TimeSpan.FromSeconds(30));
-            Assert.Equal(["ADDED", "DELETED"], events.Select(e => Str(e["type"])));
+            Assert.Equal(new[] { "ADDED", "DELETED" }, events.Select(e => Str(e["type"])).ToArray());
             Assert.All(events, e => Assert.Equal($"{_group}/v2beta1", Str(e["object"]!["apiVersion"])));
         }
         finally
@@ -103,7 +103,7 @@ public sealed class CustomResourceTests(ApiServerFixture fixture)
         await CreateCrdAsync();
         var ns = await CreateNamespaceAsync(_client);
         var v1 = $"/apis/{_group}/v1/namespaces/{ns}/widgets";
-        await PostAsync(_client, v1, $$"""{"apiVersion":"{{_group}}/v1","kind":"Widget","metadata":{"name":"a"}}""");
+        await PostAsync(_client, v1, $$$$"""{"apiVersion":"{{{{_group}}}}/v1","kind":"Widget","metadata":{"name":"a"}}""");
 
         var (code, marked) = await DeleteAsync(_client, CrdPath);
 

@@ -18,15 +18,21 @@ public sealed class CustomResourceDifferentialTests(DifferentialFixture fixture)
     private static string NewGroup() => "g" + Guid.NewGuid().ToString("N")[..10] + ".example.com";
 
     private static string Crd(string group, string plural = "widgets", string kind = "Widget", string scope = "Namespaced",
-        string shortNames = """["wd"]""", bool subresources = true) => $$"""
-        {"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"{{plural}}.{{group}}"},
-         "spec":{"group":"{{group}}","scope":"{{scope}}",
-          "names":{"plural":"{{plural}}","kind":"{{kind}}","shortNames":{{shortNames}},"categories":["all"]},
+        string shortNames = """["wd"]""", bool subresources = true)
+    {
+        var sub = subresources
+            ? "\"subresources\":{\"status\":{},\"scale\":{\"specReplicasPath\":\".spec.replicas\",\"statusReplicasPath\":\".status.replicas\",\"labelSelectorPath\":\".status.selector\"}},"
+            : "";
+        return $$$$"""
+        {"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"{{{{plural}}}}.{{{{group}}}}"},
+         "spec":{"group":"{{{{group}}}}","scope":"{{{{scope}}}}",
+          "names":{"plural":"{{{{plural}}}}","kind":"{{{{kind}}}}","shortNames":{{{{shortNames}}}},"categories":["all"]},
           "versions":[
-           {"name":"v1","served":true,"storage":true,{{(subresources ? "\"subresources\":{\"status\":{},\"scale\":{\"specReplicasPath\":\".spec.replicas\",\"statusReplicasPath\":\".status.replicas\",\"labelSelectorPath\":\".status.selector\"}}," : "")}}
+           {"name":"v1","served":true,"storage":true,{{{{sub}}}}
             "schema":{"openAPIV3Schema":{"type":"object","x-kubernetes-preserve-unknown-fields":true}}},
            {"name":"v1beta1","served":true,"storage":false,"schema":{"openAPIV3Schema":{"type":"object","x-kubernetes-preserve-unknown-fields":true}}}]}}
         """;
+    }
 
     /// <summary>Creates the CRD on both servers and waits until each reports it Established.</summary>
     private async Task CreateEstablishedAsync(string body, string name)
@@ -111,9 +117,9 @@ public sealed class CustomResourceDifferentialTests(DifferentialFixture fixture)
         try
         {
             await DiffRunner.RunAsync(fixture,
-                Post(v1, $$"""{"apiVersion":"{{group}}/v1","kind":"Widget","metadata":{"name":"a","labels":{"app":"x"}},"spec":{"replicas":2,"size":"big"},"status":{"replicas":7}}"""),
-                Post(v1, $$"""{"apiVersion":"{{group}}/v1","kind":"Widget","metadata":{"name":"b"},"spec":{"size":"small"}}"""),
-                Post(v1, $$"""{"apiVersion":"{{group}}/v1","kind":"Widget","metadata":{"name":"a"},"spec":{}}"""),
+                Post(v1, $$$$"""{"apiVersion":"{{{{group}}}}/v1","kind":"Widget","metadata":{"name":"a","labels":{"app":"x"}},"spec":{"replicas":2,"size":"big"},"status":{"replicas":7}}"""),
+                Post(v1, $$$$"""{"apiVersion":"{{{{group}}}}/v1","kind":"Widget","metadata":{"name":"b"},"spec":{"size":"small"}}"""),
+                Post(v1, $$$$"""{"apiVersion":"{{{{group}}}}/v1","kind":"Widget","metadata":{"name":"a"},"spec":{}}"""),
                 Get(v1 + "/a"),
                 Get(beta + "/a"),
                 Get(v1).Only(DiffRunner.SortedItems(o => o)),
@@ -126,7 +132,7 @@ public sealed class CustomResourceDifferentialTests(DifferentialFixture fixture)
                 Get(v1 + "/a/scale"),
                 Put(v1 + "/a/scale", """{"apiVersion":"autoscaling/v1","kind":"Scale","metadata":{"name":"a"},"spec":{"replicas":5}}"""),
                 Get(v1 + "/a"),
-                Put(v1 + "/b", $$"""{"apiVersion":"{{group}}/v1","kind":"Widget","metadata":{"name":"b","resourceVersion":"1"},"spec":{}}"""),
+                Put(v1 + "/b", $$$$"""{"apiVersion":"{{{{group}}}}/v1","kind":"Widget","metadata":{"name":"b","resourceVersion":"1"},"spec":{}}"""),
                 StrategicPatch(v1 + "/b", """{"spec":{"x":1}}"""),
                 Delete(v1 + "/b"),
                 Get(v1 + "/b"),
@@ -149,7 +155,7 @@ public sealed class CustomResourceDifferentialTests(DifferentialFixture fixture)
         try
         {
             await DiffRunner.RunAsync(fixture,
-                Post(v1, $$"""{"apiVersion":"{{group}}/v1","kind":"Gizmo","metadata":{"name":"{ns}"},"spec":{"a":1},"status":{"ok":true}}"""),
+                Post(v1, $$$$"""{"apiVersion":"{{{{group}}}}/v1","kind":"Gizmo","metadata":{"name":"{ns}"},"spec":{"a":1},"status":{"ok":true}}"""),
                 MergePatch(v1 + "/{ns}", """{"status":{"ok":false}}"""),
                 MergePatch(v1 + "/{ns}", """{"metadata":{"labels":{"l":"v"}}}"""),
                 CodeOnly(Get(v1 + "/{ns}/status")),
@@ -195,7 +201,7 @@ public sealed class CustomResourceDifferentialTests(DifferentialFixture fixture)
         await CreateEstablishedAsync(Crd(group), name);
         var path = $"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}";
         await DiffRunner.RunAsync(fixture,
-            Post($"/apis/{group}/v1/namespaces/{{ns}}/widgets", $$"""{"apiVersion":"{{group}}/v1","kind":"Widget","metadata":{"name":"a"}}"""),
+            Post($"/apis/{group}/v1/namespaces/{{ns}}/widgets", $$$$"""{"apiVersion":"{{{{group}}}}/v1","kind":"Widget","metadata":{"name":"a"}}"""),
             Delete(path).Only(b => new JsonObject
             {
                 ["finalizers"] = b?["metadata"]?["finalizers"]?.DeepClone(),
@@ -220,11 +226,11 @@ public sealed class CustomResourceDifferentialTests(DifferentialFixture fixture)
             foreach (var target in new[] { fixture.Embedded, fixture.Real })
             {
                 using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-                await target.SendAsync(HttpMethod.Post, "/api/v1/namespaces", $$"""{"metadata":{"name":"{{ns}}"}}""", "application/json", cts.Token);
+                await target.SendAsync(HttpMethod.Post, "/api/v1/namespaces", $$$$"""{"metadata":{"name":"{{{{ns}}}}"}}""", "application/json", cts.Token);
                 var basePath = $"/apis/{group}/v1/namespaces/{ns}/widgets";
                 var events = await target.WatchAsync($"/apis/{group}/v1beta1/namespaces/{ns}/widgets?watch=1", 3, TimeSpan.FromSeconds(30), async () =>
                 {
-                    await target.SendAsync(HttpMethod.Post, basePath, $$"""{"apiVersion":"{{group}}/v1","kind":"Widget","metadata":{"name":"w"},"spec":{"a":1}}""", "application/json", cts.Token);
+                    await target.SendAsync(HttpMethod.Post, basePath, $$$$"""{"apiVersion":"{{{{group}}}}/v1","kind":"Widget","metadata":{"name":"w"},"spec":{"a":1}}""", "application/json", cts.Token);
                     await target.SendAsync(HttpMethod.Patch, basePath + "/w", """{"spec":{"a":2}}""", "application/merge-patch+json", cts.Token);
                     await target.SendAsync(HttpMethod.Delete, basePath + "/w", null, "application/json", cts.Token);
                 });

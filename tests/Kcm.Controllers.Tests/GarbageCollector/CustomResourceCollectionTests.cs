@@ -31,9 +31,9 @@ public sealed class CustomResourceCollectionFixture : IAsyncLifetime
     {
         await Server.InitializeAsync();
         Host = new ControllerTestHost(Server, DebugFileLoggerProvider.FromEnvironment(), unthrottled: true);
-        await Crds.CreateAsync(JsonNode.Parse($$"""
-            {"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"widgets.{{Group}}"},
-             "spec":{"group":"{{Group}}","scope":"Namespaced","names":{"plural":"widgets","kind":"Widget"},
+        await Crds.CreateAsync(JsonNode.Parse($$$$"""
+            {"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"widgets.{{{{Group}}}}"},
+             "spec":{"group":"{{{{Group}}}}","scope":"Namespaced","names":{"plural":"widgets","kind":"Widget"},
               "versions":[{"name":"v1","served":true,"storage":true,"schema":{"openAPIV3Schema":{"type":"object","x-kubernetes-preserve-unknown-fields":true}}}]}}
             """)!.AsObject());
         await Eventually.TrueAsync("the CRD to be Established", async () =>
