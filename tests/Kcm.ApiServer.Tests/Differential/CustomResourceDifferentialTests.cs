@@ -122,7 +122,7 @@ public sealed class CustomResourceDifferentialTests(DifferentialFixture fixture)
                 Post(v1, $$$$"""{"apiVersion":"{{{{group}}}}/v1","kind":"Widget","metadata":{"name":"a"},"spec":{}}"""),
                 Get(v1 + "/a"),
                 Get(beta + "/a"),
-                Get(v1).Only(DiffRunner.SortedItems(o => o)),
+                Get(v1).Only(DiffRunner.SortedItems(o => o.DeepClone())),
                 Get(beta + "?labelSelector=app%3Dx"),
                 Get(v1 + "?fieldSelector=metadata.name%3Db"),
                 Get(v1 + "?fieldSelector=spec.size%3Dbig"),
