@@ -45,9 +45,12 @@ public sealed class AdmissionPipeline(IReadOnlyList<IMutatingAdmission> mutating
     /// ServiceAccount, and ResourceQuota last; without a store (unit use) only defaulting and validation run.
     /// </summary>
     public static AdmissionPipeline Default(ObjectStore? store = null, ServiceNetwork? serviceNetwork = null, TimeProvider? time = null) => store is null
-        ? new([new Defaulting.BuiltInDefaulting()], [new ObjectMetaValidation(), new Validation.ObjectValidation()])
-        : new([new NamespaceLifecycle(), new Defaulting.BuiltInDefaulting(store, serviceNetwork), new ServiceAccountAdmission(store), new StorageObjectInUseProtection()],
-            [new ObjectMetaValidation(), new Validation.ObjectValidation(), new PersistentVolumeClaimResize(store), new ResourceQuotaAdmission(store, time ?? TimeProvider.System)]);
+        ? new([new Defaulting.BuiltInDefaulting(), Crds], [new ObjectMetaValidation(), new Validation.ObjectValidation(), Crds])
+        : new([new NamespaceLifecycle(), new Defaulting.BuiltInDefaulting(store, serviceNetwork), Crds, new ServiceAccountAdmission(store), new StorageObjectInUseProtection()],
+            [new ObjectMetaValidation(), new Validation.ObjectValidation(), Crds, new PersistentVolumeClaimResize(store), new ResourceQuotaAdmission(store, time ?? TimeProvider.System)]);
+
+    // The CRD strategy's defaulting and validation (stateless).
+    private static readonly CustomResources.CustomResourceDefinitionAdmission Crds = new();
 
     public void Run(AdmissionRequest request)
     {

@@ -21,7 +21,8 @@ public sealed class ApiRequestHandler(
     ILogger logger,
     AuthApis.AuthApiHandler? authApis = null,
     ComponentStatusEndpoint? componentStatuses = null,
-    AggregatedApiProxy? aggregatedApis = null)
+    AggregatedApiProxy? aggregatedApis = null,
+    CustomResources.CustomResourceRegistry? customResources = null)
 {
     /// <summary>Upstream's limit for request bodies (3 MiB).</summary>
     public const long MaxRequestBodyBytes = 3 * 1024 * 1024;
@@ -58,7 +59,7 @@ public sealed class ApiRequestHandler(
         if (aggregatedApis is not null && await aggregatedApis.TryHandleAsync(ctx, segments, user, body)) return;
         if (await TryServeNonResourceAsync(ctx, segments, method, user)) return;
 
-        var req = ResourceRequest.Parse(segments) ?? throw ApiException.PathNotFound();
+        var req = ResourceRequest.Parse(segments) ?? customResources?.Parse(segments) ?? throw ApiException.PathNotFound();
         var verb = VerbOf(ctx, req, method);
         var allowed = (req.SubresourceEntry ?? req.Entry).Verbs;
         if (!allowed.Contains(verb)) throw ApiException.MethodNotAllowed();

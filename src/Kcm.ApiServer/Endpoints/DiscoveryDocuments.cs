@@ -13,7 +13,7 @@ public sealed class DiscoveryDocuments
 
     public DiscoveryDocuments()
     {
-        ApiGroupList = Render(WriteGroupList);
+        _apiGroupList = Render(WriteGroupList);
         foreach (var g in ApiCatalog.Groups)
         {
             _groups[g.Name] = Render(w => WriteGroup(w, g, withTypeMeta: true));
@@ -28,13 +28,19 @@ public sealed class DiscoveryDocuments
 
     public const string GitVersion = "v1.26.3";
 
-    public byte[] ApiGroupList { get; }
+    private readonly byte[] _apiGroupList;
+
+    /// <summary>Groups served from CustomResourceDefinitions, listed after the built-in ones.</summary>
+    public IDiscoveryExtension? Extension { get; set; }
+
+    public byte[] ApiGroupList => Extension?.GroupList(_apiGroupList) ?? _apiGroupList;
     public byte[] CoreV1 { get; }
     public byte[] Version { get; }
 
-    public byte[]? Group(string name) => _groups.GetValueOrDefault(name);
+    public byte[]? Group(string name) => _groups.GetValueOrDefault(name) ?? Extension?.Group(name);
 
-    public byte[]? GroupVersion(string group, string version) => _groupVersions.GetValueOrDefault($"{group}/{version}");
+    public byte[]? GroupVersion(string group, string version)
+        => _groupVersions.GetValueOrDefault($"{group}/{version}") ?? Extension?.GroupVersion(group, version);
 
     public static byte[] ApiVersions(string serverAddress) => Render(w =>
     {
@@ -145,4 +151,15 @@ public sealed class DiscoveryDocuments
         w.WriteString("platform", $"linux/{(System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? "arm64" : "amd64")}");
         w.WriteEndObject();
     }
+}
+
+/// <summary>Discovery documents of groups that appear at run time (custom resources); null when the group is unknown.</summary>
+public interface IDiscoveryExtension
+{
+    /// <summary>The APIGroupList with the extension's groups appended, or null when it has none.</summary>
+    byte[]? GroupList(byte[] builtIn);
+
+    byte[]? Group(string name);
+
+    byte[]? GroupVersion(string group, string version);
 }

@@ -59,6 +59,11 @@ public sealed partial class ResourceHandler
         for (var i = 0; i < deleted.Count; i++)
         {
             if (i > 0) ResponseWriter.Write(pipe, ","u8);
+            if (req.Custom)
+            {
+                ResponseWriter.Write(pipe, CustomResources.CustomResourceObjects.ForRequest(req, deleted[i]).Json);
+                continue;
+            }
             ResponseWriter.Write(pipe, "{"u8);
             ResponseWriter.Write(pipe, deleted[i].ItemTail);
         }

@@ -26,7 +26,7 @@ public sealed partial class ResourceHandler
         if (conversion.Kind == ConversionKind.Table)
         {
             await ResponseWriter.WriteJsonAsync(ctx, 200, TableWriter.Render(conversion.Version, req.Group, req.Resource, [current],
-                current.ResourceVersion.ToString(CultureInfo.InvariantCulture), null, null, time.GetUtcNow(), IncludeObject(ctx)));
+                current.ResourceVersion.ToString(CultureInfo.InvariantCulture), null, null, time.GetUtcNow(), IncludeObject(ctx), strategy.Custom));
             return;
         }
         await WriteObjectAsync(ctx, 200, req, current, conversion);
@@ -44,7 +44,7 @@ public sealed partial class ResourceHandler
             case ConversionKind.Table:
                 await ResponseWriter.WriteJsonAsync(ctx, 200, TableWriter.Render(conversion.Version, req.Group, req.Resource, selected,
                     listRv.ToString(CultureInfo.InvariantCulture), continueToken, continueToken is not null && filter.IsEverything ? remaining : null,
-                    time.GetUtcNow(), IncludeObject(ctx)));
+                    time.GetUtcNow(), IncludeObject(ctx), registry.StrategyFor(req.Entry).Custom));
                 return;
             case ConversionKind.PartialObjectMetadata:
                 throw ResponseConversion.NotAList(conversion.Kind, req, isList: true);
@@ -74,8 +74,16 @@ public sealed partial class ResourceHandler
         for (var i = 0; i < selected.Count; i++)
         {
             if (i > 0) ResponseWriter.Write(pipe, ","u8);
-            ResponseWriter.Write(pipe, "{"u8);
-            ResponseWriter.Write(pipe, selected[i].ItemTail);
+            if (req.Custom)
+            {
+                // Unstructured list items keep their kind and apiVersion.
+                ResponseWriter.Write(pipe, CustomResources.CustomResourceObjects.ForRequest(req, selected[i]).Json);
+            }
+            else
+            {
+                ResponseWriter.Write(pipe, "{"u8);
+                ResponseWriter.Write(pipe, selected[i].ItemTail);
+            }
             if (pipe.UnflushedBytes > 1 << 16) await pipe.FlushAsync(ctx.RequestAborted);
         }
         ResponseWriter.Write(pipe, "]}"u8);

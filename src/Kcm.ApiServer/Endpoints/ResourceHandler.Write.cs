@@ -36,6 +36,11 @@ public sealed partial class ResourceHandler
     private async Task PatchAsync(HttpContext ctx, ResourceRequest req, byte[]? body, UserInfo user)
     {
         var contentType = (ctx.Request.ContentType ?? "").Split(';')[0].Trim().ToLowerInvariant();
+        if (req.Custom && contentType == "application/strategic-merge-patch+json")
+        {
+            // Custom resources have no patch strategies, so upstream refuses strategic merge for them.
+            throw ApiException.UnsupportedMediaType(["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"]);
+        }
         if (contentType == "application/apply-patch+yaml")
         {
             await ApplyAsync(ctx, req, body, user);

@@ -75,7 +75,7 @@ public sealed partial class ResourceHandler(GenericStore registry, TimeProvider 
             case ConversionKind.PartialObjectMetadataList:
                 throw ResponseConversion.NotAList(conversion.Kind, req, isList: false);
             default:
-                return ResponseWriter.WriteObjectAsync(ctx, statusCode, o);
+                return ResponseWriter.WriteObjectAsync(ctx, statusCode, req.Custom ? CustomResources.CustomResourceObjects.ForRequest(req, o) : o);
         }
     }
 
@@ -99,7 +99,12 @@ public sealed partial class ResourceHandler(GenericStore registry, TimeProvider 
         }
         if (fieldText.Length > 0)
         {
-            foreach (var r in field.Requirements) FieldLabels.Validate(req.Group, req.Resource, r.Field);
+            foreach (var r in field.Requirements)
+            {
+                // Custom resources register metadata.name/namespace only, so anything else is "not supported".
+                if (req.Custom && r.Field is not "metadata.name" and not "metadata.namespace") throw ApiException.BadRequest($"field label not supported: {r.Field}");
+                FieldLabels.Validate(req.Group, req.Resource, r.Field);
+            }
         }
         return new ObjectFilter(req.Namespace, req.Name, label, field);
     }

@@ -18,7 +18,10 @@ public sealed record ResourceRequest(
     private static readonly HashSet<string> NamespaceSubresources = ["status", "finalize"];
 
     /// <summary>Parses /api/v1/... or /apis/g/v/...; returns null when the path is not a resource path of a known group version.</summary>
-    public static ResourceRequest? Parse(string[] segments)
+    public static ResourceRequest? Parse(string[] segments) => Parse(segments, ApiCatalog.Find);
+
+    /// <summary>As <see cref="Parse(string[])"/> with another resource table (custom resources).</summary>
+    public static ResourceRequest? Parse(string[] segments, Func<string, string, string, ApiResourceEntry?> find)
     {
         string group, version;
         int rest;
@@ -59,7 +62,7 @@ public sealed record ResourceRequest(
         var resource = parts[0];
         var name = parts.Length > 1 ? parts[1] : "";
         var sub = parts.Length > 2 ? parts[2] : "";
-        var entry = ApiCatalog.Find(group, version, resource);
+        var entry = find(group, version, resource);
         if (entry is null || entry.IsSubresource) return null;
         if (entry.Namespaced != (ns.Length > 0))
         {
@@ -69,7 +72,7 @@ public sealed record ResourceRequest(
         ApiResourceEntry? subEntry = null;
         if (sub.Length > 0)
         {
-            subEntry = ApiCatalog.Find(group, version, $"{resource}/{sub}");
+            subEntry = find(group, version, $"{resource}/{sub}");
             if (subEntry is null) return null;
         }
         return new ResourceRequest(group, version, ns, resource, name, sub, watchPath, entry, subEntry);
@@ -80,6 +83,9 @@ public sealed record ResourceRequest(
 
     /// <summary>Who a create, update or patch records in managedFields; null leaves them as the object carries them.</summary>
     public string? FieldManager { get; init; }
+
+    /// <summary>A resource served from a CustomResourceDefinition.</summary>
+    public bool Custom { get; init; }
 
     public string GroupVersion => Group.Length == 0 ? Version : $"{Group}/{Version}";
 }

@@ -43,7 +43,7 @@ public sealed class WatchStreamer(TimeProvider time, TimeSpan bookmarkInterval)
         // kubectl get -w asks for tables: each event then carries a one-row Table of the object. The metadata client
         // asks for PartialObjectMetadata; asking for a PartialObjectMetadataList fails upstream's transform of each
         // single object, which then sends the object unchanged.
-        Func<StoredObject, byte[]> encode = o => o.Json;
+        Func<StoredObject, byte[]> encode = req.Custom ? o => CustomResources.CustomResourceObjects.ForRequest(req, o).Json : o => o.Json;
         Func<byte[], byte[]> encodeBookmark = json => json;
         switch (conversion.Kind)
         {

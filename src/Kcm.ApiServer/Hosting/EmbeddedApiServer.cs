@@ -6,6 +6,7 @@ using Kcm.ApiServer.Admission;
 using Kcm.ApiServer.Authentication;
 using Kcm.ApiServer.Authorization;
 using Kcm.ApiServer.Certificates;
+using Kcm.ApiServer.CustomResources;
 using Kcm.ApiServer.Endpoints;
 using Kcm.ApiServer.Endpoints.AuthApis;
 using Kcm.ApiServer.Registry;
@@ -35,6 +36,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
     private readonly ILogger _logger;
     private bool _stopped;
     private ComponentStatusEndpoint? _componentStatuses;
+    private CustomResourceDefinitionController? _crdController;
 
     private EmbeddedApiServer(WebApplication app, ClusterCertificates certificates, ObjectStore store, ILogger logger,
         string stateDirectory, int port, string host)
@@ -100,6 +102,8 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
                 new TokenRequestEndpoint(ServiceAccountTokenSigner.Load(signingKey), options.ServiceAccountIssuers.FirstOrDefault() ?? "",
                     authentication.ApiAudiences, store, options.Time));
             var discovery = new DiscoveryDocuments();
+            var customResources = new CustomResourceRegistry(registry);
+            discovery.Extension = customResources;
 
             var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = stateDirectory });
             builder.Services.AddSingleton(loggerFactory);
@@ -130,7 +134,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             var advertised = "";
             var componentStatuses = new ComponentStatusEndpoint(options.ComponentStatusProbes);
             var handler = new ApiRequestHandler(authentication.RequestAuthenticator, authorizer, discovery, resources,
-                _ => advertised, logger, authApis, componentStatuses, new AggregatedApiProxy(store, authorizer, discovery));
+                _ => advertised, logger, authApis, componentStatuses, new AggregatedApiProxy(store, authorizer, discovery), customResources);
             var requestLog = new RequestLog();
             app.Use(requestLog.InvokeAsync);
             app.Run(handler.HandleAsync);
@@ -152,6 +156,8 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             var advertiseAddress = options.AdvertiseAddress.Length > 0 ? options.AdvertiseAddress
                 : bindAddress.Equals(IPAddress.Any) || bindAddress.Equals(IPAddress.IPv6Any) ? "127.0.0.1" : bindAddress.ToString();
             server.Bootstrap(registry, serviceNetwork, advertiseAddress);
+            server._crdController = new CustomResourceDefinitionController(registry, customResources, options.Time, logger);
+            server._crdController.Start();
             logger.LogInformation("Embedded API server ready at {Url} (state in {StateDirectory})", server.Url, stateDirectory);
             return server;
         }
@@ -186,6 +192,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
     {
         if (_stopped) return;
         _stopped = true;
+        if (_crdController is not null) await _crdController.DisposeAsync();
         // Ending watch streams first lets Kestrel drain instead of waiting out its shutdown timeout.
         _store.CloseAllWatchers();
         await _app.StopAsync(ct);

@@ -8,9 +8,9 @@ namespace Kcm.ApiServer.Printing;
 public static class TableWriter
 {
     public static byte[] Render(string version, string group, string resource, IReadOnlyList<StoredObject> objects, string resourceVersion,
-        string? continueToken, long? remaining, DateTimeOffset now, bool includeObject)
+        string? continueToken, long? remaining, DateTimeOffset now, bool includeObject, CustomResources.CustomResourceVersion? custom = null)
     {
-        var columns = TablePrinters.ColumnsFor(group, resource);
+        var columns = custom is not null ? CustomResources.CustomResourceTable.Columns(custom) : TablePrinters.ColumnsFor(group, resource);
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(1024);
         using (var w = new Utf8JsonWriter(buffer, ObjectEncoder.WriterOptions))
         {
@@ -36,7 +36,7 @@ public static class TableWriter
                 var obj = ObjectEncoder.Parse(o);
                 w.WriteStartObject();
                 w.WriteStartArray("cells");
-                foreach (var cell in TablePrinters.Row(group, resource, obj, now))
+                foreach (var cell in custom is not null ? CustomResources.CustomResourceTable.Row(custom, obj, now) : TablePrinters.Row(group, resource, obj, now))
                 {
                     switch (cell)
                     {

@@ -57,7 +57,8 @@ internal static class Finalizers
         {
             return desired["spec"]?["finalizers"] is not JsonArray { Count: > 0 };
         }
-        return meta["deletionGracePeriodSeconds"]?.GetValue<long>() == 0;
+        // As upstream: no grace period (CRDs marked by their own delete) or a zero one.
+        return (meta["deletionGracePeriodSeconds"]?.GetValue<long>() ?? 0) == 0;
     }
 
     /// <summary>Upstream ValidateNoNewFinalizers: a deleting object's finalizers may only shrink.</summary>

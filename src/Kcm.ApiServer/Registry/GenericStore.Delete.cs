@@ -83,6 +83,7 @@ public sealed partial class GenericStore
     {
         var obj = ObjectEncoder.Parse(current);
         var meta = EnsureMetadata(obj);
+        if (IsCustomResourceDefinition(req) && meta["deletionTimestamp"] is null) return MarkCustomResourceDefinitionDeleted(req, store, current, obj);
         if (req.Group.Length == 0 && req.Resource == "namespaces")
         {
             var firstDelete = meta["deletionTimestamp"] is null;

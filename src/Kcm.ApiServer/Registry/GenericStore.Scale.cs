@@ -25,6 +25,7 @@ public sealed partial class GenericStore
     public static JsonObject ScaleOf(JsonObject obj, ResourceStrategy strategy)
     {
         if (!strategy.HasScale) throw ApiException.MethodNotAllowed();
+        if (strategy.Custom?.Scale is { } customScale) return CustomResources.CustomResourceObjects.ScaleOf(obj, customScale);
         var meta = (JsonObject)obj["metadata"]!;
         var scaleMeta = new JsonObject();
         foreach (var f in (string[])["name", "namespace", "uid", "resourceVersion", "creationTimestamp"])
@@ -65,12 +66,19 @@ public sealed partial class GenericStore
         }
         var old = ObjectEncoder.Parse(current);
         var desired = (JsonObject)old.DeepClone();
-        if (desired["spec"] is not JsonObject spec)
+        if (strategy.Custom?.Scale is { } customScale)
         {
-            spec = new JsonObject();
-            desired["spec"] = spec;
+            CustomResources.CustomResourceObjects.ApplyScale(desired, customScale, replicas);
         }
-        spec["replicas"] = replicas;
+        else
+        {
+            if (desired["spec"] is not JsonObject spec)
+            {
+                spec = new JsonObject();
+                desired["spec"] = spec;
+            }
+            spec["replicas"] = replicas;
+        }
         return MergeSystemMetadata(req with { Subresource = "" }, strategy, old, desired);
     }
 

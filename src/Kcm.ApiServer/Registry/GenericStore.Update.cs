@@ -71,6 +71,9 @@ public sealed partial class GenericStore
                     else desired.Remove("status");
                 }
                 break;
+            case "status" when strategy.Custom is not null:
+                CustomResources.CustomResourceObjects.PrepareStatusUpdate(old, desired);
+                break;
             case "status":
                 foreach (var key in desired.Select(p => p.Key).ToList())
                 {
@@ -133,7 +136,9 @@ public sealed partial class GenericStore
             if (oldMeta[field] is { } v) meta[field] = v.DeepClone(); else meta.Remove(field);
         }
         meta.Remove("selfLink");
-        if (strategy.TracksGeneration && SpecChanged(old, desired))
+        // Custom resources without a status subresource bump generation on any change outside metadata.
+        var statusChanged = strategy.Custom is { HasStatus: false } && !JsonNode.DeepEquals(old["status"], desired["status"]);
+        if (strategy.TracksGeneration && (SpecChanged(old, desired) || statusChanged))
         {
             var generation = oldMeta["generation"]?.GetValue<long>() ?? 0;
             meta["generation"] = generation + 1;

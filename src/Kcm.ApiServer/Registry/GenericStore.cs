@@ -28,7 +28,7 @@ public sealed partial class GenericStore
     private readonly ObjectStore _store;
     private readonly AdmissionPipeline _admission;
     private readonly TimeProvider _time;
-    private readonly Dictionary<ApiResourceEntry, ResourceStrategy> _strategies = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ApiResourceEntry, ResourceStrategy> _strategies = new();
 
     public GenericStore(ObjectStore store, AdmissionPipeline admission, TimeProvider time)
     {
@@ -46,6 +46,11 @@ public sealed partial class GenericStore
 
     /// <summary>managedFields tracking and server-side apply.</summary>
     public Apply.FieldManager Fields { get; }
+
+    /// <summary>Adds the strategy of a resource served from a CustomResourceDefinition.</summary>
+    public void AddStrategy(ResourceStrategy strategy) => _strategies[strategy.Entry] = strategy;
+
+    public ObjectStore Objects => _store;
 
     /// <summary>The storage of the request's resource; a resource without storage cannot be served (405).</summary>
     public ResourceStore StorageFor(ResourceRequest req) => _store.Find(req.Group, req.Resource) ?? throw ApiException.MethodNotAllowed();

@@ -15,7 +15,7 @@ public enum NameRule
 /// Per-resource behaviour of upstream's REST strategies that the generic handlers need: which name rule
 /// applies, whether metadata.generation is tracked, which subresources exist, and per-kind create hooks.
 /// </summary>
-public sealed class ResourceStrategy
+public sealed partial class ResourceStrategy
 {
     private static readonly HashSet<(string, string)> GenerationTracked =
     [
@@ -96,7 +96,12 @@ public sealed class ResourceStrategy
     /// <summary>Kind-specific fields set on create (upstream PrepareForCreate), after system metadata is filled.</summary>
     public void PrepareForCreate(JsonObject obj)
     {
-        if (Group.Length == 0 && Resource == "namespaces")
+        if (Custom is not null)
+        {
+            // Custom resources with a status subresource drop client-sent status; without one it is theirs to write.
+            if (HasStatus) obj.Remove("status");
+        }
+        else if (Group.Length == 0 && Resource == "namespaces")
         {
             PrepareNamespace(obj, creating: true);
         }
