@@ -101,6 +101,8 @@ internal static class FailoverBenchmark
             for (var round = 0; round < rounds; round++)
             {
                 var leader = await LeaderAsync(processes);
+                // A standby still starting (slow on a loaded machine) would turn this into a cold start.
+                await StandbysTryingAsync(processes);
                 var previous = holder;
                 var signalled = Stopwatch.GetTimestamp();
                 ProcessSignals.Send(leader.Id, signal);
@@ -110,7 +112,6 @@ internal static class FailoverBenchmark
                 processes.Remove(leader);
                 leader.Dispose();
                 processes.Add(Start(contender, kubeconfig, lockName));
-                await Task.Delay(500); // let the replacement settle into standby
             }
         }
         finally
@@ -151,6 +152,13 @@ internal static class FailoverBenchmark
     }
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> Leading = new();
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> Trying = new();
+
+    // Both binaries log client-go's "attempting to acquire leader lease" once they take part in the election.
+    private static async Task StandbysTryingAsync(List<Process> processes)
+    {
+        while (!processes.All(p => Trying.GetValueOrDefault(p.Id))) await Task.Delay(5);
+    }
 
     // Identities share the hostname, so the leader is the process that logged acquiring the lease.
     private static async Task<Process> LeaderAsync(List<Process> processes)
@@ -178,6 +186,7 @@ internal static class FailoverBenchmark
         var process = new Process { StartInfo = info };
         process.ErrorDataReceived += (_, e) =>
         {
+            if (e.Data?.Contains("attempting to acquire leader lease", StringComparison.Ordinal) == true) Trying[process.Id] = true;
             if (e.Data?.Contains("successfully acquired lease", StringComparison.Ordinal) == true) Leading[process.Id] = true;
         };
         process.Start();
