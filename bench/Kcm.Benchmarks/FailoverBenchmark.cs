@@ -9,64 +9,100 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Kcm.Benchmarks;
 
 /// <summary>
-/// Leader failover and cold start of real kube-controller-manager processes against the embedded
-/// API server: time from signalling the leader to a standby holding the lease (as seen through the
-/// Lease), and from process start to holding a fresh lease.
+/// Leader failover and cold start of real kube-controller-manager processes against the embedded API server or an
+/// external one: time from signalling the leader to a standby holding the lease (as seen through the Lease), and from
+/// process start to holding a fresh lease.
 /// </summary>
 internal static class FailoverBenchmark
 {
     private const int SigKill = ProcessSignals.SigKill;
     private const int SigTerm = ProcessSignals.SigTerm;
 
-    public static async Task<int> RunAsync(int gracefulRounds, int killRounds, int coldStarts)
+    /// <summary>A controller manager to measure: our build through dotnet when <see cref="Binary"/> is null, else that executable.</summary>
+    private sealed record Contender(string Label, string? Binary);
+
+    /// <summary>
+    /// Against the embedded server unless <paramref name="kubeconfig"/> names one (the real kube-apiserver). With
+    /// <paramref name="upstream"/>, upstream's binary runs every phase beside ours (cold starts alternate A B A B) and
+    /// the medians are printed side by side.
+    /// </summary>
+    public static async Task<int> RunAsync(int gracefulRounds, int killRounds, int coldStarts, string? kubeconfig = null, string? ours = null, string? upstream = null)
     {
         var stateDir = Path.Combine(Path.GetTempPath(), "kcm-failover-" + Guid.NewGuid().ToString("N")[..8]);
-        await using var server = await EmbeddedApiServer.StartAsync(new EmbeddedApiServerOptions { StateDirectory = stateDir, SecurePort = 0 },
-            NullLoggerFactory.Instance, CancellationToken.None);
-        var kubeconfig = server.WriteComponentKubeconfig("kube-controller-manager", "system:kube-controller-manager", "system:kube-controller-manager");
-        using var client = KubeApiClient.FromKubeconfig(server.AdminKubeconfigPath);
+        EmbeddedApiServer? server = null;
         try
         {
-            Console.WriteLine($"failover: {Environment.ProcessorCount} cores, lease 15s / renew 10s / retry 2s (upstream defaults)");
-            var cold = new List<double>();
+            if (kubeconfig == null)
+            {
+                server = await EmbeddedApiServer.StartAsync(new EmbeddedApiServerOptions { StateDirectory = stateDir, SecurePort = 0 },
+                    NullLoggerFactory.Instance, CancellationToken.None);
+                kubeconfig = server.WriteComponentKubeconfig("kube-controller-manager", "system:kube-controller-manager", "system:kube-controller-manager");
+            }
+            using var client = KubeApiClient.FromKubeconfig(server?.AdminKubeconfigPath ?? kubeconfig);
+            var contenders = new List<Contender>();
+            if (upstream != null) contenders.Add(new Contender("upstream", upstream));
+            contenders.Add(new Contender("ours", ours));
+            Console.WriteLine($"failover: {Environment.ProcessorCount} cores, lease 15s / renew 10s / retry 2s (upstream defaults), " +
+                $"{(server != null ? "embedded server" : "server from " + kubeconfig)}; {string.Join(", ", contenders.Select(c => $"{c.Label}: {c.Binary ?? "dotnet kube-controller-manager.dll"}"))}");
+            var results = new List<(string Phase, string Label, List<double> Seconds)>();
+
+            var cold = contenders.ToDictionary(c => c.Label, _ => new List<double>());
             for (var i = 0; i < coldStarts; i++)
             {
-                // The controller manager's RBAC role only allows its own lock name, so reuse it from scratch.
-                await DeleteLeaseAsync(client, LockName);
-                var lockName = LockName;
-                var started = Stopwatch.GetTimestamp();
-                using var p = Start(kubeconfig, lockName);
-                await WaitForHolderAsync(client, lockName, h => h.Length > 0);
-                cold.Add(Stopwatch.GetElapsedTime(started).TotalSeconds);
-                await StopAsync(p, SigTerm);
+                foreach (var contender in contenders)
+                {
+                    // The controller manager's RBAC role only allows its own lock name, so reuse it from scratch.
+                    await DeleteLeaseAsync(client, LockName);
+                    var started = Stopwatch.GetTimestamp();
+                    using var p = Start(contender, kubeconfig, LockName);
+                    await WaitForHolderAsync(client, LockName, h => h.Length > 0);
+                    cold[contender.Label].Add(Stopwatch.GetElapsedTime(started).TotalSeconds);
+                    await StopAsync(p, SigTerm);
+                }
             }
-            if (cold.Count > 0) Report("cold start to leading", cold);
+            results.AddRange(cold.Select(c => ("cold start to leading", c.Key, c.Value)));
 
-            await DeleteLeaseAsync(client, LockName);
-            var graceful = await FailoversAsync(client, kubeconfig, LockName, gracefulRounds, SigTerm);
-            if (graceful.Count > 0) Report("graceful stop (SIGTERM) of the leader to a standby leading", graceful);
-            await DeleteLeaseAsync(client, LockName);
-            var killed = await FailoversAsync(client, kubeconfig, LockName, killRounds, SigKill);
-            if (killed.Count > 0) Report("kill -9 of the leader to a standby leading", killed);
+            foreach (var (phase, rounds, signal) in new[]
+            {
+                ("graceful stop (SIGTERM) of the leader to a standby leading", gracefulRounds, SigTerm),
+                ("kill -9 of the leader to a standby leading", killRounds, SigKill),
+            })
+            {
+                foreach (var contender in contenders)
+                {
+                    await DeleteLeaseAsync(client, LockName);
+                    results.Add((phase, contender.Label, await FailoversAsync(client, contender, kubeconfig, LockName, rounds, signal)));
+                }
+            }
+
+            foreach (var phase in results.Where(r => r.Seconds.Count > 0).GroupBy(r => r.Phase))
+            {
+                Console.WriteLine($"  {phase.Key}:");
+                foreach (var (_, label, seconds) in phase) Report(label, seconds);
+                if (phase.Count() == 2) Console.WriteLine($"    ours / upstream (medians): {Median(phase.Last().Seconds) / Median(phase.First().Seconds):F2}x");
+            }
             return 0;
         }
         finally
         {
-            Directory.Delete(stateDir, recursive: true);
+            if (server != null) await server.DisposeAsync();
+            if (Directory.Exists(stateDir)) Directory.Delete(stateDir, recursive: true);
         }
     }
 
-    private static async Task<List<double>> FailoversAsync(KubeApiClient client, string kubeconfig, string lockName, int rounds, int signal)
+    private static async Task<List<double>> FailoversAsync(KubeApiClient client, Contender contender, string kubeconfig, string lockName, int rounds, int signal)
     {
         var results = new List<double>();
         if (rounds == 0) return results;
-        var processes = new List<Process> { Start(kubeconfig, lockName), Start(kubeconfig, lockName) };
+        var processes = new List<Process> { Start(contender, kubeconfig, lockName), Start(contender, kubeconfig, lockName) };
         try
         {
             var holder = await WaitForHolderAsync(client, lockName, h => h.Length > 0);
             for (var round = 0; round < rounds; round++)
             {
                 var leader = await LeaderAsync(processes);
+                // A standby still starting (slow on a loaded machine) would turn this into a cold start.
+                await StandbysTryingAsync(processes);
                 var previous = holder;
                 var signalled = Stopwatch.GetTimestamp();
                 ProcessSignals.Send(leader.Id, signal);
@@ -75,8 +111,7 @@ internal static class FailoverBenchmark
                 await leader.WaitForExitAsync();
                 processes.Remove(leader);
                 leader.Dispose();
-                processes.Add(Start(kubeconfig, lockName));
-                await Task.Delay(500); // let the replacement settle into standby
+                processes.Add(Start(contender, kubeconfig, lockName));
             }
         }
         finally
@@ -117,6 +152,13 @@ internal static class FailoverBenchmark
     }
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> Leading = new();
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> Trying = new();
+
+    // Both binaries log client-go's "attempting to acquire leader lease" once they take part in the election.
+    private static async Task StandbysTryingAsync(List<Process> processes)
+    {
+        while (!processes.All(p => Trying.GetValueOrDefault(p.Id))) await Task.Delay(5);
+    }
 
     // Identities share the hostname, so the leader is the process that logged acquiring the lease.
     private static async Task<Process> LeaderAsync(List<Process> processes)
@@ -129,11 +171,10 @@ internal static class FailoverBenchmark
         }
     }
 
-    private static Process Start(string kubeconfig, string lockName)
+    private static Process Start(Contender contender, string kubeconfig, string lockName)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "kube-controller-manager.dll");
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        info.ArgumentList.Add(dll);
+        var info = new ProcessStartInfo(contender.Binary ?? "dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        if (contender.Binary == null) info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "kube-controller-manager.dll"));
         foreach (var a in new[]
         {
             $"--kubeconfig={kubeconfig}", "--secure-port=0", "--leader-elect=true", $"--leader-elect-resource-name={lockName}",
@@ -145,6 +186,7 @@ internal static class FailoverBenchmark
         var process = new Process { StartInfo = info };
         process.ErrorDataReceived += (_, e) =>
         {
+            if (e.Data?.Contains("attempting to acquire leader lease", StringComparison.Ordinal) == true) Trying[process.Id] = true;
             if (e.Data?.Contains("successfully acquired lease", StringComparison.Ordinal) == true) Leading[process.Id] = true;
         };
         process.Start();
@@ -163,10 +205,15 @@ internal static class FailoverBenchmark
         p.Dispose();
     }
 
-    private static void Report(string what, List<double> seconds)
+    private static void Report(string label, List<double> seconds)
     {
         var sorted = seconds.Order().ToList();
-        var median = sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
-        Console.WriteLine($"  {what}: median {median:F3} s, min {sorted[0]:F3} s, max {sorted[^1]:F3} s ({sorted.Count} runs)");
+        Console.WriteLine($"    {label,-8} median {Median(seconds):F3} s, min {sorted[0]:F3} s, max {sorted[^1]:F3} s ({sorted.Count} runs)");
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 }

@@ -11,8 +11,9 @@ namespace Kcm.Benchmarks;
 /// <summary>
 /// Benchmarks that print figures (never asserted in tests).
 ///   pod-creates [--pods N] [--concurrency C] [--kubeconfig PATH]
-///   failover [--graceful N] [--killed N] [--cold-starts N]
+///   failover [--graceful N] [--killed N] [--cold-starts N] [--kubeconfig PATH] [--upstream BINARY] [--binary BINARY]
 ///   workload [--deployments N] [--replicas R] (controller manager vs. a raw-client floor of the same writes)
+///   workload --kubeconfig PATH [--upstream BINARY] [--binary BINARY] [--rounds N]: on an external server, upstream's and ours alternately
 /// Without --kubeconfig it starts the embedded API server in this process, so client and server
 /// share the machine's cores, as they do in a single-node demo.
 /// </summary>
@@ -23,7 +24,14 @@ public static class Program
         if (args.Length > 0 && args[0] == "compare") return await Compare.CompareCommand.RunAsync(args[1..]);
         if (args.Length > 0 && args[0] == "failover")
         {
-            return await FailoverBenchmark.RunAsync(IntArg(args, "--graceful", 20), IntArg(args, "--killed", 3), IntArg(args, "--cold-starts", 5));
+            return await FailoverBenchmark.RunAsync(IntArg(args, "--graceful", 5), IntArg(args, "--killed", 3), IntArg(args, "--cold-starts", 5),
+                StringArg(args, "--kubeconfig"), StringArg(args, "--binary"), StringArg(args, "--upstream"));
+        }
+        if (args.Length > 0 && args[0] == "workload" && StringArg(args, "--kubeconfig") is { } workloadKubeconfig)
+        {
+            return await WorkloadBenchmark.RunExternalAsync(workloadKubeconfig, StringArg(args, "--binary"), StringArg(args, "--upstream"),
+                IntArg(args, "--rounds", 1), IntArg(args, "--deployments", 1000), IntArg(args, "--replicas", 10),
+                TimeSpan.FromSeconds(IntArg(args, "--timeout-seconds", 900)));
         }
         if (args.Length > 0 && args[0] == "workload")
         {
@@ -34,8 +42,9 @@ public static class Program
         {
             Console.Error.WriteLine("""
                 usage: Kcm.Benchmarks pod-creates [--pods N] [--concurrency C] [--kubeconfig PATH]
-                       Kcm.Benchmarks failover [--graceful N] [--killed N] [--cold-starts N]
+                       Kcm.Benchmarks failover [--graceful N] [--killed N] [--cold-starts N] [--kubeconfig PATH] [--upstream BINARY] [--binary BINARY]
                        Kcm.Benchmarks workload [--deployments N] [--replicas R] [--timeout-seconds S] [--no-floor]
+                       Kcm.Benchmarks workload --kubeconfig PATH [--upstream BINARY] [--binary BINARY] [--rounds N] [--deployments N] [--replicas R]
                 """);
             return 2;
         }

@@ -22,7 +22,7 @@ namespace Kcm.Benchmarks;
 /// exactly the writes the controller manager issued in that run (counted by the server's request log) with a raw
 /// client at the same QPS budget over 16 connections.
 /// </summary>
-internal static class WorkloadBenchmark
+internal static partial class WorkloadBenchmark
 {
     private const int FloorConnections = 16;
     private const int KcmQps = 1000;
@@ -264,20 +264,28 @@ internal static class WorkloadBenchmark
 
     // ---- the controller manager process ----
 
-    private static ManagedProcess StartControllerManager(string kubeconfig)
+    /// <summary>Our build (through dotnet) unless <paramref name="binary"/> names an executable: the published file or upstream's.</summary>
+    private static ManagedProcess StartControllerManager(string kubeconfig, string? binary = null, IEnumerable<string>? extraFlags = null, string? logPath = null)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "kube-controller-manager.dll");
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        info.ArgumentList.Add(dll);
+        ProcessStartInfo info;
+        if (binary == null)
+        {
+            info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+            info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "kube-controller-manager.dll"));
+        }
+        else
+        {
+            info = new ProcessStartInfo(binary) { RedirectStandardError = true, RedirectStandardOutput = true };
+        }
         foreach (var a in new[]
         {
             $"--kubeconfig={kubeconfig}", "--secure-port=0", "--leader-elect=false", "--controllers=*",
             $"--kube-api-qps={KcmQps}", $"--kube-api-burst={KcmBurst}", "--concurrent-deployment-syncs=10",
-        })
+        }.Concat(extraFlags ?? []))
         {
             info.ArgumentList.Add(a);
         }
-        return new ManagedProcess(info);
+        return new ManagedProcess(info, logPath);
     }
 
     private sealed class ManagedProcess
@@ -291,10 +299,10 @@ internal static class WorkloadBenchmark
         private double _cpuSeconds;
         private double _peakRssMiB;
 
-        public ManagedProcess(ProcessStartInfo info)
+        public ManagedProcess(ProcessStartInfo info, string? logPath = null)
         {
             _process = new Process { StartInfo = info };
-            _log = new StreamWriter(LogPath) { AutoFlush = true };
+            _log = new StreamWriter(logPath ?? LogPath) { AutoFlush = true };
             _process.ErrorDataReceived += (_, e) =>
             {
                 if (e.Data is null) return;
@@ -320,6 +328,16 @@ internal static class WorkloadBenchmark
                 _cpuSeconds = _process.TotalProcessorTime.TotalSeconds;
             }
             return _cpuSeconds;
+        }
+
+        /// <summary>The current VmRSS split (anonymous memory vs. mapped files), to tell heap growth from code pages.</summary>
+        public string RssBreakdown()
+        {
+            if (_process.HasExited) return "";
+            var fields = new[] { "VmRSS:", "RssAnon:", "RssFile:", "RssShmem:" };
+            return string.Join(", ", File.ReadLines($"/proc/{_process.Id}/status")
+                .Where(l => fields.Any(f => l.StartsWith(f, StringComparison.Ordinal)))
+                .Select(l => l.Split(':')[0] + " " + (long.Parse(l.Split(':')[1].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024) + " MiB"));
         }
 
         /// <summary>VmHWM: the kernel's record of the process's peak resident set.</summary>
@@ -363,7 +381,7 @@ internal static class WorkloadBenchmark
     {
         private readonly CancellationTokenSource _stop = new();
         private readonly ConcurrentDictionary<string, int> _deploymentReplicas = new();
-        private readonly ConcurrentDictionary<string, byte> _pods = new();
+        private readonly ConcurrentDictionary<string, int> _pods = new();
         private readonly int _replicas;
 
         private Progress(int replicas) => _replicas = replicas;
@@ -373,27 +391,44 @@ internal static class WorkloadBenchmark
             var progress = new Progress(replicas);
             var deployments = await client.ListAsync<Deployment>(ns);
             var pods = await client.ListAsync<Pod>(ns);
-            _ = Task.Run(() => progress.WatchAsync<Deployment>(client, ns, deployments.Metadata?.ResourceVersion,
-                d => progress._deploymentReplicas[d.Metadata!.Name!] = d.Status?.Replicas ?? 0, d => progress._deploymentReplicas.TryRemove(d.Metadata!.Name!, out _)));
-            _ = Task.Run(() => progress.WatchAsync<Pod>(client, ns, pods.Metadata?.ResourceVersion,
-                p => progress._pods[p.Metadata!.Uid!] = 0, p => progress._pods.TryRemove(p.Metadata!.Uid!, out _)));
+            _ = Task.Run(() => progress.WatchAsync<Deployment>(client, ns, deployments.Metadata?.ResourceVersion, progress._deploymentReplicas,
+                d => d.Metadata!.Name!, d => d.Status?.Replicas ?? 0));
+            _ = Task.Run(() => progress.WatchAsync<Pod>(client, ns, pods.Metadata?.ResourceVersion, progress._pods, p => p.Metadata!.Uid!, _ => 0));
             return progress;
         }
 
-        private async Task WatchAsync<T>(KubeApiClient client, string ns, string? resourceVersion, Action<T> upsert, Action<T> remove)
-            where T : class, IResource
+        /// <summary>Keeps <paramref name="state"/> current; a watch that ends or fails is resumed from a fresh list.</summary>
+        private async Task WatchAsync<T>(KubeApiClient client, string ns, string? resourceVersion, ConcurrentDictionary<string, int> state,
+            Func<T, string> key, Func<T, int> value)
+            where T : class, IListableResource
         {
-            try
+            while (!_stop.IsCancellationRequested)
             {
-                await foreach (var e in client.WatchAsync<T>(ns, new ListOptions { ResourceVersion = resourceVersion, TimeoutSeconds = 3600 }, _stop.Token))
+                try
                 {
-                    if (e.Object is not { } obj) continue;
-                    if (e.Type == WatchEventType.Deleted) remove(obj);
-                    else if (e.Type is WatchEventType.Added or WatchEventType.Modified) upsert(obj);
+                    if (resourceVersion == null)
+                    {
+                        var list = await client.ListAsync<T>(ns, cancellationToken: _stop.Token);
+                        state.Clear();
+                        foreach (var item in list.Items ?? []) state[key(item)] = value(item);
+                        resourceVersion = list.Metadata?.ResourceVersion;
+                    }
+                    await foreach (var e in client.WatchAsync<T>(ns, new ListOptions { ResourceVersion = resourceVersion, TimeoutSeconds = 3600 }, _stop.Token))
+                    {
+                        if (e.Object is not { } obj) continue;
+                        if (e.Type == WatchEventType.Deleted) state.TryRemove(key(obj), out _);
+                        else if (e.Type is WatchEventType.Added or WatchEventType.Modified) state[key(obj)] = value(obj);
+                    }
                 }
-            }
-            catch (OperationCanceledException)
-            {
+                catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception e)
+                {
+                    Console.Error.WriteLine($"  progress: watch of {typeof(T).Name} failed ({e.GetType().Name}: {e.Message}); listing again");
+                }
+                resourceVersion = null;
             }
         }
 
