@@ -7,6 +7,7 @@ using System.Text.Json.Nodes;
 using Kcm.Api;
 using Kcm.Api.Core.V1;
 using Kcm.Controllers.Common;
+using Kcm.Controllers.Common.GoSpew;
 
 namespace Kcm.Controllers.Deployments;
 
@@ -18,13 +19,15 @@ namespace Kcm.Controllers.Deployments;
 public static class PodTemplates
 {
     /// <summary>
-    /// controller.ComputeHash's shape: FNV-32a over the template, then over the collision count (when set) as
-    /// 8 little-endian bytes, the decimal value encoded with <see cref="SafeEncoding.SafeEncodeString"/>. Upstream hashes Go's
-    /// spew dump of the struct; we hash canonical JSON (sorted keys, empty values dropped), so our hash differs
-    /// from upstream's for the same template. That is harmless: a ReplicaSet is matched by
-    /// <see cref="EqualIgnoreHash"/>, never by its hash, so upstream-created ReplicaSets are adopted as they are.
+    /// controller.ComputeHash: upstream's hash of the Go value (<see cref="PodTemplateHash"/>). A template holding
+    /// a value whose Go state is not modelled (a non-zero timestamp, managed fields, a quantity beyond int64) falls
+    /// back to FNV-32a over canonical JSON: stable, but not upstream's. Either way ReplicaSets are matched by
+    /// <see cref="EqualIgnoreHash"/>, never by their hash.
     /// </summary>
     public static string ComputeHash(PodTemplateSpec template, int? collisionCount)
+        => PodTemplateHash.TryCompute(template, collisionCount) ?? CanonicalHash(template, collisionCount);
+
+    private static string CanonicalHash(PodTemplateSpec template, int? collisionCount)
     {
         var hash = Fnv32a.OffsetBasis;
         var canonical = Encoding.UTF8.GetBytes(CanonicalJson(template));

@@ -123,7 +123,7 @@ public sealed class ControllerWorkers<TKey>(
         }
         else
         {
-            logger.LogError(error, "{Controller}: error syncing {Key}, requeuing (attempt {Attempt})", name, key, requeues + 1);
+            logger.LogError(error, "{Controller}: error syncing {Key}, requeuing, attempt {Attempt}", name, key, requeues + 1);
             queue.ReportSyncError($"{key}: {error.Message}");
         }
         queue.AddRateLimited(key);
