@@ -52,6 +52,9 @@ public sealed record ClientConfig
     /// <summary>Offer HTTP/2 (falls back to HTTP/1.1 when the server does not negotiate it).</summary>
     public bool PreferHttp2 { get; init; }
 
+    /// <summary>rest.Config's ContentType: "application/vnd.kubernetes.protobuf" for built-in kinds in protobuf; null or JSON otherwise.</summary>
+    public string? ContentType { get; init; }
+
     /// <summary>Where this configuration came from, used in messages.</summary>
     public string? SourceDescription { get; init; }
 
