@@ -65,7 +65,8 @@ internal static partial class ProtoSchema
             byNumber[f.Number] = info;
             if (!info.Inline) byJson[json] = info;
         }
-        var named = fields.Length == 1 && fields[0] is { Number: 1, Repeated: true, Name: "items" };
+        // Only lists of strings are named slice types (ExtraValue); DownwardAPIProjection's lone "items" is a real field.
+        var named = fields.Length == 1 && fields[0] is { Number: 1, Repeated: true, Name: "items", Kind: ProtoKind.String };
         return new ProtoMessage(message, byNumber, byJson.ToFrozenDictionary(StringComparer.Ordinal),
             fields.OrderBy(f => f.Number).Select(f => byNumber[f.Number]!).ToArray(), named);
     }
@@ -81,12 +82,14 @@ internal static partial class ProtoSchema
     private static FrozenSet<(string, int)> BuildNotServed()
     {
         var result = new HashSet<(string, int)>();
+        // An inline struct (Volume's VolumeSource) has no JSON name of its own, yet it is served.
+        var inline = CreateInlineFields().ToHashSet();
         foreach (var (message, fields) in Messages)
         {
             if (Kcm.Api.Schema.TypeSchema.Fields(DefinitionName(message)) is not { Count: > 0 } definition) continue;
             foreach (var field in fields)
             {
-                if (!definition.ContainsKey(JsonName(message, field))) result.Add((message, field.Number));
+                if (!definition.ContainsKey(JsonName(message, field)) && !inline.Contains((message, field.Number))) result.Add((message, field.Number));
             }
         }
         return result.ToFrozenSet();
