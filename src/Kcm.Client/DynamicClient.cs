@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Kcm.Api;
 using Kcm.Api.Meta.V1;
 using Kcm.Client.Errors;
+using Kcm.Client.Serialization;
 using Kcm.Client.Watch;
 
 namespace Kcm.Client;
@@ -28,9 +29,13 @@ public sealed class DynamicClient(RestClient rest)
 /// <summary>The verbs on one resource, on System.Text.Json.Nodes objects.</summary>
 public sealed class DynamicResourceClient(RestClient rest, GroupVersionResource resource, bool namespaced)
 {
-    // client-go's metadata client's Accept headers, without the protobuf alternative this client does not decode.
-    private const string MetadataAccept = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
-    private const string MetadataListAccept = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+    // client-go's metadata client's Accept headers; the protobuf alternative first when the config asks for protobuf.
+    private const string MetadataJsonAccept = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
+    private const string MetadataListJsonAccept = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+
+    private string MetadataAccept => WireFormat.PrefersProtobuf(rest.Config) ? WireFormat.MetadataProtobufAccept : MetadataJsonAccept;
+
+    private string MetadataListAccept => WireFormat.PrefersProtobuf(rest.Config) ? WireFormat.MetadataListProtobufAccept : MetadataListJsonAccept;
 
     public GroupVersionResource Resource => resource;
 
@@ -173,7 +178,7 @@ public sealed class DynamicResourceClient(RestClient rest, GroupVersionResource 
         (options ?? new ListOptions()).AddTo(query, watch: true);
         using var response = await rest.SendStreamingAsync(HttpMethod.Get, CollectionPath(@namespace) + query, accept, cancellationToken).ConfigureAwait(false);
         await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        await foreach (var watchEvent in WatchStreamDecoder.DecodeAsync(stream, KubeJson.TypeInfo<JsonObject>(), cancellationToken).ConfigureAwait(false))
+        await foreach (var watchEvent in WatchStreamDecoder.DecodeAsync(response, stream, KubeJson.TypeInfo<JsonObject>(), cancellationToken).ConfigureAwait(false))
         {
             yield return watchEvent;
         }
@@ -216,7 +221,7 @@ public sealed class DynamicResourceClient(RestClient rest, GroupVersionResource 
     {
         try
         {
-            return JsonNode.Parse(bytes) as JsonObject ?? throw new KubeProtocolException("response body is not a JSON object");
+            return JsonNode.Parse(WireFormat.AsJson(bytes)) as JsonObject ?? throw new KubeProtocolException("response body is not a JSON object");
         }
         catch (JsonException ex)
         {

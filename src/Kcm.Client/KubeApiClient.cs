@@ -11,6 +11,7 @@ using Kcm.Api.Meta.V1;
 using Kcm.Api.Policy.V1;
 using Kcm.Client.Config;
 using Kcm.Client.Errors;
+using Kcm.Client.Serialization;
 using Kcm.Client.Watch;
 
 namespace Kcm.Client;
@@ -53,7 +54,7 @@ public sealed class KubeApiClient : IDisposable
         where T : class, IResource
     {
         var path = ObjectPath<T>(@namespace, name, null);
-        var bytes = await Rest.SendAsync(HttpMethod.Get, path, null, null, cancellationToken).ConfigureAwait(false);
+        var bytes = await Rest.SendAsync(HttpMethod.Get, path, null, null, Accept<T>(), cancellationToken).ConfigureAwait(false);
         return Decode(bytes, KubeJson.TypeInfo<T>());
     }
 
@@ -64,11 +65,11 @@ public sealed class KubeApiClient : IDisposable
         var query = new QueryBuilder();
         (options ?? new ListOptions()).AddTo(query, watch: false);
         var path = CollectionPath<T>(@namespace) + query;
-        var bytes = await Rest.SendAsync(HttpMethod.Get, path, null, null, cancellationToken).ConfigureAwait(false);
+        var bytes = await Rest.SendAsync(HttpMethod.Get, path, null, null, Accept<T>(), cancellationToken).ConfigureAwait(false);
         object? list;
         try
         {
-            list = JsonSerializer.Deserialize(bytes, KubeJson.TypeInfo(T.ListType));
+            list = JsonSerializer.Deserialize(WireFormat.AsJson(bytes), KubeJson.TypeInfo(T.ListType));
         }
         catch (JsonException ex)
         {
@@ -147,7 +148,7 @@ public sealed class KubeApiClient : IDisposable
         var query = new QueryBuilder();
         options?.AddTo(query);
         var path = ObjectPath<T>(@namespace, name, subresource) + query;
-        var bytes = await Rest.SendAsync(HttpMethod.Patch, path, System.Text.Encoding.UTF8.GetBytes(patch), PatchTypes.ContentType(type), cancellationToken).ConfigureAwait(false);
+        var bytes = await Rest.SendAsync(HttpMethod.Patch, path, System.Text.Encoding.UTF8.GetBytes(patch), PatchTypes.ContentType(type), Accept<T>(), cancellationToken).ConfigureAwait(false);
         return Decode(bytes, KubeJson.TypeInfo<T>());
     }
 
@@ -178,9 +179,9 @@ public sealed class KubeApiClient : IDisposable
         var query = new QueryBuilder();
         (options ?? new ListOptions()).AddTo(query, watch: true);
         var path = CollectionPath<T>(@namespace) + query;
-        using var response = await Rest.SendStreamingAsync(HttpMethod.Get, path, cancellationToken).ConfigureAwait(false);
+        using var response = await Rest.SendStreamingAsync(HttpMethod.Get, path, Accept<T>(), cancellationToken).ConfigureAwait(false);
         await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        await foreach (var watchEvent in WatchStreamDecoder.DecodeAsync(stream, KubeJson.TypeInfo<T>(), cancellationToken).ConfigureAwait(false))
+        await foreach (var watchEvent in WatchStreamDecoder.DecodeAsync(response, stream, KubeJson.TypeInfo<T>(), cancellationToken).ConfigureAwait(false))
         {
             yield return watchEvent;
         }
@@ -284,7 +285,9 @@ public sealed class KubeApiClient : IDisposable
     private async Task<T> SendObjectAsync<T>(HttpMethod method, string path, T obj, CancellationToken cancellationToken)
         where T : class, IResource
     {
-        var bytes = await Rest.SendAsync(method, path, EncodeWithTypeMeta(obj), "application/json", cancellationToken).ConfigureAwait(false);
+        // client-go writes built-in kinds in the configured content type (protobuf); the answer comes back in it too.
+        var (body, contentType) = WireFormat.EncodeBody(Config, T.Resource.ApiVersion, T.Resource.Kind, EncodeWithTypeMeta(obj));
+        var bytes = await Rest.SendAsync(method, path, body, contentType, Accept<T>(), cancellationToken).ConfigureAwait(false);
         return Decode(bytes, KubeJson.TypeInfo<T>());
     }
 
@@ -329,11 +332,15 @@ public sealed class KubeApiClient : IDisposable
         return ResourcePath.For(T.Resource, ns, name, subresource);
     }
 
+    private string? Accept<T>()
+        where T : IResource
+        => WireFormat.Accept(Config, T.Resource.ApiVersion, T.Resource.Kind);
+
     internal static TResult Decode<TResult>(byte[] bytes, JsonTypeInfo<TResult> typeInfo)
     {
         try
         {
-            return JsonSerializer.Deserialize(bytes, typeInfo) ?? throw new KubeProtocolException($"empty {typeof(TResult).Name} response");
+            return JsonSerializer.Deserialize(WireFormat.AsJson(bytes), typeInfo) ?? throw new KubeProtocolException($"empty {typeof(TResult).Name} response");
         }
         catch (JsonException ex)
         {

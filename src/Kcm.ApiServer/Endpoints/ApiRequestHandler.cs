@@ -2,7 +2,7 @@ using Kcm.ApiServer.Authentication;
 using Kcm.ApiServer.Authorization;
 using Kcm.ApiServer.Endpoints.OpenApi;
 using Kcm.ApiServer.Errors;
-using Kcm.ApiServer.Protobuf;
+using Kcm.Api.Protobuf;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 

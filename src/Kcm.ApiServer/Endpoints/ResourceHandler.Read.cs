@@ -57,9 +57,6 @@ public sealed partial class ResourceHandler
                 return;
         }
 
-        ctx.Response.StatusCode = 200;
-        ctx.Response.ContentType = ResponseWriter.JsonContentType;
-        var pipe = ctx.Response.BodyWriter;
         var header = ResponseWriter.Render(w =>
         {
             w.WriteStartObject();
@@ -69,6 +66,10 @@ public sealed partial class ResourceHandler
                 continueToken is not null && filter.IsEverything ? remaining : null);
             w.WriteEndObject();
         });
+        if (await ProtobufResponses.TryWriteListAsync(ctx, header, selected)) return;
+        ctx.Response.StatusCode = 200;
+        ctx.Response.ContentType = ResponseWriter.JsonContentType;
+        var pipe = ctx.Response.BodyWriter;
         ResponseWriter.Write(pipe, header.AsSpan(0, header.Length - 1));
         ResponseWriter.Write(pipe, ",\"items\":["u8);
         for (var i = 0; i < selected.Count; i++)

@@ -24,8 +24,8 @@ public readonly record struct ResponseConversion(ConversionKind Kind, string Ver
     public string ApiVersion => "meta.k8s.io/" + Version;
 
     /// <summary>
-    /// The first alternative of the Accept header this server can answer. Only JSON is written, so other media
-    /// types are passed over; conversions outside meta.k8s.io v1/v1beta1 are passed over as upstream's endpoint
+    /// The first alternative of the Accept header this server can answer. Conversions are written in JSON only, so
+    /// other media types are passed over here (plain protobuf is <see cref="ProtobufResponses"/>' business); conversions outside meta.k8s.io v1/v1beta1 are passed over as upstream's endpoint
     /// restrictions do. A header made only of JSON conversions the server cannot do is answered with 406.
     /// </summary>
     public static ResponseConversion Negotiate(HttpContext ctx)
@@ -62,7 +62,7 @@ public readonly record struct ResponseConversion(ConversionKind Kind, string Ver
             }
             onlyRejectedConversions = true;
         }
-        // Other media types (protobuf, YAML) are answered as JSON, which every client of this server reads.
+        // Other media types: plain protobuf is written by ProtobufResponses for built-in kinds; YAML is answered as JSON.
         return onlyRejectedConversions && !HasOtherMediaType(accept) ? throw ApiException.NotAcceptable(AcceptedMediaTypes) : None;
     }
 

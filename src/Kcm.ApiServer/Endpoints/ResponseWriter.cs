@@ -14,6 +14,7 @@ internal static class ResponseWriter
 
     public static async Task WriteJsonAsync(HttpContext ctx, int statusCode, ReadOnlyMemory<byte> json)
     {
+        if (await ProtobufResponses.TryWriteAsync(ctx, statusCode, json)) return;
         ctx.Response.StatusCode = statusCode;
         ctx.Response.ContentType = JsonContentType;
         ctx.Response.ContentLength = json.Length;

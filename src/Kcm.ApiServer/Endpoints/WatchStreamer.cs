@@ -36,8 +36,11 @@ public sealed class WatchStreamer(TimeProvider time, TimeSpan bookmarkInterval)
             ? TimeSpan.FromSeconds(seconds)
             : MinRequestTimeout + TimeSpan.FromSeconds(Random.Shared.NextDouble() * MinRequestTimeout.TotalSeconds);
 
+        // Built-in kinds stream as length-prefixed protobuf frames when asked for; conversions stay JSON.
+        var protobuf = conversion.Kind == ConversionKind.None && ProtobufResponses.Wanted(ctx)
+            && Kcm.Api.Protobuf.ProtobufTranscoder.Supports(req.GroupVersion, req.Entry.Kind);
         ctx.Response.StatusCode = 200;
-        ctx.Response.ContentType = ResponseWriter.JsonContentType;
+        ctx.Response.ContentType = protobuf ? ProtobufResponses.WatchContentType : ResponseWriter.JsonContentType;
         ctx.Response.Headers.CacheControl = "no-cache, private";
         var pipe = ctx.Response.BodyWriter;
         // kubectl get -w asks for tables: each event then carries a one-row Table of the object. The metadata client
@@ -58,6 +61,12 @@ public sealed class WatchStreamer(TimeProvider time, TimeSpan bookmarkInterval)
                 break;
         }
 
+        if (protobuf)
+        {
+            encode = o => ProtobufResponses.EncodeObject(o.Json);
+            encodeBookmark = ProtobufResponses.EncodeObject;
+        }
+
         Watcher watcher;
         try
         {
@@ -66,7 +75,7 @@ public sealed class WatchStreamer(TimeProvider time, TimeSpan bookmarkInterval)
         catch (ApiException e)
         {
             // Once the request is accepted, upstream's cacher reports watch errors as a single ERROR event.
-            WriteEvent(pipe, "ERROR", ResponseWriter.RenderStatus(e));
+            WriteEvent(pipe, "ERROR", protobuf ? ProtobufResponses.EncodeObject(ResponseWriter.RenderStatus(e)) : ResponseWriter.RenderStatus(e), protobuf);
             await pipe.FlushAsync(ct);
             return;
         }
@@ -82,7 +91,7 @@ public sealed class WatchStreamer(TimeProvider time, TimeSpan bookmarkInterval)
                 // Like upstream's watch server, flush only when nothing else is ready to send.
                 foreach (var e in watcher.Initial)
                 {
-                    if (Send(pipe, e, filter, req, encode, encodeBookmark) && pipe.CanGetUnflushedBytes && pipe.UnflushedBytes > InitialFlushBytes
+                    if (Send(pipe, e, filter, req, encode, encodeBookmark, protobuf) && pipe.CanGetUnflushedBytes && pipe.UnflushedBytes > InitialFlushBytes
                         && (await pipe.FlushAsync(token)).IsCompleted) return;
                 }
                 if ((await pipe.FlushAsync(token)).IsCompleted) return;
@@ -99,7 +108,7 @@ public sealed class WatchStreamer(TimeProvider time, TimeSpan bookmarkInterval)
                     {
                         // Written events wait for the flush until the channel is drained, even when the events
                         // after them are filtered out.
-                        unflushed |= Send(pipe, ev, filter, req, encode, encodeBookmark);
+                        unflushed |= Send(pipe, ev, filter, req, encode, encodeBookmark, protobuf);
                         if (unflushed && !reader.TryPeek(out _))
                         {
                             unflushed = false;
@@ -137,30 +146,35 @@ public sealed class WatchStreamer(TimeProvider time, TimeSpan bookmarkInterval)
     private static bool IsTrue(string? value) => value is "true" or "1" or "t" or "T" or "True" or "TRUE";
 
     private static bool Send(PipeWriter pipe, WatchEvent e, ObjectFilter filter, ResourceRequest req, Func<StoredObject, byte[]> encode,
-        Func<byte[], byte[]> encodeBookmark)
+        Func<byte[], byte[]> encodeBookmark, bool protobuf)
     {
         switch (e.Type)
         {
             case WatchEventType.Bookmark:
                 var bookmark = $"{{\"kind\":\"{req.Entry.Kind}\",\"apiVersion\":\"{req.GroupVersion}\",\"metadata\":{{\"resourceVersion\":\"{e.ResourceVersion}\"}}}}";
-                WriteEvent(pipe, "BOOKMARK", encodeBookmark(System.Text.Encoding.UTF8.GetBytes(bookmark)));
+                WriteEvent(pipe, "BOOKMARK", encodeBookmark(System.Text.Encoding.UTF8.GetBytes(bookmark)), protobuf);
                 return true;
             case WatchEventType.Deleted:
                 if (e.Previous is not null && !filter.Matches(e.Previous)) return false;
-                WriteEvent(pipe, "DELETED", encode(e.Object!));
+                WriteEvent(pipe, "DELETED", encode(e.Object!), protobuf);
                 return true;
         }
         var now = filter.Matches(e.Object!);
         var before = e.Previous is not null && filter.Matches(e.Previous);
-        if (now && !before) WriteEvent(pipe, "ADDED", encode(e.Object!));
-        else if (now) WriteEvent(pipe, "MODIFIED", encode(e.Object!));
-        else if (before) WriteEvent(pipe, "DELETED", encode(e.Previous!.WithResourceVersion(e.ResourceVersion)));
+        if (now && !before) WriteEvent(pipe, "ADDED", encode(e.Object!), protobuf);
+        else if (now) WriteEvent(pipe, "MODIFIED", encode(e.Object!), protobuf);
+        else if (before) WriteEvent(pipe, "DELETED", encode(e.Previous!.WithResourceVersion(e.ResourceVersion)), protobuf);
         else return false;
         return true;
     }
 
-    private static void WriteEvent(PipeWriter pipe, string type, ReadOnlySpan<byte> json)
+    private static void WriteEvent(PipeWriter pipe, string type, ReadOnlySpan<byte> json, bool protobuf)
     {
+        if (protobuf)
+        {
+            ProtobufResponses.WriteEvent(pipe, type, json);
+            return;
+        }
         ResponseWriter.Write(pipe, "{\"type\":\"");
         ResponseWriter.Write(pipe, type);
         ResponseWriter.Write(pipe, "\",\"object\":"u8);

@@ -55,6 +55,9 @@ public sealed record ClientConfig
     /// </summary>
     public bool PreferHttp2 { get; init; } = Transport.Http2Settings.FromEnvironment.Enabled;
 
+    /// <summary>rest.Config's ContentType: "application/vnd.kubernetes.protobuf" for built-in kinds in protobuf; null or JSON otherwise.</summary>
+    public string? ContentType { get; init; }
+
     /// <summary>Where this configuration came from, used in messages.</summary>
     public string? SourceDescription { get; init; }
 

@@ -90,10 +90,13 @@ public static class KubeApiErrors
         }
         try
         {
-            var status = KubeJson.Deserialize<Status>(body);
+            // The server answers errors in the negotiated type: a protobuf Status when protobuf was asked for.
+            var status = Kcm.Api.Protobuf.ProtobufTranscoder.IsProtobuf(body)
+                ? KubeJson.Deserialize<Status>(Kcm.Api.Protobuf.ProtobufTranscoder.ToJson(body))
+                : KubeJson.Deserialize<Status>(body);
             return status is { Kind: "Status" } ? status : null;
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or Kcm.Api.Protobuf.ProtobufDecodeException)
         {
             return null;
         }

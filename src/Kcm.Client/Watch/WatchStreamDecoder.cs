@@ -19,6 +19,19 @@ public static class WatchStreamDecoder
         }
     }
 
+    /// <summary>As above for a watch response in whatever framing its Content-Type names (JSON or length-delimited protobuf).</summary>
+    public static async IAsyncEnumerable<WatchEvent<T>> DecodeAsync<T>(HttpResponseMessage response, Stream stream, JsonTypeInfo<T> objectType,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var frames = Kcm.Api.Protobuf.ProtobufTranscoder.IsProtobufMediaType(response.Content.Headers.ContentType?.MediaType)
+            ? ProtobufWatchFramer.ReadEventsAsJsonAsync(stream, cancellationToken)
+            : JsonObjectFramer.ReadObjectsAsync(stream, cancellationToken);
+        await foreach (var frame in frames.ConfigureAwait(false))
+        {
+            yield return DecodeFrame(frame, objectType);
+        }
+    }
+
     public static WatchEvent<T> DecodeFrame<T>(ReadOnlyMemory<byte> frame, JsonTypeInfo<T> objectType)
     {
         WatchEventType type;

@@ -49,6 +49,8 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
         {
             Qps = connection.Qps,
             Burst = connection.Burst,
+            // --kube-api-content-type: protobuf (the default) for built-in kinds, as upstream; json forces JSON.
+            ContentType = connection.ContentType,
             UserAgent = $"kube-controller-manager/{Version} (linux/amd64) kubernetes/{Environment.ProcessId:x}",
         };
         using var client = new KubeApiClient(config, clientOptions);

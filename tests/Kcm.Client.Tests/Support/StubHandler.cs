@@ -3,7 +3,11 @@ using System.Text;
 
 namespace Kcm.Client.Tests.Support;
 
-public sealed record RecordedRequest(HttpMethod Method, Uri Uri, string? Body, string? ContentType, IReadOnlyDictionary<string, string> Headers);
+public sealed record RecordedRequest(HttpMethod Method, Uri Uri, string? Body, string? ContentType, IReadOnlyDictionary<string, string> Headers)
+{
+    /// <summary>The body as sent (a protobuf body is not text).</summary>
+    public byte[]? BodyBytes { get; init; }
+}
 
 /// <summary>Answers requests from a script of responders and records what was sent.</summary>
 public sealed class StubHandler : HttpMessageHandler
@@ -41,13 +45,15 @@ public sealed class StubHandler : HttpMessageHandler
     {
         var headers = request.Headers.ToDictionary(h => h.Key, h => string.Join(h.Key.Equals("User-Agent", StringComparison.OrdinalIgnoreCase) ? " " : ",", h.Value), StringComparer.OrdinalIgnoreCase);
         string? body = null;
+        byte[]? bytes = null;
         string? contentType = null;
         if (request.Content is not null)
         {
-            body = await request.Content.ReadAsStringAsync(cancellationToken);
+            bytes = await request.Content.ReadAsByteArrayAsync(cancellationToken);
+            body = Encoding.UTF8.GetString(bytes);
             contentType = request.Content.Headers.ContentType?.MediaType;
         }
-        var recorded = new RecordedRequest(request.Method, request.RequestUri!, body, contentType, headers);
+        var recorded = new RecordedRequest(request.Method, request.RequestUri!, body, contentType, headers) { BodyBytes = bytes };
         Requests.Add(recorded);
         Func<RecordedRequest, HttpResponseMessage> responder;
         lock (_responses)

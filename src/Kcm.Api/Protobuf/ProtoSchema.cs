@@ -1,6 +1,8 @@
+using System.Collections.Concurrent;
 using System.Collections.Frozen;
+using System.Text.Json;
 
-namespace Kcm.ApiServer.Protobuf;
+namespace Kcm.Api.Protobuf;
 
 internal enum ProtoKind
 {
@@ -13,6 +15,20 @@ internal enum ProtoKind
 /// </summary>
 internal sealed record ProtoField(int Number, string Name, ProtoKind Kind, bool Repeated, string? Message,
     ProtoKind MapKey = ProtoKind.String, ProtoKind MapValue = ProtoKind.String);
+
+/// <summary>A field with its JSON name and how Go's JSON treats it (omitempty on a non-pointer scalar, inline embedding).</summary>
+internal sealed record ProtoFieldInfo(ProtoField Field, JsonEncodedText Name, string JsonName, bool OmitEmpty, bool Inline, bool Served);
+
+/// <summary>
+/// A message compiled for transcoding: fields by number (an array, numbers are small), fields by JSON name
+/// and in number order (protobuf's canonical order, as gogo writes them). A named slice type (authentication's
+/// ExtraValue, …) is one repeated "items" field whose JSON is the bare list.
+/// </summary>
+internal sealed record ProtoMessage(string Name, ProtoFieldInfo?[] ByNumber, FrozenDictionary<string, ProtoFieldInfo> ByJsonName,
+    ProtoFieldInfo[] InOrder, bool IsNamedSlice)
+{
+    public ProtoFieldInfo? Field(int number) => (uint)number < (uint)ByNumber.Length ? ByNumber[number] : null;
+}
 
 /// <summary>Field tables of the protobuf messages of the served group/versions.</summary>
 internal static partial class ProtoSchema
@@ -29,6 +45,32 @@ internal static partial class ProtoSchema
 
     public static FrozenDictionary<int, ProtoField>? Fields(string message) => ByNumber.GetValueOrDefault(message);
 
+    private static readonly FrozenSet<(string, int)> OmitEmpty = CreateOmitEmptyFields().ToFrozenSet();
+    private static readonly FrozenSet<(string, int)> Inline = CreateInlineFields().ToFrozenSet();
+    private static readonly ConcurrentDictionary<string, ProtoMessage?> Compiled = new(StringComparer.Ordinal);
+
+    /// <summary>The message's fields with what JSON needs of each, built once per message; null when unknown.</summary>
+    public static ProtoMessage? Message(string message) => Compiled.GetOrAdd(message, static m => Compile(m));
+
+    private static ProtoMessage? Compile(string message)
+    {
+        if (!Messages.TryGetValue(message, out var fields)) return null;
+        var byNumber = new ProtoFieldInfo?[fields.Length == 0 ? 1 : fields.Max(f => f.Number) + 1];
+        var byJson = new Dictionary<string, ProtoFieldInfo>(StringComparer.Ordinal);
+        foreach (var f in fields)
+        {
+            var json = JsonName(message, f);
+            var info = new ProtoFieldInfo(f, JsonEncodedText.Encode(json), json, OmitEmpty.Contains((message, f.Number)),
+                Inline.Contains((message, f.Number)), IsServed(message, f));
+            byNumber[f.Number] = info;
+            if (!info.Inline) byJson[json] = info;
+        }
+        // Only lists of strings are named slice types (ExtraValue); DownwardAPIProjection's lone "items" is a real field.
+        var named = fields.Length == 1 && fields[0] is { Number: 1, Repeated: true, Name: "items", Kind: ProtoKind.String };
+        return new ProtoMessage(message, byNumber, byJson.ToFrozenDictionary(StringComparer.Ordinal),
+            fields.OrderBy(f => f.Number).Select(f => byNumber[f.Number]!).ToArray(), named);
+    }
+
     // Fields of newer releases that the served (v1.26) definition lacks: a v1.26 server's protobuf decoder skips
     // unknown field numbers, so these are dropped rather than reported by field validation.
     private static readonly FrozenSet<(string, int)> NotServed = BuildNotServed();
@@ -40,12 +82,14 @@ internal static partial class ProtoSchema
     private static FrozenSet<(string, int)> BuildNotServed()
     {
         var result = new HashSet<(string, int)>();
+        // An inline struct (Volume's VolumeSource) has no JSON name of its own, yet it is served.
+        var inline = CreateInlineFields().ToHashSet();
         foreach (var (message, fields) in Messages)
         {
             if (Kcm.Api.Schema.TypeSchema.Fields(DefinitionName(message)) is not { Count: > 0 } definition) continue;
             foreach (var field in fields)
             {
-                if (!definition.ContainsKey(JsonName(message, field))) result.Add((message, field.Number));
+                if (!definition.ContainsKey(JsonName(message, field)) && !inline.Contains((message, field.Number))) result.Add((message, field.Number));
             }
         }
         return result.ToFrozenSet();

@@ -1,0 +1,90 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace Kcm.Api.Protobuf;
+
+/// <summary>A forward-only reader of protobuf wire format over a span.</summary>
+internal ref struct ProtobufReader(ReadOnlySpan<byte> data)
+{
+    private readonly ReadOnlySpan<byte> _data = data;
+    private int _pos;
+
+    private static readonly UTF8Encoding StrictUtf8 = new(false, true);
+
+    public readonly bool AtEnd => _pos >= _data.Length;
+
+    public readonly int Position => _pos;
+
+    public bool Next(out int number, out int wire)
+    {
+        number = wire = 0;
+        if (AtEnd) return false;
+        var tag = Varint();
+        number = (int)(tag >> 3);
+        wire = (int)(tag & 7);
+        if (number <= 0) throw new ProtobufDecodeException("proto: illegal tag 0");
+        return true;
+    }
+
+    public ulong Varint()
+    {
+        ulong result = 0;
+        for (var shift = 0; shift < 64; shift += 7)
+        {
+            if (_pos >= _data.Length) throw new ProtobufDecodeException("unexpected EOF");
+            var b = _data[_pos++];
+            result |= (ulong)(b & 0x7f) << shift;
+            if ((b & 0x80) == 0) return result;
+        }
+        throw new ProtobufDecodeException("proto: integer overflow");
+    }
+
+    public ulong Fixed64()
+    {
+        if (_pos + 8 > _data.Length) throw new ProtobufDecodeException("unexpected EOF");
+        var v = BinaryPrimitives.ReadUInt64LittleEndian(_data[_pos..]);
+        _pos += 8;
+        return v;
+    }
+
+    public uint Fixed32()
+    {
+        if (_pos + 4 > _data.Length) throw new ProtobufDecodeException("unexpected EOF");
+        var v = BinaryPrimitives.ReadUInt32LittleEndian(_data[_pos..]);
+        _pos += 4;
+        return v;
+    }
+
+    public ReadOnlySpan<byte> Bytes()
+    {
+        var length = Varint();
+        if (length > (ulong)(_data.Length - _pos)) throw new ProtobufDecodeException("unexpected EOF");
+        var slice = _data.Slice(_pos, (int)length);
+        _pos += (int)length;
+        return slice;
+    }
+
+    public string String()
+    {
+        try
+        {
+            return StrictUtf8.GetString(Bytes());
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new ProtobufDecodeException("proto: string field contains invalid UTF-8");
+        }
+    }
+
+    public void Skip(int wire)
+    {
+        switch (wire)
+        {
+            case 0: Varint(); break;
+            case 1: Fixed64(); break;
+            case 2: Bytes(); break;
+            case 5: Fixed32(); break;
+            default: throw new ProtobufDecodeException($"proto: illegal wireType {wire}");
+        }
+    }
+}
