@@ -55,7 +55,9 @@ public sealed partial class ResourceHandler
         ctx.Response.StatusCode = 200;
         ctx.Response.ContentType = ResponseWriter.JsonContentType;
         var pipe = ctx.Response.BodyWriter;
-        ResponseWriter.Write(pipe, $"{{\"kind\":\"{req.Entry.Kind}List\",\"apiVersion\":\"{req.GroupVersion}\",\"metadata\":{{}},\"items\":[");
+        // An unstructured list (custom resources) carries an empty metadata.continue, as in ListAsync.
+        var listMeta = req.Custom ? "{\"continue\":\"\"}" : "{}";
+        ResponseWriter.Write(pipe, $"{{\"kind\":\"{req.Entry.Kind}List\",\"apiVersion\":\"{req.GroupVersion}\",\"metadata\":{listMeta},\"items\":[");
         for (var i = 0; i < deleted.Count; i++)
         {
             if (i > 0) ResponseWriter.Write(pipe, ","u8);

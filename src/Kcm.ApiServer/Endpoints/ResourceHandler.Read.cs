@@ -62,7 +62,8 @@ public sealed partial class ResourceHandler
             w.WriteStartObject();
             w.WriteString("kind", req.Entry.Kind + "List");
             w.WriteString("apiVersion", req.GroupVersion);
-            ResponseWriter.WriteListMeta(w, listRv.ToString(CultureInfo.InvariantCulture), continueToken,
+            // An unstructured list (custom resources) always carries metadata.continue, empty on the last page.
+            ResponseWriter.WriteListMeta(w, listRv.ToString(CultureInfo.InvariantCulture), req.Custom ? continueToken ?? "" : continueToken,
                 continueToken is not null && filter.IsEverything ? remaining : null);
             w.WriteEndObject();
         });
