@@ -50,25 +50,26 @@ public sealed class ResourceQuotaIntegrationTests(ResourceQuotaFixture fixture) 
     public async Task Usage_FollowsCreatesAndDeletes()
     {
         var ns = await TestNamespaces.CreateAsync(Client, "quota");
-        await CreateQuotaAsync(ns, "q", new() { ["pods"] = "5", ["requests.cpu"] = "2", ["configmaps"] = "10", ["count/deployments.apps"] = "2" });
+        await CreateQuotaAsync(ns, "q", new() { ["pods"] = "5", ["requests.cpu"] = "2", ["secrets"] = "10", ["count/deployments.apps"] = "2" });
         var initial = await WaitForUsedAsync(ns, "q", u => u.Count == 4);
-        // Whatever configmaps the namespace came with (kube-root-ca.crt where its publisher runs).
-        var baseConfigMaps = long.Parse(initial["configmaps"]);
+        // Secrets, not configmaps: a root-ca-cert-publisher of another test may add kube-root-ca.crt to the namespace
+        // at any moment, which admission charges. Whatever secrets the namespace came with count as the base.
+        var baseSecrets = long.Parse(initial["secrets"]);
         Assert.Equal(("0", "0", "0"), (initial["pods"], initial["requests.cpu"], initial["count/deployments.apps"]));
 
         await Client.CreateAsync(Pod("web", cpu: "300m"), ns);
         await Client.CreateAsync(Pod("worker", cpu: "1200m"), ns);
-        await Client.CreateAsync(new ConfigMap { Metadata = new ObjectMeta { Name = "settings" } }, ns);
+        await Client.CreateAsync(new Secret { Metadata = new ObjectMeta { Name = "settings" } }, ns);
         await Client.CreateAsync(Deployment("api"), ns);
         // Admission charges each create; a recount the controller started from a cache that had not yet seen the
         // second pod may overwrite that for a moment (as upstream's can), so the usage is awaited.
-        await WaitForUsedAsync(ns, "q", u => (u["pods"], u["requests.cpu"], u["configmaps"], u["count/deployments.apps"]) == ("2", "1500m", (baseConfigMaps + 1).ToString(), "1"));
+        await WaitForUsedAsync(ns, "q", u => (u["pods"], u["requests.cpu"], u["secrets"], u["count/deployments.apps"]) == ("2", "1500m", (baseSecrets + 1).ToString(), "1"));
 
         await Client.DeleteAsync<Pod>(ns, "worker", new DeleteOptions { GracePeriodSeconds = 0 });
-        await Client.DeleteAsync<ConfigMap>(ns, "settings");
+        await Client.DeleteAsync<Secret>(ns, "settings");
         await Client.DeleteAsync<Deployment>(ns, "api");
         // Well before the 5m resync: the deletions replenish the quota.
-        await WaitForUsedAsync(ns, "q", u => u["pods"] == "1" && u["requests.cpu"] == "300m" && u["configmaps"] == baseConfigMaps.ToString() && u["count/deployments.apps"] == "0");
+        await WaitForUsedAsync(ns, "q", u => u["pods"] == "1" && u["requests.cpu"] == "300m" && u["secrets"] == baseSecrets.ToString() && u["count/deployments.apps"] == "0");
     }
 
     [Fact(Timeout = 120_000)]
