@@ -154,30 +154,11 @@ public sealed class CustomResourceRegistry : IDiscoveryExtension
             foreach (var name in (string[])[plural, plural + "/status", plural + "/scale"])
             {
                 if (!entries.TryGetValue((group, version, name), out var e)) continue;
-                w.WriteStartObject();
-                w.WriteString("name", e.Name);
-                w.WriteString("singularName", e.IsSubresource ? "" : crd.Accepted.Singular);
-                w.WriteBoolean("namespaced", e.Namespaced);
-                if (e.KindGroup is not null) w.WriteString("group", e.KindGroup);
-                if (e.KindVersion is not null) w.WriteString("version", e.KindVersion);
-                w.WriteString("kind", e.Kind);
-                WriteStrings(w, "verbs", e.Verbs, always: true);
-                WriteStrings(w, "shortNames", e.ShortNames, always: false);
-                WriteStrings(w, "categories", e.Categories, always: false);
-                if (e.StorageVersionHash is not null) w.WriteString("storageVersionHash", e.StorageVersionHash);
-                w.WriteEndObject();
+                DiscoveryDocuments.WriteResource(w, e, e.IsSubresource ? "" : crd.Accepted.Singular);
             }
         }
         w.WriteEndArray();
         w.WriteEndObject();
-    }
-
-    private static void WriteStrings(Utf8JsonWriter w, string name, IReadOnlyList<string> values, bool always)
-    {
-        if (values.Count == 0 && !always) return;
-        w.WriteStartArray(name);
-        foreach (var v in values) w.WriteStringValue(v);
-        w.WriteEndArray();
     }
 
     private static byte[] Render(Action<Utf8JsonWriter> write)

@@ -112,20 +112,26 @@ public sealed class DiscoveryDocuments
         foreach (var r in ApiCatalog.Resources)
         {
             if (r.Group != group || r.Version != version) continue;
-            w.WriteStartObject();
-            w.WriteString("name", r.Name);
-            w.WriteString("singularName", "");
-            w.WriteBoolean("namespaced", r.Namespaced);
-            if (r.KindGroup is not null) w.WriteString("group", r.KindGroup);
-            if (r.KindVersion is not null) w.WriteString("version", r.KindVersion);
-            w.WriteString("kind", r.Kind);
-            WriteStrings(w, "verbs", r.Verbs, always: true);
-            WriteStrings(w, "shortNames", r.ShortNames, always: false);
-            WriteStrings(w, "categories", r.Categories, always: false);
-            if (r.StorageVersionHash is not null) w.WriteString("storageVersionHash", r.StorageVersionHash);
-            w.WriteEndObject();
+            WriteResource(w, r, singularName: "");
         }
         w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    /// <summary>One APIResource of a resource list (built-in kinds leave singularName empty, as kube-apiserver does).</summary>
+    internal static void WriteResource(Utf8JsonWriter w, ApiResourceEntry r, string singularName)
+    {
+        w.WriteStartObject();
+        w.WriteString("name", r.Name);
+        w.WriteString("singularName", singularName);
+        w.WriteBoolean("namespaced", r.Namespaced);
+        if (r.KindGroup is not null) w.WriteString("group", r.KindGroup);
+        if (r.KindVersion is not null) w.WriteString("version", r.KindVersion);
+        w.WriteString("kind", r.Kind);
+        WriteStrings(w, "verbs", r.Verbs, always: true);
+        WriteStrings(w, "shortNames", r.ShortNames, always: false);
+        WriteStrings(w, "categories", r.Categories, always: false);
+        if (r.StorageVersionHash is not null) w.WriteString("storageVersionHash", r.StorageVersionHash);
         w.WriteEndObject();
     }
 
