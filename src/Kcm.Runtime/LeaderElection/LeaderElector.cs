@@ -1,3 +1,4 @@
+using Kcm.Client.Errors;
 using Microsoft.Extensions.Logging;
 
 namespace Kcm.Runtime.LeaderElection;
@@ -390,7 +391,22 @@ public sealed class LeaderElector
         using var timeout = new CancellationTokenSource(_config.RenewDeadline, _time);
         try
         {
-            await _lock.UpdateAsync(released, timeout.Token).ConfigureAwait(false);
+            try
+            {
+                await _lock.UpdateAsync(released, timeout.Token).ConfigureAwait(false);
+            }
+            catch (ConflictException)
+            {
+                // A renewal cancelled in flight may have reached the server first: re-read, and release while still ours
+                // (upstream gives up here and leaves standbys to wait out the lease).
+                var current = await _lock.GetAsync(timeout.Token).ConfigureAwait(false);
+                if (current?.Record.HolderIdentity != _lock.Identity)
+                {
+                    return true;
+                }
+                released = released with { LeaderTransitions = current.Record.LeaderTransitions };
+                await _lock.UpdateAsync(released, timeout.Token).ConfigureAwait(false);
+            }
         }
         catch (Exception ex)
         {
