@@ -61,7 +61,7 @@ internal static class CompareCommand
             Console.WriteLine($"  {options.Rounds} round(s), runs alternate {string.Join(", ", binaries.Select(b => b.Label))}; fresh kube-apiserver v1.26.3 per run; " +
                 $"{Environment.ProcessorCount} cores; controller manager logs in {logs}");
             var placeholders = new[] { "KUBECONFIG_ADMIN", "CA", "CA_KEY", "SA_KEY" }.ToDictionary(k => k, k => "$" + k);
-            Console.WriteLine($"  flags: {string.Join(' ', ControllerManagerProcess.SeedFlags(placeholders, 0, options.Verbosity, options.LeaderElect).Concat(workload.ExtraFlags(scale))).Replace("--secure-port=0", "--secure-port=(free port)")}");
+            Console.WriteLine($"  flags: {string.Join(' ', ControllerManagerProcess.SeedFlags(placeholders, 0, options.Verbosity, options.LeaderElect).Concat(workload.ExtraFlags(scale)).Concat(options.Flags)).Replace("--secure-port=0", "--secure-port=(free port)")}");
 
             var runs = new List<RunResult>();
             for (var round = 1; round <= options.Rounds; round++)
@@ -155,7 +155,7 @@ internal static class CompareCommand
 
             var logPath = Path.Combine(logs, $"round{round}-{binary.Label}.log");
             var started = Stopwatch.StartNew();
-            kcm = ControllerManagerProcess.Start(binary, cluster, logPath, verbosity, options.LeaderElect, workload.ExtraFlags(scale));
+            kcm = ControllerManagerProcess.Start(binary, cluster, logPath, verbosity, options.LeaderElect, [.. workload.ExtraFlags(scale), .. options.Flags]);
             await kcm.WaitHealthyAsync(TimeSpan.FromSeconds(120), ct);
             await CompareCluster.ProbeAsync(admin, TimeSpan.FromSeconds(120), kcm, ct);
             var readySeconds = started.Elapsed.TotalSeconds;

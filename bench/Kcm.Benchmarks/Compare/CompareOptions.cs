@@ -8,9 +8,11 @@ internal sealed record CompareOptions
     public const string Usage = """
         usage: Kcm.Benchmarks compare <workload> [--rounds N] [--scale N] [--replicas R] [--nodes N] [--timeout SECONDS] [--steady SECONDS]
                                       [--shared DIR] [--upstream PATH] [--ours PATH] [--only upstream|ours] [--v N] [--logs DIR] [--leader-elect]
+                                      [--flag --NAME=VALUE ...]
           workloads: {0}
           Runs upstream kube-controller-manager v1.26.3 and ours alternately (upstream, ours, upstream, ours...) on a fresh
           real kube-apiserver each run (../shared/upstream-v1.26/cluster.sh) and prints medians side by side.
+          --flag (repeatable) passes one more flag to both, e.g. --flag --kube-api-content-type=application/json.
         """;
 
     public required string Workload { get; init; }
@@ -38,6 +40,9 @@ internal sealed record CompareOptions
     public int Verbosity { get; init; } = 2;
 
     public string? Logs { get; init; }
+
+    /// <summary>Extra flags for both controller managers, after the seeds' and the workload's.</summary>
+    public IReadOnlyList<string> Flags { get; init; } = [];
 
     /// <summary>Off by default: on a starved machine a controller manager that misses its renew deadline exits mid-run.</summary>
     public bool LeaderElect { get; init; }
@@ -83,6 +88,7 @@ internal sealed record CompareOptions
                 "--only" => o with { Only = Value() is var only && only is "upstream" or "ours" ? only : throw new ArgumentException($"--only must be upstream or ours, got \"{only}\"") },
                 "--v" => o with { Verbosity = Int(0, 10) },
                 "--logs" => o with { Logs = Value() },
+                "--flag" => o with { Flags = [.. o.Flags, Value() is var flag && flag.StartsWith("--", StringComparison.Ordinal) ? flag : throw new ArgumentException($"--flag takes a flag such as --kube-api-content-type=application/json, got \"{flag}\"")] },
                 "--leader-elect" => o with { LeaderElect = inline is null || bool.TryParse(inline, out var le) && le },
                 _ => throw new ArgumentException($"unknown flag {name}"),
             };

@@ -64,8 +64,10 @@ public sealed class EventBroadcaster : IAsyncDisposable
             // As client-go's record package (v1.26): only the source names the component; reportingComponent stays empty.
             Source = new EventSource { Component = component },
         };
-        _logger.LogDebug("Event occurred: object={Namespace}/{Name} kind={Kind} type={Type} reason={Reason} message={Message}",
-            reference.Namespace, reference.Name, reference.Kind, type, reason, message);
+        // As upstream's StartStructuredLogging(0): every event at V(0), keyed as klog writes it.
+        _logger.LogInformation("Event occurred {Object} {FieldPath} {Kind} {ApiVersion} {Type} {Reason} {Message}",
+            string.IsNullOrEmpty(reference.Namespace) ? reference.Name : $"{reference.Namespace}/{reference.Name}",
+            reference.FieldPath ?? "", reference.Kind, reference.ApiVersion, type, reason, message);
         if (!_pending.Writer.TryWrite(e))
         {
             _logger.LogError("Event queue is full, dropping event {Reason} for {Kind} {Name}", reason, reference.Kind, reference.Name);
