@@ -84,7 +84,7 @@ public sealed record SimulatorOptions
     /// <summary>Throws <see cref="ArgumentException"/> with one line naming the bad setting.</summary>
     public void Validate()
     {
-        if (NodeCount < 1 || NodeCount > 250) throw new ArgumentException($"node count must be between 1 and 250, got {NodeCount}");
+        if (NodeCount < 1 || NodeCount > 5000) throw new ArgumentException($"node count must be between 1 and 5000, got {NodeCount}");
         if (PodReadyDelay < TimeSpan.Zero) throw new ArgumentException($"pod ready delay must not be negative, got {PodReadyDelay}");
         if (NodeLeaseDuration < TimeSpan.FromSeconds(1)) throw new ArgumentException($"node lease duration must be at least 1s, got {NodeLeaseDuration}");
         if (NodeStatusUpdateFrequency <= TimeSpan.Zero) throw new ArgumentException($"node status update frequency must be positive, got {NodeStatusUpdateFrequency}");

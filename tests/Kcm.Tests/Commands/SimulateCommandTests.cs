@@ -55,6 +55,6 @@ public sealed class SimulateCommandTests(EmbeddedServerFixture fixture) : IClass
     {
         await using var process = await KcmProcess.StartAsync("simulate", "--kubeconfig", fixture.AdminKubeconfigPath, "--nodes", "0");
         Assert.Equal(1, await process.WaitForExitAsync());
-        Assert.Equal("Error: simulate: node count must be between 1 and 250, got 0", process.Stderr.Split('\n')[0].TrimEnd());
+        Assert.Equal("Error: simulate: node count must be between 1 and 5000, got 0", process.Stderr.Split('\n')[0].TrimEnd());
     }
 }
