@@ -117,7 +117,7 @@ public sealed class TopologyCache(ILogger logger)
             {
                 cpuByZone.Clear();
                 sufficient = false;
-                logger.LogWarning("Can't get CPU or zone information for {Node} node", node.Metadata?.Name);
+                logger.LogWarning("{Message}", $"Can't get CPU or zone information for {node.Metadata?.Name} node");
                 break;
             }
             total += cpu;
@@ -145,7 +145,9 @@ public sealed class TopologyCache(ILogger logger)
         var (allocations, problem) = Allocations(totalReady);
         if (problem is not null)
         {
-            logger.LogInformation("{Message}, removing hints for {Service} ({AddressType})", problem, info.ServiceKey, info.AddressType);
+#pragma warning disable CA2254 // upstream's message is the allocation problem's own text
+            logger.LogInformation(problem + ", removing hints {ServiceKey} {AddressType}", info.ServiceKey, info.AddressType);
+#pragma warning restore CA2254
             events.Add(new TopologyEvent(EventTypes.Warning, DisabledReason, WithAddressType(problem, info.AddressType)));
             return Disable(info, events);
         }
@@ -162,7 +164,7 @@ public sealed class TopologyCache(ILogger logger)
                 }
                 if (string.IsNullOrEmpty(endpoint.Zone))
                 {
-                    logger.LogInformation("Endpoint found without zone specified, removing hints for {Service} ({AddressType})", info.ServiceKey, info.AddressType);
+                    logger.LogInformation("Endpoint found without zone specified, removing hints {ServiceKey} {AddressType}", info.ServiceKey, info.AddressType);
                     events.Add(new TopologyEvent(EventTypes.Warning, DisabledReason, WithAddressType(NoZoneSpecified, info.AddressType)));
                     return Disable(info, events);
                 }
@@ -185,7 +187,7 @@ public sealed class TopologyCache(ILogger logger)
         SetHints(info.ServiceKey, info.AddressType, allocated);
         if (!wasEnabled)
         {
-            logger.LogInformation("Topology Aware Hints has been enabled, adding hints for {Service} ({AddressType})", info.ServiceKey, info.AddressType);
+            logger.LogInformation("Topology Aware Hints has been enabled, adding hints. {ServiceKey} {AddressType}", info.ServiceKey, info.AddressType);
             events.Add(new TopologyEvent(EventTypes.Normal, "TopologyAwareHintsEnabled", WithAddressType(HintsEnabledMessage, info.AddressType)));
         }
         return (info.ToCreate, info.ToUpdate, events);
