@@ -79,7 +79,7 @@ public sealed class CsrSigningController : IDisposable
         {
             // The request itself is unusable: retrying cannot help, so say so on the CSR.
             var message = e is CertificateRequestFormatException ? $"unable to parse csr \"{name}\": {e.Message}" : e.Message;
-            _logger.LogInformation("Refusing to sign CSR {Name}: {Message}", name, message);
+            _logger.LogTrace("Refusing to sign CSR {Name}: {Message}", name, message);
             Csr.EnsureStatus(csr).Conditions ??= [];
             csr.Status!.Conditions!.Add(new CertificateSigningRequestCondition
             {
@@ -94,7 +94,7 @@ public sealed class CsrSigningController : IDisposable
         }
         Csr.EnsureStatus(csr).Certificate = certificate;
         await _client.UpdateStatusAsync(csr, cancellationToken: cancellationToken).ConfigureAwait(false);
-        _logger.LogDebug("Signed CSR {Name} for {Signer}", name, _options.SignerName);
+        _logger.LogTrace("Signed CSR {Name} for {Signer}", name, _options.SignerName);
     }
 
     private void ValidateForSigner(CertificateRequestInfo request, IReadOnlyList<string>? usages)

@@ -124,6 +124,11 @@ public sealed class ControllerWorkers<TKey>(
             log(logger, key, error, dropping);
             if (!_policy.IsExpected(error)) queue.ReportSyncError($"{key}: {error.Message}");
         }
+        else if (dropping && _policy.LogFailure is not null)
+        {
+            // A Retry result out of retries: upstream's tokens controller (retryOrForget) says so at V(4) only.
+            logger.LogTrace("retried {Count} times: {Key}", requeues, key);
+        }
         else if (dropping)
         {
             logger.LogInformation(error, "{Controller}: dropping {ItemKind} {Key} out of the queue after {Retries} retries", name, _policy.ItemKind, key, requeues);
