@@ -155,9 +155,7 @@ public sealed partial class GarbageCollector : IDisposable
         }
         if (_logger.IsEnabled(LogLevel.Debug))
         {
-            static string List(IEnumerable<GroupVersionResource> set)
-                => "[" + string.Join(" ", set.Select(r => $"{{Group:{r.Group} Version:{r.Version} Resource:{r.Resource}}}").Order(StringComparer.Ordinal)) + "]";
-            _logger.LogDebug("{Message}", $"syncing garbage collector with updated resources from discovery (attempt 1): added: {List(resources.Except(_monitored))}, removed: {List(_monitored.Except(resources))}");
+            _logger.LogDebug("{Message}", $"syncing garbage collector with updated resources from discovery (attempt 1): {DiscoveryDiff.Print(_monitored, resources)}");
         }
         Graph.SyncMonitors(deletable);
         _monitored = resources;
