@@ -182,7 +182,7 @@ public sealed partial class PersistentVolumeController
         {
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
             {
-                _logger.LogDebug("resyncing PV controller");
+                _logger.LogTrace("resyncing PV controller");
                 foreach (var claim in _claimLister.List())
                 {
                     _claimQueue.Add(ObjectKey.Of(claim));
