@@ -52,7 +52,19 @@ public sealed class CsrSigningController : IDisposable
         _controller = new CertificateController(options.ControllerName, context, HandleAsync);
     }
 
-    public Task RunAsync(int workers, CancellationToken cancellationToken) => _controller.RunAsync(workers, cancellationToken);
+    public async Task RunAsync(int workers, CancellationToken cancellationToken)
+    {
+        // Upstream runs the CA file watcher as a controller of its own.
+        _logger.LogInformation("Starting controller {name}", _ca.Name);
+        try
+        {
+            await _controller.RunAsync(workers, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _logger.LogInformation("Shutting down controller {name}", _ca.Name);
+        }
+    }
 
 
     internal async Task HandleAsync(CertificateSigningRequest csr, CancellationToken cancellationToken)
