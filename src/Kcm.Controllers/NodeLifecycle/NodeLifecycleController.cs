@@ -171,6 +171,7 @@ public sealed partial class NodeLifecycleController
         _metrics = metrics;
         _time = time;
         _logger = logger;
+        _logger.LogInformation("Controller will reconcile labels.");
         _informers = informers ?? [];
         _nodeUpdates = RateLimitingQueue<string>.WithDefaultControllerRateLimiter(queueOptions("node_lifecycle_controller"));
         _podUpdates = RateLimitingQueue<ObjectKey>.WithDefaultControllerRateLimiter(queueOptions("node_lifecycle_controller_pods"));

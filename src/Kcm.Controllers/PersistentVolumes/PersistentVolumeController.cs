@@ -111,6 +111,8 @@ public sealed partial class PersistentVolumeController
             new LocalVolumePlugin(),
             new CsiVolumePlugin(),
         ]);
+        // Upstream's VolumePluginManager.InitPlugins says so for each.
+        foreach (var plugin in _plugins.Plugins) _logger.LogInformation("Loaded volume plugin {pluginName}", plugin.Name);
 
         volumes.AddEventHandler(new ResourceEventHandler<PersistentVolume>
         {

@@ -26,7 +26,7 @@ public sealed record RetryPolicy
 
     /// <summary>
     /// How a failed sync is logged, in the words, level and keys of this controller's upstream handleErr; null keeps
-    /// the generic lines. Called once per failure (<paramref name="dropping"/> when the key leaves the queue).
+    /// the generic lines. Called once per failure, with dropping true when the key leaves the queue.
     /// </summary>
     public FailureLogger? LogFailure { get; init; }
 
