@@ -124,10 +124,12 @@ public sealed class AttachDetachController
         _logger.LogInformation("Starting attach detach controller");
         try
         {
+            _logger.LogInformation("Waiting for caches to sync for {Name}", "attach detach");
             if (!await CacheSync.WaitAsync(_informers, cancellationToken).ConfigureAwait(false))
             {
                 return;
             }
+            _logger.LogInformation("Caches are synced for {Name}", "attach detach");
             PopulateActualStateOfWorld();
             PopulateDesiredStateOfWorld();
             await Task.WhenAll(

@@ -141,10 +141,12 @@ public sealed partial class PersistentVolumeController
         });
         try
         {
+            _logger.LogInformation("Waiting for caches to sync for {Name}", "persistent volume");
             if (!await CacheSync.WaitAsync(_informers, cancellationToken).ConfigureAwait(false))
             {
                 return;
             }
+            _logger.LogInformation("Caches are synced for {Name}", "persistent volume");
             InitializeCaches();
             _metrics.CollectFrom(_volumes.Store.List, _claims.List, _plugins);
             var claimWorker = new ControllerWorkers<ObjectKey>("claims", _claimQueue, ClaimWorkerAsync, _logger);
