@@ -96,7 +96,7 @@ public sealed class AttachDetachController
         _time = time;
         _logger = loggers.CreateLogger<AttachDetachController>();
         // Upstream's InitPlugins lines for the attachable plugins a providerless build probes (fc and iscsi detach as no-ops here).
-        foreach (var plugin in new[] { "kubernetes.io/fc", "kubernetes.io/iscsi", VolumeSpec.PluginName }) _logger.LogInformation("Loaded volume plugin {pluginName}", plugin);
+        foreach (var plugin in new[] { "kubernetes.io/fc", "kubernetes.io/iscsi", CsiAttachPlugin.PluginName }) _logger.LogInformation("Loaded volume plugin {pluginName}", plugin);
         _plugin = new CsiAttachPlugin(drivers);
         DesiredState = new DesiredStateOfWorld(_plugin);
         ActualState = new ActualStateOfWorld(time);

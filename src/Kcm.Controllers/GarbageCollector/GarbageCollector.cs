@@ -462,3 +462,6 @@ public sealed partial class GarbageCollector : IDisposable
 
     private static string GoBool(bool? value) => value is { } b ? $"(*bool)({(b ? "true" : "false")})" : "(*bool)(nil)";
 }
+
+/// <summary>Some dependents could not be orphaned; the owner is retried.</summary>
+public sealed class OrphanDependentsException(string message) : InvalidOperationException(message);
