@@ -4,7 +4,7 @@ namespace Kcm.Controllers.Common;
 
 /// <summary>
 /// Upstream's printDiff (garbage collector and resource quota): "added: [...], removed: [...]", each resource as Go's
-/// %+v of a GroupVersionResource, sorted as sets.String lists them.
+/// %+v of a GroupVersionResource (its String(): "apps/v1, Resource=deployments"), sorted as sets.String lists them.
 /// </summary>
 public static class DiscoveryDiff
 {
@@ -12,5 +12,5 @@ public static class DiscoveryDiff
         => $"added: {List(newResources.Where(r => !oldResources.Contains(r)))}, removed: {List(oldResources.Where(r => !newResources.Contains(r)))}";
 
     private static string List(IEnumerable<GroupVersionResource> resources)
-        => "[" + string.Join(" ", resources.Select(r => $"{{Group:{r.Group} Version:{r.Version} Resource:{r.Resource}}}").Order(StringComparer.Ordinal)) + "]";
+        => "[" + string.Join(" ", resources.Select(r => $"{r.Group}/{r.Version}, Resource={r.Resource}").Order(StringComparer.Ordinal)) + "]";
 }

@@ -92,6 +92,7 @@ public sealed partial class GarbageCollector : IDisposable
             }
             _logger.LogInformation("Caches are synced for {Name}", "garbage collector");
             _logger.LogInformation("Garbage collector: all resource monitors have synced. Proceeding to collect garbage");
+            _logger.LogDebug("synced garbage collector");
             // Both retry forever, as upstream's attemptToDelete/attemptToOrphan workers.
             running.Add(new ControllerWorkers<GraphNode>("garbagecollector attempt to delete", _attemptToDelete, AttemptToDeleteWorkerAsync, _logger).RunAsync(workers, cancellationToken));
             running.Add(new ControllerWorkers<GraphNode>("garbagecollector attempt to orphan", _attemptToOrphan, OrphanWorkerAsync, _logger).RunAsync(workers, cancellationToken));
@@ -256,7 +257,7 @@ public sealed partial class GarbageCollector : IDisposable
         }
         if (meta.Owners.Count == 0)
         {
-            _logger.LogDebug("object {Item}'s doesn't have an owner, continue on next item", item.Identity);
+            _logger.LogDebug("{Message}", $"object {item.Identity}'s doesn't have an owner, continue on next item");
             return DeleteOutcome.Done;
         }
 

@@ -128,9 +128,11 @@ public sealed class ResourceQuotaController
                 await Task.Delay(_options.DiscoveryPeriod, _time, cancellationToken).ConfigureAwait(false);
             }
             Monitor.StartMonitors(cancellationToken);
+            _logger.LogInformation("QuotaMonitor running");
             _logger.LogInformation("Waiting for caches to sync for {Name}", "resource quota");
             if (!await WaitForMonitorsAsync(_quotaInformer, cancellationToken).ConfigureAwait(false)) return;
             _logger.LogInformation("Caches are synced for {Name}", "resource quota");
+            _logger.LogDebug("synced quota controller");
             // Upstream's worker: utilruntime.HandleError(err).
             var policy = RetryPolicy.HandleError((_, error) => error.Message);
             running.Add(new ControllerWorkers<ObjectKey>(PrimaryQueueName, Primary, SyncAsync, _logger, policy).RunAsync(_options.Workers, cancellationToken));
