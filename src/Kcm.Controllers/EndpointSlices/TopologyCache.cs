@@ -105,10 +105,16 @@ public sealed class TopologyCache(ILogger logger)
         {
             if (node.Metadata?.Labels is { } labels && (labels.ContainsKey("node-role.kubernetes.io/control-plane") || labels.ContainsKey("node-role.kubernetes.io/master")))
             {
+                logger.LogDebug("{Message}", $"Ignoring node {node.Metadata?.Name} because it has an excluded label");
                 continue;
             }
             if (!NodeReady(node))
             {
+                if (logger.IsEnabled(LogLevel.Debug))
+                {
+                    var conditions = string.Join(" ", (node.Status?.Conditions ?? []).Select(c => $"{{{c.Type} {c.Status} {c.Reason} {c.Message}}}"));
+                    logger.LogDebug("{Message}", $"Ignoring node {node.Metadata?.Name} because it is not ready: [{conditions}]");
+                }
                 continue;
             }
             var cpu = node.Status?.Allocatable?.GetValueOrDefault("cpu")?.MilliValue() ?? 0;
@@ -127,6 +133,9 @@ public sealed class TopologyCache(ILogger logger)
         {
             if (total == 0 || !sufficient || cpuByZone.Count < 2)
             {
+                // The CPU total as a resource.Quantity prints: whole cores, else millicores.
+                var cpuText = total % 1000 == 0 ? (total / 1000).ToString(System.Globalization.CultureInfo.InvariantCulture) : $"{total}m";
+                logger.LogDebug("{Message}", $"Insufficient node info for topology hints ({cpuByZone.Count} zones, {cpuText} CPU, {(sufficient ? "true" : "false")})");
                 _cpuRatiosByZone = null;
                 return;
             }
