@@ -95,6 +95,8 @@ public sealed class AttachDetachController
         _informers = informers ?? [];
         _time = time;
         _logger = loggers.CreateLogger<AttachDetachController>();
+        // Upstream's InitPlugins lines for the attachable plugins a providerless build probes (fc and iscsi detach as no-ops here).
+        foreach (var plugin in new[] { "kubernetes.io/fc", "kubernetes.io/iscsi", CsiAttachPlugin.PluginName }) _logger.LogInformation("Loaded volume plugin {pluginName}", plugin);
         _plugin = new CsiAttachPlugin(drivers);
         DesiredState = new DesiredStateOfWorld(_plugin);
         ActualState = new ActualStateOfWorld(time);
@@ -122,10 +124,12 @@ public sealed class AttachDetachController
         _logger.LogInformation("Starting attach detach controller");
         try
         {
+            _logger.LogInformation("Waiting for caches to sync for {Name}", "attach detach");
             if (!await CacheSync.WaitAsync(_informers, cancellationToken).ConfigureAwait(false))
             {
                 return;
             }
+            _logger.LogInformation("Caches are synced for {Name}", "attach detach");
             PopulateActualStateOfWorld();
             PopulateDesiredStateOfWorld();
             await Task.WhenAll(

@@ -55,7 +55,11 @@ public sealed class BootstrapSigner
             Updated = (_, s) => { if (IsToken(s)) Poke(); },
             Deleted = (s, _) => { if (IsToken(s)) Poke(); },
         });
-        _workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, (_, ct) => SignConfigMapAsync(ct), _logger, waitFor: [_configMaps, _secrets]);
+        var policy = RetryPolicy.HandleError((_, error) => error.Message);
+        _workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, (_, ct) => SignConfigMapAsync(ct), _logger, policy, [_configMaps, _secrets])
+        {
+            CacheSyncName = "bootstrap_signer",
+        };
     }
 
     // One worker: there is only ever the one key.
@@ -74,7 +78,7 @@ public sealed class BootstrapSigner
         if (cached is null) return ReconcileResult.Done;
         if (cached.Data is null || !cached.Data.TryGetValue(BootstrapTokens.KubeconfigKey, out var content))
         {
-            _logger.LogDebug("No key {Key} in ConfigMap {ConfigMap}", BootstrapTokens.KubeconfigKey, _configMapKey);
+            _logger.LogDebug("{Message}", $"No {BootstrapTokens.KubeconfigKey} key in {_configMapKey} ConfigMap");
             return ReconcileResult.Done;
         }
 
@@ -128,7 +132,7 @@ public sealed class BootstrapSigner
             if (ValidForSigning(secret, now) is not { } token) continue;
             if (!tokens.TryAdd(token.Id, token.Secret))
             {
-                _logger.LogDebug("Duplicate bootstrap tokens found for id {TokenId}, ignoring on the duplicate secret {Secret}", token.Id, secret.Metadata?.Name);
+                _logger.LogInformation("{Message}", $"Duplicate bootstrap tokens found for id {token.Id}, ignoring on in {ObjectKey.Of(secret)}");
             }
         }
         return tokens;
@@ -152,24 +156,24 @@ public sealed class BootstrapSigner
         var name = secret.Metadata?.Name;
         if (BootstrapTokens.TokenIdFromSecretName(name) is not { } nameTokenId)
         {
-            _logger.LogDebug("Invalid secret name {SecretName}, must be of the form {Prefix}<secret-id>", name, BootstrapTokens.SecretNamePrefix);
+            _logger.LogDebug("{Message}", $"Invalid secret name: {name}. Must be of form {BootstrapTokens.SecretNamePrefix}<secret-id>.");
             return null;
         }
         var tokenId = BootstrapTokens.Data(secret, BootstrapTokens.TokenIdKey);
         if (tokenId.Length == 0)
         {
-            _logger.LogDebug("No key {Key} in Secret {Secret}", BootstrapTokens.TokenIdKey, name);
+            _logger.LogDebug("{Message}", $"No {BootstrapTokens.TokenIdKey} key in {name} Secret");
             return null;
         }
         if (tokenId != nameTokenId)
         {
-            _logger.LogDebug("Token ID {TokenId} doesn't match secret name {SecretName}", tokenId, name);
+            _logger.LogDebug("{Message}", $"Token ID ({tokenId}) doesn't match secret name: {name}");
             return null;
         }
         var tokenSecret = BootstrapTokens.Data(secret, BootstrapTokens.TokenSecretKey);
         if (tokenSecret.Length == 0)
         {
-            _logger.LogDebug("No key {Key} in secret {Secret}", BootstrapTokens.TokenSecretKey, name);
+            _logger.LogDebug("{Message}", $"No {BootstrapTokens.TokenSecretKey} key in {name} Secret");
             return null;
         }
         if (BootstrapTokens.HasExpired(secret, now)) return null;

@@ -43,7 +43,12 @@ public sealed class TokenCleaner
             Added = (s, _) => Enqueue(s),
             Updated = (_, s) => Enqueue(s),
         });
-        _workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, _logger, waitFor: [_secrets]);
+        var policy = RetryPolicy.HandleError((key, error) => $"Sync {key} failed with : {error.Message}");
+        _workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, _logger, policy, [_secrets])
+        {
+            Description = "token cleaner controller",
+            CacheSyncName = "token_cleaner",
+        };
     }
 
     public Task RunAsync(CancellationToken cancellationToken) => _workers.RunAsync(1, cancellationToken);
@@ -58,7 +63,7 @@ public sealed class TokenCleaner
         var secret = _secrets.Cache.Get(key);
         if (secret is null)
         {
-            _logger.LogDebug("Secret has been deleted: {Secret}", key);
+            _logger.LogDebug("secret has been deleted: {Key}", key);
             return ReconcileResult.Done;
         }
         if (secret.Type != BootstrapTokens.SecretType) return ReconcileResult.Done;
@@ -82,7 +87,7 @@ public sealed class TokenCleaner
         }
         catch (KubeApiException e)
         {
-            _logger.LogDebug("Error deleting secret {Secret}: {Error}", key, e.Message);
+            _logger.LogDebug("Error deleting Secret: {Error}", e.Message);
         }
         return ReconcileResult.Done;
     }

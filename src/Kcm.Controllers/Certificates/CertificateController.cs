@@ -33,16 +33,32 @@ public sealed class CertificateController
             context.QueueOptions("certificate"));
         _informer = context.Informers.InformerFor<CertificateSigningRequest>();
         _informer.AddEventHandler(new EnqueueKeyHandler<CertificateSigningRequest>(queue));
-        _workers = new ControllerWorkers<ObjectKey>(name, queue, SyncAsync, _logger, waitFor: [_informer]);
+        // Upstream's processNextWorkItem: ignorable errors at V(4), others through utilruntime.HandleError.
+        var policy = RetryPolicy.Forever with
+        {
+            LogFailure = (logger, key, error, _) =>
+            {
+                if (error is IgnorableReconcileException) logger.LogTrace("Sync {Key} failed with : {Error}", key, error.Message);
+                else logger.LogError("{Message}", $"Sync {key} failed with : {error.Message}");
+            },
+        };
+        _workers = new ControllerWorkers<ObjectKey>(name, queue, SyncAsync, _logger, policy, [_informer]) { CacheSyncName = $"certificate-{name}" };
         Name = name;
     }
 
     public string Name { get; }
 
-    public Task RunAsync(int workers, CancellationToken cancellationToken)
+    public async Task RunAsync(int workers, CancellationToken cancellationToken)
     {
         _logger.LogInformation("Starting certificate controller \"{Name}\"", Name);
-        return _workers.RunAsync(workers, cancellationToken);
+        try
+        {
+            await _workers.RunAsync(workers, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _logger.LogInformation("Shutting down certificate controller \"{Name}\"", Name);
+        }
     }
 
     private async Task<ReconcileResult> SyncAsync(ObjectKey key, CancellationToken cancellationToken)
@@ -50,7 +66,7 @@ public sealed class CertificateController
         var cached = _informer.Cache.Get(key);
         if (cached is null)
         {
-            _logger.LogTrace("csr has been deleted: {Key}", key);
+            _logger.LogDebug("csr has been deleted: {Key}", key);
             return ReconcileResult.Done;
         }
         if (Csr.IsIssued(cached))

@@ -41,7 +41,7 @@ public static class CertificateDescriptors
         var logger = context.Loggers.CreateLogger("csrsigning");
         if (!settings.SharedPairSet && !settings.AnySpecific)
         {
-            logger.LogInformation("Skipping CSR signer controller because no csr cert/key was specified");
+            logger.LogDebug("skipping CSR signer controller because no csr cert/key was specified");
             return null;
         }
         if (settings.SharedPairSet && settings.AnySpecific)
@@ -53,7 +53,7 @@ public static class CertificateDescriptors
         {
             if (files.CertFile.Length == 0 && files.KeyFile.Length == 0)
             {
-                logger.LogInformation("Skipping CSR signer controller \"{Signer}\" because specific files were specified for other signers and not this one.", files.SignerName);
+                logger.LogDebug("skipping CSR signer controller \"{Signer}\" because specific files were specified for other signers and not this one.", files.SignerName);
                 continue;
             }
             try

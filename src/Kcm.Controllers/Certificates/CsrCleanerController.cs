@@ -76,7 +76,7 @@ public sealed class CsrCleanerController
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                _logger.LogError("Error while attempting to clean CSR {Name}: {Message}", csr.Metadata?.Name, e.Message);
+                _logger.LogError("Error while attempting to clean CSR \"{Name}\": {Message}", csr.Metadata?.Name, e.Message);
             }
         }
     }
@@ -107,7 +107,7 @@ public sealed class CsrCleanerController
     {
         if (!Csr.IsIssued(csr) || !(csr.Status?.Conditions ?? []).Any(c => c.Type == Csr.Approved)) return false;
         if (now <= CertificateNotAfter(csr)) return false;
-        _logger.LogInformation("Cleaning CSR {Name} as the associated certificate is expired.", csr.Metadata?.Name);
+        _logger.LogInformation("Cleaning CSR \"{Name}\" as the associated certificate is expired.", csr.Metadata?.Name);
         return true;
     }
 
@@ -115,28 +115,28 @@ public sealed class CsrCleanerController
     {
         // No condition at all is what kubectl shows as Pending.
         if ((csr.Status?.Conditions ?? []).Count > 0 || !IsOlderThan(csr.Metadata?.CreationTimestamp, PendingExpiration, now)) return false;
-        _logger.LogInformation("Cleaning CSR {Name} as it is more than {Age} old and unhandled.", csr.Metadata?.Name, "24h0m0s");
+        _logger.LogInformation("Cleaning CSR \"{Name}\" as it is more than {Age} old and unhandled.", csr.Metadata?.Name, "24h0m0s");
         return true;
     }
 
     internal bool IsDeniedPastDeadline(CertificateSigningRequest csr, DateTimeOffset now)
     {
         if (!(csr.Status?.Conditions ?? []).Any(c => c.Type == Csr.Denied && IsOlderThan(c.LastUpdateTime, DeniedExpiration, now))) return false;
-        _logger.LogInformation("Cleaning CSR {Name} as it is more than {Age} old and denied.", csr.Metadata?.Name, "1h0m0s");
+        _logger.LogInformation("Cleaning CSR \"{Name}\" as it is more than {Age} old and denied.", csr.Metadata?.Name, "1h0m0s");
         return true;
     }
 
     internal bool IsFailedPastDeadline(CertificateSigningRequest csr, DateTimeOffset now)
     {
         if (!(csr.Status?.Conditions ?? []).Any(c => c.Type == Csr.Failed && IsOlderThan(c.LastUpdateTime, FailedExpiration, now))) return false;
-        _logger.LogInformation("Cleaning CSR {Name} as it is more than {Age} old and failed.", csr.Metadata?.Name, "1h0m0s");
+        _logger.LogInformation("Cleaning CSR \"{Name}\" as it is more than {Age} old and failed.", csr.Metadata?.Name, "1h0m0s");
         return true;
     }
 
     internal bool IsIssuedPastDeadline(CertificateSigningRequest csr, DateTimeOffset now)
     {
         if (!Csr.IsIssued(csr) || !(csr.Status?.Conditions ?? []).Any(c => c.Type == Csr.Approved && IsOlderThan(c.LastUpdateTime, ApprovedExpiration, now))) return false;
-        _logger.LogInformation("Cleaning CSR {Name} as it is more than {Age} old and approved.", csr.Metadata?.Name, "1h0m0s");
+        _logger.LogInformation("Cleaning CSR \"{Name}\" as it is more than {Age} old and approved.", csr.Metadata?.Name, "1h0m0s");
         return true;
     }
 

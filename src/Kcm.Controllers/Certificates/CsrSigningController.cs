@@ -52,7 +52,19 @@ public sealed class CsrSigningController : IDisposable
         _controller = new CertificateController(options.ControllerName, context, HandleAsync);
     }
 
-    public Task RunAsync(int workers, CancellationToken cancellationToken) => _controller.RunAsync(workers, cancellationToken);
+    public async Task RunAsync(int workers, CancellationToken cancellationToken)
+    {
+        // Upstream runs the CA file watcher as a controller of its own.
+        _logger.LogInformation("Starting controller {name}", _ca.Name);
+        try
+        {
+            await _controller.RunAsync(workers, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _logger.LogInformation("Shutting down controller {name}", _ca.Name);
+        }
+    }
 
 
     internal async Task HandleAsync(CertificateSigningRequest csr, CancellationToken cancellationToken)
@@ -79,7 +91,7 @@ public sealed class CsrSigningController : IDisposable
         {
             // The request itself is unusable: retrying cannot help, so say so on the CSR.
             var message = e is CertificateRequestFormatException ? $"unable to parse csr \"{name}\": {e.Message}" : e.Message;
-            _logger.LogInformation("Refusing to sign CSR {Name}: {Message}", name, message);
+            _logger.LogTrace("Refusing to sign CSR {Name}: {Message}", name, message);
             Csr.EnsureStatus(csr).Conditions ??= [];
             csr.Status!.Conditions!.Add(new CertificateSigningRequestCondition
             {
@@ -94,7 +106,7 @@ public sealed class CsrSigningController : IDisposable
         }
         Csr.EnsureStatus(csr).Certificate = certificate;
         await _client.UpdateStatusAsync(csr, cancellationToken: cancellationToken).ConfigureAwait(false);
-        _logger.LogDebug("Signed CSR {Name} for {Signer}", name, _options.SignerName);
+        _logger.LogTrace("Signed CSR {Name} for {Signer}", name, _options.SignerName);
     }
 
     private void ValidateForSigner(CertificateRequestInfo request, IReadOnlyList<string>? usages)

@@ -25,7 +25,11 @@ public sealed class SigningCaProvider : IDisposable
         _keyFile = keyFile;
         _logger = logger;
         _current = Load(ReadFile(certFile), ReadFile(keyFile));
+        _logger.LogDebug("Loaded a new cert/key pair {name}", Name);
     }
+
+    /// <summary>What upstream's DynamicCertKeyPairContent calls the pair in its log lines.</summary>
+    public string Name => $"csr-controller::{_certFile}::{_keyFile}";
 
     public CertificateAuthority Current()
     {
@@ -49,8 +53,7 @@ public sealed class SigningCaProvider : IDisposable
             try
             {
                 var next = Load(cert, key);
-                _logger.LogInformation("Loaded a new CA for signing certificates from {CertFile} and {KeyFile}: {Subject}, NotAfter={NotAfter:O}",
-                    _certFile, _keyFile, next.Certificate.Subject, next.Certificate.NotAfter.ToUniversalTime());
+                _logger.LogDebug("Loaded a new cert/key pair {name}", Name);
                 // Not disposed: a worker may still be signing with the old one; the GC reclaims it.
                 _current = next;
             }

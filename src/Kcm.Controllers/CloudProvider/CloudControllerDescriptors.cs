@@ -40,8 +40,7 @@ public static class CloudControllerDescriptors
         var logger = context.Loggers.CreateLogger(LoggerName);
         if (!settings.AllocateNodeCidrs || !settings.ConfigureCloudRoutes)
         {
-            logger.LogInformation("Will not configure cloud provider routes for allocate-node-cidrs: {AllocateNodeCidrs}, configure-cloud-routes: {ConfigureCloudRoutes}.",
-                GoBool(settings.AllocateNodeCidrs), GoBool(settings.ConfigureCloudRoutes));
+            logger.LogInformation("{Message}", $"Will not configure cloud provider routes for allocate-node-cidrs: {GoBool(settings.AllocateNodeCidrs)}, configure-cloud-routes: {GoBool(settings.ConfigureCloudRoutes)}.");
         }
         else
         {

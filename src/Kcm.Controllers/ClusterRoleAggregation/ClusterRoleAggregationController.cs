@@ -59,7 +59,12 @@ public sealed class ClusterRoleAggregationController
         _writer = writer;
         _queue = queue;
         _logger = logger;
-        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, waitFor: informers ?? []);
+        var policy = RetryPolicy.HandleError((key, error) => $"{key} failed with : {error.Message}");
+        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, policy, informers ?? [])
+        {
+            Description = "ClusterRoleAggregator",
+            CacheSyncName = "ClusterRoleAggregator",
+        };
     }
 
     public ControllerWorkers<ObjectKey> Workers { get; }
@@ -95,10 +100,10 @@ public sealed class ClusterRoleAggregationController
         catch (KubeApiException e) when (IsUnsupportedMediaType(e))
         {
             // A server without server-side apply (the embedded one): upstream falls back to an update of the cached copy.
-            _logger.LogDebug("Server-side apply of ClusterRole {Name} refused ({Reason}); updating instead", key.Name, e.Reason);
+            _logger.LogTrace("Server-side apply of ClusterRole {Name} refused ({Reason}); updating instead", key.Name, e.Reason);
             await _writer.UpdateAsync(role, rules, cancellationToken).ConfigureAwait(false);
         }
-        _logger.LogDebug("Aggregated {Count} rules into ClusterRole {Name}", rules.Count, key.Name);
+        _logger.LogTrace("Aggregated {Count} rules into ClusterRole {Name}", rules.Count, key.Name);
         return ReconcileResult.Done;
     }
 

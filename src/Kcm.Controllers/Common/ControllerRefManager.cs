@@ -187,8 +187,8 @@ public sealed class ControllerRefManager
         where T : IKubernetesObject
     {
         var metadata = obj.Metadata!;
-        _logger.LogInformation("Patching {Kind} {Object} to remove its controllerRef to {ControllerKind} {Controller}",
-            KindName<T>(), $"{metadata.Namespace}/{metadata.Name}", _controllerKind.Kind, _controller.Name);
+        // Upstream's V(2) line: "patching pod ns_name to remove its controllerRef to apps/v1/ReplicaSet:name".
+        _logger.LogDebug("{Message}", $"patching {(typeof(T) == typeof(Pod) ? "pod" : KindName<T>())} {metadata.Namespace}_{metadata.Name} to remove its controllerRef to {_controllerKind.ApiVersion}/{_controllerKind.Kind}:{_controller.Name}");
         try
         {
             await patch(obj, ReleasePatch(_controller.Uid ?? "", metadata.Uid ?? ""), cancellationToken).ConfigureAwait(false);

@@ -3,6 +3,7 @@ using Kcm.Api.Meta.V1;
 using Kcm.Client;
 using Kcm.Client.Errors;
 using Kcm.Runtime.Events;
+using Kcm.Runtime.Informers;
 using Microsoft.Extensions.Logging;
 
 namespace Kcm.Controllers.Common;
@@ -63,20 +64,20 @@ public sealed class PodControl(KubeApiClient client, IEventRecorder recorder, IL
             }
             throw;
         }
-        logger.LogTrace("Controller {Controller} created pod {Pod}", controller.Name, $"{@namespace}/{created.Metadata?.Name}");
+        logger.LogTrace("Controller {Controller} created pod {Pod}", controller.Name, created.Metadata?.Name);
         recorder.Event(controller, EventTypes.Normal, PodEventReasons.SuccessfulCreate, $"Created pod: {created.Metadata?.Name}");
     }
 
     public async Task DeletePodAsync(string @namespace, string podName, ObjectReference controller, CancellationToken cancellationToken)
     {
-        logger.LogInformation("Deleting pod {Pod} for controller {Controller}", $"{@namespace}/{podName}", controller.Name);
+        logger.LogDebug("Deleting pod {Controller} {Pod}", controller.Name, new ObjectKey(@namespace, podName));
         try
         {
             await client.DeleteAsync<Pod>(@namespace, podName, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch (NotFoundException)
         {
-            logger.LogDebug("Pod {Pod} has already been deleted", $"{@namespace}/{podName}");
+            logger.LogTrace("pod {Pod} has already been deleted.", $"{@namespace}/{podName}");
             throw;
         }
         catch (KubeApiException ex)

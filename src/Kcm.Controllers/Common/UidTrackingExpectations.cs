@@ -37,7 +37,7 @@ public sealed class UidTrackingExpectations(ControllerExpectations expectations,
         {
             if (_expectedDeletions.TryGetValue(controllerKey, out var existing) && existing.Count > 0)
             {
-                logger.LogError("Clobbering existing delete keys for {Controller}: {Keys}", controllerKey, string.Join(", ", existing));
+                logger.LogError("Clobbering existing delete keys: {Keys}", string.Join(" ", existing));
             }
             var keys = new HashSet<ObjectKey>(podKeys);
             _expectedDeletions[controllerKey] = keys;

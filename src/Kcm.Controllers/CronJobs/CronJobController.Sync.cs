@@ -26,7 +26,7 @@ public sealed partial class CronJobController
     {
         if (_cronJobs.Get(key) is not { } cached)
         {
-            _logger.LogDebug("CronJob {CronJob} not found, may be it is deleted", key);
+            _logger.LogTrace("CronJob not found, may be it is deleted {Cronjob}", key);
             return ReconcileResult.Done;
         }
         var jobs = JobsToBeReconciled(cached);
@@ -38,7 +38,7 @@ public sealed partial class CronJobController
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            _logger.LogDebug("Error reconciling cronjob {CronJob}: {Error}", key, e.Message);
+            _logger.LogDebug("Error reconciling cronjob {Cronjob} {Err}", key, e.Message);
             if (state.UpdateStatus)
             {
                 await _cronJobControl.UpdateStatusAsync(state.CronJob, cancellationToken).ConfigureAwait(false);
@@ -57,7 +57,7 @@ public sealed partial class CronJobController
         }
         if (requeueAfter is { } delay)
         {
-            _logger.LogTrace("Re-queuing cronjob {CronJob} after {Delay}", key, delay);
+            _logger.LogTrace("Re-queuing cronjob {Cronjob} {RequeueAfter}", key, delay);
             return ReconcileResult.After(delay);
         }
         // Suspended, deleted, or a schedule/time zone that cannot run: wait for the next change.
@@ -149,7 +149,7 @@ public sealed partial class CronJobController
             }
             catch (GoTimeException e)
             {
-                _logger.LogDebug("Not starting job for {CronJob} because timeZone {TimeZone} is invalid: {Error}", key, timeZone, e.Message);
+                _logger.LogTrace("Not starting job because timeZone is invalid {Cronjob} {TimeZone} {Err}", key, timeZone, e.Message);
                 _recorder.Event(cronJob, EventTypes.Warning, "UnknownTimeZone", $"invalid timeZone: {GoTime.Quote(timeZone)}: {e.Message}");
                 return null;
             }
@@ -157,7 +157,7 @@ public sealed partial class CronJobController
 
         if (cronJob.Spec?.Suspend == true)
         {
-            _logger.LogDebug("Not starting job for {CronJob} because it is suspended", key);
+            _logger.LogTrace("Not starting job because the cron is suspended {cronjob}", key);
             return null;
         }
 
@@ -168,7 +168,7 @@ public sealed partial class CronJobController
         }
         catch (CronParseException e)
         {
-            _logger.LogDebug("Unparseable schedule {Schedule} for {CronJob}: {Error}", cronJob.Spec?.Schedule, key, e.Message);
+            _logger.LogDebug("Unparseable schedule {Cronjob} {Schedule} {Err}", key, cronJob.Spec?.Schedule, e.Message);
             _recorder.Event(cronJob, EventTypes.Warning, "UnparseableSchedule", $"unparseable schedule: {GoTime.Quote(cronJob.Spec?.Schedule ?? "")} : {e.Message}");
             return null;
         }
@@ -180,7 +180,7 @@ public sealed partial class CronJobController
         }
         catch (InvalidScheduleException e)
         {
-            _logger.LogDebug("Invalid schedule {Schedule} for {CronJob}: {Error}", cronJob.Spec?.Schedule, key, e.Message);
+            _logger.LogDebug("invalid schedule {Cronjob} {Schedule} {Err}", key, cronJob.Spec?.Schedule, e.Message);
             _recorder.Event(cronJob, EventTypes.Warning, "InvalidSchedule", $"invalid schedule: {cronJob.Spec?.Schedule} : {e.Message}");
             return null;
         }
@@ -188,7 +188,7 @@ public sealed partial class CronJobController
         {
             // A wedged controller or a skewed clock: say so, but still start the most recent one.
             _recorder.Event(cronJob, EventTypes.Warning, "TooManyMissedTimes", $"too many missed start times: {unmet.Missed}. Set or decrease .spec.startingDeadlineSeconds or check clock skew");
-            _logger.LogInformation("too many missed times for {CronJob}: {Missed}", key, unmet.Missed);
+            _logger.LogInformation("too many missed times {Cronjob} {MissedTimes}", key, unmet.Missed);
         }
         if (unmet.Time is not { } scheduledTime)
         {
@@ -206,14 +206,14 @@ public sealed partial class CronJobController
         if ((cronJob.Status?.Active ?? []).Any(r => r.Name == jobName && r.Namespace == cronJob.Metadata.Namespace)
             || cronJob.Status?.LastScheduleTime == scheduledTime)
         {
-            _logger.LogDebug("Not starting job for {CronJob} because the scheduled time {Time} is already processed", key, scheduledTime);
+            _logger.LogTrace("Not starting job because the scheduled time is already processed {Cronjob} {Schedule}", key, scheduledTime);
             return ScheduleTimes.UntilNext(cronJob, schedule, now, _localZone);
         }
 
         var active = cronJob.Status?.Active ?? [];
         if (cronJob.Spec?.ConcurrencyPolicy == "Forbid" && active.Count > 0)
         {
-            _logger.LogDebug("Not starting job for {CronJob} because a prior execution is still running and concurrency policy is Forbid", key);
+            _logger.LogTrace("Not starting job because prior execution is still running and concurrency policy is Forbid {cronjob}", key);
             _recorder.Event(cronJob, EventTypes.Normal, "JobAlreadyActive", "Not starting job because prior execution is running and concurrency policy is Forbid");
             return ScheduleTimes.UntilNext(cronJob, schedule, now, _localZone);
         }
@@ -221,7 +221,7 @@ public sealed partial class CronJobController
         {
             foreach (var reference in active.ToList())
             {
-                _logger.LogDebug("Deleting job {Job} that was still running at next scheduled start time", reference.Name);
+                _logger.LogTrace("Deleting job that was still running at next scheduled start time {job}", new ObjectKey(key.Namespace, reference.Name ?? ""));
                 Job running;
                 try
                 {
@@ -249,13 +249,13 @@ public sealed partial class CronJobController
         catch (Exception e) when (ApiErrors.IsNamespaceTerminating(e))
         {
             // Upstream carries on with the empty response here; the namespace (and this CronJob) are going away anyway.
-            _logger.LogDebug("Not creating job {Job} for {CronJob}: namespace is terminating", jobName, key);
+            _logger.LogTrace("Not creating job {Job} for {CronJob}: namespace is terminating", jobName, key);
             return null;
         }
         catch (AlreadyExistsException)
         {
             // Created by another actor, who is assumed to have updated the status.
-            _logger.LogInformation("Job {Job} already exists for {CronJob}", jobName, key);
+            _logger.LogInformation("Job already exists {Cronjob} {Job}", key, new ObjectKey(key.Namespace, jobName));
             throw;
         }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -268,7 +268,7 @@ public sealed partial class CronJobController
         {
             _creationSkew.Observe((createdAt - scheduledTime).TotalSeconds);
         }
-        _logger.LogDebug("Created Job {Job} for {CronJob}", created.Metadata?.Name, key);
+        _logger.LogTrace("Created Job {Job} {Cronjob}", new ObjectKey(key.Namespace, created.Metadata?.Name ?? ""), key);
         _recorder.Event(cronJob, EventTypes.Normal, "SuccessfulCreate", $"Created job {created.Metadata?.Name}");
 
         // The deterministic job name is the lock against creating it twice if we crash before this status update.
@@ -320,7 +320,7 @@ public sealed partial class CronJobController
         {
             return false;
         }
-        _logger.LogDebug("Cleaning up {Count} of {Total} jobs from CronJob {CronJob}", toDelete, jobs.Count, ObjectKey.Of(cronJob));
+        _logger.LogTrace("Cleaning up jobs from CronJob list {Deletejobnum} {Jobnum} {Cronjob}", toDelete, jobs.Count, ObjectKey.Of(cronJob));
         jobs.Sort(ByStartTime);
         var updateStatus = false;
         foreach (var job in jobs.Take(toDelete))
@@ -343,7 +343,7 @@ public sealed partial class CronJobController
         catch (Exception e) when (e is not OperationCanceledException)
         {
             _recorder.Event(cronJob, EventTypes.Warning, "FailedDelete", $"Deleted job: {e.Message}");
-            _logger.LogError("Error deleting job {Job} from {CronJob}: {Error}", job.Metadata?.Name, ObjectKey.Of(cronJob), e.Message);
+            _logger.LogError("{Message}", $"Error deleting job {job.Metadata?.Name} from {ObjectKey.Of(cronJob)}: {e.Message}");
             return false;
         }
         DeleteFromActiveList(cronJob, job.Metadata?.Uid);

@@ -110,7 +110,12 @@ public sealed partial class CronJobController
             "cronjob_controller_job_creation_skew_duration_seconds",
             "[STABLE] Time between when a cronjob is scheduled to be run, and when the corresponding job is created",
             Histogram.ExponentialBuckets(1, 2, 10));
-        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, waitFor: informers ?? []);
+        var policy = RetryPolicy.HandleError((key, error) => $"error syncing CronJobController {key}, requeuing: {error.Message}");
+        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, policy, informers ?? [])
+        {
+            Description = "cronjob controller v2",
+            CacheSyncName = "cronjob",
+        };
     }
 
     public ControllerWorkers<ObjectKey> Workers { get; }
@@ -175,7 +180,7 @@ public sealed partial class CronJobController
         catch (CronParseException e)
         {
             // A user error: nothing to do until the spec changes again.
-            _logger.LogDebug("Unparseable schedule for cronjob {CronJob}: {Schedule}: {Error}", key, newCronJob.Spec?.Schedule, e.Message);
+            _logger.LogDebug("Unparseable schedule for cronjob {Cronjob} {Schedule} {Err}", key, newCronJob.Spec?.Schedule, e.Message);
             _recorder.Event(newCronJob, EventTypes.Warning, "UnParseableCronJobSchedule", $"unparseable schedule for cronjob: {newCronJob.Spec?.Schedule}");
             return;
         }

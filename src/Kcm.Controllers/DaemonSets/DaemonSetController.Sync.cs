@@ -1,4 +1,5 @@
 using Kcm.Api.Apps.V1;
+using Kcm.Api.Codecs;
 using Kcm.Api.Core.V1;
 using Kcm.Client.Errors;
 using Kcm.Controllers.Common;
@@ -22,7 +23,10 @@ public sealed partial class DaemonSetController
         }
         finally
         {
-            _logger.LogTrace("Finished syncing daemon set {DaemonSet} ({Duration})", key, _time.GetElapsedTime(started));
+            if (_logger.IsEnabled(LogLevel.Trace))
+            {
+                _logger.LogTrace("Finished syncing daemon set \"{Key}\" ({Duration})", key, GoDuration.Format(_time.GetElapsedTime(started)));
+            }
         }
     }
 
@@ -30,7 +34,7 @@ public sealed partial class DaemonSetController
     {
         if (_daemonSets.Get(key) is not { } ds)
         {
-            _logger.LogTrace("Daemon set {DaemonSet} has been deleted", key);
+            _logger.LogDebug("daemon set has been deleted {Key}", key);
             Expectations.DeleteExpectations(key);
             return ReconcileResult.Done;
         }
@@ -72,7 +76,7 @@ public sealed partial class DaemonSetController
         }
         catch (Exception statusError) when (error is not null && statusError is not OperationCanceledException)
         {
-            _logger.LogError(statusError, "Failed to update status of daemon set {DaemonSet}", key);
+            _logger.LogError(statusError, "Failed to update status {DaemonSet}", key);
         }
         if (error is not null)
         {
@@ -143,13 +147,16 @@ public sealed partial class DaemonSetController
                     if (FailedPodsBackoff.IsInBackOffSinceUpdate(backoffKey, now))
                     {
                         var delay = FailedPodsBackoff.Get(backoffKey);
-                        _logger.LogDebug("Deleting failed pod {Pod} on node {Node} has been limited by backoff - {Delay} remaining", ObjectKey.Of(pod), nodeName, delay);
+                        if (_logger.IsEnabled(LogLevel.Trace))
+                        {
+                            _logger.LogTrace("{Message}", $"Deleting failed pod {ObjectKey.Of(pod)} on node {nodeName} has been limited by backoff - {GoDuration.Format(delay)} remaining");
+                        }
                         _queue.AddAfter(ObjectKey.Of(ds), delay);
                         continue;
                     }
                     FailedPodsBackoff.Next(backoffKey, now);
                     var message = $"Found failed daemon pod {pod.Metadata?.Namespace}/{pod.Metadata?.Name} on node {nodeName}, will try to kill it";
-                    _logger.LogInformation("{Message}", message);
+                    _logger.LogDebug("{Message}", message);
                     _events.Event(EventTarget(ds), EventTypes.Warning, FailedDaemonPodReason, message);
                     podsToDelete.Add(pod.Metadata!.Name!);
                 }
@@ -227,7 +234,10 @@ public sealed partial class DaemonSetController
 
         if (createDiff > 0)
         {
-            _logger.LogDebug("Nodes needing daemon pods for daemon set {DaemonSet}: {Nodes}, creating {Count}", key, string.Join(",", nodesNeedingDaemonPods), createDiff);
+            if (_logger.IsEnabled(LogLevel.Trace))
+            {
+                _logger.LogTrace("{Message}", $"Nodes needing daemon pods for daemon set {key.Name}: [{string.Join(" ", nodesNeedingDaemonPods)}], creating {createDiff}");
+            }
             var template = DaemonSetUtil.CreatePodTemplate(ds.Spec?.Template ?? new PodTemplateSpec(), DaemonSetUtil.TemplateGeneration(ds), hash);
             var next = -1;
             var result = await SlowStartBatch.RunAsync(createDiff, SlowStartBatch.InitialBatchSize, async ct =>
@@ -245,7 +255,7 @@ public sealed partial class DaemonSetController
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    _logger.LogInformation("Failed creation, decrementing expectations for daemon set {DaemonSet}", key);
+                    _logger.LogDebug("Failed creation, decrementing expectations for set \"{Namespace}\"/\"{Name}\"", key.Namespace, key.Name);
                     Expectations.CreationObserved(key);
                     errors.Enqueue(ex);
                     throw;
@@ -256,14 +266,17 @@ public sealed partial class DaemonSetController
             if (skipped > 0)
             {
                 // Never attempted, so never observed; the next sync retries them.
-                _logger.LogInformation("Slow-start failure. Skipping creation of {Skipped} pods, decrementing expectations for daemon set {DaemonSet}", skipped, key);
+                _logger.LogDebug("Slow-start failure. Skipping creation of {Skipped} pods, decrementing expectations for set \"{Namespace}\"/\"{Name}\"", skipped, key.Namespace, key.Name);
                 Expectations.LowerExpectations(key, skipped, 0);
             }
         }
 
         if (deleteDiff > 0)
         {
-            _logger.LogDebug("Pods to delete for daemon set {DaemonSet}: {Pods}, deleting {Count}", key, string.Join(",", podsToDelete), deleteDiff);
+            if (_logger.IsEnabled(LogLevel.Trace))
+            {
+                _logger.LogTrace("{Message}", $"Pods to delete for daemon set {key.Name}: [{string.Join(" ", podsToDelete)}], deleting {deleteDiff}");
+            }
             await Task.WhenAll(podsToDelete.Take(deleteDiff).Select(name => Task.Run(async () =>
             {
                 try
@@ -275,7 +288,7 @@ public sealed partial class DaemonSetController
                     Expectations.DeletionObserved(key);
                     if (ex is not NotFoundException)
                     {
-                        _logger.LogInformation("Failed deletion, decremented expectations for daemon set {DaemonSet}", key);
+                        _logger.LogDebug("Failed deletion, decremented expectations for set \"{Namespace}\"/\"{Name}\"", key.Namespace, key.Name);
                         errors.Enqueue(ex);
                     }
                 }
@@ -411,7 +424,7 @@ public sealed partial class DaemonSetController
         {
             if (DaemonSetUtil.TargetNodeName(pod) is not { } nodeName)
             {
-                _logger.LogWarning("Failed to get target node name of Pod {Pod} in DaemonSet {DaemonSet}", ObjectKey.Of(pod), ObjectKey.Of(ds));
+                _logger.LogWarning("{Message}", $"Failed to get target node name of Pod {ObjectKey.Of(pod)} in DaemonSet {ObjectKey.Of(ds)}");
                 continue;
             }
             if (!result.TryGetValue(nodeName, out var list))

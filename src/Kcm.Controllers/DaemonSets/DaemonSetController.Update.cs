@@ -40,7 +40,7 @@ public sealed partial class DaemonSetController
             {
                 if (!FindUpdatedPodsOnNode(pods, hash, generation, out var newPod, out var oldPod))
                 {
-                    _logger.LogDebug("DaemonSet {DaemonSet} has excess pods on node {Node}, skipping to allow the core loop to process", ObjectKey.Of(ds), nodeName);
+                    _logger.LogDebug("{Message}", $"DaemonSet {ObjectKey.Of(ds)} has excess pods on node {nodeName}, skipping to allow the core loop to process");
                     numUnavailable++;
                     continue;
                 }
@@ -65,7 +65,7 @@ public sealed partial class DaemonSetController
                 }
             }
             var remaining = Math.Clamp(maxUnavailable - numUnavailable, 0, candidatePodsToDelete.Count);
-            _logger.LogDebug("DaemonSet {DaemonSet} allowing {Replacements} replacements, up to {MaxUnavailable} unavailable, {Unavailable} new are unavailable, {Candidates} candidates",
+            _logger.LogTrace("DaemonSet {DaemonSet} allowing {Replacements} replacements, up to {MaxUnavailable} unavailable, {Unavailable} new are unavailable, {Candidates} candidates",
                 ObjectKey.Of(ds), allowedReplacementPods.Count, maxUnavailable, numUnavailable, candidatePodsToDelete.Count);
             var oldPodsToDelete = allowedReplacementPods.Concat(candidatePodsToDelete.Take(remaining)).ToList();
             await SyncNodesAsync(ds, oldPodsToDelete, [], hash, cancellationToken).ConfigureAwait(false);
@@ -179,7 +179,7 @@ public sealed partial class DaemonSetController
         }
         if (desired > 0 && maxUnavailable == 0 && maxSurge == 0)
         {
-            _logger.LogWarning("DaemonSet {DaemonSet} is not configured for surge or unavailability, defaulting to accepting unavailability", ObjectKey.Of(ds));
+            _logger.LogWarning("{Message}", $"DaemonSet {ObjectKey.Of(ds)} is not configured for surge or unavailability, defaulting to accepting unavailability");
             maxUnavailable = 1;
         }
         return (maxSurge, maxUnavailable);
@@ -351,7 +351,7 @@ public sealed partial class DaemonSetController
             fresh.Status ??= new DaemonSetStatus();
             fresh.Status.CollisionCount = (fresh.Status.CollisionCount ?? 0) + 1;
             await _client.UpdateStatusAsync(fresh, cancellationToken).ConfigureAwait(false);
-            _logger.LogInformation("Found a hash collision for DaemonSet {DaemonSet} - bumping collisionCount to {Count} to resolve it", ObjectKey.Of(ds), fresh.Status.CollisionCount);
+            _logger.LogDebug("Found a hash collision for DaemonSet \"{Name}\" - bumping collisionCount to {Count} to resolve it", ds.Metadata?.Name, fresh.Status.CollisionCount);
             throw new RevisionCollisionException(outer.Message, outer);
         }
     }

@@ -154,10 +154,16 @@ public sealed partial class DaemonSetController
         _time = time;
         Expectations = new ControllerExpectations(time, logger);
         _owned = new OwnedObjectEvents<DaemonSet>(daemonSets, Kind, ds => Kcm.Api.Selectors.LabelSelector.FromApi(ds.Spec?.Selector), (metadata, _) =>
-            logger.LogError("User error! More than one daemon is selecting {Object} with labels: {Labels}",
-                $"{metadata.Namespace}/{metadata.Name}", string.Join(",", metadata.Labels!.Select(l => $"{l.Key}={l.Value}"))));
+            logger.LogError("{Message}", "user error! more than one daemon is selecting pods with labels: map["
+                + string.Join(" ", metadata.Labels!.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}:{l.Value}")) + "]"));
         FailedPodsBackoff = new FailedPodsBackoff(time, options.FailedPodsBackoffInitial, options.FailedPodsBackoffMax);
-        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, waitFor: informers ?? []);
+        // Upstream's processNextWorkItem: utilruntime.HandleError(fmt.Errorf("%v failed with : %v", dsKey, err)).
+        var policy = RetryPolicy.HandleError((key, error) => $"{key} failed with : {error.Message}");
+        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, policy, informers ?? [])
+        {
+            Description = "daemon sets controller",
+            CacheSyncName = "daemon sets",
+        };
     }
 
     public ControllerWorkers<ObjectKey> Workers { get; }
@@ -197,7 +203,7 @@ public sealed partial class DaemonSetController
 
     internal void OnDaemonSetAdded(DaemonSet ds)
     {
-        _logger.LogTrace("Adding daemon set {DaemonSet}", ObjectKey.Of(ds));
+        _logger.LogTrace("Adding daemon set {Name}", ds.Metadata?.Name);
         _queue.Add(ObjectKey.Of(ds));
     }
 
@@ -207,14 +213,14 @@ public sealed partial class DaemonSetController
         {
             OnDaemonSetDeleted(oldDs); // Deleted and recreated between two watch events.
         }
-        _logger.LogTrace("Updating daemon set {DaemonSet}", ObjectKey.Of(curDs));
+        _logger.LogTrace("Updating daemon set {Name}", curDs.Metadata?.Name);
         _queue.Add(ObjectKey.Of(curDs));
     }
 
     internal void OnDaemonSetDeleted(DaemonSet ds)
     {
         var key = ObjectKey.Of(ds);
-        _logger.LogTrace("Deleting daemon set {DaemonSet}", key);
+        _logger.LogTrace("Deleting daemon set {Name}", key.Name);
         // A new DaemonSet with the same name must start clean.
         Expectations.DeleteExpectations(key);
         _queue.Add(key);
@@ -260,7 +266,7 @@ public sealed partial class DaemonSetController
         _owned.Added(pod.Metadata, ds =>
         {
             var key = ObjectKey.Of(ds);
-            _logger.LogTrace("Pod {Pod} added", ObjectKey.Of(pod));
+            _logger.LogTrace("Pod \"{Name}\" added.", pod.Metadata?.Name);
             Expectations.CreationObserved(key);
             _queue.Add(key);
         }, Enqueue);
@@ -298,7 +304,7 @@ public sealed partial class DaemonSetController
             return; // Nobody cares about an orphan's deletion.
         }
         var key = ObjectKey.Of(ds);
-        _logger.LogTrace("Pod {Pod} deleted", ObjectKey.Of(pod));
+        _logger.LogTrace("Pod \"{Name}\" deleted.", pod.Metadata?.Name);
         Expectations.DeletionObserved(key);
         _queue.Add(key);
     }

@@ -100,11 +100,11 @@ public sealed partial class DeploymentController
         var after = (currentCond.LastUpdateTime ?? default) + TimeSpan.FromSeconds(d.Spec!.ProgressDeadlineSeconds!.Value) - now;
         if (after < TimeSpan.FromSeconds(1))
         {
-            _logger.LogDebug("Queueing up deployment {Namespace}/{Name} for a progress check now", d.Metadata?.Namespace, d.Metadata?.Name);
+            _logger.LogTrace("Queueing up deployment \"{Name}\" for a progress check now", d.Metadata?.Name);
             EnqueueRateLimited(d);
             return TimeSpan.Zero;
         }
-        _logger.LogDebug("Queueing up deployment {Namespace}/{Name} for a progress check after {Seconds}s", d.Metadata?.Namespace, d.Metadata?.Name, (int)after.TotalSeconds);
+        _logger.LogTrace("Queueing up deployment \"{Name}\" for a progress check after {Seconds}s", d.Metadata?.Name, (int)after.TotalSeconds);
         EnqueueAfter(d, after + TimeSpan.FromSeconds(1));
         return after;
     }
@@ -144,7 +144,7 @@ public sealed partial class DeploymentController
             }
             if (!DeploymentUtil.TryRevision(rs, out var v))
             {
-                _logger.LogDebug("Unable to extract revision from deployment's replica set {Namespace}/{Name}", rs.Metadata?.Namespace, rs.Metadata?.Name);
+                _logger.LogTrace("Unable to extract revision from deployment's replica set \"{Name}\"", rs.Metadata?.Name);
                 continue;
             }
             if (v != revision)

@@ -179,7 +179,7 @@ public sealed partial class DeploymentController
                 try
                 {
                     await UpdateStatusAsync(d, cancellationToken).ConfigureAwait(false);
-                    _logger.LogInformation("Found a hash collision for deployment {Namespace}/{Name} - bumping collisionCount ({Old}->{New}) to resolve it", d.Metadata.Namespace, d.Metadata.Name, before, d.Status.CollisionCount);
+                    _logger.LogDebug("Found a hash collision for deployment \"{Name}\" - bumping collisionCount ({Old}->{New}) to resolve it", d.Metadata.Name, before, d.Status.CollisionCount);
                 }
                 catch (KubeApiException)
                 {
@@ -370,7 +370,7 @@ public sealed partial class DeploymentController
             return;
         }
         cleanable.Sort(ReplicaSetOrder.ByRevision);
-        _logger.LogDebug("Looking to cleanup old replica sets for deployment {Namespace}/{Name}", d.Metadata?.Namespace, d.Metadata?.Name);
+        _logger.LogTrace("Looking to cleanup old replica sets for deployment \"{Name}\"", d.Metadata?.Name);
         for (var i = 0; i < diff; i++)
         {
             var rs = cleanable[i];
@@ -378,7 +378,7 @@ public sealed partial class DeploymentController
             {
                 continue;
             }
-            _logger.LogDebug("Trying to cleanup replica set {Namespace}/{ReplicaSet} for deployment {Name}", rs.Metadata?.Namespace, rs.Metadata?.Name, d.Metadata?.Name);
+            _logger.LogTrace("Trying to cleanup replica set \"{ReplicaSet}\" for deployment \"{Name}\"", rs.Metadata?.Name, d.Metadata?.Name);
             try
             {
                 await _rsControl.DeleteAsync(rs.Metadata?.Namespace, rs.Metadata!.Name!, cancellationToken).ConfigureAwait(false);

@@ -37,7 +37,21 @@ public sealed partial class DeploymentController
     /// Upstream's handleErr: a terminating namespace ends the key's work; other failures drop it after
     /// <see cref="MaxRetries"/>, each retry logged at V(2) only (conflicts on stale status writes are routine).
     /// </summary>
-    public static RetryPolicy RetryPolicy { get; } = RetryPolicy.DropAfter(MaxRetries, "deployment") with { IsFinal = ApiErrors.IsNamespaceTerminating, IsExpected = _ => true };
+    public static RetryPolicy RetryPolicy { get; } = RetryPolicy.DropAfter(MaxRetries, "deployment") with
+    {
+        IsFinal = ApiErrors.IsNamespaceTerminating,
+        IsExpected = _ => true,
+        LogFailure = (logger, key, error, dropping) =>
+        {
+            if (!dropping)
+            {
+                logger.LogDebug("Error syncing deployment {Deployment} {Err}", key, error.Message);
+                return;
+            }
+            logger.LogError("{Message}", error.Message); // utilruntime.HandleError(err)
+            logger.LogDebug("Dropping deployment out of the queue {Deployment} {Err}", key, error.Message);
+        },
+    };
 
     private readonly IReplicaSetControl _rsControl;
     private readonly IDeploymentClient _dClient;
@@ -108,14 +122,25 @@ public sealed partial class DeploymentController
         _queue = queue;
         _logger = logger;
         _time = time;
-        WorkerLoop = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, RetryPolicy, informers);
+        WorkerLoop = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, RetryPolicy, informers) { CacheSyncName = "deployment" };
     }
 
     internal ControllerWorkers<ObjectKey> WorkerLoop { get; }
 
     internal RateLimitingQueue<ObjectKey> Queue => _queue;
 
-    public Task RunAsync(CancellationToken cancellationToken) => WorkerLoop.RunAsync(_workerCount, cancellationToken);
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        _logger.LogInformation("Starting controller {controller}", ControllerName);
+        try
+        {
+            await WorkerLoop.RunAsync(_workerCount, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _logger.LogInformation("Shutting down controller {controller}", ControllerName);
+        }
+    }
 
     internal void Enqueue(Kcm.Api.Apps.V1.Deployment d) => _queue.Add(ObjectKey.Of(d));
 
@@ -225,7 +250,8 @@ public sealed partial class DeploymentController
         var result = OwnerLookup.OwnersSelecting(_deployments, rs.Metadata?.Namespace, rs.Metadata?.Labels, d => Labels.FromApi(d.Spec?.Selector));
         if (result.Count > 1)
         {
-            _logger.LogDebug("user error! more than one deployment is selecting replica set {Namespace}/{Name}", rs.Metadata!.Namespace, rs.Metadata.Name);
+            _logger.LogTrace("user error! more than one deployment is selecting replica set {ReplicaSet} {Labels} {Deployment}",
+                ObjectKey.Of(rs), rs.Metadata!.Labels, ObjectKey.Of(result[0]));
         }
         return result;
     }
@@ -236,14 +262,14 @@ public sealed partial class DeploymentController
     internal async Task<ReconcileResult> SyncAsync(ObjectKey key, CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
-        _logger.LogTrace("Started syncing deployment {Key}", key);
+        _logger.LogTrace("Started syncing deployment {Deployment} {StartTime}", key, _time.GetUtcNow());
         try
         {
             await SyncDeploymentAsync(key, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            _logger.LogTrace("Finished syncing deployment {Key} ({Duration})", key, _time.GetElapsedTime(started));
+            _logger.LogTrace("Finished syncing deployment {Deployment} {Duration}", key, _time.GetElapsedTime(started));
         }
         return ReconcileResult.Done;
     }
@@ -253,7 +279,7 @@ public sealed partial class DeploymentController
         var cached = _deployments.Get(key);
         if (cached is null)
         {
-            _logger.LogTrace("Deployment {Key} has been deleted", key);
+            _logger.LogDebug("Deployment has been deleted {deployment}", key);
             return;
         }
         var d = KubeObjects.Clone(cached);

@@ -225,7 +225,7 @@ public static class DeploymentUtil
         }
         if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value))
         {
-            logger?.LogDebug("Could not convert the value with annotation key {Key} for the replica set {Namespace}/{Name}: {Value}", key, rs.Metadata?.Namespace, rs.Metadata?.Name, text);
+            logger?.LogDebug("Cannot convert the value \"{Value}\" with annotation key \"{Key}\" for the replica set \"{Name}\"", text, key, rs.Metadata?.Name);
             value = 0;
             return false;
         }
@@ -312,14 +312,14 @@ public static class DeploymentUtil
         {
             if (oldRevision.Length != 0)
             {
-                logger?.LogInformation("Updating replica set revision OldRevision not int: {Revision}", oldRevision);
+                logger?.LogWarning("Updating replica set revision OldRevision not int strconv.ParseInt: parsing \"{Revision}\": invalid syntax", oldRevision);
                 return false;
             }
             oldRevisionNumber = 0;
         }
         if (!long.TryParse(newRevision, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var newRevisionNumber))
         {
-            logger?.LogInformation("Updating replica set revision NewRevision not int: {Revision}", newRevision);
+            logger?.LogWarning("Updating replica set revision NewRevision not int strconv.ParseInt: parsing \"{Revision}\": invalid syntax", newRevision);
             return false;
         }
         if (oldRevisionNumber < newRevisionNumber)
@@ -350,7 +350,7 @@ public static class DeploymentUtil
                 }
                 else
                 {
-                    logger?.LogInformation("Not appending revision due to revision history length limit reached ({Limit})", revisionHistoryLimitInChars);
+                    logger?.LogWarning("{Message}", $"Not appending revision due to length limit of {revisionHistoryLimitInChars} reached");
                 }
             }
         }
@@ -425,7 +425,7 @@ public static class DeploymentUtil
             }
             if (!TryRevision(rs, out var v))
             {
-                logger?.LogDebug("Couldn't parse revision for replica set {Namespace}/{Name}, deployment controller will skip it when reconciling revisions", rs.Metadata?.Namespace, rs.Metadata?.Name);
+                logger?.LogTrace("Couldn't parse revision for replica set {Namespace}/{Name}, deployment controller will skip it when reconciling revisions", rs.Metadata?.Namespace, rs.Metadata?.Name);
             }
             else if (v > max)
             {

@@ -111,12 +111,21 @@ public sealed class DisruptionController
 
     /// <summary>One worker per queue, as upstream.</summary>
     public Task RunAsync(CancellationToken cancellationToken)
-        => Task.WhenAll(Workers.RunAsync(1, cancellationToken), RecheckWorkers.RunAsync(1, cancellationToken), StalePodWorkers.RunAsync(1, cancellationToken));
+    {
+        _logger.LogInformation("Sending events to api server.");
+        return Task.WhenAll(Workers.RunAsync(1, cancellationToken), RecheckWorkers.RunAsync(1, cancellationToken), StalePodWorkers.RunAsync(1, cancellationToken));
+    }
 
     private (ControllerWorkers<ObjectKey>, ControllerWorkers<ObjectKey>, ControllerWorkers<ObjectKey>) NewWorkers(IReadOnlyList<ISharedInformer> informers) => (
-        new ControllerWorkers<ObjectKey>(ControllerName, _queues.Budgets, SyncAsync, _logger, waitFor: informers),
+        new ControllerWorkers<ObjectKey>(ControllerName, _queues.Budgets, SyncAsync, _logger,
+            RetryPolicy.HandleError((key, error) => $"Error syncing PodDisruptionBudget {key}, requeuing: {error.Message}"), informers)
+        {
+            Description = "disruption controller",
+            CacheSyncName = "disruption",
+        },
         new ControllerWorkers<ObjectKey>(RecheckQueueName, _queues.Recheck, Recheck, _logger, waitFor: informers),
-        new ControllerWorkers<ObjectKey>(StalePodQueueName, _queues.StalePods, SyncStalePodAsync, _logger, waitFor: informers));
+        new ControllerWorkers<ObjectKey>(StalePodQueueName, _queues.StalePods, SyncStalePodAsync, _logger,
+            RetryPolicy.HandleError((key, error) => $"error syncing Pod {key} to clear DisruptionTarget condition, requeueing: {error.Message}"), informers));
 
     internal void Enqueue(PodDisruptionBudget pdb) => _queues.Budgets.Add(ObjectKey.Of(pdb));
 
@@ -199,7 +208,7 @@ public sealed class DisruptionController
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            _logger.LogError("Failed to sync pdb {Namespace}/{Name}: {Error}", key.Namespace, key.Name, e.Message);
+            _logger.LogError("{Message}", $"Failed to sync pdb {key}: {e.Message}");
             await FailSafeAsync(pdb, e, cancellationToken).ConfigureAwait(false);
         }
         return ReconcileResult.Done;
@@ -237,8 +246,7 @@ public sealed class DisruptionController
         var disrupted = PdbStatus.BuildDisruptedPodMap(pods, pdb, now, out var recheckAt, out var overdue);
         foreach (var (pod, at) in overdue)
         {
-            _logger.LogInformation("Pod {Namespace}/{Pod} was expected to be deleted at {Time} but it wasn't, updating pdb {Namespace}/{Pdb}",
-                pod.Metadata?.Namespace, pod.Metadata?.Name, at, pdb.Metadata?.Namespace, pdb.Metadata?.Name);
+            _logger.LogInformation("{Message}", $"Pod {ObjectKey.Of(pod)} was expected to be deleted at {at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture)} +0000 UTC but it wasn't, updating pdb {ObjectKey.Of(pdb)}");
             // Upstream names the budget "namespace/namespace" here.
             _recorder.Event(pod, EventTypes.Warning, "NotDeleted", $"Pod was expected by PDB {pdb.Metadata?.Namespace}/{pdb.Metadata?.Namespace} to be deleted but it wasn't");
         }
@@ -294,7 +302,7 @@ public sealed class DisruptionController
         var (expected, unmanaged) = await _finders.ExpectedScaleAsync(pods, cancellationToken).ConfigureAwait(false);
         if (unmanaged.Count > 0)
         {
-            _logger.LogDebug("Found unmanaged pods associated with this PDB: {Pods}", string.Join(",", unmanaged));
+            _logger.LogTrace("found unmanaged pods associated with this PDB: {Pods}", string.Join(",'", unmanaged));
         }
         return expected;
     }
@@ -395,7 +403,7 @@ public sealed class DisruptionController
             return ReconcileResult.After(cleanAfter);
         }
         await _writer.ResetDisruptionTargetAsync(pod, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
-        _logger.LogInformation("Reset stale DisruptionTarget condition to False for pod {Namespace}/{Pod}", key.Namespace, key.Name);
+        _logger.LogDebug("Reset stale DisruptionTarget condition to False {pod}", key);
         return ReconcileResult.Done;
     }
 }

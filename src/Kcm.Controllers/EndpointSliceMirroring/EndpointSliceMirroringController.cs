@@ -111,8 +111,25 @@ public sealed class EndpointSliceMirroringController
         Tracker = new EndpointSliceTracker();
         Reconciler = new MirroringReconciler(client, options.MaxEndpointsPerSubset, Tracker, metrics,
             new EndpointSliceMirroringMetricsCache(metrics, options.MaxEndpointsPerSubset), recorder, logger);
-        var policy = RetryPolicy.DropAfter(15, "endpoints") with { IsExpected = e => e is StaleInformerCacheException };
-        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, policy, informers ?? []);
+        var policy = RetryPolicy.DropAfter(15, "endpoints") with
+        {
+            IsExpected = e => e is StaleInformerCacheException,
+            LogFailure = (log, key, error, dropping) =>
+            {
+                if (!dropping)
+                {
+                    log.LogWarning("Error mirroring EndpointSlices for \"{Key}\" Endpoints, retrying. Error: {Err}", key, error.Message);
+                    return;
+                }
+                log.LogWarning("Retry budget exceeded, dropping \"{Key}\" Endpoints out of the queue: {Err}", key, error.Message);
+                log.LogError("{Message}", error.Message); // utilruntime.HandleError(err)
+            },
+        };
+        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, policy, informers ?? [])
+        {
+            Description = "EndpointSliceMirroring controller",
+            CacheSyncName = "endpoint_slice_mirroring",
+        };
     }
 
     public ControllerWorkers<ObjectKey> Workers { get; }
@@ -121,7 +138,11 @@ public sealed class EndpointSliceMirroringController
 
     internal MirroringReconciler Reconciler { get; }
 
-    public Task RunAsync(int workers, CancellationToken cancellationToken) => Workers.RunAsync(workers, cancellationToken);
+    public Task RunAsync(int workers, CancellationToken cancellationToken)
+    {
+        _logger.LogDebug("{Message}", $"Starting {workers} worker threads");
+        return Workers.RunAsync(workers, cancellationToken);
+    }
 
     // ---- Event routing.
 
@@ -174,7 +195,7 @@ public sealed class EndpointSliceMirroringController
         var previousService = previous.Metadata?.Labels?.GetValueOrDefault(EndpointSliceLabels.ServiceName);
         if (service != previousService)
         {
-            _logger.LogWarning("{Label} label changed from {Old} to {New} for {Slice}", EndpointSliceLabels.ServiceName, previousService, service, current.Metadata?.Name);
+            _logger.LogWarning("{Message}", $"{EndpointSliceLabels.ServiceName} label changed from {previousService} to {service} for {current.Metadata?.Name}");
             QueueEndpointsForSlice(current);
             QueueEndpointsForSlice(previous);
             return;
@@ -237,7 +258,10 @@ public sealed class EndpointSliceMirroringController
             : null;
         if (reason is not null)
         {
-            _logger.LogDebug("{Key}: {Reason}, cleaning up any mirrored EndpointSlices", key, reason);
+            if (_logger.IsEnabled(LogLevel.Trace))
+            {
+                _logger.LogTrace("{Message}", $"{key} {reason}, cleaning up any mirrored EndpointSlices");
+            }
             Tracker.DeleteService(key);
             await Reconciler.DeleteEndpointsAsync(key, MirroredSlices(key), cancellationToken).ConfigureAwait(false);
             return;

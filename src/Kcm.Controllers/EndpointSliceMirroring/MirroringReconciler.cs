@@ -58,7 +58,7 @@ public sealed class MirroringReconciler(
                 if (AddressType(address.Ip) is not { } type)
                 {
                     invalid++;
-                    logger.LogWarning("Address in {Endpoints} Endpoints is not a valid IP, it will not be mirrored to an EndpointSlice: {Ip}", key, address.Ip);
+                    logger.LogWarning("{Message}", $"Address in {key} Endpoints is not a valid IP, it will not be mirrored to an EndpointSlice: {address.Ip}");
                     continue;
                 }
                 desired[$"{type}-{portKey}"].Insert(AddressToEndpoint(address, ready));
@@ -73,7 +73,7 @@ public sealed class MirroringReconciler(
         }
         if (skipped > invalid)
         {
-            logger.LogWarning("{Skipped} addresses in {Endpoints} Endpoints were skipped due to exceeding MaxEndpointsPerSubset", skipped, key);
+            logger.LogWarning("{Message}", $"{skipped} addresses in {key} Endpoints were skipped due to exceeding MaxEndpointsPerSubset");
             recorder.Event(endpoints, EventTypes.Warning, "TooManyAddressesToMirror", $"A max of {maxEndpointsPerSubset} addresses can be mirrored to EndpointSlices per Endpoints subset. {skipped} addresses were skipped");
         }
 

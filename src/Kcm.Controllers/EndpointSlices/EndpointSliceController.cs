@@ -137,8 +137,25 @@ public sealed class EndpointSliceController
         Tracker = new EndpointSliceTracker();
         Reconciler = new EndpointSliceReconciler(client, nodes, options.MaxEndpointsPerSlice, Tracker, metrics,
             new EndpointSliceMetricsCache(metrics, options.MaxEndpointsPerSlice), recorder, logger, _topology);
-        var policy = RetryPolicy.DropAfter(15, "service") with { IsExpected = e => e is StaleInformerCacheException };
-        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, policy, informers ?? []);
+        var policy = RetryPolicy.DropAfter(15, "service") with
+        {
+            IsExpected = e => e is StaleInformerCacheException,
+            LogFailure = (log, key, error, dropping) =>
+            {
+                if (!dropping)
+                {
+                    log.LogWarning("Error syncing endpoint slices for service \"{Key}\", retrying. Error: {Err}", key, error.Message);
+                    return;
+                }
+                log.LogWarning("Retry budget exceeded, dropping service \"{Key}\" out of the queue: {Err}", key, error.Message);
+                log.LogError("{Message}", error.Message); // utilruntime.HandleError(err)
+            },
+        };
+        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, policy, informers ?? [])
+        {
+            Description = "endpoint slice controller",
+            CacheSyncName = "endpoint_slice",
+        };
     }
 
     public ControllerWorkers<ObjectKey> Workers { get; }
@@ -203,7 +220,7 @@ public sealed class EndpointSliceController
         var oldService = oldSlice.Metadata?.Labels?.GetValueOrDefault(EndpointSliceLabels.ServiceName);
         if (service != oldService)
         {
-            _logger.LogWarning("{Label} label changed from {Old} to {New} for {Slice}", EndpointSliceLabels.ServiceName, oldService, service, newSlice.Metadata?.Name);
+            _logger.LogWarning("{Message}", $"{EndpointSliceLabels.ServiceName} label changed from {oldService} to {service} for {newSlice.Metadata?.Name}");
             QueueServiceForSlice(newSlice);
             QueueServiceForSlice(oldSlice);
             return;
@@ -243,7 +260,7 @@ public sealed class EndpointSliceController
         _topology.SetNodes(_nodes.List());
         foreach (var key in _topology.OverloadedServices())
         {
-            _logger.LogDebug("Queuing {Service} Service after Node change due to overloading", key);
+            _logger.LogDebug("{Message}", $"Queuing {key} Service after Node change due to overloading");
             _queue.Add(ObjectKey.Parse(key));
         }
     }

@@ -118,7 +118,7 @@ public sealed partial class EndpointSliceReconciler(
             var node = nodes.Get(new ObjectKey(null, nodeName));
             if (node is null && service.Spec?.PublishNotReadyAddresses != true)
             {
-                logger.LogWarning("Skipping Pod {Pod} for Service {Service}: Node {Node} Not Found", pod.Metadata?.Name, ObjectKey.Of(service), nodeName);
+                logger.LogWarning("{Message}", $"skipping Pod {pod.Metadata?.Name} for Service {ObjectKey.Of(service)}: Node {nodeName} Not Found");
                 errors.Add(new EndpointSliceSyncException($"skipping Pod {pod.Metadata?.Name} for Service {ObjectKey.Of(service)}: Node {nodeName} Not Found"));
                 continue;
             }
@@ -182,7 +182,7 @@ public sealed partial class EndpointSliceReconciler(
             {
                 if (topologyCache.HasPopulatedHints(info.ServiceKey))
                 {
-                    logger.LogInformation("TopologyAwareHints annotation has changed, removing hints for {Service} ({AddressType})", info.ServiceKey, addressType);
+                    logger.LogInformation("TopologyAwareHints annotation has changed, removing hints {ServiceKey} {AddressType}", info.ServiceKey, addressType);
                     events.Add(new TopologyEvent(EventTypes.Warning, "TopologyAwareHintsDisabled", TopologyCache.WithAddressType(TopologyCache.HintsDisabledMessage, addressType)));
                 }
                 topologyCache.RemoveHints(info.ServiceKey, addressType);

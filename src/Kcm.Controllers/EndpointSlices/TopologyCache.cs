@@ -105,10 +105,16 @@ public sealed class TopologyCache(ILogger logger)
         {
             if (node.Metadata?.Labels is { } labels && (labels.ContainsKey("node-role.kubernetes.io/control-plane") || labels.ContainsKey("node-role.kubernetes.io/master")))
             {
+                logger.LogDebug("{Message}", $"Ignoring node {node.Metadata?.Name} because it has an excluded label");
                 continue;
             }
             if (!NodeReady(node))
             {
+                if (logger.IsEnabled(LogLevel.Debug))
+                {
+                    var conditions = string.Join(" ", (node.Status?.Conditions ?? []).Select(c => $"{{{c.Type} {c.Status} {c.Reason} {c.Message}}}"));
+                    logger.LogDebug("{Message}", $"Ignoring node {node.Metadata?.Name} because it is not ready: [{conditions}]");
+                }
                 continue;
             }
             var cpu = node.Status?.Allocatable?.GetValueOrDefault("cpu")?.MilliValue() ?? 0;
@@ -117,7 +123,7 @@ public sealed class TopologyCache(ILogger logger)
             {
                 cpuByZone.Clear();
                 sufficient = false;
-                logger.LogWarning("Can't get CPU or zone information for {Node} node", node.Metadata?.Name);
+                logger.LogWarning("{Message}", $"Can't get CPU or zone information for {node.Metadata?.Name} node");
                 break;
             }
             total += cpu;
@@ -127,6 +133,9 @@ public sealed class TopologyCache(ILogger logger)
         {
             if (total == 0 || !sufficient || cpuByZone.Count < 2)
             {
+                // The CPU total as a resource.Quantity prints: whole cores, else millicores.
+                var cpuText = total % 1000 == 0 ? (total / 1000).ToString(System.Globalization.CultureInfo.InvariantCulture) : $"{total}m";
+                logger.LogDebug("{Message}", $"Insufficient node info for topology hints ({cpuByZone.Count} zones, {cpuText} CPU, {(sufficient ? "true" : "false")})");
                 _cpuRatiosByZone = null;
                 return;
             }
@@ -145,7 +154,9 @@ public sealed class TopologyCache(ILogger logger)
         var (allocations, problem) = Allocations(totalReady);
         if (problem is not null)
         {
-            logger.LogInformation("{Message}, removing hints for {Service} ({AddressType})", problem, info.ServiceKey, info.AddressType);
+#pragma warning disable CA2254 // upstream's message is the allocation problem's own text
+            logger.LogInformation(problem + ", removing hints {ServiceKey} {AddressType}", info.ServiceKey, info.AddressType);
+#pragma warning restore CA2254
             events.Add(new TopologyEvent(EventTypes.Warning, DisabledReason, WithAddressType(problem, info.AddressType)));
             return Disable(info, events);
         }
@@ -162,7 +173,7 @@ public sealed class TopologyCache(ILogger logger)
                 }
                 if (string.IsNullOrEmpty(endpoint.Zone))
                 {
-                    logger.LogInformation("Endpoint found without zone specified, removing hints for {Service} ({AddressType})", info.ServiceKey, info.AddressType);
+                    logger.LogInformation("Endpoint found without zone specified, removing hints {ServiceKey} {AddressType}", info.ServiceKey, info.AddressType);
                     events.Add(new TopologyEvent(EventTypes.Warning, DisabledReason, WithAddressType(NoZoneSpecified, info.AddressType)));
                     return Disable(info, events);
                 }
@@ -185,7 +196,7 @@ public sealed class TopologyCache(ILogger logger)
         SetHints(info.ServiceKey, info.AddressType, allocated);
         if (!wasEnabled)
         {
-            logger.LogInformation("Topology Aware Hints has been enabled, adding hints for {Service} ({AddressType})", info.ServiceKey, info.AddressType);
+            logger.LogInformation("Topology Aware Hints has been enabled, adding hints. {ServiceKey} {AddressType}", info.ServiceKey, info.AddressType);
             events.Add(new TopologyEvent(EventTypes.Normal, "TopologyAwareHintsEnabled", WithAddressType(HintsEnabledMessage, info.AddressType)));
         }
         return (info.ToCreate, info.ToUpdate, events);

@@ -75,7 +75,12 @@ public sealed class EphemeralVolumeController
         // Upstream's help text for both counters, typo included.
         _creates = metrics.Counter("ephemeral_volume_controller_create_total", "[ALPHA] Number of PersistenVolumeClaims creation requests");
         _createFailures = metrics.Counter("ephemeral_volume_controller_create_failures_total", "[ALPHA] Number of PersistenVolumeClaims creation requests");
-        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, waitFor: informers ?? []);
+        var policy = RetryPolicy.HandleError((key, error) => $"{key} failed with: {error.Message}");
+        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, policy, informers ?? [])
+        {
+            Description = "ephemeral volume controller",
+            CacheSyncName = "ephemeral",
+        };
     }
 
     public ControllerWorkers<ObjectKey> Workers { get; }

@@ -3,6 +3,7 @@ using Kcm.Api.Meta.V1;
 using Kcm.Client;
 using Kcm.Client.Errors;
 using Kcm.Runtime.Controllers;
+using Kcm.Runtime.Informers;
 using Kcm.Runtime.Queues;
 using Microsoft.Extensions.Logging;
 using Kcm.Controllers.Common;
@@ -69,7 +70,7 @@ public sealed partial class GarbageCollector : IDisposable
     public async Task RunAsync(int workers, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(workers);
-        _logger.LogInformation("Starting controller {Controller}", "garbage collector");
+        _logger.LogInformation("Starting garbage collector controller");
         using var stopQueues = cancellationToken.Register(() =>
         {
             _attemptToDelete.ShutDown();
@@ -84,12 +85,14 @@ public sealed partial class GarbageCollector : IDisposable
             }
             Graph.StartMonitors(cancellationToken);
             running.Add(Task.Run(() => Graph.RunAsync(cancellationToken), CancellationToken.None));
-            _logger.LogInformation("Waiting for caches to sync for {Controller}", "garbage collector");
+            _logger.LogInformation("Waiting for caches to sync for {Name}", "garbage collector");
             if (!await Graph.WaitForSyncAsync(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false))
             {
                 return;
             }
-            _logger.LogInformation("All resource monitors have synced. Proceeding to collect garbage");
+            _logger.LogInformation("Caches are synced for {Name}", "garbage collector");
+            _logger.LogInformation("Garbage collector: all resource monitors have synced. Proceeding to collect garbage");
+            _logger.LogDebug("synced garbage collector");
             // Both retry forever, as upstream's attemptToDelete/attemptToOrphan workers.
             running.Add(new ControllerWorkers<GraphNode>("garbagecollector attempt to delete", _attemptToDelete, AttemptToDeleteWorkerAsync, _logger).RunAsync(workers, cancellationToken));
             running.Add(new ControllerWorkers<GraphNode>("garbagecollector attempt to orphan", _attemptToOrphan, OrphanWorkerAsync, _logger).RunAsync(workers, cancellationToken));
@@ -109,7 +112,7 @@ public sealed partial class GarbageCollector : IDisposable
             Graph.GraphChanges.ShutDown();
             await Task.WhenAll(running).ConfigureAwait(false);
             await Graph.StopMonitorsAsync().ConfigureAwait(false);
-            _logger.LogInformation("Shutting down controller {Controller}", "garbage collector");
+            _logger.LogInformation("Shutting down garbage collector controller");
         }
     }
 
@@ -126,7 +129,7 @@ public sealed partial class GarbageCollector : IDisposable
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            _logger.LogWarning(ex, "failed to discover preferred resources");
+            _logger.LogWarning("failed to discover preferred resources: {Error}", ex.Message);
             _syncErrors.Inc();
             return false;
         }
@@ -140,7 +143,7 @@ public sealed partial class GarbageCollector : IDisposable
             .ToList();
         if (deletable.Count == 0)
         {
-            _logger.LogInformation("no resources reported by discovery, skipping garbage collector sync");
+            _logger.LogDebug("no resources reported by discovery, skipping garbage collector sync");
             _syncErrors.Inc();
             return false;
         }
@@ -151,8 +154,10 @@ public sealed partial class GarbageCollector : IDisposable
             _logger.LogTrace("no resource updates from discovery, skipping garbage collector sync");
             return true;
         }
-        _logger.LogInformation("syncing garbage collector with updated resources from discovery: added {Added}, removed {Removed}",
-            string.Join(", ", resources.Except(_monitored)), string.Join(", ", _monitored.Except(resources)));
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            _logger.LogDebug("{Message}", $"syncing garbage collector with updated resources from discovery (attempt 1): {DiscoveryDiff.Print(_monitored, resources)}");
+        }
         Graph.SyncMonitors(deletable);
         _monitored = resources;
         return true;
@@ -199,7 +204,7 @@ public sealed partial class GarbageCollector : IDisposable
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            _logger.LogError(ex, "error syncing item {Item}", node.Identity);
+            _logger.LogError("{Message}", $"error syncing item {node}: {ex.Message}");
             return ReconcileResult.Retry;
         }
         if (!node.IsObserved)
@@ -224,7 +229,7 @@ public sealed partial class GarbageCollector : IDisposable
     /// </summary>
     internal async Task<DeleteOutcome> AttemptToDeleteItemAsync(GraphNode item, CancellationToken cancellationToken)
     {
-        _logger.LogTrace("Processing item {Item} virtual={Virtual}", item.Identity, !item.IsObserved);
+        _logger.LogDebug("Processing object {Object} {ObjectUID} {Kind} {Virtual}", new ObjectKey(item.Identity.Namespace, item.Identity.Name), item.Identity.Uid, item.Identity.Kind, !item.IsObserved);
         if (item.IsBeingDeleted && !item.IsDeletingDependents)
         {
             // Deletion is a one-way trip: wait for the final delete, then its dependents get processed.
@@ -252,7 +257,7 @@ public sealed partial class GarbageCollector : IDisposable
         }
         if (meta.Owners.Count == 0)
         {
-            _logger.LogDebug("item {Item} doesn't have an owner, continue on next item", item.Identity);
+            _logger.LogDebug("{Message}", $"object {item.Identity}'s doesn't have an owner, continue on next item");
             return DeleteOutcome.Done;
         }
 
@@ -260,14 +265,20 @@ public sealed partial class GarbageCollector : IDisposable
         _logger.LogTrace("classify item {Item}'s references: solid {Solid}, dangling {Dangling}, waitingForDependentsDeletion {Waiting}", item.Identity, solid.Count, dangling.Count, waiting.Count);
         if (solid.Count > 0)
         {
-            _logger.LogDebug("item {Item} has at least one existing owner, will not garbage collect", item.Identity);
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                _logger.LogDebug("{Message}", $"object {GoSyntax(item.Identity)} has at least one existing owner: {GoSyntax(solid)}, will not garbage collect");
+            }
             if (dangling.Count == 0 && waiting.Count == 0)
             {
                 return DeleteOutcome.Done;
             }
             // Waiting owners must lose the reference too, or they stay stuck with their foreground finalizer.
             var remove = dangling.Concat(waiting).Select(o => o.Uid).ToHashSet(StringComparer.Ordinal);
-            _logger.LogDebug("remove dangling references and waiting references for item {Item}", item.Identity);
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                _logger.LogDebug("{Message}", $"remove dangling references {GoSyntax(dangling)} and waiting references {GoSyntax(waiting)} for object {item.Identity}");
+            }
             await ModifyOwnerReferencesAsync(item.Identity, refs => RemoveOwnerReferences(refs, remove), cancellationToken).ConfigureAwait(false);
             return DeleteOutcome.Done;
         }
@@ -278,17 +289,17 @@ public sealed partial class GarbageCollector : IDisposable
                 if (dependent.IsDeletingDependents)
                 {
                     // Owner and dependent both wait on each other: make this item's references non-blocking to break a cycle.
-                    _logger.LogDebug("processing item {Item}, some of its owners and its dependent {Dependent} have FinalizerDeletingDependents, to prevent potential cycle, its ownerReferences are going to be modified to be non-blocking, then the item is going to be deleted with Foreground", item.Identity, dependent.Identity);
+                    _logger.LogDebug("{Message}", $"processing object {item.Identity}, some of its owners and its dependent [{dependent.Identity}] have FinalizerDeletingDependents, to prevent potential cycle, its ownerReferences are going to be modified to be non-blocking, then the object is going to be deleted with Foreground");
                     await ModifyOwnerReferencesAsync(item.Identity, UnblockOwnerReferences, cancellationToken).ConfigureAwait(false);
                     break;
                 }
             }
-            _logger.LogDebug("at least one owner of item {Item} has FinalizerDeletingDependents, and the item itself has dependents, so it is going to be deleted in Foreground", item.Identity);
+            _logger.LogDebug("{Message}", $"at least one owner of object {item.Identity} has FinalizerDeletingDependents, and the object itself has dependents, so it is going to be deleted in Foreground");
             return await DeleteObjectAsync(item, meta, "Foreground", cancellationToken).ConfigureAwait(false);
         }
         // No owner left: honour a policy the object already carries, else delete in the background.
         var policy = meta.HasOrphanFinalizer ? "Orphan" : meta.HasForegroundFinalizer ? "Foreground" : "Background";
-        _logger.LogDebug("Deleting item {Item} propagationPolicy={Policy}", item.Identity, policy);
+        _logger.LogDebug("Deleting object {Object} {ObjectUID} {Kind} {PropagationPolicy}", new ObjectKey(item.Identity.Namespace, item.Identity.Name), item.Identity.Uid, item.Identity.Kind, policy);
         return await DeleteObjectAsync(item, meta, policy, cancellationToken).ConfigureAwait(false);
     }
 
@@ -319,7 +330,7 @@ public sealed partial class GarbageCollector : IDisposable
         {
             if (!dependent.IsDeletingDependents)
             {
-                _logger.LogDebug("adding dependent {Dependent} to attemptToDelete, because its owner {Item} is deletingDependents", dependent.Identity, item.Identity);
+                _logger.LogDebug("{Message}", $"adding {dependent.Identity} to attemptToDelete, because its owner {item.Identity} is deletingDependents");
                 _attemptToDelete.Add(dependent);
             }
         }
@@ -372,7 +383,7 @@ public sealed partial class GarbageCollector : IDisposable
         var absentKey = resource.Namespaced ? namespacedKey : clusterKey;
         if (!item.Identity.IsNamespaced && resource.Namespaced)
         {
-            _logger.LogDebug("item {Item} is cluster-scoped, but refers to a namespaced owner {Owner}", item.Identity, reference.Uid);
+            _logger.LogDebug("{Message}", $"object {item.Identity} is cluster-scoped, but refers to a namespaced owner of type {reference.ApiVersion}/{reference.Kind}");
             throw new NamespacedOwnerOfClusterScopedObjectException();
         }
         JsonObject owner;
@@ -441,6 +452,16 @@ public sealed partial class GarbageCollector : IDisposable
     }
 
     private sealed class NamespacedOwnerOfClusterScopedObjectException() : InvalidOperationException("cluster-scoped objects cannot refer to namespaced owners");
+
+    // Go's %#v of an identity and of owner references, as upstream's V(2) lines print them (pointers shown by value).
+    private static string GoSyntax(ObjectIdentity id)
+        => $"garbagecollector.objectReference{{OwnerReference:v1.OwnerReference{{APIVersion:\"{id.ApiVersion}\", Kind:\"{id.Kind}\", Name:\"{id.Name}\", UID:\"{id.Uid}\", Controller:(*bool)(nil), BlockOwnerDeletion:(*bool)(nil)}}, Namespace:\"{id.Namespace}\"}}";
+
+    private static string GoSyntax(IEnumerable<OwnerRef> refs)
+        => "[]v1.OwnerReference{" + string.Join(", ", refs.Select(r =>
+            $"v1.OwnerReference{{APIVersion:\"{r.ApiVersion}\", Kind:\"{r.Kind}\", Name:\"{r.Name}\", UID:\"{r.Uid}\", Controller:{GoBool(r.Controller)}, BlockOwnerDeletion:{GoBool(r.BlockOwnerDeletion)}}}")) + "}";
+
+    private static string GoBool(bool? value) => value is { } b ? $"(*bool)({(b ? "true" : "false")})" : "(*bool)(nil)";
 }
 
 /// <summary>Some dependents could not be orphaned; the owner is retried.</summary>

@@ -76,7 +76,7 @@ public sealed class GraphBuilder : IDisposable
         var (added, kept, removed) = _monitors.Sync(resources, discovered => new Monitor(
             new DynamicSharedInformer(discovered.Resource, new MetadataOnlyListWatcher(_client.Dynamic.Resource(discovered.Resource, discovered.Namespaced)), new SharedInformerOptions { TimeProvider = _time }, _loggers),
             discovered.ApiVersion, discovered.Kind, this));
-        _logger.LogInformation("synced monitors; added {Added}, kept {Kept}, removed {Removed}", added, kept, removed);
+        _logger.LogTrace("{Message}", $"synced monitors; added {added}, kept {kept}, removed {removed}");
     }
 
     /// <summary>Starts every monitor not yet running; later-added monitors start at once.</summary>
@@ -105,12 +105,22 @@ public sealed class GraphBuilder : IDisposable
     public Task StopMonitorsAsync() => _monitors.StopAsync();
 
     /// <summary>Applies graph changes on one worker until the token is cancelled.</summary>
-    public Task RunAsync(CancellationToken cancellationToken)
-        => new ControllerWorkers<GraphEvent>("garbagecollector graph builder", GraphChanges, (change, _) =>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        _logger.LogInformation("GraphBuilder running");
+        try
         {
-            ProcessGraphChange(change);
-            return Task.FromResult(ReconcileResult.Done);
-        }, _logger).RunAsync(1, cancellationToken);
+            await new ControllerWorkers<GraphEvent>("garbagecollector graph builder", GraphChanges, (change, _) =>
+            {
+                ProcessGraphChange(change);
+                return Task.FromResult(ReconcileResult.Done);
+            }, _logger).RunAsync(1, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _logger.LogInformation("GraphBuilder stopping");
+        }
+    }
 
     /// <summary>
     /// Tells the graph an object is gone after the API said so (the informer may never report it). As upstream, the
@@ -139,12 +149,12 @@ public sealed class GraphBuilder : IDisposable
                 {
                     if (observed.IsNamespaced && dependent.Identity.Namespace != observed.Namespace)
                     {
-                        _logger.LogDebug("item references an owner but does not match namespaces: item {Item}, owner {Owner}", dependent.Identity, observed);
+                        _logger.LogDebug("{Message}", $"node {dependent.Identity} references an owner {observed} but does not match namespaces");
                         ReportInvalidNamespaceOwnerRef(dependent, observed.Uid);
                     }
                     AttemptToDelete.Add(dependent);
                 }
-                _logger.LogDebug("replacing virtual item {Virtual} with observed item {Observed}", existing.Identity, observed);
+                _logger.LogDebug("{Message}", $"replacing virtual node {existing.Identity} with observed node {observed}");
                 existing = existing.CloneWithIdentity(observed);
                 _uidToNode[obj.Uid] = existing;
             }
@@ -302,7 +312,7 @@ public sealed class GraphBuilder : IDisposable
                 if (ownerNode.IsObserved)
                 {
                     // Cluster-scoped owners may be named from anywhere; a namespaced one only from its own namespace.
-                    _logger.LogDebug("item references an owner but does not match namespaces: item {Item}, owner {Owner}", node.Identity, ownerNode.Identity);
+                    _logger.LogDebug("{Message}", $"node {node.Identity} references an owner {ownerNode.Identity} but does not match namespaces");
                     ReportInvalidNamespaceOwnerRef(node, owner.Uid);
                 }
                 potentiallyInvalid = true;
@@ -311,7 +321,7 @@ public sealed class GraphBuilder : IDisposable
             {
                 if (ownerNode.IsObserved)
                 {
-                    _logger.LogDebug("item references an owner with coordinates that do not match the observed identity: item {Item}, owner {Owner}", node.Identity, ownerNode.Identity);
+                    _logger.LogDebug("{Message}", $"node {node.Identity} references an owner {ownerNode.Identity} with coordinates that do not match the observed identity");
                 }
                 potentiallyInvalid = true;
             }
@@ -348,7 +358,7 @@ public sealed class GraphBuilder : IDisposable
         }
         if (StartsWaitingForDependents(old, current, ObservedMetadata.ForegroundFinalizer))
         {
-            _logger.LogDebug("add item to attemptToDelete, because it's waiting for its dependents to be deleted: {Item}", node.Identity);
+            _logger.LogDebug("{Message}", $"add {node.Identity} to the attemptToDelete, because it's waiting for its dependents to be deleted");
             node.MarkDeletingDependents();
             foreach (var dependent in node.Dependents())
             {

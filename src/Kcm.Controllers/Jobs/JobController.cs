@@ -143,9 +143,17 @@ public sealed partial class JobController
         _time = time;
         _metrics = metrics;
         Expectations = new ControllerExpectations(time, logger);
-        var policy = RetryPolicy.Forever with { IsExpected = ex => ex is IgnorableReconcileException or PodFailuresDetectedException };
-        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, policy, informers ?? []);
-        OrphanWorkers = new ControllerWorkers<ObjectKey>("job_orphan_pod", orphanQueue, SyncOrphanPodAsync, logger, waitFor: informers ?? []);
+        var policy = RetryPolicy.HandleError((_, error) => $"syncing job: {error.Message}") with
+        {
+            IsExpected = ex => ex is IgnorableReconcileException or PodFailuresDetectedException,
+        };
+        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, policy, informers ?? [])
+        {
+            Description = "job controller",
+            CacheSyncName = "job",
+        };
+        var orphanPolicy = RetryPolicy.HandleError((_, error) => $"Error syncing orphan pod: {error.Message}");
+        OrphanWorkers = new ControllerWorkers<ObjectKey>("job_orphan_pod", orphanQueue, SyncOrphanPodAsync, logger, orphanPolicy, informers ?? []);
     }
 
     public ControllerWorkers<ObjectKey> Workers { get; }
@@ -178,6 +186,7 @@ public sealed partial class JobController
             && oldJob.Spec?.ActiveDeadlineSeconds != deadline)
         {
             var left = TimeSpan.FromSeconds(deadline) - (_time.GetUtcNow() - start);
+            _logger.LogTrace("job \"{Key}\" ActiveDeadlineSeconds updated, will rsync after {Seconds} seconds", key, (int)left.TotalSeconds);
             _queue.AddAfter(key, left);
         }
     }
@@ -270,6 +279,8 @@ public sealed partial class JobController
     private void Enqueue(ObjectKey key, bool immediate, TimeSpan delay)
     {
         if (!immediate && BackOff(key) is { } backOff && backOff > TimeSpan.Zero) delay = backOff;
+        // Upstream v1.26 logs every enqueue at V(0).
+        _logger.LogInformation("enqueueing job {Key}", key);
         _queue.AddAfter(key, delay);
     }
 
@@ -324,7 +335,8 @@ public sealed partial class JobController
         var jobs = OwnerLookup.OwnersSelecting(_jobs, pod.Metadata?.Namespace, pod.Metadata?.Labels, j => Kcm.Api.Selectors.LabelSelector.FromApi(j.Spec?.Selector));
         if (jobs.Count > 1)
         {
-            _logger.LogError("user error! more than one job is selecting pods with labels: {Labels}", string.Join(",", pod.Metadata!.Labels!.Select(l => $"{l.Key}={l.Value}")));
+            var labels = string.Join(" ", pod.Metadata!.Labels!.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}:{l.Value}"));
+            _logger.LogError("{Message}", $"user error! more than one job is selecting pods with labels: map[{labels}]");
         }
         return jobs;
     }

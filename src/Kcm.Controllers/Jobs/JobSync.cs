@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using Kcm.Api.Batch.V1;
+using Kcm.Api.Codecs;
 using Kcm.Api.Core.V1;
 using Kcm.Api.Selectors;
 using Kcm.Client.Errors;
@@ -28,7 +29,7 @@ public sealed partial class JobController
         var started = _time.GetTimestamp();
         if (_jobs.Get(key) is not { } shared)
         {
-            _logger.LogDebug("Job has been deleted: {Key}", key);
+            _logger.LogTrace("Job has been deleted: {Key}", key);
             Expectations.DeleteExpectations(key);
             FinalizerExpectations.Delete(key);
             return ReconcileResult.Done;
@@ -56,7 +57,10 @@ public sealed partial class JobController
             var completionMode = JobConditions.CompletionMode(job);
             _metrics.SyncDuration.Observe(_time.GetElapsedTime(started).TotalSeconds, completionMode, result, record.Action);
             _metrics.Syncs.Inc(completionMode, result, record.Action);
-            _logger.LogDebug("Finished syncing job {Key} ({Duration})", key, _time.GetElapsedTime(started));
+            if (_logger.IsEnabled(LogLevel.Trace))
+            {
+                _logger.LogTrace("Finished syncing job \"{Key}\" ({Duration})", key, GoDuration.Format(_time.GetElapsedTime(started)));
+            }
         }
     }
 
@@ -116,7 +120,7 @@ public sealed partial class JobController
             else if (spec.ActiveDeadlineSeconds is { } deadline && !JobConditions.IsSuspended(job))
             {
                 var left = TimeSpan.FromSeconds(deadline) - (now - status.StartTime!.Value);
-                _logger.LogDebug("Job {Key} has activeDeadlineSeconds configuration. Will sync this job again in {Left}", key, left);
+                _logger.LogDebug("Job has activeDeadlineSeconds configuration. Will sync this job again {Job} {NextSyncIn}", key, left);
                 _queue.AddAfter(key, left);
             }
         }
@@ -274,7 +278,7 @@ public sealed partial class JobController
         var parallelism = spec.Parallelism ?? 1;
         if (JobConditions.IsSuspended(job))
         {
-            _logger.LogDebug("Deleting all active pods in suspended job {Key} ({Active})", key, active);
+            _logger.LogTrace("Deleting all active pods in suspended job {Job} {Active}", key, active);
             var all = ActivePodsForRemoval(job, activePods, active);
             Expectations.ExpectDeletions(key, all.Count);
             var (removed, error) = await DeleteJobPodsAsync(job, key, all, ct).ConfigureAwait(false);
@@ -296,7 +300,7 @@ public sealed partial class JobController
         if (toDelete.Count > 0)
         {
             Expectations.ExpectDeletions(key, toDelete.Count);
-            _logger.LogDebug("Too many pods running for job {Key}: deleting {Count}, target {Target}", key, toDelete.Count, wantActive);
+            _logger.LogTrace("Too many pods running for job {Job} {Deleted} {Target}", key, toDelete.Count, wantActive);
             var (removed, error) = await DeleteJobPodsAsync(job, key, toDelete, ct).ConfigureAwait(false);
             return (active - removed, JobMetrics.ActionPodsDeleted, error);
         }
@@ -312,7 +316,7 @@ public sealed partial class JobController
         }
         if (diff == 0) return (active, JobMetrics.ActionTracking, null);
         Expectations.ExpectCreations(key, diff);
-        _logger.LogDebug("Too few pods running job {Key}, need {Need}, creating {Count}", key, wantActive, diff);
+        _logger.LogTrace("Too few pods running job \"{Key}\", need {Need}, creating {Count}", key, wantActive, diff);
         active += diff;
         var template = KubeObjects.Clone(spec.Template ?? new PodTemplateSpec());
         template.Metadata ??= new Kcm.Api.Meta.V1.ObjectMeta();
@@ -350,7 +354,7 @@ public sealed partial class JobController
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !c.IsCancellationRequested)
             {
-                _logger.LogDebug("Failed creation, decrementing expectations for job {Key}", key);
+                _logger.LogDebug("Failed creation, decrementing expectations for job \"{Namespace}\"/\"{Name}\"", key.Namespace, key.Name);
                 Expectations.CreationObserved(key);
                 Interlocked.Increment(ref failedCreates);
                 throw;
@@ -360,7 +364,7 @@ public sealed partial class JobController
         var skipped = diff - attempted;
         if (skipped > 0)
         {
-            _logger.LogDebug("Slow-start failure. Skipping creation of {Skipped} pods, decrementing expectations for job {Key}", skipped, key);
+            _logger.LogDebug("Slow-start failure. Skipping creation of {Skipped} pods, decrementing expectations for job \"{Namespace}\"/\"{Name}\"", skipped, key.Namespace, key.Name);
             active -= skipped;
             for (var i = 0; i < skipped; i++) Expectations.CreationObserved(key);
         }

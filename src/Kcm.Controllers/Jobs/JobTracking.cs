@@ -275,7 +275,7 @@ public sealed partial class JobController
                 if (key is { } k) FinalizerExpectations.RemovalObserved(k, pod.Metadata?.Uid);
                 if (ex is not NotFoundException)
                 {
-                    _logger.LogError(ex, "removing tracking finalizer from pod {Pod}", ObjectKey.Of(pod));
+                    _logger.LogError("{Message}", $"removing tracking finalizer: {ex.Message}");
                     return ex;
                 }
             }

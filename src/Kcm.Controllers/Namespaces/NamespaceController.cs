@@ -59,7 +59,12 @@ public sealed class NamespaceController
             Added = (ns, _) => Enqueue(ns),
             Updated = (_, ns) => Enqueue(ns),
         }, _options.ResyncPeriod);
-        _workers = new ControllerWorkers<ObjectKey>(ControllerName, _queue, SyncAsync, _logger, waitFor: [_namespaces]);
+        var policy = RetryPolicy.HandleError((key, error) => $"deletion of namespace {key} failed: {error.Message}");
+        _workers = new ControllerWorkers<ObjectKey>(ControllerName, _queue, SyncAsync, _logger, policy, [_namespaces])
+        {
+            Description = "namespace controller",
+            CacheSyncName = "namespace",
+        };
     }
 
     public Task RunAsync(int workers, CancellationToken cancellationToken) => _workers.RunAsync(workers, cancellationToken);
@@ -89,12 +94,15 @@ public sealed class NamespaceController
         catch (ResourcesRemainingException remaining)
         {
             var wait = remaining.EstimateSeconds / 2 + 1;
-            _logger.LogDebug("Content remaining in namespace {Namespace}, waitSeconds {Wait}", key, wait);
+            _logger.LogTrace("{Message}", $"Content remaining in namespace {key}, waiting {wait} seconds");
             return ReconcileResult.After(TimeSpan.FromSeconds(wait));
         }
         finally
         {
-            _logger.LogTrace("Finished syncing namespace {Namespace} ({Duration})", key, _time.GetElapsedTime(started));
+            if (_logger.IsEnabled(LogLevel.Trace))
+            {
+                _logger.LogTrace("Finished syncing namespace \"{Key}\" ({Duration})", key, Kcm.Api.Codecs.GoDuration.Format(_time.GetElapsedTime(started)));
+            }
         }
     }
 }

@@ -137,7 +137,7 @@ public sealed class NamespacedResourcesDeleter(KubeApiClient client, string fina
         var deletedAt = ns.Metadata.DeletionTimestamp!.Value;
         var errors = new List<Exception>();
         var conditions = new NamespaceConditionUpdater(time);
-        logger.LogDebug("namespace controller - deleteAllContent - namespace: {Namespace}", name);
+        logger.LogTrace("namespace controller - deleteAllContent - namespace: {Namespace}", name);
 
         IReadOnlyList<DiscoveredResource> resources = [];
         try
@@ -199,10 +199,13 @@ public sealed class NamespacedResourcesDeleter(KubeApiClient client, string fina
             }
             catch (KubeApiException ex)
             {
-                logger.LogError(ex, "couldn't update status condition for namespace {Namespace}", name);
+                logger.LogError("couldn't update status condition for namespace \"{Namespace}\": {Error}", name, ex.Message);
             }
         }
-        logger.LogDebug("namespace controller - deleteAllContent - namespace: {Namespace}, estimate: {Estimate}, errors: {Errors}", name, estimate, errors.Count);
+        if (logger.IsEnabled(LogLevel.Trace))
+        {
+            logger.LogTrace("{Message}", $"namespace controller - deleteAllContent - namespace: {name}, estimate: {estimate}, errors: {(errors.Count == 0 ? "<nil>" : string.Join(", ", errors.Select(e => e.Message)))}");
+        }
         if (errors.Count > 0)
         {
             throw new NamespaceContentDeletionException(errors);

@@ -130,7 +130,7 @@ public sealed class RangeAllocator
         {
             if (!_inProcessing.Add(name))
             {
-                _logger.LogDebug("Node {Node} is already in a process of CIDR assignment.", name);
+                _logger.LogDebug("{Message}", $"Node {name} is already in a process of CIDR assignment.");
                 return;
             }
         }
@@ -175,7 +175,7 @@ public sealed class RangeAllocator
             {
                 throw new CidrSetException($"node:{name} has an allocated cidr: {cidrs[i]} at index:{i} that does not exist in cluster cidrs configuration");
             }
-            _logger.LogDebug("release CIDR {Cidr} for node:{Node}", cidrs[i], name);
+            _logger.LogTrace("release CIDR {Cidr} for node:{Node}", cidrs[i], name);
             _sets[i].Release(cidr);
         }
     }
@@ -244,19 +244,19 @@ public sealed class RangeAllocator
             if (_getNode(item.NodeName) is not { } node)
             {
                 // Upstream retries a vanished node forever and leaks its ranges; they are free again instead.
-                _logger.LogError("Failed while getting node {Node} for updating Node.Spec.PodCIDRs: not found; releasing {Cidrs}", item.NodeName, wanted);
+                _logger.LogError("{Message}", $"Failed while getting node {item.NodeName} for updating Node.Spec.PodCIDRs: node \"{item.NodeName}\" not found");
                 ReleaseAllocated(item);
                 return true;
             }
             var current = node.Spec?.PodCIDRs ?? [];
             if (current.SequenceEqual(wanted))
             {
-                _logger.LogDebug("Node {Node} already has allocated CIDR {Cidrs}. It matches the proposed one.", item.NodeName, wanted);
+                _logger.LogTrace("{Message}", $"Node {item.NodeName} already has allocated CIDR [{string.Join(" ", wanted)}]. It matches the proposed one.");
                 return true;
             }
             if (current.Count != 0)
             {
-                _logger.LogError("Node {Node} already has a CIDR allocated {Cidrs}. Releasing the new one.", item.NodeName, current);
+                _logger.LogError("{Message}", $"Node {item.NodeName} already has a CIDR allocated [{string.Join(" ", current)}]. Releasing the new one.");
                 ReleaseAllocated(item);
                 return true;
             }
@@ -266,7 +266,7 @@ public sealed class RangeAllocator
                 try
                 {
                     await _client.PatchPodCidrsAsync(item.NodeName, wanted, cancellationToken).ConfigureAwait(false);
-                    _logger.LogInformation("Set node {Node} PodCIDR to {Cidrs}", item.NodeName, wanted);
+                    _logger.LogInformation("{Message}", $"Set node {item.NodeName} PodCIDR to [{string.Join(" ", wanted)}]");
                     return true;
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -274,11 +274,11 @@ public sealed class RangeAllocator
                     last = e;
                 }
             }
-            _logger.LogError("Failed to update node {Node} PodCIDR to {Cidrs} after multiple attempts: {Error}", item.NodeName, wanted, last?.Message);
+            _logger.LogError("{Message}", $"Failed to update node {item.NodeName} PodCIDR to [{string.Join(" ", wanted)}] after multiple attempts: {last?.Message}");
             RecordNodeStatusChange(item.NodeName, "CIDRAssignmentFailed");
             if (last is not ServerTimeoutException)
             {
-                _logger.LogError("CIDR assignment for node {Node} failed. Releasing allocated CIDR", item.NodeName);
+                _logger.LogError("{Message}", $"CIDR assignment for node {item.NodeName} failed: {last?.Message}. Releasing allocated CIDR");
                 ReleaseAllocated(item);
             }
             return false;

@@ -109,6 +109,7 @@ public sealed class NoExecuteTaintManager
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         _logger.LogInformation("Starting NoExecuteTaintManager");
+        _logger.LogInformation("Sending events to api server");
         Evictions.SetStopping(cancellationToken);
         using var stopQueues = cancellationToken.Register(() =>
         {
@@ -201,7 +202,7 @@ public sealed class NoExecuteTaintManager
         var key = new ObjectKey(update.Namespace, update.Name);
         if (_pods.Get(key) is not { } pod)
         {
-            _logger.LogDebug("Noticed pod deletion {Pod}", key);
+            _logger.LogTrace("Noticed pod deletion {pod}", key);
             CancelWorkWithEvent(key);
             return;
         }
@@ -229,7 +230,7 @@ public sealed class NoExecuteTaintManager
         _ = cancellationToken;
         if (_nodes.Get(new ObjectKey(null, nodeName)) is not { } node)
         {
-            _logger.LogDebug("Noticed node deletion {Node}", nodeName);
+            _logger.LogTrace("Noticed node deletion {node}", nodeName);
             lock (_taintedGate)
             {
                 _taintedNodes.Remove(nodeName);
@@ -256,7 +257,7 @@ public sealed class NoExecuteTaintManager
         }
         if (taints.Count == 0)
         {
-            _logger.LogDebug("All taints were removed from node {Node}. Cancelling all evictions...", nodeName);
+            _logger.LogTrace("All taints were removed from the node. Cancelling all evictions... {node}", nodeName);
             foreach (var pod in pods)
             {
                 CancelWorkWithEvent(ObjectKey.Of(pod));
@@ -280,7 +281,7 @@ public sealed class NoExecuteTaintManager
         var (allTolerated, used) = NodeTaints.MatchingTolerations(taints, tolerations);
         if (!allTolerated)
         {
-            _logger.LogDebug("Not all taints are tolerated after update for pod {Pod} on node {Node}", pod, nodeName);
+            _logger.LogDebug("Not all taints are tolerated after update for pod on node {Pod} {Node}", pod, nodeName);
             // Any scheduled deletion is replaced by an immediate one.
             CancelWorkWithEvent(pod);
             var at = _time.GetUtcNow();
@@ -289,7 +290,7 @@ public sealed class NoExecuteTaintManager
         }
         if (NodeTaints.MinTolerationTime(used) is not { } minTolerationTime)
         {
-            _logger.LogDebug("Current tolerations for pod {Pod} tolerate forever, cancelling any scheduled deletion", pod);
+            _logger.LogTrace("Current tolerations for pod tolerate forever, cancelling any scheduled deletion {pod}", pod);
             CancelWorkWithEvent(pod);
             return;
         }
@@ -320,7 +321,7 @@ public sealed class NoExecuteTaintManager
 
     private async Task DeletePodAsync(ObjectKey pod, CancellationToken cancellationToken)
     {
-        _logger.LogInformation("NoExecuteTaintManager is deleting pod {Pod}", pod);
+        _logger.LogInformation("NoExecuteTaintManager is deleting pod {pod}", pod);
         _recorder.Event(PodReference(pod), EventTypes.Normal, "TaintManagerEviction", $"Marking for deletion Pod {pod}");
         for (var attempt = 1; ; attempt++)
         {

@@ -1,4 +1,5 @@
 using Kcm.Api;
+using Kcm.Api.Codecs;
 using Kcm.Api.Core.V1;
 using Kcm.Client.Errors;
 using Kcm.Runtime.Events;
@@ -87,7 +88,7 @@ public sealed partial class NodeLifecycleController
             {
                 if (_nodes.Get(new ObjectKey(null, value.Value)) is not { } node)
                 {
-                    _logger.LogWarning("Node {Node} no longer present in nodeLister!", value.Value);
+                    _logger.LogWarning("{Message}", $"Node {value.Value} no longer present in nodeLister!");
                     return (true, TimeSpan.Zero);
                 }
                 // Mimics the Ready condition: "unreachable" and "not ready" exclude each other.
@@ -101,7 +102,7 @@ public sealed partial class NodeLifecycleController
                         (add, opposite) = (NodeTaints.UnreachableNoExecute(), NodeTaints.NotReadyNoExecute());
                         break;
                     default:
-                        _logger.LogDebug("Node {Node} was in a taint queue, but it's ready now. Ignoring taint request.", value.Value);
+                        _logger.LogTrace("{Message}", $"Node {value.Value} was in a taint queue, but it's ready now. Ignoring taint request.");
                         return (true, TimeSpan.Zero);
                 }
                 var done = await TrySwapAsync(node, add, opposite, cancellationToken).ConfigureAwait(false);
@@ -124,7 +125,7 @@ public sealed partial class NodeLifecycleController
                 var node = _nodes.Get(new ObjectKey(null, value.Value));
                 if (node is null)
                 {
-                    _logger.LogWarning("Node {Node} no longer present in nodeLister!", value.Value);
+                    _logger.LogWarning("{Message}", $"Node {value.Value} no longer present in nodeLister!");
                 }
                 bool remaining;
                 try
@@ -133,12 +134,12 @@ public sealed partial class NodeLifecycleController
                 }
                 catch (Exception ex) when (ex is KubeApiException or HttpRequestException or IOException or PodEvictionException)
                 {
-                    _logger.LogError("unable to evict node {Node}: {Error}", value.Value, ex.Message);
+                    _logger.LogError("unable to evict node \"{Node}\": {Error}", value.Value, ex.Message);
                     return (false, TimeSpan.Zero);
                 }
                 if (!_evictionMap.SetStatus(value.Value, NodeEvictionMap.Status.Evicted))
                 {
-                    _logger.LogDebug("node {Node} was unregistered in the meantime - skipping setting status", value.Value);
+                    _logger.LogDebug("{Message}", $"node {value.Value} was unregistered in the meantime - skipping setting status");
                 }
                 if (remaining)
                 {
@@ -202,7 +203,7 @@ public sealed partial class NodeLifecycleController
         }
         catch (Exception ex) when (ex is KubeApiException or HttpRequestException or IOException)
         {
-            _logger.LogError("Failed to remove taint from node {Node}: {Error}", name, ex.Message);
+            _logger.LogError("{Message}", $"Failed to remove taint from node {name}: {ex.Message}");
             return false;
         }
         lock (_evictorGate)
@@ -225,13 +226,16 @@ public sealed partial class NodeLifecycleController
             case "Unknown" when now > health.ProbeTimestamp + _options.PodEvictionTimeout:
                 if (await EvictPodsAsync(node, pods, cancellationToken).ConfigureAwait(false))
                 {
-                    _logger.LogInformation("Node {Node} is {State}. Adding Pods on it to eviction queue", name, observed.Status == "False" ? "NotReady" : "unresponsive");
+                    var since = observed.Status == "False" ? health.ReadyTransitionTimestamp : health.ProbeTimestamp;
+                    _logger.LogDebug("{Message}", observed.Status == "False"
+                        ? $"Node is NotReady. Adding Pods on Node {name} to eviction queue: {GoTime(now)} is later than {GoTime(since)} + {GoDuration.Format(_options.PodEvictionTimeout)}"
+                        : $"Node is unresponsive. Adding Pods on Node {name} to eviction queues: {GoTime(now)} is later than {GoTime(since)} + {GoDuration.Format(_options.PodEvictionTimeout)}");
                 }
                 break;
             case "True":
                 if (CancelPodEviction(node))
                 {
-                    _logger.LogInformation("Node {Node} is ready again, cancelled pod eviction", name);
+                    _logger.LogDebug("{Message}", $"Node {name} is ready again, cancelled pod eviction");
                 }
                 break;
         }
@@ -242,13 +246,13 @@ public sealed partial class NodeLifecycleController
         var name = node.Metadata?.Name ?? "";
         if (!_evictionMap.SetStatus(name, NodeEvictionMap.Status.Unmarked))
         {
-            _logger.LogDebug("node {Node} was unregistered in the meantime - skipping setting status", name);
+            _logger.LogDebug("{Message}", $"node {name} was unregistered in the meantime - skipping setting status");
         }
         lock (_evictorGate)
         {
             if (_zonePodEvictor.TryGetValue(ZoneKey(node), out var queue) && queue.Remove(name))
             {
-                _logger.LogInformation("Cancelling pod Eviction on Node: {Node}", name);
+                _logger.LogDebug("Cancelling pod Eviction on Node: {Node}", name);
                 return true;
             }
             return false;
@@ -266,7 +270,7 @@ public sealed partial class NodeLifecycleController
         }
         if (!_evictionMap.SetStatus(name, NodeEvictionMap.Status.ToBeEvicted))
         {
-            _logger.LogDebug("node {Node} was unregistered in the meantime - skipping setting status", name);
+            _logger.LogDebug("{Message}", $"node {name} was unregistered in the meantime - skipping setting status");
         }
         lock (_evictorGate)
         {
@@ -322,7 +326,7 @@ public sealed partial class NodeLifecycleController
             {
                 continue;
             }
-            _logger.LogInformation("Starting deletion of pod {Pod}", key);
+            _logger.LogDebug("Starting deletion of pod {pod}", key);
             _recorder.Event(pod, EventTypes.Normal, "NodeControllerEviction", $"Marking for deletion Pod {pod.Metadata?.Name} from Node {nodeName}");
             try
             {
@@ -373,7 +377,7 @@ public sealed partial class NodeLifecycleController
     /// </summary>
     internal async Task MarkPodsNotReadyAsync(IReadOnlyList<Pod> pods, string nodeName, CancellationToken cancellationToken)
     {
-        _logger.LogDebug("Update ready status of pods on node {Node}", nodeName);
+        _logger.LogDebug("Update ready status of pods on node {node}", nodeName);
         var errors = new List<Exception>();
         foreach (var cached in pods)
         {
@@ -390,7 +394,7 @@ public sealed partial class NodeLifecycleController
             var condition = pod.Status!.Conditions!.First(c => c.Type == "Ready");
             condition.Status = "False";
             condition.LastTransitionTime = Now();
-            _logger.LogDebug("Updating ready status of pod {Pod} to false", pod.Metadata?.Name);
+            _logger.LogDebug("Updating ready status of pod to false {pod}", pod.Metadata?.Name);
             try
             {
                 await _client.UpdatePodStatusAsync(pod, cancellationToken).ConfigureAwait(false);
@@ -401,7 +405,7 @@ public sealed partial class NodeLifecycleController
             }
             catch (Exception ex) when (ex is KubeApiException or HttpRequestException or IOException)
             {
-                _logger.LogInformation("Failed to update status for pod {Pod}: {Error}", ObjectKey.Of(pod), ex.Message);
+                _logger.LogInformation("Failed to update status for pod {Pod} {Err}", ObjectKey.Of(pod), ex.Message);
                 errors.Add(ex);
             }
             // After the update, so the event is about a pod that still exists.

@@ -1,4 +1,5 @@
 using Kcm.Api;
+using Kcm.Api.Codecs;
 using Kcm.Api.Coordination.V1;
 using Kcm.Api.Core.V1;
 using Kcm.Client.Errors;
@@ -64,7 +65,7 @@ public sealed partial class NodeLifecycleController
         foreach (var node in added)
         {
             var name = node.Metadata?.Name ?? "";
-            _logger.LogInformation("Controller observed a new Node: {Node}", name);
+            _logger.LogInformation("Controller observed a new Node: \"{Node}\"", name);
             RecordNodeEvent(name, node.Metadata?.Uid, EventTypes.Normal, "RegisteredNode", $"Registered Node {name} in Controller");
             _knownNodes[name] = node;
             AddPodEvictorForNewZone(node);
@@ -129,7 +130,7 @@ public sealed partial class NodeLifecycleController
                     }
                     catch (Exception ex) when (ex is KubeApiException or HttpRequestException or IOException or NodeHealthMissingException)
                     {
-                        _logger.LogError("unable to evict all pods from node {Node}: {Error}; queuing for retry", name, ex.Message);
+                        _logger.LogError("{Message}", $"unable to evict all pods from node {name}: {ex.Message}; queuing for retry");
                     }
                 }
 
@@ -147,7 +148,7 @@ public sealed partial class NodeLifecycleController
                     }
                     catch (MarkPodsNotReadyException ex)
                     {
-                        _logger.LogError("unable to mark all pods NotReady on node {Node}: {Error}; queuing for retry", name, ex.Message);
+                        _logger.LogError("{Message}", $"unable to mark all pods NotReady on node {name}: {ex.Message}; queuing for retry");
                         _nodesToRetry[name] = 0;
                         continue;
                     }
@@ -179,7 +180,7 @@ public sealed partial class NodeLifecycleController
                 }
                 catch (Exception getError) when (getError is KubeApiException or HttpRequestException or IOException)
                 {
-                    _logger.LogError("Failed while getting a Node to retry updating node health. Probably Node {Node} was deleted.", name);
+                    _logger.LogError("{Message}", $"Failed while getting a Node to retry updating node health. Probably Node {name} was deleted.");
                     throw;
                 }
             }
@@ -223,12 +224,12 @@ public sealed partial class NodeLifecycleController
         var savedLease = health?.Lease;
         if (health is null)
         {
-            _logger.LogWarning("Missing timestamp for Node {Node}. Assuming now as a timestamp.", name);
+            _logger.LogWarning("{Message}", $"Missing timestamp for Node {name}. Assuming now as a timestamp.");
             health = new NodeHealth(now, now, node.Status, null);
         }
         else if (saved is null && current is not null)
         {
-            _logger.LogDebug("Creating timestamp entry for newly observed Node {Node}", name);
+            _logger.LogInformation("Creating timestamp entry for newly observed Node {Node}", name);
             health = new NodeHealth(now, now, node.Status, null);
         }
         else if (saved is not null && current is null)
@@ -267,7 +268,7 @@ public sealed partial class NodeLifecycleController
                     var condition = Condition(node.Status, type);
                     if (condition is null)
                     {
-                        _logger.LogDebug("Condition {Condition} of node {Node} was never updated by kubelet", type, name);
+                        _logger.LogDebug("{Message}", $"Condition {type} of node {name} was never updated by kubelet");
                         (node.Status.Conditions ??= []).Add(new NodeCondition
                         {
                             Type = type,
@@ -280,7 +281,10 @@ public sealed partial class NodeLifecycleController
                     }
                     else if (condition.Status != "Unknown")
                     {
-                        _logger.LogDebug("node {Node} hasn't been updated for {Silence}. Last {Condition} is: {Status}", name, now - health.ProbeTimestamp, type, condition.Status);
+                        if (_logger.IsEnabled(LogLevel.Debug))
+                        {
+                            _logger.LogDebug("{Message}", $"node {name} hasn't been updated for {GoDuration.Format(now - health.ProbeTimestamp)}. Last {type} is: &NodeCondition{{Type:{type},Status:{condition.Status},Reason:{condition.Reason},Message:{condition.Message},}}");
+                        }
                         condition.Status = "Unknown";
                         condition.Reason = "NodeStatusUnknown";
                         condition.Message = "Kubelet stopped posting node status.";
@@ -321,7 +325,7 @@ public sealed partial class NodeLifecycleController
                 }
                 else if (MarkNodeForTainting(node, "False"))
                 {
-                    _logger.LogInformation("Node {Node} is NotReady as of {Time}. Adding it to the Taint queue.", name, Now());
+                    _logger.LogDebug("{Message}", $"Node {name} is NotReady as of {GoTime(Now())}. Adding it to the Taint queue.");
                 }
                 break;
             case "Unknown":
@@ -334,13 +338,13 @@ public sealed partial class NodeLifecycleController
                 }
                 else if (MarkNodeForTainting(node, "Unknown"))
                 {
-                    _logger.LogInformation("Node {Node} is unresponsive as of {Time}. Adding it to the Taint queue.", name, Now());
+                    _logger.LogDebug("{Message}", $"Node {name} is unresponsive as of {GoTime(Now())}. Adding it to the Taint queue.");
                 }
                 break;
             case "True":
                 if (await MarkNodeAsReachableAsync(node, cancellationToken).ConfigureAwait(false))
                 {
-                    _logger.LogInformation("Node {Node} is healthy again, removing all taints", name);
+                    _logger.LogDebug("{Message}", $"Node {name} is healthy again, removing all taints");
                 }
                 break;
         }
@@ -444,7 +448,7 @@ public sealed partial class NodeLifecycleController
             {
                 continue;
             }
-            _logger.LogInformation("Controller detected that zone {Zone} is now in state {State}.", zone, newState);
+            _logger.LogInformation("{Message}", $"Controller detected that zone {zone} is now in state {newState}.");
             SetLimiterInZone(zone, zoneToNodeConditions.GetValueOrDefault(zone)?.Count ?? 0, newState);
             SetZoneState(zone, newState);
         }
@@ -563,11 +567,19 @@ public sealed partial class NodeLifecycleController
     }
 
     private void RecordNodeEvent(string nodeName, string? uid, string type, string reason, string message)
-        => _recorder.Event(new ObjectReference { ApiVersion = "v1", Kind = "Node", Name = nodeName, Uid = uid }, type, reason, $"Node {nodeName} event: {message}");
+    {
+        _logger.LogDebug("Recording event message for node {Event} {Node}", message, nodeName);
+        _recorder.Event(new ObjectReference { ApiVersion = "v1", Kind = "Node", Name = nodeName, Uid = uid }, type, reason, $"Node {nodeName} event: {message}");
+    }
+
+    // Go's time.Time %v: "2006-01-02 15:04:05.999999999 +0000 UTC".
+    private static string GoTime(DateTimeOffset t)
+        => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss.FFFFFFF", System.Globalization.CultureInfo.InvariantCulture) + " +0000 UTC";
 
     private void RecordNodeStatusChange(Node node, string newStatus)
     {
         var name = node.Metadata?.Name ?? "";
+        _logger.LogDebug("Recording status change event message for node {Status} {Node}", newStatus, name);
         _recorder.Event(new ObjectReference { ApiVersion = "v1", Kind = "Node", Name = name, Uid = node.Metadata?.Uid }, EventTypes.Normal, newStatus, $"Node {name} status is now: {newStatus}");
     }
 

@@ -171,6 +171,7 @@ public sealed partial class NodeLifecycleController
         _metrics = metrics;
         _time = time;
         _logger = logger;
+        _logger.LogInformation("Controller will reconcile labels.");
         _informers = informers ?? [];
         _nodeUpdates = RateLimitingQueue<string>.WithDefaultControllerRateLimiter(queueOptions("node_lifecycle_controller"));
         _podUpdates = RateLimitingQueue<ObjectKey>.WithDefaultControllerRateLimiter(queueOptions("node_lifecycle_controller_pods"));
@@ -233,13 +234,16 @@ public sealed partial class NodeLifecycleController
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
+        _logger.LogInformation("Sending events to api server.");
         _logger.LogInformation("Starting node controller");
         try
         {
+            _logger.LogInformation("Waiting for caches to sync for {Name}", "taint");
             if (!await CacheSync.WaitAsync(_informers, cancellationToken).ConfigureAwait(false))
             {
                 return;
             }
+            _logger.LogInformation("Caches are synced for {Name}", "taint");
             var loops = new List<Task>
             {
                 _nodeWorkers.RunAsync(NoExecuteTaintManager.UpdateWorkerSize, cancellationToken),
@@ -277,7 +281,7 @@ public sealed partial class NodeLifecycleController
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
-                _logger.LogError(ex, "Error monitoring node health");
+                _logger.LogError("Error monitoring node health: {Error}", ex.Message);
             }
             try
             {
@@ -299,7 +303,7 @@ public sealed partial class NodeLifecycleController
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            _logger.LogError(ex, "Failed to taint NoSchedule on node <{Node}>, requeue it", nodeName);
+            _logger.LogError("{Message}", $"Failed to taint NoSchedule on node <{nodeName}>, requeue it: {ex.Message}");
         }
         try
         {
@@ -307,7 +311,7 @@ public sealed partial class NodeLifecycleController
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            _logger.LogError(ex, "Failed to reconcile labels for node <{Node}>, requeue it", nodeName);
+            _logger.LogError("{Message}", $"Failed to reconcile labels for node <{nodeName}>, requeue it: {ex.Message}");
         }
         return ReconcileResult.Done;
     }
@@ -387,7 +391,7 @@ public sealed partial class NodeLifecycleController
         }
         if (_nodes.Get(new ObjectKey(null, nodeName)) is not { } node)
         {
-            _logger.LogWarning("Failed to read node {Node}: not found", nodeName);
+            _logger.LogWarning("{Message}", $"Failed to read node {nodeName}: node \"{nodeName}\" not found.");
             return ReconcileResult.Retry;
         }
         var ready = ReadyCondition(health.Status);

@@ -36,7 +36,7 @@ public sealed class TimedWorkerQueue(Func<ObjectKey, CancellationToken, Task> wo
         {
             if (_workers.ContainsKey(key))
             {
-                logger.LogDebug("Trying to add already existing work for {Key}. Skipping.", key);
+                logger.LogWarning("{Message}", $"Trying to add already existing work for &{{NamespacedName:{key}}}. Skipping.");
                 return;
             }
             var delay = fireAt - createdAt;
@@ -103,7 +103,7 @@ public sealed class TimedWorkerQueue(Func<ObjectKey, CancellationToken, Task> wo
             failure = ex;
             if (ex is not OperationCanceledException || !_stopping.IsCancellationRequested)
             {
-                logger.LogError(ex, "NodeLifecycle: timed worker failed");
+                logger.LogError("NodeLifecycle: timed worker failed with error: \"{Error}\"", ex.Message);
             }
         }
         lock (_gate)

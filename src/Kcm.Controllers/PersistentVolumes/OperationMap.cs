@@ -24,12 +24,12 @@ public sealed class OperationMap(TimeProvider time, ILogger logger)
             {
                 if (entry.Running)
                 {
-                    logger.LogDebug("operation {Operation} is already running, skipping", name);
+                    logger.LogTrace("operation {Operation} is already running, skipping", name);
                     return false;
                 }
                 if (time.GetUtcNow() < entry.LastError + entry.Backoff)
                 {
-                    logger.LogDebug("operation {Operation} postponed due to exponential backoff", name);
+                    logger.LogTrace("operation {Operation} postponed due to exponential backoff", name);
                     return false;
                 }
                 entry.Running = true;

@@ -24,7 +24,7 @@ public sealed partial class PersistentVolumeController
         switch (volume.Spec?.PersistentVolumeReclaimPolicy)
         {
             case "Retain":
-                _logger.LogDebug("reclaimVolume[{Volume}]: policy is Retain, nothing to do", name);
+                _logger.LogTrace("reclaimVolume[{Volume}]: policy is Retain, nothing to do", name);
                 return Task.CompletedTask;
             case "Recycle":
                 _operations.TryRun($"recycle-{name}[{volume.Metadata?.Uid}]", ct => RecycleVolumeOperationAsync(volume, ct), cancellationToken);
@@ -98,7 +98,7 @@ public sealed partial class PersistentVolumeController
             await UpdateVolumePhaseWithEventAsync(volume, VolumePhases.Failed, EventTypes.Warning, "VolumeFailedRecycle", "Recycle failed: " + e.Message, cancellationToken).ConfigureAwait(false);
             return;
         }
-        _logger.LogInformation("volume \"{Volume}\" recycled", name);
+        _logger.LogDebug("volume \"{Volume}\" recycled", name);
         _recorder.Event(volume, EventTypes.Normal, "VolumeRecycled", "Volume recycled");
         try
         {
@@ -209,7 +209,7 @@ public sealed partial class PersistentVolumeController
             throw;
         }
         _metrics.ObservePluginOperation(plugin.Name, "volume_delete", _time.GetElapsedTime(started), failed: false);
-        _logger.LogInformation("volume \"{Volume}\" deleted", volume.Metadata?.Name);
+        _logger.LogDebug("volume \"{Volume}\" deleted", volume.Metadata?.Name);
         return true;
     }
 
@@ -338,7 +338,7 @@ public sealed partial class PersistentVolumeController
         try
         {
             await _client.GetAsync<PersistentVolume>(null, pvName, cancellationToken).ConfigureAwait(false);
-            _logger.LogDebug("provisionClaimOperation [{Claim}]: volume already exists, skipping", claimKey);
+            _logger.LogTrace("provisionClaimOperation [{Claim}]: volume already exists, skipping", claimKey);
             return;
         }
         catch (NotFoundException)
@@ -421,7 +421,7 @@ public sealed partial class PersistentVolumeController
         }
         if (saveError is null)
         {
-            _logger.LogInformation("volume \"{Volume}\" provisioned for claim \"{Claim}\"", volume.Metadata.Name, claimKey);
+            _logger.LogDebug("volume \"{Volume}\" provisioned for claim \"{Claim}\"", volume.Metadata.Name, claimKey);
             _recorder.Event(claim, EventTypes.Normal, "ProvisioningSucceeded", $"Successfully provisioned volume {volume.Metadata.Name} using {plugin.Name}");
             return;
         }

@@ -15,7 +15,7 @@ public sealed partial class PersistentVolumeController
 {
     internal async Task SyncClaimAsync(PersistentVolumeClaim claim, CancellationToken cancellationToken)
     {
-        _logger.LogDebug("synchronizing PersistentVolumeClaim[{Claim}]: phase: {Phase}, bound to: \"{Volume}\"", VolumeBinding.ClaimKey(claim), claim.Status?.Phase, claim.Spec?.VolumeName);
+        _logger.LogTrace("synchronizing PersistentVolumeClaim[{Claim}]: phase: {Phase}, bound to: \"{Volume}\"", VolumeBinding.ClaimKey(claim), claim.Status?.Phase, claim.Spec?.VolumeName);
         claim = await UpdateClaimMigrationAnnotationsAsync(claim, cancellationToken).ConfigureAwait(false);
         if (!VolumeAnnotations.Has(claim.Metadata, VolumeAnnotations.BindCompleted))
         {
@@ -45,7 +45,7 @@ public sealed partial class PersistentVolumeController
             }
             if (volume is null)
             {
-                _logger.LogDebug("synchronizing unbound PersistentVolumeClaim[{Claim}]: no volume found", claimKey);
+                _logger.LogTrace("synchronizing unbound PersistentVolumeClaim[{Claim}]: no volume found", claimKey);
                 if (_gates("RetroactiveDefaultStorageClass") && await AssignDefaultStorageClassAsync(claim, cancellationToken).ConfigureAwait(false))
                 {
                     return; // The update brings the claim back with its class.
@@ -66,7 +66,7 @@ public sealed partial class PersistentVolumeController
                 await UpdateClaimStatusAsync(claim, VolumePhases.Pending, null, cancellationToken).ConfigureAwait(false);
                 return;
             }
-            _logger.LogDebug("synchronizing unbound PersistentVolumeClaim[{Claim}]: volume \"{Volume}\" found", claimKey, volume.Metadata?.Name);
+            _logger.LogTrace("synchronizing unbound PersistentVolumeClaim[{Claim}]: volume \"{Volume}\" found", claimKey, volume.Metadata?.Name);
             try
             {
                 await BindAsync(volume, claim, cancellationToken).ConfigureAwait(false);
@@ -146,7 +146,7 @@ public sealed partial class PersistentVolumeController
 
     internal async Task SyncVolumeAsync(PersistentVolume volume, CancellationToken cancellationToken)
     {
-        _logger.LogDebug("synchronizing PersistentVolume[{Volume}]: phase: {Phase}", volume.Metadata?.Name, volume.Status?.Phase);
+        _logger.LogTrace("synchronizing PersistentVolume[{Volume}]: phase: {Phase}", volume.Metadata?.Name, volume.Status?.Phase);
         volume = await UpdateVolumeMigrationAnnotationsAsync(volume, cancellationToken).ConfigureAwait(false);
         var claimRef = volume.Spec?.ClaimRef;
         if (claimRef is null || string.IsNullOrEmpty(claimRef.Uid))
@@ -178,7 +178,7 @@ public sealed partial class PersistentVolumeController
             // Don't overwrite Failed: the user should see what went wrong while reclaiming is retried.
             if (volume.Status?.Phase is not (VolumePhases.Released or VolumePhases.Failed))
             {
-                _logger.LogInformation("volume \"{Volume}\" is released and reclaim policy \"{Policy}\" will be executed", volume.Metadata?.Name, volume.Spec?.PersistentVolumeReclaimPolicy);
+                _logger.LogDebug("volume \"{Volume}\" is released and reclaim policy \"{Policy}\" will be executed", volume.Metadata?.Name, volume.Spec?.PersistentVolumeReclaimPolicy);
                 volume = await UpdateVolumePhaseAsync(volume, VolumePhases.Released, "", cancellationToken).ConfigureAwait(false);
             }
             await ReclaimVolumeAsync(volume, cancellationToken).ConfigureAwait(false);
@@ -209,7 +209,7 @@ public sealed partial class PersistentVolumeController
             // Provisioned for this claim, which got another volume: not needed any more.
             if (volume.Status?.Phase is not (VolumePhases.Released or VolumePhases.Failed))
             {
-                _logger.LogInformation("dynamically provisioned volume \"{Volume}\" is released and it will be deleted", volume.Metadata?.Name);
+                _logger.LogDebug("dynamically provisioned volume \"{Volume}\" is released and it will be deleted", volume.Metadata?.Name);
                 volume = await UpdateVolumePhaseAsync(volume, VolumePhases.Released, "", cancellationToken).ConfigureAwait(false);
             }
             await ReclaimVolumeAsync(volume, cancellationToken).ConfigureAwait(false);
@@ -266,7 +266,7 @@ public sealed partial class PersistentVolumeController
         {
             return false;
         }
-        _logger.LogDebug("assigning StorageClass[{Class}] to PersistentVolumeClaim[{Claim}]", storageClass.Metadata?.Name, VolumeBinding.ClaimKey(claim));
+        _logger.LogTrace("assigning StorageClass[{Class}] to PersistentVolumeClaim[{Claim}]", storageClass.Metadata?.Name, VolumeBinding.ClaimKey(claim));
         var clone = KubeObjects.Clone(claim);
         (clone.Spec ??= new()).StorageClassName = storageClass.Metadata?.Name;
         try
@@ -333,7 +333,7 @@ public sealed partial class PersistentVolumeController
         }
         var updated = await _client.UpdateStatusAsync(clone, cancellationToken: cancellationToken).ConfigureAwait(false);
         StoreClaim(updated);
-        _logger.LogInformation("claim \"{Claim}\" entered phase \"{Phase}\"", VolumeBinding.ClaimKey(claim), phase);
+        _logger.LogDebug("claim \"{Claim}\" entered phase \"{Phase}\"", VolumeBinding.ClaimKey(claim), phase);
         return updated;
     }
 
@@ -362,7 +362,7 @@ public sealed partial class PersistentVolumeController
         status.Message = string.IsNullOrEmpty(message) ? null : message;
         var updated = await _client.UpdateStatusAsync(clone, cancellationToken: cancellationToken).ConfigureAwait(false);
         StoreVolume(updated);
-        _logger.LogInformation("volume \"{Volume}\" entered phase \"{Phase}\"", volume.Metadata?.Name, phase);
+        _logger.LogDebug("volume \"{Volume}\" entered phase \"{Phase}\"", volume.Metadata?.Name, phase);
         return updated;
     }
 
@@ -386,7 +386,7 @@ public sealed partial class PersistentVolumeController
         var (boundVolume, dirty) = VolumeBinding.BindVolumeToClaim(volume, claim);
         if (dirty)
         {
-            _logger.LogInformation("claim \"{Claim}\" bound to volume \"{Volume}\"", VolumeBinding.ClaimKey(claim), volume.Metadata?.Name);
+            _logger.LogDebug("claim \"{Claim}\" bound to volume \"{Volume}\"", VolumeBinding.ClaimKey(claim), volume.Metadata?.Name);
             volume = StoreVolume(await _client.UpdateAsync(boundVolume, cancellationToken: cancellationToken).ConfigureAwait(false));
         }
         volume = await UpdateVolumePhaseAsync(volume, VolumePhases.Bound, "", cancellationToken).ConfigureAwait(false);
@@ -409,7 +409,7 @@ public sealed partial class PersistentVolumeController
         }
         if (claimDirty)
         {
-            _logger.LogInformation("volume \"{Volume}\" bound to claim \"{Claim}\"", volume.Metadata?.Name, VolumeBinding.ClaimKey(claim));
+            _logger.LogDebug("volume \"{Volume}\" bound to claim \"{Claim}\"", volume.Metadata?.Name, VolumeBinding.ClaimKey(claim));
             claim = StoreClaim(await _client.UpdateAsync(claimClone, cancellationToken: cancellationToken).ConfigureAwait(false));
         }
         await UpdateClaimStatusAsync(claim, VolumePhases.Bound, volume, cancellationToken).ConfigureAwait(false);
@@ -433,7 +433,7 @@ public sealed partial class PersistentVolumeController
             clone.Spec!.ClaimRef!.Uid = "";
         }
         var updated = StoreVolume(await _client.UpdateAsync(clone, cancellationToken: cancellationToken).ConfigureAwait(false));
-        _logger.LogDebug("updating PersistentVolume[{Volume}]: rolled back", volume.Metadata?.Name);
+        _logger.LogTrace("updating PersistentVolume[{Volume}]: rolled back", volume.Metadata?.Name);
         await UpdateVolumePhaseAsync(updated, VolumePhases.Available, "", cancellationToken).ConfigureAwait(false);
     }
 

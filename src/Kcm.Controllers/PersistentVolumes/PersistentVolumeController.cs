@@ -111,6 +111,8 @@ public sealed partial class PersistentVolumeController
             new LocalVolumePlugin(),
             new CsiVolumePlugin(),
         ]);
+        // Upstream's VolumePluginManager.InitPlugins says so for each.
+        foreach (var plugin in _plugins.Plugins) _logger.LogInformation("Loaded volume plugin {pluginName}", plugin.Name);
 
         volumes.AddEventHandler(new ResourceEventHandler<PersistentVolume>
         {
@@ -139,10 +141,12 @@ public sealed partial class PersistentVolumeController
         });
         try
         {
+            _logger.LogInformation("Waiting for caches to sync for {Name}", "persistent volume");
             if (!await CacheSync.WaitAsync(_informers, cancellationToken).ConfigureAwait(false))
             {
                 return;
             }
+            _logger.LogInformation("Caches are synced for {Name}", "persistent volume");
             InitializeCaches();
             _metrics.CollectFrom(_volumes.Store.List, _claims.List, _plugins);
             var claimWorker = new ControllerWorkers<ObjectKey>("claims", _claimQueue, ClaimWorkerAsync, _logger);
@@ -182,7 +186,7 @@ public sealed partial class PersistentVolumeController
         {
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
             {
-                _logger.LogDebug("resyncing PV controller");
+                _logger.LogTrace("resyncing PV controller");
                 foreach (var claim in _claimLister.List())
                 {
                     _claimQueue.Add(ObjectKey.Of(claim));

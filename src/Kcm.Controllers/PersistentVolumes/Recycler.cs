@@ -128,7 +128,7 @@ public sealed class ApiRecyclerPodRunner(KubeApiClient client, ILogger logger) :
             }
 
             string? failure = await WaitForPodAsync(updates.Reader, recorder, cancellationToken).ConfigureAwait(false);
-            logger.LogInformation("deleting recycler pod {Namespace}/{Pod}", ns, name);
+            logger.LogDebug("{Message}", $"deleting recycler pod {ns}/{name}");
             string? deleteFailure = null;
             try
             {

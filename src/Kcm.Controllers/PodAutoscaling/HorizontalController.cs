@@ -84,7 +84,11 @@ public sealed partial class HorizontalController
         _queue = new RateLimitingQueue<ObjectKey>(new FixedIntervalRateLimiter<ObjectKey>(options.SyncPeriod), context.QueueOptions(QueueName));
         _calculator = new ReplicaCalculator(_seams.Metrics, _pods, options.Tolerance, options.CpuInitializationPeriod, options.InitialReadinessDelay, _time);
         _history = new ScalingHistory(_time, options.DownscaleStabilizationWindow);
-        Workers = new ControllerWorkers<ObjectKey>(ControllerName, _queue, SyncAsync, _logger, waitFor: [hpas, pods]);
+        Workers = new ControllerWorkers<ObjectKey>(ControllerName, _queue, SyncAsync, _logger, FailurePolicy, [hpas, pods])
+        {
+            Description = "HPA controller",
+            CacheSyncName = "HPA",
+        };
 
         // Upstream resyncs the HPA handler every sync period, which (rate limited) keeps each HPA in the queue.
         hpas.AddEventHandler(new ResourceEventHandler<HorizontalPodAutoscaler>
@@ -108,8 +112,11 @@ public sealed partial class HorizontalController
         _queue = new RateLimitingQueue<ObjectKey>(new FixedIntervalRateLimiter<ObjectKey>(options.SyncPeriod), new WorkQueueOptions { Name = QueueName, TimeProvider = time });
         _calculator = new ReplicaCalculator(seams.Metrics, pods, options.Tolerance, options.CpuInitializationPeriod, options.InitialReadinessDelay, time);
         _history = new ScalingHistory(time, options.DownscaleStabilizationWindow);
-        Workers = new ControllerWorkers<ObjectKey>(ControllerName, _queue, SyncAsync, _logger);
+        Workers = new ControllerWorkers<ObjectKey>(ControllerName, _queue, SyncAsync, _logger, FailurePolicy);
     }
+
+    // Upstream's processNextWorkItem: utilruntime.HandleError(err).
+    private static RetryPolicy FailurePolicy { get; } = RetryPolicy.HandleError((_, error) => error.Message);
 
     public ControllerWorkers<ObjectKey> Workers { get; }
 
@@ -143,7 +150,7 @@ public sealed partial class HorizontalController
         var shared = _hpas.Get(key);
         if (shared is null)
         {
-            _logger.LogInformation("Horizontal Pod Autoscaler {Name} has been deleted in {Namespace}", key.Name, key.Namespace);
+            _logger.LogInformation("{Message}", $"Horizontal Pod Autoscaler {key.Name} has been deleted in {key.Namespace}");
             _history.Forget(key.ToString());
             return ReconcileResult.Done;
         }
@@ -238,7 +245,7 @@ public sealed partial class HorizontalController
                 throw new HpaSyncException($"failed to compute desired number of replicas based on listed metrics for {reference}: {e.Message}", e);
             }
             metricStatuses = proposal.Statuses;
-            _logger.LogDebug("proposing {Desired} desired replicas (based on {Metric}) for {Reference}", proposal.Replicas, proposal.Metric, reference);
+            _logger.LogTrace("proposing {Desired} desired replicas (based on {Metric}) for {Reference}", proposal.Replicas, proposal.Metric, reference);
 
             var rescaleMetric = "";
             if (proposal.Replicas > desiredReplicas)
@@ -272,11 +279,11 @@ public sealed partial class HorizontalController
             SetCondition(hpa, HpaConditions.AbleToScale, true, "SucceededRescale", $"the HPA controller was able to update the target scale to {desiredReplicas}");
             Event(hpa, "Normal", "SuccessfulRescale", $"New size: {desiredReplicas}; reason: {rescaleReason}");
             _history.StoreScaleEvent(hpa.Spec.Behavior, key, currentReplicas, desiredReplicas);
-            _logger.LogInformation("Successful rescale of {Name}, old size: {Old}, new size: {New}, reason: {Reason}", hpa.Metadata?.Name, currentReplicas, desiredReplicas, rescaleReason);
+            _logger.LogInformation("{Message}", $"Successful rescale of {hpa.Metadata?.Name}, old size: {currentReplicas}, new size: {desiredReplicas}, reason: {rescaleReason}");
         }
         else
         {
-            _logger.LogDebug("decided not to scale {Reference} to {Desired} (last scale time was {LastScaleTime})", reference, desiredReplicas, hpa.Status.LastScaleTime);
+            _logger.LogTrace("decided not to scale {Reference} to {Desired} (last scale time was {LastScaleTime})", reference, desiredReplicas, hpa.Status.LastScaleTime);
             desiredReplicas = currentReplicas;
         }
 
@@ -380,7 +387,7 @@ public sealed partial class HorizontalController
         {
             Event(hpa, "Warning", "FailedUpdateStatus", e.Message);
             // Upstream reports this error and goes on (or returns it, at the end of a sync): either way it is logged once.
-            _logger.LogError("failed to update status for {Name}: {Message}", hpa.Metadata?.Name, e.Message);
+            _logger.LogError("{Message}", $"failed to update status for {hpa.Metadata?.Name}: {e.Message}");
             return;
         }
         _logger.LogDebug("Successfully updated status for {Name}", hpa.Metadata?.Name);

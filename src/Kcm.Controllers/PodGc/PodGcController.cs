@@ -55,13 +55,15 @@ public sealed class PodGcController
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        _logger.LogInformation("Starting controller {Controller}", ControllerName);
+        _logger.LogInformation("Starting GC controller");
         try
         {
+            _logger.LogInformation("Waiting for caches to sync for {Name}", "GC");
             if (!await CacheSync.WaitAsync([_pods, _nodes], cancellationToken).ConfigureAwait(false))
             {
                 return;
             }
+            _logger.LogInformation("Caches are synced for {Name}", "GC");
             while (!cancellationToken.IsCancellationRequested)
             {
                 try
@@ -82,7 +84,7 @@ public sealed class PodGcController
         finally
         {
             _nodeQueue.ShutDown();
-            _logger.LogInformation("Shutting down controller {Controller}", ControllerName);
+            _logger.LogInformation("Shutting down GC controller");
         }
     }
 
@@ -110,7 +112,7 @@ public sealed class PodGcController
         {
             return;
         }
-        _logger.LogInformation("Garbage collecting {Count} pods", deleteCount);
+        _logger.LogInformation("Garbage collecting pods {numPods}", deleteCount);
         terminated.Sort(ByEvictionAndCreationTimestamp);
         await Task.WhenAll(terminated.Take(deleteCount).Select(pod => TryMarkFailedAndDeleteAsync(pod, null, cancellationToken))).ConfigureAwait(false);
     }
@@ -128,13 +130,13 @@ public sealed class PodGcController
             }
             if (_nodes.Cache.Get(new ObjectKey(null, nodeName)) is not { } node)
             {
-                _logger.LogError("Failed to get node {Node}: not found", nodeName);
+                _logger.LogError("{Message}", $"failed to get node {nodeName} : node \"{nodeName}\" not found");
                 continue;
             }
             var ready = node.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true;
             if (!ready && node.Spec?.Taints?.Any(t => t.Key == OutOfServiceTaint) == true)
             {
-                _logger.LogDebug("Garbage collecting pod {Pod} that is terminating, phase {Phase}", ObjectKey.Of(pod), pod.Status?.Phase);
+                _logger.LogTrace("{Message}", $"garbage collecting pod {pod.Metadata?.Name} that is terminating. Phase [{pod.Status?.Phase}]");
                 terminating.Add(pod);
             }
         }
@@ -142,7 +144,7 @@ public sealed class PodGcController
         {
             return;
         }
-        _logger.LogDebug("Garbage collecting {Count} pods that are terminating on node tainted with node.kubernetes.io/out-of-service", terminating.Count);
+        _logger.LogTrace("{Message}", $"Garbage collecting {terminating.Count} pods that are terminating on node tainted with node.kubernetes.io/out-of-service");
         terminating.Sort(ByEvictionAndCreationTimestamp);
         await Task.WhenAll(terminating.Select(pod => TryMarkFailedAndDeleteAsync(pod, null, cancellationToken))).ConfigureAwait(false);
     }
@@ -166,11 +168,11 @@ public sealed class PodGcController
             {
                 continue;
             }
-            _logger.LogDebug("Found orphaned Pod {Pod} assigned to the Node {Node}, deleting", ObjectKey.Of(pod), nodeName);
+            _logger.LogDebug("Found orphaned Pod assigned to the Node, deleting. {Pod} {Node}", ObjectKey.Of(pod), nodeName);
             var condition = new PodCondition { Type = "DisruptionTarget", Status = "True", Reason = "DeletionByPodGC", Message = "PodGC: node no longer exists" };
             if (await TryMarkFailedAndDeleteAsync(pod, condition, cancellationToken).ConfigureAwait(false))
             {
-                _logger.LogInformation("Forced deletion of orphaned Pod {Pod} succeeded", ObjectKey.Of(pod));
+                _logger.LogInformation("Forced deletion of orphaned Pod succeeded {pod}", ObjectKey.Of(pod));
             }
         }
     }
@@ -197,7 +199,7 @@ public sealed class PodGcController
                     catch (Exception ex) when (ex is KubeApiException or KubeProtocolException or HttpRequestException)
                     {
                         // Queued again on the next pass if still needed.
-                        _logger.LogError(ex, "Error while getting node {Node}", nodeName);
+                        _logger.LogError(ex, "Error while getting node {node}", nodeName);
                     }
                 }
             }
@@ -218,10 +220,10 @@ public sealed class PodGcController
             {
                 continue;
             }
-            _logger.LogDebug("Found unscheduled terminating Pod {Pod} not assigned to any Node, deleting", ObjectKey.Of(pod));
+            _logger.LogDebug("Found unscheduled terminating Pod not assigned to any Node, deleting. {pod}", ObjectKey.Of(pod));
             if (await TryMarkFailedAndDeleteAsync(pod, null, cancellationToken).ConfigureAwait(false))
             {
-                _logger.LogInformation("Forced deletion of unscheduled terminating Pod {Pod} succeeded", ObjectKey.Of(pod));
+                _logger.LogInformation("Forced deletion of unscheduled terminating Pod succeeded {pod}", ObjectKey.Of(pod));
             }
         }
     }
@@ -258,7 +260,7 @@ public sealed class PodGcController
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            _logger.LogError(ex, "failed to delete pod {Pod}", ObjectKey.Of(pod));
+            _logger.LogError("{Message}", ex.Message); // utilruntime.HandleError(err)
             return false;
         }
     }
@@ -270,7 +272,7 @@ public sealed class PodGcController
     private async Task MarkFailedAndDeleteAsync(Pod pod, PodCondition? condition, CancellationToken cancellationToken)
     {
         var key = ObjectKey.Of(pod);
-        _logger.LogInformation("PodGC is force deleting Pod {Pod}", key);
+        _logger.LogInformation("PodGC is force deleting Pod {pod}", key);
         var status = new JsonObject();
         if (condition is not null)
         {

@@ -58,7 +58,12 @@ public sealed class PvProtectionController
         _client = client;
         _queue = queue;
         _logger = logger;
-        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, waitFor: informers ?? []);
+        var policy = RetryPolicy.HandleError((key, error) => $"PV {key} failed with : {error.Message}");
+        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, policy, informers ?? [])
+        {
+            Description = "PV protection controller",
+            CacheSyncName = "PV protection",
+        };
     }
 
     public ControllerWorkers<ObjectKey> Workers { get; }
@@ -91,7 +96,7 @@ public sealed class PvProtectionController
                 _logger.LogDebug("Removed protection finalizer from PV {Volume}", key.Name);
                 return ReconcileResult.Done;
             }
-            _logger.LogDebug("Keeping PV {Volume} because it is being used", key.Name);
+            _logger.LogTrace("{Message}", $"Keeping PV {key.Name} because it is being used");
         }
         if (VolumeProtection.NeedToAddFinalizer(volume.Metadata, VolumeProtection.PvFinalizer))
         {

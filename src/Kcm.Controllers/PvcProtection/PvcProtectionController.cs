@@ -72,7 +72,12 @@ public sealed class PvcProtectionController
         _client = client;
         _queue = queue;
         _logger = logger;
-        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, waitFor: informers ?? []);
+        var policy = RetryPolicy.HandleError((key, error) => $"PVC {key} failed with : {error.Message}");
+        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, policy, informers ?? [])
+        {
+            Description = "PVC protection controller",
+            CacheSyncName = "PVC protection",
+        };
     }
 
     public ControllerWorkers<ObjectKey> Workers { get; }
@@ -131,17 +136,17 @@ public sealed class PvcProtectionController
                 var updated = KubeObjects.Clone(claim);
                 updated.Metadata!.Finalizers = updated.Metadata.Finalizers!.Where(f => f != VolumeProtection.PvcFinalizer).ToList();
                 await _client.UpdateClaimAsync(updated, cancellationToken).ConfigureAwait(false);
-                _logger.LogDebug("Removed protection finalizer from PVC {Claim}", key);
+                _logger.LogDebug("Removed protection finalizer from PVC {pvc}", key);
                 return ReconcileResult.Done;
             }
-            _logger.LogInformation("Keeping PVC {Claim} because it is being used", key);
+            _logger.LogDebug("Keeping PVC because it is being used {pvc}", key);
         }
         if (VolumeProtection.NeedToAddFinalizer(claim.Metadata, VolumeProtection.PvcFinalizer))
         {
             var updated = KubeObjects.Clone(claim);
             (updated.Metadata!.Finalizers ??= []).Add(VolumeProtection.PvcFinalizer);
             await _client.UpdateClaimAsync(updated, cancellationToken).ConfigureAwait(false);
-            _logger.LogDebug("Added protection finalizer to PVC {Claim}", key);
+            _logger.LogDebug("Added protection finalizer to PVC {pvc}", key);
         }
         return ReconcileResult.Done;
     }

@@ -1,5 +1,6 @@
 using System.Runtime.ExceptionServices;
 using Kcm.Api;
+using Kcm.Api.Codecs;
 using Kcm.Api.Apps.V1;
 using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
@@ -134,7 +135,13 @@ public sealed class ReplicaSetController<T>
         _time = time;
         _informers = informers ?? [];
         Expectations = new UidTrackingExpectations(new ControllerExpectations(time, logger), logger);
-        Workers = new ControllerWorkers<ObjectKey>(kind.ControllerName, queue, SyncAsync, logger, waitFor: _informers);
+        // Upstream's processNextWorkItem: utilruntime.HandleError(fmt.Errorf("sync %q failed with %v", key, err)).
+        var policy = RetryPolicy.HandleError((key, error) => $"sync \"{key}\" failed with {error.Message}");
+        Workers = new ControllerWorkers<ObjectKey>(kind.ControllerName, queue, SyncAsync, logger, policy, _informers)
+        {
+            Description = $"{kind.ControllerName} controller",
+            CacheSyncName = OwnerKind.Kind,
+        };
     }
 
     public ControllerWorkers<ObjectKey> Workers { get; }
@@ -151,7 +158,7 @@ public sealed class ReplicaSetController<T>
 
     internal void OnOwnerAdded(T owner)
     {
-        _logger.LogTrace("Adding {Kind} {Key}", OwnerKind.Kind, ObjectKey.Of(owner));
+        _logger.LogTrace("Adding {Kind} {Key}", OwnerKind.Kind, ObjectKey.Of(owner)); // V(4) "Adding %s %s/%s"
         _queue.Add(ObjectKey.Of(owner));
     }
 
@@ -172,7 +179,7 @@ public sealed class ReplicaSetController<T>
     internal void OnOwnerDeleted(T owner)
     {
         var key = ObjectKey.Of(owner);
-        _logger.LogTrace("Deleting {Kind} {Key}", OwnerKind.Kind, key);
+        _logger.LogTrace("Deleting {Kind} \"{Key}\"", OwnerKind.Kind, key);
         // A new owner with the same name must start clean.
         Expectations.DeleteExpectations(key);
         _queue.Add(key);
@@ -245,7 +252,7 @@ public sealed class ReplicaSetController<T>
             var minReadySeconds = _kind.MinReadySeconds(owner);
             if (!PodReadiness.IsPodReady(oldPod) && PodReadiness.IsPodReady(curPod) && minReadySeconds > 0)
             {
-                _logger.LogDebug("Pod {Pod} will be enqueued after {Seconds}s for availability check", ObjectKey.Of(curPod), minReadySeconds);
+                _logger.LogDebug("{Kind} \"{Name}\" will be enqueued after {Seconds}s for availability check", OwnerKind.Kind, owner.Metadata?.Name, minReadySeconds);
                 _queue.AddAfter(key, TimeSpan.FromSeconds(minReadySeconds) + TimeSpan.FromSeconds(1));
             }
             return;
@@ -289,7 +296,10 @@ public sealed class ReplicaSetController<T>
         }
         finally
         {
-            _logger.LogTrace("Finished syncing {Kind} {Key} ({Duration})", OwnerKind.Kind, key, _time.GetElapsedTime(started));
+            if (_logger.IsEnabled(LogLevel.Trace))
+            {
+                _logger.LogTrace("Finished syncing {Kind} \"{Key}\" ({Duration})", OwnerKind.Kind, key, GoDuration.Format(_time.GetElapsedTime(started)));
+            }
         }
     }
 
@@ -310,7 +320,7 @@ public sealed class ReplicaSetController<T>
         catch (SelectorParseException ex)
         {
             // Retrying cannot fix the object; its next update will bring it back.
-            _logger.LogError(ex, "Error converting pod selector to selector for {Kind} {Key}", OwnerKind.Kind, key);
+            _logger.LogError("{Message}", $"error converting pod selector to selector for rs {key}: {ex.Message}");
             return ReconcileResult.Done;
         }
 
@@ -376,7 +386,7 @@ public sealed class ReplicaSetController<T>
             var toCreate = Math.Min(-diff, _options.BurstReplicas);
             // Expect them all before the first request: their watch events may arrive before the calls return.
             Expectations.ExpectCreations(key, toCreate);
-            _logger.LogInformation("Too few replicas for {Kind} {Key}, need {Need}, creating {Creating}", OwnerKind.Kind, key, desired, toCreate);
+            _logger.LogDebug("Too few replicas {ReplicaSet} {Need} {Creating}", key, desired, toCreate);
             var template = _kind.Template(owner);
             var controllerRef = ControllerRefs.NewControllerRef(metadata, OwnerKind);
             var result = await SlowStartBatch.RunAsync(toCreate, SlowStartBatch.InitialBatchSize, async ct =>
@@ -395,7 +405,7 @@ public sealed class ReplicaSetController<T>
             var skipped = toCreate - result.Successes;
             if (skipped > 0)
             {
-                _logger.LogInformation("Slow-start failure. Skipping creation of {Skipped} pods, decrementing expectations for {Kind} {Key}", skipped, OwnerKind.Kind, key);
+                _logger.LogDebug("{Message}", $"Slow-start failure. Skipping creation of {skipped} pods, decrementing expectations for {OwnerKind.Kind} {key}");
                 for (var i = 0; i < skipped; i++)
                 {
                     Expectations.CreationObserved(key);
@@ -409,7 +419,7 @@ public sealed class ReplicaSetController<T>
         else if (diff > 0)
         {
             var toDelete = Math.Min(diff, _options.BurstReplicas);
-            _logger.LogInformation("Too many replicas for {Kind} {Key}, need {Need}, deleting {Deleting}", OwnerKind.Kind, key, desired, toDelete);
+            _logger.LogDebug("Too many replicas {ReplicaSet} {Need} {Deleting}", key, desired, toDelete);
             var victims = PodsToDelete(pods, RelatedPods(owner), toDelete);
             // Remember exactly which pods, so a graceful deletion seen as an update and later as a delete counts once.
             Expectations.ExpectDeletions(key, victims.Select(PodKey).ToList());
@@ -428,7 +438,7 @@ public sealed class ReplicaSetController<T>
                     {
                         return null;
                     }
-                    _logger.LogInformation("Failed to delete pod {Pod}, decremented expectations for {Kind} {Key}", PodKey(pod), OwnerKind.Kind, key);
+                    _logger.LogDebug("{Message}", $"Failed to delete {PodKey(pod)}, decremented expectations for {OwnerKind.Kind} {key}");
                     return ex;
                 }
             }, CancellationToken.None)).ToList();
@@ -518,10 +528,13 @@ public sealed class ReplicaSetController<T>
         for (var attempt = 0; ; attempt++)
         {
             var before = _kind.Status(target);
-            _logger.LogDebug(
-                "Updating status for {Kind} {Key}: replicas {OldReplicas}->{Replicas} (need {Need}), fullyLabeledReplicas {OldFullyLabeled}->{FullyLabeled}, readyReplicas {OldReady}->{Ready}, availableReplicas {OldAvailable}->{Available}, sequence No: {OldGeneration}->{Generation}",
-                OwnerKind.Kind, ObjectKey.Of(target), before.Replicas, next.Replicas, _kind.Replicas(target), before.FullyLabeledReplicas, next.FullyLabeledReplicas,
-                before.ReadyReplicas, next.ReadyReplicas, before.AvailableReplicas, next.AvailableReplicas, before.ObservedGeneration, next.ObservedGeneration);
+            if (_logger.IsEnabled(LogLevel.Trace))
+            {
+                // Upstream builds this V(4) line with Sprintf; rs.Kind is empty on informer objects, as here.
+                _logger.LogTrace("{Message}", $"Updating status for : {ObjectKey.Of(target)}, replicas {before.Replicas}->{next.Replicas} (need {_kind.Replicas(target)}), "
+                    + $"fullyLabeledReplicas {before.FullyLabeledReplicas}->{next.FullyLabeledReplicas}, readyReplicas {before.ReadyReplicas}->{next.ReadyReplicas}, "
+                    + $"availableReplicas {before.AvailableReplicas}->{next.AvailableReplicas}, sequence No: {before.ObservedGeneration}->{next.ObservedGeneration}");
+            }
             try
             {
                 return await _client.UpdateStatusAsync(_kind.WithStatus(target, next), cancellationToken).ConfigureAwait(false);
@@ -547,7 +560,8 @@ public sealed class ReplicaSetController<T>
         if (matches.Count > 1)
         {
             // Controller references keep this safe, but it is still a user error.
-            _logger.LogError("User error! More than one {Kind} is selecting pods with labels: {Labels}", OwnerKind.Kind, string.Join(",", pod.Metadata!.Labels!.Select(l => $"{l.Key}={l.Value}")));
+            var labels = string.Join(" ", pod.Metadata!.Labels!.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}:{l.Value}"));
+            _logger.LogError("{Message}", $"user error! more than one {OwnerKind.Kind} is selecting pods with labels: map[{labels}]");
         }
         return matches;
     }

@@ -133,7 +133,7 @@ public sealed class QuotaMonitor
                     new SharedInformerOptions { TimeProvider = _time }, _loggers);
                 return new Monitor(discovered.Resource, groupResource, informer, this);
             });
-            _logger.LogInformation("quota monitors synced: added {Added}, kept {Kept}, removed {Removed}", added, kept, removed);
+            _logger.LogTrace("{Message}", $"quota synced monitors; added {added}, kept {kept}, removed {removed}");
         }
     }
 

@@ -128,9 +128,15 @@ public sealed class ResourceQuotaController
                 await Task.Delay(_options.DiscoveryPeriod, _time, cancellationToken).ConfigureAwait(false);
             }
             Monitor.StartMonitors(cancellationToken);
+            _logger.LogInformation("QuotaMonitor running");
+            _logger.LogInformation("Waiting for caches to sync for {Name}", "resource quota");
             if (!await WaitForMonitorsAsync(_quotaInformer, cancellationToken).ConfigureAwait(false)) return;
-            running.Add(new ControllerWorkers<ObjectKey>(PrimaryQueueName, Primary, SyncAsync, _logger).RunAsync(_options.Workers, cancellationToken));
-            running.Add(new ControllerWorkers<ObjectKey>(PriorityQueueName, MissingUsage, SyncAsync, _logger).RunAsync(_options.Workers, cancellationToken));
+            _logger.LogInformation("Caches are synced for {Name}", "resource quota");
+            _logger.LogDebug("synced quota controller");
+            // Upstream's worker: utilruntime.HandleError(err).
+            var policy = RetryPolicy.HandleError((_, error) => error.Message);
+            running.Add(new ControllerWorkers<ObjectKey>(PrimaryQueueName, Primary, SyncAsync, _logger, policy).RunAsync(_options.Workers, cancellationToken));
+            running.Add(new ControllerWorkers<ObjectKey>(PriorityQueueName, MissingUsage, SyncAsync, _logger, policy).RunAsync(_options.Workers, cancellationToken));
             running.Add(Task.Run(() => ResyncLoopAsync(cancellationToken), CancellationToken.None));
             while (!cancellationToken.IsCancellationRequested)
             {
@@ -178,18 +184,23 @@ public sealed class ResourceQuotaController
         }
         var resources = quotable.Select(r => r.Resource).ToHashSet();
         if (current is not null && resources.SetEquals(current)) return current;
-        _logger.LogInformation("syncing resource quota controller with updated resources from discovery: added {Added}, removed {Removed}",
-            string.Join(", ", resources.Except(current ?? [])), string.Join(", ", (current ?? []).Except(resources)));
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            _logger.LogDebug("{Message}", $"syncing resource quota controller with updated resources from discovery: {DiscoveryDiff.Print(current ?? [], resources)}");
+        }
         Monitor.SyncMonitors(quotable);
         if (current is not null)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(_options.DiscoveryPeriod);
+            _logger.LogInformation("Waiting for caches to sync for {Name}", "resource quota");
             if (!await WaitForMonitorsAsync(null, timeout.Token).ConfigureAwait(false))
             {
-                _logger.LogWarning("timed out waiting for quota monitor sync");
+                _logger.LogError("timed out waiting for quota monitor sync");
                 return current;
             }
+            _logger.LogInformation("Caches are synced for {Name}", "resource quota");
+            _logger.LogDebug("synced quota controller");
         }
         return resources;
     }
@@ -235,7 +246,7 @@ public sealed class ResourceQuotaController
     internal void EnqueueAll()
     {
         foreach (var quota in _quotas.List()) Primary.Add(ObjectKey.Of(quota));
-        _logger.LogDebug("Resource quota controller queued all resource quota for full calculation of usage");
+        _logger.LogTrace("Resource quota controller queued all resource quota for full calculation of usage");
     }
 
     /// <summary>

@@ -50,7 +50,12 @@ public sealed class RootCaCertPublisher
             // A terminating namespace is left alone: creates in it are refused anyway.
             Updated = (_, ns) => { if (ns.Status?.Phase == "Active") queue.Add(new ObjectKey(null, ns.Metadata?.Name ?? "")); },
         });
-        _workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncNamespaceAsync, logger, waitFor: [_configMaps, _namespaces]);
+        var policy = RetryPolicy.HandleError((key, error) => $"syncing \"{key}\" failed: {error.Message}");
+        _workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncNamespaceAsync, logger, policy, [_configMaps, _namespaces])
+        {
+            Description = "root CA certificate configmap publisher",
+            CacheSyncName = "crt configmap",
+        };
     }
 
     public Task RunAsync(CancellationToken cancellationToken) => _workers.RunAsync(1, cancellationToken);

@@ -34,7 +34,7 @@ public static class ServiceAccountDescriptors
         if (settings.ServiceAccountKeyFile.Length == 0)
         {
             context.Loggers.CreateLogger("controllermanager")
-                .LogInformation("Controller {Controller} is disabled because there is no private key", TokensController.ControllerName);
+                .LogWarning("\"{Controller}\" is disabled because there is no private key", TokensController.ControllerName);
             return null;
         }
         if (!settings.LegacyTokenNoAutoGeneration)

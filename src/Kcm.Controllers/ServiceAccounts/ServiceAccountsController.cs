@@ -49,7 +49,12 @@ public sealed class ServiceAccountsController
             Added = (ns, _) => queue.Add(new ObjectKey(null, ns.Metadata?.Name ?? "")),
             Updated = (_, ns) => queue.Add(new ObjectKey(null, ns.Metadata?.Name ?? "")),
         });
-        _workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncNamespaceAsync, logger, waitFor: [_serviceAccounts, _namespaces]);
+        var policy = RetryPolicy.HandleError((key, error) => $"{key} failed with : {error.Message}");
+        _workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncNamespaceAsync, logger, policy, [_serviceAccounts, _namespaces])
+        {
+            Description = "service account controller",
+            CacheSyncName = "service account",
+        };
     }
 
     public Task RunAsync(CancellationToken cancellationToken) => _workers.RunAsync(_options.Workers, cancellationToken);

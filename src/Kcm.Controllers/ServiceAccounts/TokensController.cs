@@ -83,11 +83,17 @@ public sealed class TokensController
     /// <summary>Both queues' workers; upstream gives a key up after MaxRetries (retryOrForget).</summary>
     public Task RunAsync(CancellationToken cancellationToken)
     {
-        var policy = RetryPolicy.DropAfter(_options.MaxRetries, "key");
+        var policy = RetryPolicy.DropAfter(_options.MaxRetries, "key") with
+        {
+            LogFailure = (logger, _, error, _) => logger.LogError("{Message}", error.Message),
+        };
         var informers = new ISharedInformer[] { _serviceAccounts, _secrets };
         var workers = Math.Max(1, _options.Workers);
         return Task.WhenAll(
-            new ControllerWorkers<ServiceAccountQueueKey>(ControllerName, _serviceAccountQueue, AsResult<ServiceAccountQueueKey>(SyncServiceAccountAsync), _logger, policy, informers).RunAsync(workers, cancellationToken),
+            new ControllerWorkers<ServiceAccountQueueKey>(ControllerName, _serviceAccountQueue, AsResult<ServiceAccountQueueKey>(SyncServiceAccountAsync), _logger, policy, informers)
+            {
+                CacheSyncName = "tokens",
+            }.RunAsync(workers, cancellationToken),
             new ControllerWorkers<SecretQueueKey>(ControllerName, _secretQueue, AsResult<SecretQueueKey>(SyncSecretAsync), _logger, policy, informers).RunAsync(workers, cancellationToken));
     }
 
@@ -105,7 +111,7 @@ public sealed class TokensController
         if (ServiceAccountFromCache(key.Namespace, key.Name, key.Uid) is not null) return false;
 
         // The service account is gone: so are its tokens.
-        _logger.LogTrace("Service account deleted, removing tokens: {Namespace}/{ServiceAccount}", key.Namespace, key.Name);
+        _logger.LogTrace("{Message}", $"syncServiceAccount({key.Namespace}/{key.Name}), service account deleted, removing tokens");
         var retry = false;
         var errors = new List<Exception>();
         foreach (var token in TokenSecretsOf(key.Namespace, key.Name, key.Uid))
@@ -116,7 +122,7 @@ public sealed class TokensController
         }
         if (errors.Count > 0)
         {
-            _logger.LogError(new AggregateException(errors), "Error deleting serviceaccount tokens: {Namespace}/{ServiceAccount}", key.Namespace, key.Name);
+            _logger.LogError("{Message}", $"error deleting serviceaccount tokens for {key.Namespace}/{key.Name}: {(errors.Count == 1 ? errors[0].Message : "[" + string.Join(", ", errors.Select(e => e.Message)) + "]")}");
         }
         return retry;
     }
@@ -142,7 +148,7 @@ public sealed class TokensController
                 }
                 catch (KubeApiException e)
                 {
-                    _logger.LogError(e, "Removing secret reference");
+                    _logger.LogError("{Message}", e.Message);
                 }
             }
             return false;
@@ -151,11 +157,11 @@ public sealed class TokensController
         var serviceAccount = await GetServiceAccountAsync(key.Namespace, key.ServiceAccountName, key.ServiceAccountUid, cancellationToken);
         if (serviceAccount is null)
         {
-            _logger.LogTrace("Service account does not exist, deleting token {Namespace}/{Secret}", key.Namespace, key.Name);
+            _logger.LogTrace("{Message}", $"syncSecret({key.Namespace}/{key.Name}), service account does not exist, deleting token");
             var (retry, error) = await DeleteTokenAsync(key.Namespace, key.Name, key.Uid, cancellationToken);
             if (error is not null)
             {
-                _logger.LogError(error, "Deleting serviceaccount token {Namespace}/{Secret} of service account {ServiceAccount}", key.Namespace, key.Name, key.ServiceAccountName);
+                _logger.LogError("{Message}", $"error deleting serviceaccount token {key.Namespace}/{key.Name} for service account {key.ServiceAccountName}: {error.Message}");
             }
             return retry;
         }
@@ -165,7 +171,7 @@ public sealed class TokensController
         }
         catch (KubeApiException e)
         {
-            _logger.LogError(e, "Populating serviceaccount token {Namespace}/{Secret} of service account {ServiceAccount}", key.Namespace, key.Name, key.ServiceAccountName);
+            _logger.LogError("{Message}", $"error populating serviceaccount token {key.Namespace}/{key.Name} for service account {key.ServiceAccountName}: {e.Message}");
             return e is not NotFoundException;
         }
     }
@@ -216,7 +222,7 @@ public sealed class TokensController
         if (live.Metadata?.ResourceVersion != cached.Metadata.ResourceVersion)
         {
             // Our view is stale; the update event brings us back.
-            _logger.LogDebug("Secret is not up to date, skipping token population: {Namespace}/{Secret}", live.Metadata?.Namespace, live.Metadata?.Name);
+            _logger.LogDebug("{Message}", $"secret {live.Metadata?.Namespace}/{live.Metadata?.Name} is not up to date, skipping token population");
             return false;
         }
         var (needsCa, needsNamespace, needsToken) = UpdateNeeded(live);

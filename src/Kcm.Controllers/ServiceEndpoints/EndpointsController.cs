@@ -39,7 +39,19 @@ public sealed class EndpointsController
     public const string HeadlessServiceLabel = "service.kubernetes.io/headless";
     public const string LeaderElectionAnnotation = "control-plane.alpha.kubernetes.io/leader";
 
-    public static RetryPolicy RetryPolicy { get; } = RetryPolicy.DropAfter(MaxRetries, "service");
+    public static RetryPolicy RetryPolicy { get; } = RetryPolicy.DropAfter(MaxRetries, "service") with
+    {
+        LogFailure = (logger, key, error, dropping) =>
+        {
+            if (!dropping)
+            {
+                logger.LogDebug("Error syncing endpoints, retrying {Service} {Err}", key, error.Message);
+                return;
+            }
+            logger.LogWarning("Dropping service \"{Key}\" out of the queue: {Err}", key, error.Message);
+            logger.LogError("{Message}", error.Message); // utilruntime.HandleError(err)
+        },
+    };
 
     private readonly IObjectCache<Service> _services;
     private readonly IObjectCache<Pod> _pods;
@@ -117,12 +129,22 @@ public sealed class EndpointsController
     /// <summary>Once the caches are in, queues every Endpoints object so those of Services deleted while no controller ran go too; then runs the workers.</summary>
     public async Task RunAsync(int workers, CancellationToken cancellationToken)
     {
-        if (!await CacheSync.WaitAsync(_informers, cancellationToken).ConfigureAwait(false))
+        _logger.LogInformation("Starting endpoint controller");
+        try
         {
-            return;
+            _logger.LogInformation("Waiting for caches to sync for {Name}", "endpoint");
+            if (!await CacheSync.WaitAsync(_informers, cancellationToken).ConfigureAwait(false))
+            {
+                return;
+            }
+            _logger.LogInformation("Caches are synced for {Name}", "endpoint");
+            QueueLeftoverEndpoints();
+            await Workers.RunAsync(workers, cancellationToken).ConfigureAwait(false);
         }
-        QueueLeftoverEndpoints();
-        await Workers.RunAsync(workers, cancellationToken).ConfigureAwait(false);
+        finally
+        {
+            _logger.LogInformation("Shutting down endpoint controller");
+        }
     }
 
     internal void QueueLeftoverEndpoints()
@@ -272,8 +294,10 @@ public sealed class EndpointsController
             }
             throw;
         }
-        _logger.LogTrace("Updated endpoints for {Namespace}/{Name}: ready {Ready}, not ready {NotReady}", ns, key.Name,
-            subsets.Sum(s => s.Addresses?.Count ?? 0), subsets.Sum(s => s.NotReadyAddresses?.Count ?? 0));
+        if (_logger.IsEnabled(LogLevel.Trace))
+        {
+            _logger.LogTrace("{Message}", $"Update endpoints for {ns}/{key.Name}, ready: {subsets.Sum(s => s.Addresses?.Count ?? 0)} not ready: {subsets.Sum(s => s.NotReadyAddresses?.Count ?? 0)}");
+        }
         return ReconcileResult.Done;
     }
 

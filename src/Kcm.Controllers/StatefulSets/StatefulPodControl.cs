@@ -177,7 +177,10 @@ public sealed class StatefulPodControl(
             var name = StatefulSetUtil.ClaimName(set, template, ordinal);
             if (claims.Get(new ObjectKey(set.Metadata?.Namespace, name)) is not { } cached)
             {
-                logger.LogDebug("Expected claim {Claim} missing, continuing to pick up in next iteration", name);
+                if (logger.IsEnabled(LogLevel.Trace))
+                {
+                    logger.LogTrace("{Message}", $"Expected claim {name} missing, continuing to pick up in next iteration");
+                }
                 continue;
             }
             if (ClaimRetention.OwnerMatches(cached, set, pod, features))

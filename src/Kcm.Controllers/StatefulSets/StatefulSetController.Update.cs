@@ -82,7 +82,7 @@ public sealed partial class StatefulSetController
         try
         {
             await UpdateStatusAsync(set, status, cancellationToken).ConfigureAwait(false);
-            _logger.LogDebug("Updated status of StatefulSet {StatefulSet}: replicas {Replicas} ready {Ready} current {Current} updated {Updated}",
+            _logger.LogTrace("Updated status {StatefulSet} {Replicas} {ReadyReplicas} {CurrentReplicas} {UpdatedReplicas}",
                 ObjectKey.Of(set), status.Replicas, status.ReadyReplicas, status.CurrentReplicas, status.UpdatedReplicas);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
@@ -90,7 +90,7 @@ public sealed partial class StatefulSetController
             statusError = ex;
             if (error is not null)
             {
-                _logger.LogError(ex, "Could not update status of StatefulSet {StatefulSet}", ObjectKey.Of(set));
+                _logger.LogError(ex, "Could not update status {StatefulSet}", ObjectKey.Of(set));
             }
         }
         if ((error ?? statusError) is { } failure)
@@ -285,7 +285,7 @@ public sealed partial class StatefulSetController
         }
         if (unhealthy > 0)
         {
-            _logger.LogDebug("StatefulSet {StatefulSet} has {Unhealthy} unhealthy Pods, the first {Pod}", ObjectKey.Of(set), unhealthy, firstUnhealthy!.Metadata?.Name);
+            _logger.LogTrace("StatefulSet has unhealthy Pods {StatefulSet} {UnhealthyReplicas} {Pod}", ObjectKey.Of(set), unhealthy, ObjectKey.Of(firstUnhealthy!));
         }
 
         // A set being deleted only reports status.
@@ -325,17 +325,17 @@ public sealed partial class StatefulSetController
             }
             if (IsTerminating(replica) && monotonic)
             {
-                _logger.LogDebug("StatefulSet {StatefulSet} is waiting for Pod {Pod} to Terminate", ObjectKey.Of(set), replica.Metadata?.Name);
+                _logger.LogTrace("StatefulSet is waiting for Pod to Terminate {StatefulSet} {Pod}", ObjectKey.Of(set), ObjectKey.Of(replica));
                 return;
             }
             if (!IsRunningAndReady(replica) && monotonic)
             {
-                _logger.LogDebug("StatefulSet {StatefulSet} is waiting for Pod {Pod} to be Running and Ready", ObjectKey.Of(set), replica.Metadata?.Name);
+                _logger.LogTrace("StatefulSet is waiting for Pod to be Running and Ready {StatefulSet} {Pod}", ObjectKey.Of(set), ObjectKey.Of(replica));
                 return;
             }
             if (!IsRunningAndAvailable(replica, minReadySeconds, now) && monotonic)
             {
-                _logger.LogDebug("StatefulSet {StatefulSet} is waiting for Pod {Pod} to be Available", ObjectKey.Of(set), replica.Metadata?.Name);
+                _logger.LogTrace("StatefulSet is waiting for Pod to be Available {StatefulSet} {Pod}", ObjectKey.Of(set), ObjectKey.Of(replica));
                 return;
             }
             // An error here means the pod is not fully updated yet: treated as matching.
@@ -364,7 +364,7 @@ public sealed partial class StatefulSetController
             var pod = condemned[target];
             if (IsTerminating(pod))
             {
-                _logger.LogDebug("StatefulSet {StatefulSet} is waiting for Pod {Pod} to Terminate prior to scale down", ObjectKey.Of(set), pod.Metadata?.Name);
+                _logger.LogTrace("StatefulSet is waiting for Pod to Terminate prior to scale down {StatefulSet} {Pod}", ObjectKey.Of(set), ObjectKey.Of(pod));
                 if (monotonic)
                 {
                     return;
@@ -373,15 +373,15 @@ public sealed partial class StatefulSetController
             }
             if (!IsRunningAndReady(pod) && monotonic && !ReferenceEquals(pod, firstUnhealthy))
             {
-                _logger.LogDebug("StatefulSet {StatefulSet} is waiting for Pod {Pod} to be Running and Ready prior to scale down", ObjectKey.Of(set), firstUnhealthy?.Metadata?.Name);
+                _logger.LogTrace("StatefulSet is waiting for Pod to be Running and Ready prior to scale down {StatefulSet} {Pod}", ObjectKey.Of(set), new ObjectKey(firstUnhealthy?.Metadata?.Namespace, firstUnhealthy?.Metadata?.Name ?? ""));
                 return;
             }
             if (!IsRunningAndAvailable(pod, minReadySeconds, now) && monotonic && !ReferenceEquals(pod, firstUnhealthy))
             {
-                _logger.LogDebug("StatefulSet {StatefulSet} is waiting for Pod {Pod} to be Available prior to scale down", ObjectKey.Of(set), firstUnhealthy?.Metadata?.Name);
+                _logger.LogTrace("StatefulSet is waiting for Pod to be Available prior to scale down {StatefulSet} {Pod}", ObjectKey.Of(set), new ObjectKey(firstUnhealthy?.Metadata?.Namespace, firstUnhealthy?.Metadata?.Name ?? ""));
                 return;
             }
-            _logger.LogInformation("Pod {Pod} of StatefulSet {StatefulSet} is terminating for scale down", pod.Metadata?.Name, ObjectKey.Of(set));
+            _logger.LogDebug("Pod of StatefulSet is terminating for scale down {StatefulSet} {Pod}", ObjectKey.Of(set), ObjectKey.Of(pod));
             await _podControl.DeleteStatefulPodAsync(set, pod, cancellationToken).ConfigureAwait(false);
             if (PodRevision(pod) == currentName)
             {
@@ -415,14 +415,14 @@ public sealed partial class StatefulSetController
             var pod = replicas[target];
             if (PodRevision(pod) != updateName && !IsTerminating(pod))
             {
-                _logger.LogInformation("Pod {Pod} of StatefulSet {StatefulSet} is terminating for update", pod.Metadata?.Name, ObjectKey.Of(set));
+                _logger.LogDebug("Pod of StatefulSet is terminating for update {StatefulSet} {Pod}", ObjectKey.Of(set), ObjectKey.Of(pod));
                 status.CurrentReplicas--;
                 await _podControl.DeleteStatefulPodAsync(set, pod, cancellationToken).ConfigureAwait(false);
                 return;
             }
             if (!IsHealthy(pod))
             {
-                _logger.LogDebug("StatefulSet {StatefulSet} is waiting for Pod {Pod} to update", ObjectKey.Of(set), pod.Metadata?.Name);
+                _logger.LogTrace("StatefulSet is waiting for Pod to update {StatefulSet} {Pod}", ObjectKey.Of(set), ObjectKey.Of(pod));
                 return;
             }
         }
@@ -456,8 +456,7 @@ public sealed partial class StatefulSetController
         var unavailable = replicas.Count(p => !IsHealthy(p));
         if (unavailable >= maxUnavailable)
         {
-            _logger.LogInformation("StatefulSet {StatefulSet} found unavailablePods {Unavailable}, more than or equal to allowed maxUnavailable {MaxUnavailable}",
-                ObjectKey.Of(set), unavailable, maxUnavailable);
+            _logger.LogDebug("{Message}", $"StatefulSet {ObjectKey.Of(set)} found unavailablePods {unavailable}, more than or equal to allowed maxUnavailable {maxUnavailable}");
             return;
         }
         var toDelete = maxUnavailable - unavailable;
@@ -469,7 +468,7 @@ public sealed partial class StatefulSetController
             {
                 continue;
             }
-            _logger.LogInformation("StatefulSet {StatefulSet} terminating Pod {Pod} for update", ObjectKey.Of(set), pod.Metadata?.Name);
+            _logger.LogDebug("{Message}", $"StatefulSet {ObjectKey.Of(set)} terminating Pod {pod.Metadata?.Name} for update");
             try
             {
                 await _podControl.DeleteStatefulPodAsync(set, pod, cancellationToken).ConfigureAwait(false);

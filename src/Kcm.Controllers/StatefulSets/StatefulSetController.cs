@@ -1,4 +1,5 @@
 using Kcm.Api.Apps.V1;
+using Kcm.Api.Codecs;
 using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
 using Kcm.Api.Selectors;
@@ -112,10 +113,15 @@ public sealed partial class StatefulSetController
         _logger = logger;
         _time = time;
         _owned = new OwnedObjectEvents<StatefulSet>(sets, Kind, s => LabelSelector.FromApi(s.Spec?.Selector), (metadata, matches) =>
-            logger.LogError("user error: more than one StatefulSet is selecting pods with labels: {Labels}. Sets: {Sets}",
-                string.Join(",", metadata.Labels!.Select(l => $"{l.Key}={l.Value}")), string.Join(", ", matches.Select(s => s.Metadata?.Name))));
+            logger.LogError("{Message}", "user error: more than one StatefulSet is selecting pods with labels: map["
+                + string.Join(" ", metadata.Labels!.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}:{l.Value}"))
+                + "]. Sets: [" + string.Join(" ", matches.Select(s => s.Metadata?.Name)) + "]"));
         _podControl = new StatefulPodControl(api, pods, claims, events, options.Features, time, logger);
-        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, waitFor: informers ?? []);
+        var policy = RetryPolicy.HandleError((key, error) => $"error syncing StatefulSet {key}, requeuing: {error.Message}");
+        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, policy, informers ?? [])
+        {
+            CacheSyncName = "stateful set",
+        };
     }
 
     public ControllerWorkers<ObjectKey> Workers { get; }
@@ -124,7 +130,19 @@ public sealed partial class StatefulSetController
 
     private static Kcm.Api.ResourceInfo Kind => StatefulSet.Resource;
 
-    public Task RunAsync(CancellationToken cancellationToken) => Workers.RunAsync(_options.Workers, cancellationToken);
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        // Upstream's two lines name it differently.
+        _logger.LogInformation("Starting stateful set controller");
+        try
+        {
+            await Workers.RunAsync(_options.Workers, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _logger.LogInformation("Shutting down statefulset controller");
+        }
+    }
 
     // ---- Event routing: handlers only turn events into keys.
 
@@ -134,7 +152,7 @@ public sealed partial class StatefulSetController
     {
         if ((oldSet.Status?.Replicas ?? 0) != (curSet.Status?.Replicas ?? 0))
         {
-            _logger.LogDebug("Observed updated replica count for StatefulSet {StatefulSet}: {Old}->{New}", ObjectKey.Of(curSet), oldSet.Status?.Replicas ?? 0, curSet.Status?.Replicas ?? 0);
+            _logger.LogTrace("{Message}", $"Observed updated replica count for StatefulSet: {curSet.Metadata?.Name}, {oldSet.Status?.Replicas ?? 0}->{curSet.Status?.Replicas ?? 0}");
         }
         Enqueue(curSet);
     }
@@ -149,7 +167,7 @@ public sealed partial class StatefulSetController
         }
         _owned.Added(pod.Metadata, set =>
         {
-            _logger.LogDebug("Pod {Pod} created", ObjectKey.Of(pod));
+            _logger.LogTrace("Pod {Pod} created", pod.Metadata?.Name);
             Enqueue(set);
         }, Enqueue);
     }
@@ -167,7 +185,7 @@ public sealed partial class StatefulSetController
             if (!PodReadiness.IsPodReady(oldPod) && PodReadiness.IsPodReady(curPod) && minReadySeconds > 0)
             {
                 // Availability is not an event of its own: look again after minReadySeconds (plus a second of skew).
-                _logger.LogInformation("StatefulSet {StatefulSet} will be enqueued after {Seconds}s for availability check", ObjectKey.Of(set), minReadySeconds);
+                _logger.LogDebug("{Message}", $"StatefulSet {set.Metadata?.Name} will be enqueued after {minReadySeconds}s for availability check");
                 _queue.AddAfter(ObjectKey.Of(set), TimeSpan.FromSeconds(minReadySeconds) + TimeSpan.FromSeconds(1));
             }
         }, Enqueue);
@@ -177,7 +195,7 @@ public sealed partial class StatefulSetController
     {
         if (_owned.Owner(pod.Metadata) is { } set)
         {
-            _logger.LogDebug("Pod {Pod} deleted", ObjectKey.Of(pod));
+            _logger.LogTrace("Pod {Pod} deleted", ObjectKey.Of(pod));
             Enqueue(set);
         }
     }
@@ -203,7 +221,7 @@ public sealed partial class StatefulSetController
             catch (SelectorParseException ex)
             {
                 // Not transient: retrying cannot help until the set changes.
-                _logger.LogError(ex, "error converting StatefulSet {StatefulSet} selector", key);
+                _logger.LogError("{Message}", $"error converting StatefulSet {key} selector: {ex.Message}");
                 return ReconcileResult.Done;
             }
             if (selector is null)
@@ -226,7 +244,10 @@ public sealed partial class StatefulSetController
         }
         finally
         {
-            _logger.LogDebug("Finished syncing statefulset {StatefulSet} ({Duration})", key, _time.GetElapsedTime(started));
+            if (_logger.IsEnabled(LogLevel.Trace))
+            {
+                _logger.LogTrace("Finished syncing statefulset \"{Key}\" ({Duration})", key, GoDuration.Format(_time.GetElapsedTime(started)));
+            }
         }
     }
 

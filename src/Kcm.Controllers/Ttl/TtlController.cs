@@ -75,7 +75,12 @@ public sealed class TtlController
         _client = client;
         _queue = queue;
         _logger = logger;
-        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, waitFor: informers ?? []);
+        var policy = RetryPolicy.HandleError((_, error) => error.Message);
+        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, policy, informers ?? [])
+        {
+            Description = "TTL controller",
+            CacheSyncName = "TTL",
+        };
     }
 
     public ControllerWorkers<ObjectKey> Workers { get; }
@@ -126,7 +131,7 @@ public sealed class TtlController
             return ReconcileResult.Done;
         }
         await _client.PatchAsync(key.Name, PatchType.StrategicMerge, AnnotationPatch(desired), cancellationToken).ConfigureAwait(false);
-        _logger.LogDebug("Changed ttl annotation of node {Node} to {Ttl}s", key.Name, desired);
+        _logger.LogDebug("Changed ttl annotation {Node} {New_ttl}", key.Name, TimeSpan.FromSeconds(desired));
         return ReconcileResult.Done;
     }
 
@@ -150,7 +155,7 @@ public sealed class TtlController
         {
             return seconds;
         }
-        _logger.LogWarning("Cannot convert the value {Value} with annotation key {Key} for the node {Node}", value, AnnotationKey, node.Metadata.Name);
+        _logger.LogWarning("Cannot convert the value \"{Value}\" with annotation key \"{Key}\" for the node \"{Node}\"", value, AnnotationKey, node.Metadata.Name);
         return null;
     }
 }

@@ -79,7 +79,12 @@ public sealed class TtlAfterFinishedController
         _time = time;
         _deletionDuration = metrics.Histogram("ttl_after_finished_controller_job_deletion_duration_seconds",
             "[ALPHA] The time it took to delete the job since it became eligible for deletion", Histogram.ExponentialBuckets(0.1, 2, 14));
-        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, waitFor: informers ?? []);
+        var policy = RetryPolicy.HandleError((key, error) => $"error cleaning up Job {key}, will retry: {error.Message}");
+        Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, policy, informers ?? [])
+        {
+            Description = "TTL after finished controller",
+            CacheSyncName = "TTL after finished",
+        };
     }
 
     public ControllerWorkers<ObjectKey> Workers { get; }
@@ -113,7 +118,7 @@ public sealed class TtlAfterFinishedController
         }
         if (Expiry(fresh) is not { } expiry) return ReconcileResult.Done;
         if (expiry.Left > TimeSpan.Zero) return ReconcileResult.After(expiry.Left);
-        _logger.LogDebug("Cleaning up Job {Key}", key);
+        _logger.LogTrace("Cleaning up Job {Key}", key);
         await _client.DeleteAsync(key.Namespace ?? "", key.Name, new DeleteOptions
         {
             PropagationPolicy = "Foreground",
@@ -134,8 +139,7 @@ public sealed class TtlAfterFinishedController
         var now = _time.GetUtcNow();
         if (finishedAt > now)
         {
-            _logger.LogWarning("Warning: Found Job {Namespace}/{Name} finished in the future. This is likely due to time skew in the cluster. Job cleanup will be deferred.",
-                job.Metadata?.Namespace, job.Metadata?.Name);
+            _logger.LogWarning("{Message}", $"Warning: Found Job {ObjectKey.Of(job)} finished in the future. This is likely due to time skew in the cluster. Job cleanup will be deferred.");
         }
         var at = finishedAt + TimeSpan.FromSeconds(job.Spec!.TtlSecondsAfterFinished!.Value);
         return (at, at - now);

@@ -85,7 +85,12 @@ public sealed class ExpandController
         _queue = queue;
         _migratedPlugins = settings.MigratedPlugins;
         _logger = logger;
-        WorkerLoop = new ControllerWorkers<ObjectKey>("expand", queue, SyncAsync, logger, waitFor: informers ?? []);
+        var policy = RetryPolicy.HandleError((key, error) => $"{key} failed with : {error.Message}");
+        WorkerLoop = new ControllerWorkers<ObjectKey>("expand", queue, SyncAsync, logger, policy, informers ?? [])
+        {
+            Description = "expand controller",
+            CacheSyncName = "expand",
+        };
     }
 
     public ControllerWorkers<ObjectKey> WorkerLoop { get; }

@@ -43,7 +43,7 @@ public sealed class ControllerExpectations(TimeProvider? time = null, ILogger? l
             }
             if (_time.GetUtcNow() - e.SetAt > Timeout)
             {
-                _logger.LogDebug("Expectations expired for {Key}: adds={Adds}, deletes={Deletes}", key, e.Adds, e.Deletes);
+                _logger.LogTrace("Controller expectations expired for {Key}: adds={Adds}, deletes={Deletes}", key, e.Adds, e.Deletes);
                 return true;
             }
             return false;

@@ -28,29 +28,40 @@ public sealed class ControllerWorkers<TKey>(
 
     public RetryPolicy Policy => _policy;
 
+    /// <summary>What upstream's Run calls the controller ("replicaset controller"): logged as "Starting …" and "Shutting down …".</summary>
+    public string? Description { get; init; }
+
+    /// <summary>The name upstream's WaitForNamedCacheSync logs ("Waiting for caches to sync for ReplicaSet").</summary>
+    public string? CacheSyncName { get; init; }
+
     /// <summary>Waits for the caches, then runs the workers; zero workers only wait, as upstream starts none.</summary>
     public async Task RunAsync(int workers, CancellationToken cancellationToken)
     {
         using var stopQueue = cancellationToken.Register(queue.ShutDown);
+        if (Description != null) logger.LogInformation("Starting {Description}", Description);
         try
         {
+            if (CacheSyncName != null) logger.LogInformation("Waiting for caches to sync for {Name}", CacheSyncName);
             if (!await CacheSync.WaitAsync(waitFor ?? [], cancellationToken).ConfigureAwait(false))
             {
                 return; // Stopped before the caches synced.
             }
+            if (CacheSyncName != null) logger.LogInformation("Caches are synced for {Name}", CacheSyncName);
             if (workers <= 0)
             {
                 logger.LogWarning("{Controller} runs with {Workers} workers: nothing will be synced", name, workers);
                 await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
                 return;
             }
-            logger.LogInformation("Starting {Controller} with {Workers} workers", name, workers);
+            // Upstream has no such line; kept below --v=4 for debugging our own worker pools.
+            logger.LogTrace("Starting {Controller} with {Workers} workers", name, workers);
             await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => Task.Run(() => WorkAsync(cancellationToken), CancellationToken.None))).ConfigureAwait(false);
         }
         finally
         {
             queue.ShutDown();
-            logger.LogInformation("Shutting down {Controller}", name);
+            if (Description != null) logger.LogInformation("Shutting down {Description}", Description);
+            else logger.LogTrace("Shutting down {Controller}", name);
         }
     }
 
@@ -107,13 +118,22 @@ public sealed class ControllerWorkers<TKey>(
     private void RetryOrDrop(TKey key, Exception? error)
     {
         var requeues = queue.NumRequeues(key);
-        if (_policy.MaxRetries is { } max && requeues >= max)
+        var dropping = _policy.MaxRetries is { } max && requeues >= max;
+        if (error is not null && _policy.LogFailure is { } log)
+        {
+            log(logger, key, error, dropping);
+            if (!_policy.IsExpected(error)) queue.ReportSyncError($"{key}: {error.Message}");
+        }
+        else if (dropping && _policy.LogFailure is not null)
+        {
+            // A Retry result out of retries: upstream's tokens controller (retryOrForget) says so at V(4) only.
+            logger.LogTrace("retried {Count} times: {Key}", requeues, key);
+        }
+        else if (dropping)
         {
             logger.LogInformation(error, "{Controller}: dropping {ItemKind} {Key} out of the queue after {Retries} retries", name, _policy.ItemKind, key, requeues);
-            queue.Forget(key);
-            return;
         }
-        if (error is null)
+        else if (error is null)
         {
             // A plain Retry result: the reconcile logged whatever was worth logging.
         }
@@ -125,6 +145,11 @@ public sealed class ControllerWorkers<TKey>(
         {
             logger.LogError(error, "{Controller}: error syncing {Key}, requeuing, attempt {Attempt}", name, key, requeues + 1);
             queue.ReportSyncError($"{key}: {error.Message}");
+        }
+        if (dropping)
+        {
+            queue.Forget(key);
+            return;
         }
         queue.AddRateLimited(key);
     }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace Kcm.Runtime.Controllers;
 
 /// <summary>
@@ -22,5 +24,20 @@ public sealed record RetryPolicy
     /// <summary>Errors retried like any other but logged at debug level only.</summary>
     public Func<Exception, bool> IsExpected { get; init; } = ex => ex is IgnorableReconcileException;
 
+    /// <summary>
+    /// How a failed sync is logged, in the words, level and keys of this controller's upstream handleErr; null keeps
+    /// the generic lines. Called once per failure, with dropping true when the key leaves the queue.
+    /// </summary>
+    public FailureLogger? LogFailure { get; init; }
+
     public static RetryPolicy DropAfter(int maxRetries, string itemKind) => new() { MaxRetries = maxRetries, ItemKind = itemKind };
+
+    /// <summary>
+    /// Upstream's most common handleErr, utilruntime.HandleError(fmt.Errorf(...)): one unstructured error line whose
+    /// text <paramref name="text"/> builds from the key and the error, retried forever.
+    /// </summary>
+    public static RetryPolicy HandleError(Func<object, Exception, string> text)
+        => new() { LogFailure = (logger, key, error, _) => logger.LogError("{Text}", text(key, error)) };
+
+    public delegate void FailureLogger(ILogger logger, object key, Exception error, bool dropping);
 }

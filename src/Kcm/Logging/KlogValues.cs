@@ -19,7 +19,8 @@ public static partial class KlogValues
     /// <summary>
     /// Turns a message template into klog's shape. A template without placeholders is an unstructured line (as
     /// klog.Info). One that quotes its placeholders ("Starting \"{Controller}\"") reads like Go's Infof("%q"), and
-    /// one ending in its only placeholder ("Version: {Version}") like Infof("Version: %s"): both stay unstructured text. Any other becomes a structured line: the template's words are the message and each
+    /// one ending in its only placeholder ("Version: {Version}") like Infof("Version: %s"): both stay unstructured text
+    /// (write that placeholder as the klog key, "{deployment}", for InfoS with one pair). Any other becomes a structured line: the template's words are the message and each
     /// placeholder a key (lower camel case, as klog keys are), in order.
     /// </summary>
     public static Entry FromState<TState>(TState state, Exception? exception, Func<TState, Exception?, string> formatter)
@@ -144,8 +145,9 @@ public static partial class KlogValues
     [GeneratedRegex("[\"']?\\{[^{}]+\\}[\"']?")]
     private static partial Regex Placeholder();
 
-    // "Version: {Version}" or "successfully acquired lease {Lock}" read as Go's Infof("... %s").
-    [GeneratedRegex("^[^{}]*\\{[^{}]+\\}[.!:]*$")]
+    // "Version: {Version}" or "successfully acquired lease {Lock}" read as Go's Infof("... %s"); a placeholder written
+    // as klog's key ("Deployment has been deleted {deployment}") is InfoS with one pair.
+    [GeneratedRegex("^[^{}]*\\{[^a-z{}][^{}]*\\}[.!:]*$")]
     private static partial Regex LabelledValue();
 
     [GeneratedRegex("\\s+")]

@@ -246,6 +246,55 @@ public sealed class ControllerWorkersTests
     }
 
     [Fact(Timeout = 10_000)]
+    public async Task ProcessNextAsync_PolicyLogsFailures_UsesItsLinesAndFlagsTheDrop()
+    {
+        var clock = new FakeTimeProvider();
+        using var queue = Queue(clock);
+        var calls = new List<(object Key, string Error, bool Dropping)>();
+        var policy = RetryPolicy.DropAfter(2, "deployment") with { LogFailure = (_, key, error, dropping) => calls.Add((key, error.Message, dropping)) };
+        var logger = new CountingLogger();
+        var workers = new ControllerWorkers<string>("test", queue, (_, _) => throw new InvalidOperationException("boom"), logger, policy);
+        queue.Add("ns/a");
+
+        for (var i = 0; i < 3; i++)
+        {
+            await workers.ProcessNextAsync(CancellationToken.None);
+            clock.Advance(TimeSpan.FromSeconds(1000));
+        }
+
+        Assert.Equal([("ns/a", "boom", false), ("ns/a", "boom", false), ("ns/a", "boom", true)], calls);
+        Assert.Equal(0, logger.Errors); // the policy's lines replace the generic ones
+        Assert.Empty(logger.Infos);
+        Assert.Equal(0, queue.Count);
+        Assert.Equal(0, queue.NumRequeues("ns/a"));
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task RunAsync_NamedCacheSync_LogsUpstreamStartAndCacheLines()
+    {
+        var clock = new FakeTimeProvider();
+        using var queue = Queue(clock);
+        var logger = new TextLogger();
+        var workers = new ControllerWorkers<string>("replicaset", queue, (_, _) => Task.FromResult(ReconcileResult.Done), logger)
+        {
+            Description = "replicaset controller",
+            CacheSyncName = "ReplicaSet",
+        };
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+
+        await workers.RunAsync(1, cts.Token); // no informers to wait for; the cancelled token stops the workers at once
+
+        Assert.Equal(
+        [
+            "Information Starting replicaset controller",
+            "Information Waiting for caches to sync for ReplicaSet",
+            "Information Caches are synced for ReplicaSet",
+            "Information Shutting down replicaset controller",
+        ], logger.Lines);
+    }
+
+    [Fact(Timeout = 10_000)]
     public async Task RunAsync_CachesNotSynced_ReconcilesNothingUntilCancelled()
     {
         var clock = new FakeTimeProvider();
@@ -292,6 +341,25 @@ public sealed class ControllerWorkersTests
             {
             }
             return false;
+        }
+    }
+
+    private sealed class TextLogger : ILogger
+    {
+        public List<string> Lines { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull
+            => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Debug;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                lock (Lines) Lines.Add($"{logLevel} {formatter(state, exception)}");
+            }
         }
     }
 

@@ -42,6 +42,16 @@ public partial class KlogLoggerProviderTests
     }
 
     [Fact]
+    public void Log_OnlyPlaceholderWrittenAsKlogKey_IsStructuredWithOnePair()
+    {
+        var (logger, output) = Create();
+
+        logger.LogInformation("Deployment has been deleted {deployment}", "ns/web");
+
+        Assert.EndsWith("] \"Deployment has been deleted\" deployment=\"ns/web\"\n", output.ToString());
+    }
+
+    [Fact]
     public void Log_ErrorWithException_IsErrSeverityAndErrKey()
     {
         var (logger, output) = Create();
