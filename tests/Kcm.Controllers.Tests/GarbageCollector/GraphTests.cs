@@ -29,8 +29,8 @@ public sealed class GraphTests
     [Fact]
     public void ObservedMetadataOf_TwoDependentsOfOneOwner_NamespaceAndOwnerKindShared()
     {
-        static JsonObject Parse(string name) => JsonNode.Parse($$"""
-            {"metadata":{"name":"{{name}}","namespace":"ns-shared","uid":"u-{{name}}","resourceVersion":"3","finalizers":["foregroundDeletion"],
+        static JsonObject Parse(string name) => JsonNode.Parse($$$"""
+            {"metadata":{"name":"{{{name}}}","namespace":"ns-shared","uid":"u-{{{name}}}","resourceVersion":"3","finalizers":["foregroundDeletion"],
               "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"rs","uid":"o1","controller":true}]}}
             """)!.AsObject();
 

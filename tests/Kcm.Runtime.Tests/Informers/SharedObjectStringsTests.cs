@@ -7,14 +7,14 @@ namespace Kcm.Runtime.Tests.Informers;
 
 public sealed class SharedObjectStringsTests
 {
-    private static Pod Decode(string name) => KubeJson.Deserialize<Pod>(Encoding.UTF8.GetBytes($$"""
-        {"apiVersion":"v1","kind":"Pod","metadata":{"name":"{{name}}","namespace":"shared-ns","uid":"uid-{{name}}",
-          "labels":{"app":"web","pod-template-hash":"5d8f"},"annotations":{"note":"short","big":"{{new string('x', 100)}}"},
+    private static Pod Decode(string name) => KubeJson.Deserialize<Pod>(Encoding.UTF8.GetBytes($$$"""
+        {"apiVersion":"v1","kind":"Pod","metadata":{"name":"{{{name}}}","namespace":"shared-ns","uid":"uid-{{{name}}}",
+          "labels":{"app":"web","pod-template-hash":"5d8f"},"annotations":{"note":"short","big":"{{{new string('x', 100)}}}"},
           "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web-5d8f","uid":"rs-uid","controller":true}]},
          "spec":{"containers":[{"name":"c","image":"registry.k8s.io/pause:3.9","imagePullPolicy":"IfNotPresent",
-           "volumeMounts":[{"name":"kube-api-access-{{name}}","mountPath":"/var/run/secrets/kubernetes.io/serviceaccount"}]}],
+           "volumeMounts":[{"name":"kube-api-access-{{{name}}}","mountPath":"/var/run/secrets/kubernetes.io/serviceaccount"}]}],
            "tolerations":[{"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoExecute","tolerationSeconds":300}],
-           "volumes":[{"name":"kube-api-access-{{name}}","projected":{"sources":[{"configMap":{"name":"kube-root-ca.crt","items":[{"key":"ca.crt","path":"ca.crt"}]}}]}}]},
+           "volumes":[{"name":"kube-api-access-{{{name}}}","projected":{"sources":[{"configMap":{"name":"kube-root-ca.crt","items":[{"key":"ca.crt","path":"ca.crt"}]}}]}}]},
          "status":{"phase":"Pending","qosClass":"BestEffort"}}
         """))!;
 
