@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Text.Json.Nodes;
 using Kcm.Api.Core.V1;
 using Kcm.Client;
 using Kcm.Runtime.Controllers;
@@ -73,10 +72,20 @@ public sealed class GraphBuilder : IDisposable
     /// </summary>
     public void SyncMonitors(IEnumerable<DiscoveredResource> resources)
     {
-        var (added, kept, removed) = _monitors.Sync(resources, discovered => new Monitor(
-            new DynamicSharedInformer(discovered.Resource, new MetadataOnlyListWatcher(_client.Dynamic.Resource(discovered.Resource, discovered.Namespaced)), new SharedInformerOptions { TimeProvider = _time }, _loggers),
-            discovered.ApiVersion, discovered.Kind, this));
+        var (added, kept, removed) = _monitors.Sync(resources, discovered => new Monitor(NewMonitorInformer(discovered), discovered.ApiVersion, discovered.Kind, this));
         _logger.LogTrace("{Message}", $"synced monitors; added {added}, kept {kept}, removed {removed}");
+    }
+
+    /// <summary>
+    /// A metadata-only informer whose cache holds the decoded <see cref="ObservedMetadata"/> (what the graph reads)
+    /// rather than JSON trees, and no indexes: nothing lists from it.
+    /// </summary>
+    private SharedIndexInformer<ObservedMetadata> NewMonitorInformer(DiscoveredResource discovered)
+    {
+        var resource = discovered.Resource;
+        var listWatcher = new MetadataOnlyListWatcher<ObservedMetadata>(_client.Dynamic.Resource(resource, discovered.Namespaced), (obj, _, _) => ObservedMetadata.Of(obj));
+        var name = resource.Group.Length == 0 ? resource.Resource : resource.ToString();
+        return new SharedIndexInformer<ObservedMetadata>(name, listWatcher, ObservedMetadataAccessor.Instance, new SharedInformerOptions { TimeProvider = _time, DefaultIndexers = false }, _loggers);
     }
 
     /// <summary>Starts every monitor not yet running; later-added monitors start at once.</summary>
@@ -527,16 +536,16 @@ public sealed class GraphBuilder : IDisposable
     }
 
     /// <summary>One resource's informer and the handler turning its notifications into graph changes.</summary>
-    private sealed class Monitor : IResourceEventHandler<JsonObject>, IResourceMonitor
+    private sealed class Monitor : IResourceEventHandler<ObservedMetadata>, IResourceMonitor
     {
-        private readonly DynamicSharedInformer _informer;
+        private readonly SharedIndexInformer<ObservedMetadata> _informer;
         private readonly BackgroundInformer _run;
         private readonly string _apiVersion;
         private readonly string _kind;
         private readonly GraphBuilder _builder;
         private readonly IEventHandlerRegistration _registration;
 
-        public Monitor(DynamicSharedInformer informer, string apiVersion, string kind, GraphBuilder builder)
+        public Monitor(SharedIndexInformer<ObservedMetadata> informer, string apiVersion, string kind, GraphBuilder builder)
         {
             _informer = informer;
             _run = new BackgroundInformer(informer);
@@ -552,14 +561,14 @@ public sealed class GraphBuilder : IDisposable
 
         public Task StopAsync() => _run.StopAsync();
 
-        public void OnAdd(JsonObject obj, bool isInInitialList)
-            => _builder.GraphChanges.Add(new GraphEvent(GraphEventType.Add, _apiVersion, _kind, ObservedMetadata.Of(obj), null));
+        public void OnAdd(ObservedMetadata obj, bool isInInitialList)
+            => _builder.GraphChanges.Add(new GraphEvent(GraphEventType.Add, _apiVersion, _kind, obj, null));
 
-        public void OnUpdate(JsonObject oldObj, JsonObject newObj)
-            => _builder.GraphChanges.Add(new GraphEvent(GraphEventType.Update, _apiVersion, _kind, ObservedMetadata.Of(newObj), ObservedMetadata.Of(oldObj)));
+        public void OnUpdate(ObservedMetadata oldObj, ObservedMetadata newObj)
+            => _builder.GraphChanges.Add(new GraphEvent(GraphEventType.Update, _apiVersion, _kind, newObj, oldObj));
 
-        public void OnDelete(JsonObject obj, bool finalStateUnknown)
-            => _builder.GraphChanges.Add(new GraphEvent(GraphEventType.Delete, _apiVersion, _kind, ObservedMetadata.Of(obj), null));
+        public void OnDelete(ObservedMetadata obj, bool finalStateUnknown)
+            => _builder.GraphChanges.Add(new GraphEvent(GraphEventType.Delete, _apiVersion, _kind, obj, null));
     }
 }
 

@@ -11,19 +11,18 @@ namespace Kcm.Controllers.GarbageCollector;
 /// <summary>
 /// Lists and watches a resource keeping only the metadata the garbage collector reads. As upstream's metadata
 /// informer, it asks the server for PartialObjectMetadata; a server that answers 406 (an old or aggregated one) is
-/// asked for full objects from then on. Either way every object is cut down to plain values as soon as it is
-/// decoded, and lists are read page by page so a large collection is never held whole.
+/// asked for full objects from then on. Either way every object is projected to <typeparamref name="T"/> as soon as
+/// it is decoded (given the list's apiVersion and kind, which list items do not carry), and lists are read page by
+/// page so a large collection is never held whole.
 /// </summary>
-public sealed class MetadataOnlyListWatcher(DynamicResourceClient client, int pageSize = KubeApiClient.DefaultPageSize) : IListWatcher<JsonObject>
+public class MetadataOnlyListWatcher<T>(DynamicResourceClient client, Func<JsonObject, string?, string?, T> project, int pageSize = KubeApiClient.DefaultPageSize) : IListWatcher<T>
 {
-    private static readonly string[] KeptMetadata = ["name", "namespace", "uid", "resourceVersion", "ownerReferences", "finalizers", "deletionTimestamp"];
-
     private volatile bool _serverRefusesMetadata;
 
     /// <summary>False once the server has refused a PartialObjectMetadata request; full objects are requested instead.</summary>
     public bool RequestsMetadata => !_serverRefusesMetadata;
 
-    public async Task<ListResult<JsonObject>> ListAsync(CancellationToken cancellationToken)
+    public async Task<ListResult<T>> ListAsync(CancellationToken cancellationToken)
     {
         try
         {
@@ -36,7 +35,7 @@ public sealed class MetadataOnlyListWatcher(DynamicResourceClient client, int pa
         }
     }
 
-    public async IAsyncEnumerable<WatchEvent<JsonObject>> WatchAsync(string resourceVersion, TimeSpan timeout, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<WatchEvent<T>> WatchAsync(string resourceVersion, TimeSpan timeout, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var options = new ListOptions { ResourceVersion = resourceVersion, AllowWatchBookmarks = true, TimeoutSeconds = Math.Max(1, (long)timeout.TotalSeconds) };
         var events = _serverRefusesMetadata ? client.WatchAsync(null, options, cancellationToken) : client.WatchMetadataAsync(null, options, cancellationToken);
@@ -44,7 +43,7 @@ public sealed class MetadataOnlyListWatcher(DynamicResourceClient client, int pa
         while (await MoveNextAsync(enumerator).ConfigureAwait(false))
         {
             var watchEvent = enumerator.Current;
-            yield return watchEvent with { Object = Strip(watchEvent.Object, null, null) };
+            yield return new WatchEvent<T>(watchEvent.Type, project(watchEvent.Object, null, null));
         }
     }
 
@@ -61,6 +60,57 @@ public sealed class MetadataOnlyListWatcher(DynamicResourceClient client, int pa
             throw;
         }
     }
+
+    private async Task<ListResult<T>> ListPagesAsync(int? limit, CancellationToken cancellationToken)
+    {
+        var items = new List<T>();
+        string? resourceVersion = null;
+        string? next = null;
+        do
+        {
+            var page = await ListPageAsync(new ListOptions { Limit = limit, Continue = next }, cancellationToken).ConfigureAwait(false);
+            resourceVersion ??= Json.String(page["metadata"], "resourceVersion");
+            var apiVersion = Json.String(page, "apiVersion");
+            var listKind = Json.String(page, "kind");
+            var kind = listKind is not null && listKind.EndsWith("List", StringComparison.Ordinal) ? listKind[..^4] : null;
+            if (page["items"] is JsonArray array)
+            {
+                foreach (var item in array)
+                {
+                    if (item is JsonObject o)
+                    {
+                        items.Add(project(o, apiVersion, kind));
+                    }
+                }
+            }
+            next = Json.String(page["metadata"], "continue");
+        }
+        while (!string.IsNullOrEmpty(next));
+        return new ListResult<T>(items, resourceVersion ?? "");
+    }
+
+    private async Task<JsonObject> ListPageAsync(ListOptions options, CancellationToken cancellationToken)
+    {
+        if (!_serverRefusesMetadata)
+        {
+            try
+            {
+                return await client.ListMetadataAsync(null, options, cancellationToken).ConfigureAwait(false);
+            }
+            catch (NotAcceptableException)
+            {
+                _serverRefusesMetadata = true;
+            }
+        }
+        return await client.ListAsync(null, options, cancellationToken).ConfigureAwait(false);
+    }
+}
+
+/// <summary>The metadata-only list watcher as JSON objects cut down to identity and ownership (the quota monitor's caches).</summary>
+public sealed class MetadataOnlyListWatcher(DynamicResourceClient client, int pageSize = KubeApiClient.DefaultPageSize)
+    : MetadataOnlyListWatcher<JsonObject>(client, Strip, pageSize)
+{
+    private static readonly string[] KeptMetadata = ["name", "namespace", "uid", "resourceVersion", "ownerReferences", "finalizers", "deletionTimestamp"];
 
     /// <summary>apiVersion, kind and the identity/ownership part of metadata; everything else is dropped.</summary>
     public static JsonObject Strip(JsonObject obj, string? apiVersion, string? kind)
@@ -123,49 +173,5 @@ public sealed class MetadataOnlyListWatcher(DynamicResourceClient client, int pa
             default:
                 return null;
         }
-    }
-
-    private async Task<ListResult<JsonObject>> ListPagesAsync(int? limit, CancellationToken cancellationToken)
-    {
-        var items = new List<JsonObject>();
-        string? resourceVersion = null;
-        string? next = null;
-        do
-        {
-            var page = await ListPageAsync(new ListOptions { Limit = limit, Continue = next }, cancellationToken).ConfigureAwait(false);
-            resourceVersion ??= Json.String(page["metadata"], "resourceVersion");
-            var apiVersion = Json.String(page, "apiVersion");
-            var listKind = Json.String(page, "kind");
-            var kind = listKind is not null && listKind.EndsWith("List", StringComparison.Ordinal) ? listKind[..^4] : null;
-            if (page["items"] is JsonArray array)
-            {
-                foreach (var item in array)
-                {
-                    if (item is JsonObject o)
-                    {
-                        items.Add(Strip(o, apiVersion, kind));
-                    }
-                }
-            }
-            next = Json.String(page["metadata"], "continue");
-        }
-        while (!string.IsNullOrEmpty(next));
-        return new ListResult<JsonObject>(items, resourceVersion ?? "");
-    }
-
-    private async Task<JsonObject> ListPageAsync(ListOptions options, CancellationToken cancellationToken)
-    {
-        if (!_serverRefusesMetadata)
-        {
-            try
-            {
-                return await client.ListMetadataAsync(null, options, cancellationToken).ConfigureAwait(false);
-            }
-            catch (NotAcceptableException)
-            {
-                _serverRefusesMetadata = true;
-            }
-        }
-        return await client.ListAsync(null, options, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Kcm.Runtime.Informers;
 
 namespace Kcm.Controllers.GarbageCollector;
 
@@ -45,28 +46,30 @@ public sealed record OwnerRef(string ApiVersion, string Kind, string Name, strin
 {
     public bool Blocks => BlockOwnerDeletion == true;
 
+    /// <summary>The references as plain values; apiVersion and kind, repeated across thousands of dependents, are shared.</summary>
     public static IReadOnlyList<OwnerRef> ListFrom(JsonObject? metadata)
     {
         if (metadata?["ownerReferences"] is not JsonArray { Count: > 0 } array)
         {
             return [];
         }
-        var result = new List<OwnerRef>(array.Count);
+        var result = new OwnerRef[array.Count];
+        var count = 0;
         foreach (var item in array)
         {
             if (item is not JsonObject o)
             {
                 continue;
             }
-            result.Add(new OwnerRef(
-                Json.String(o, "apiVersion") ?? "",
-                Json.String(o, "kind") ?? "",
+            result[count++] = new OwnerRef(
+                CachedStrings.Dedupe(Json.String(o, "apiVersion")) ?? "",
+                CachedStrings.Dedupe(Json.String(o, "kind")) ?? "",
                 Json.String(o, "name") ?? "",
                 Json.String(o, "uid") ?? "",
                 Json.Bool(o, "controller"),
-                Json.Bool(o, "blockOwnerDeletion")));
+                Json.Bool(o, "blockOwnerDeletion"));
         }
-        return result;
+        return count == result.Length ? result : result[..count];
     }
 
     public JsonObject ToJson()
@@ -94,14 +97,21 @@ public sealed record ObservedMetadata(string? Namespace, string Name, string Uid
 
     public bool HasForegroundFinalizer => Finalizers.Contains(ForegroundFinalizer);
 
+    /// <summary>
+    /// Reads the metadata as plain values, detached from the parsed document (which it would otherwise keep alive,
+    /// and whose lazily built nodes are not safe to read from several threads); strings that repeat across objects
+    /// (namespace, finalizers, owner kinds) are shared. Also what the monitors' caches hold.
+    /// </summary>
     public static ObservedMetadata Of(JsonObject obj)
     {
         var metadata = obj["metadata"] as JsonObject;
-        var finalizers = metadata?["finalizers"] is JsonArray array
-            ? array.Select(f => f is JsonValue v && v.TryGetValue<string>(out var s) ? s : null).OfType<string>().ToList()
-            : (IReadOnlyList<string>)[];
+        IReadOnlyList<string> finalizers = [];
+        if (metadata?["finalizers"] is JsonArray { Count: > 0 } array)
+        {
+            finalizers = [.. array.Select(f => f is JsonValue v && v.TryGetValue<string>(out var s) ? CachedStrings.Dedupe(s) : null).OfType<string>()];
+        }
         return new ObservedMetadata(
-            Json.String(metadata, "namespace") is { Length: > 0 } ns ? ns : null,
+            Json.String(metadata, "namespace") is { Length: > 0 } ns ? CachedStrings.Dedupe(ns) : null,
             Json.String(metadata, "name") ?? "",
             Json.String(metadata, "uid") ?? "",
             Json.String(metadata, "resourceVersion"),
@@ -109,6 +119,18 @@ public sealed record ObservedMetadata(string? Namespace, string Name, string Uid
             metadata?["deletionTimestamp"] is JsonValue,
             finalizers);
     }
+}
+
+/// <summary>Keys the garbage collector's metadata caches by namespace/name; they are not indexed.</summary>
+internal sealed class ObservedMetadataAccessor : IObjectMetadataAccessor<ObservedMetadata>
+{
+    public static readonly ObservedMetadataAccessor Instance = new();
+
+    public ObjectKey KeyOf(ObservedMetadata obj) => new(obj.Namespace, obj.Name);
+
+    public string? ResourceVersionOf(ObservedMetadata obj) => obj.ResourceVersion;
+
+    public string? ControllerUidOf(ObservedMetadata obj) => obj.Owners.FirstOrDefault(o => o.Controller == true)?.Uid is { Length: > 0 } uid ? uid : null;
 }
 
 internal static class Json

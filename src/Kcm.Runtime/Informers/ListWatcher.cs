@@ -48,7 +48,7 @@ public sealed class TypedListWatcher<T>(KubeApiClient client, ListWatchScope? sc
     {
         var list = await client.ListAllAsync<T>(_scope.Namespace, _scope.ToListOptions(), cancellationToken).ConfigureAwait(false);
         var items = list.Items ?? [];
-        foreach (var item in items) DropManagedFields(item);
+        foreach (var item in items) Trim(item);
         return new ListResult<T>(items, list.Metadata?.ResourceVersion ?? "");
     }
 
@@ -56,16 +56,18 @@ public sealed class TypedListWatcher<T>(KubeApiClient client, ListWatchScope? sc
     {
         await foreach (var e in client.WatchAsync<T>(_scope.Namespace, _scope.ToWatchOptions(resourceVersion, timeout), cancellationToken).ConfigureAwait(false))
         {
-            if (e.Object is { } obj) DropManagedFields(obj);
+            if (e.Object is { } obj) Trim(obj);
             yield return e;
         }
     }
 
     // As upstream's controller manager trims its informers: no controller reads managedFields, they are often the
-    // largest part of an object's metadata, and an update without them leaves the server's copy as it is.
-    private static void DropManagedFields(T obj)
+    // largest part of an object's metadata, and an update without them leaves the server's copy as it is. The
+    // strings that repeat across the cache are shared before anyone else sees the object.
+    private static void Trim(T obj)
     {
         if (obj.Metadata is { ManagedFields: not null } metadata) metadata.ManagedFields = null;
+        SharedObjectStrings.Dedupe(obj);
     }
 }
 

@@ -11,6 +11,12 @@ public sealed record SharedInformerOptions
     public ReflectorOptions Reflector { get; init; } = new();
 
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>
+    /// Whether the cache keeps the namespace and controller-uid indexes controllers list by; a cache nobody lists
+    /// from (the garbage collector's monitors) saves their two entries per object.
+    /// </summary>
+    public bool DefaultIndexers { get; init; } = true;
 }
 
 /// <summary>What the factory and controllers need of any informer, whatever its object type.</summary>
@@ -53,10 +59,12 @@ public class SharedIndexInformer<T> : ISharedInformer, IReflectorSink<T>
         _metadata = metadata;
         _options = options ?? new SharedInformerOptions();
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Kcm.Runtime.Informers.SharedInformer");
-        _store = new ThreadSafeStore<T>(metadata.KeyOf, [
-            new(KnownIndexers.Namespace, KnownIndexers.ByNamespace(metadata)),
-            new(KnownIndexers.ControllerUid, KnownIndexers.ByControllerUid(metadata)),
-        ]);
+        _store = new ThreadSafeStore<T>(metadata.KeyOf, _options.DefaultIndexers
+            ? [
+                new(KnownIndexers.Namespace, KnownIndexers.ByNamespace(metadata)),
+                new(KnownIndexers.ControllerUid, KnownIndexers.ByControllerUid(metadata)),
+            ]
+            : null);
         _reflector = new Reflector<T>(name, listWatcher, this, metadata, _options.Reflector, _options.TimeProvider, _logger);
     }
 

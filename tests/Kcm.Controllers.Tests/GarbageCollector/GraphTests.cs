@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Kcm.Controllers.GarbageCollector;
+using Kcm.Runtime.Informers;
 
 namespace Kcm.Controllers.Tests.GarbageCollector;
 
@@ -23,6 +24,26 @@ public sealed class GraphTests
         Assert.Equal(("ns", "p", "u1", true), (meta.Namespace, meta.Name, meta.Uid, meta.BeingDeleted));
         Assert.Equal([new OwnerRef("apps/v1", "ReplicaSet", "rs", "o1", null, true)], meta.Owners);
         Assert.Equal("Pod", stripped["kind"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void ObservedMetadataOf_TwoDependentsOfOneOwner_NamespaceAndOwnerKindShared()
+    {
+        static JsonObject Parse(string name) => JsonNode.Parse($$$"""
+            {"metadata":{"name":"{{{name}}}","namespace":"ns-shared","uid":"u-{{{name}}}","resourceVersion":"3","finalizers":["foregroundDeletion"],
+              "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"rs","uid":"o1","controller":true}]}}
+            """)!.AsObject();
+
+        var first = ObservedMetadata.Of(Parse("a"));
+        var second = ObservedMetadata.Of(Parse("b"));
+
+        Assert.Same(first.Namespace, second.Namespace);
+        Assert.Same(first.Owners[0].Kind, second.Owners[0].Kind);
+        Assert.Same(first.Finalizers[0], second.Finalizers[0]);
+        Assert.Equal([new OwnerRef("apps/v1", "ReplicaSet", "rs", "o1", true, null)], second.Owners);
+        Assert.Equal(("b", "u-b", "3", true), (second.Name, second.Uid, second.ResourceVersion, second.HasForegroundFinalizer));
+        Assert.Equal(new ObjectKey("ns-shared", "b"), ObservedMetadataAccessor.Instance.KeyOf(second));
+        Assert.Equal("o1", ObservedMetadataAccessor.Instance.ControllerUidOf(second));
     }
 
     [Fact]
