@@ -128,7 +128,11 @@ public sealed class DecodingShortcutsTests
         if (protobuf)
         {
             var list = JsonNode.Parse(listJson)!;
-            list["items"]![0]!.AsObject().Remove("futureField");
+            var item = list["items"]![0]!.AsObject();
+            // List items carry no type meta in protobuf, and the encoder has no number for an unknown field.
+            item.Remove("futureField");
+            item.Remove("apiVersion");
+            item.Remove("kind");
             body = ProtobufEncoder.TryEncode(Utf8(list.ToJsonString()))!;
         }
         else
