@@ -174,11 +174,13 @@ public sealed class DynamicResourceClient(RestClient rest, GroupVersionResource 
 
     private async IAsyncEnumerable<WatchEvent<JsonObject>> WatchAsync(string? @namespace, ListOptions? options, string? accept, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        options ??= new ListOptions();
         var query = new QueryBuilder();
-        (options ?? new ListOptions()).AddTo(query, watch: true);
+        options.AddTo(query, watch: true);
         using var response = await rest.SendStreamingAsync(HttpMethod.Get, CollectionPath(@namespace) + query, accept, cancellationToken).ConfigureAwait(false);
         await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        await foreach (var watchEvent in WatchStreamDecoder.DecodeAsync(response, stream, KubeJson.TypeInfo<JsonObject>(), cancellationToken).ConfigureAwait(false))
+        // A JSON event's tree is built lazily, so managedFields are only left out of transcoded protobuf.
+        await foreach (var watchEvent in WatchStreamDecoder.DecodeAsync(response, stream, KubeJson.TypeInfo<JsonObject>(), options.OmitManagedFields, cancellationToken).ConfigureAwait(false))
         {
             yield return watchEvent;
         }

@@ -62,14 +62,17 @@ public sealed class KubeApiClient : IDisposable
     public async Task<IKubernetesList<T>> ListAsync<T>(string? @namespace, ListOptions? options = null, CancellationToken cancellationToken = default)
         where T : class, IListableResource
     {
+        options ??= new ListOptions();
         var query = new QueryBuilder();
-        (options ?? new ListOptions()).AddTo(query, watch: false);
+        options.AddTo(query, watch: false);
         var path = CollectionPath<T>(@namespace) + query;
         var bytes = await Rest.SendAsync(HttpMethod.Get, path, null, null, Accept<T>(), cancellationToken).ConfigureAwait(false);
         object? list;
         try
         {
-            list = JsonSerializer.Deserialize(WireFormat.AsJson(bytes), KubeJson.TypeInfo(T.ListType));
+            list = options.OmitManagedFields
+                ? WireFormat.Deserialize(bytes, KubeJsonTrimmed.TypeInfo(T.ListType), omitManagedFields: true)
+                : WireFormat.Deserialize(bytes, KubeJson.TypeInfo(T.ListType));
         }
         catch (JsonException ex)
         {
@@ -176,12 +179,14 @@ public sealed class KubeApiClient : IDisposable
     public async IAsyncEnumerable<WatchEvent<T>> WatchAsync<T>(string? @namespace, ListOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
         where T : class, IResource
     {
+        options ??= new ListOptions();
         var query = new QueryBuilder();
-        (options ?? new ListOptions()).AddTo(query, watch: true);
+        options.AddTo(query, watch: true);
         var path = CollectionPath<T>(@namespace) + query;
         using var response = await Rest.SendStreamingAsync(HttpMethod.Get, path, Accept<T>(), cancellationToken).ConfigureAwait(false);
         await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        await foreach (var watchEvent in WatchStreamDecoder.DecodeAsync(response, stream, KubeJson.TypeInfo<T>(), cancellationToken).ConfigureAwait(false))
+        var typeInfo = options.OmitManagedFields ? KubeJsonTrimmed.TypeInfo<T>() : KubeJson.TypeInfo<T>();
+        await foreach (var watchEvent in WatchStreamDecoder.DecodeAsync(response, stream, typeInfo, options.OmitManagedFields, cancellationToken).ConfigureAwait(false))
         {
             yield return watchEvent;
         }
@@ -286,7 +291,7 @@ public sealed class KubeApiClient : IDisposable
         where T : class, IResource
     {
         // client-go writes built-in kinds in the configured content type (protobuf); the answer comes back in it too.
-        var (body, contentType) = WireFormat.EncodeBody(Config, T.Resource.ApiVersion, T.Resource.Kind, EncodeWithTypeMeta(obj));
+        var (body, contentType) = WireFormat.EncodeObject(Config, obj, T.Resource, () => EncodeWithTypeMeta(obj));
         var bytes = await Rest.SendAsync(method, path, body, contentType, Accept<T>(), cancellationToken).ConfigureAwait(false);
         return Decode(bytes, KubeJson.TypeInfo<T>());
     }
@@ -295,6 +300,16 @@ public sealed class KubeApiClient : IDisposable
     internal static byte[] EncodeWithTypeMeta<T>(T obj)
         where T : class, IResource
     {
+        var apiVersionMissing = obj.ApiVersion is null;
+        var kindMissing = obj.Kind is null;
+        if (obj.ApiVersion is not "" && obj.Kind is not "")
+        {
+            // The usual case: straight to bytes, with absent (null, so unwritten) type fields put in front.
+            var json = KubeJson.Serialize(obj);
+            return apiVersionMissing || kindMissing
+                ? PrependTypeMeta(json, apiVersionMissing ? T.Resource.ApiVersion : null, kindMissing ? T.Resource.Kind : null)
+                : json;
+        }
         if (KubeJson.ToNode(obj) is not JsonObject node)
         {
             throw new ArgumentException($"{typeof(T).Name} did not serialize to a JSON object", nameof(obj));
@@ -308,6 +323,31 @@ public sealed class KubeApiClient : IDisposable
             node["kind"] = T.Resource.Kind;
         }
         return JsonBytes.Write(node);
+    }
+
+    // {"a":1} → {"apiVersion":"v1","kind":"Pod","a":1}; the serializer never writes a null string, so neither key is there yet.
+    private static byte[] PrependTypeMeta(byte[] json, string? apiVersion, string? kind)
+    {
+        if (json.Length < 2 || json[0] != (byte)'{')
+        {
+            throw new KubeProtocolException("an API object did not serialize to a JSON object");
+        }
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(json.Length + 96);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            if (apiVersion is not null) writer.WriteString("apiVersion"u8, apiVersion);
+            if (kind is not null) writer.WriteString("kind"u8, kind);
+            writer.Flush();
+        }
+        var rest = json.AsSpan(1);
+        var empty = rest.TrimStart(" \t\r\n"u8) is [(byte)'}', ..];
+        var result = new byte[buffer.WrittenCount + (empty ? 0 : 1) + rest.Length];
+        buffer.WrittenSpan.CopyTo(result);
+        var at = buffer.WrittenCount;
+        if (!empty) result[at++] = (byte)',';
+        rest.CopyTo(result.AsSpan(at));
+        return result;
     }
 
     internal static byte[] EncodeDeleteOptions(DeleteOptions? options) => KubeJson.Serialize(options ?? new DeleteOptions());
@@ -340,7 +380,7 @@ public sealed class KubeApiClient : IDisposable
     {
         try
         {
-            return JsonSerializer.Deserialize(WireFormat.AsJson(bytes), typeInfo) ?? throw new KubeProtocolException($"empty {typeof(TResult).Name} response");
+            return WireFormat.Deserialize(bytes, typeInfo) ?? throw new KubeProtocolException($"empty {typeof(TResult).Name} response");
         }
         catch (JsonException ex)
         {

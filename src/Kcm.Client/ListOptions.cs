@@ -21,6 +21,12 @@ public sealed record ListOptions
 
     public bool AllowWatchBookmarks { get; init; }
 
+    /// <summary>
+    /// Read the objects without metadata.managedFields (not sent to the server): informers drop them, and leaving
+    /// them out while decoding saves building them.
+    /// </summary>
+    public bool OmitManagedFields { get; init; }
+
     internal void AddTo(QueryBuilder query, bool watch)
     {
         if (watch)

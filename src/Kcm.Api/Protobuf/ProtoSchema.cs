@@ -16,8 +16,20 @@ internal enum ProtoKind
 internal sealed record ProtoField(int Number, string Name, ProtoKind Kind, bool Repeated, string? Message,
     ProtoKind MapKey = ProtoKind.String, ProtoKind MapValue = ProtoKind.String);
 
+/// <summary>Messages whose JSON form is not an object of their fields.</summary>
+internal enum ProtoSpecial { None, Time, MicroTime, Duration, Quantity, IntOrString, RawJson }
+
 /// <summary>A field with its JSON name and how Go's JSON treats it (omitempty on a non-pointer scalar, inline embedding).</summary>
-internal sealed record ProtoFieldInfo(ProtoField Field, JsonEncodedText Name, string JsonName, bool OmitEmpty, bool Inline, bool Served);
+internal sealed record ProtoFieldInfo(ProtoField Field, JsonEncodedText Name, string JsonName, bool OmitEmpty, bool Inline, bool Served)
+{
+    private ProtoMessage? _messageType;
+
+    /// <summary>The special JSON form of the field's message type (of a map's value message), if it has one.</summary>
+    public ProtoSpecial Special { get; } = ProtoSchema.SpecialOf(Field.Message);
+
+    /// <summary>The field's message type, looked up once (a name lookup per value was a measurable share of transcoding).</summary>
+    public ProtoMessage? MessageType => _messageType ??= Field.Message is { } name ? ProtoSchema.Message(name) : null;
+}
 
 /// <summary>
 /// A message compiled for transcoding: fields by number (an array, numbers are small), fields by JSON name
@@ -48,6 +60,22 @@ internal static partial class ProtoSchema
     private static readonly FrozenSet<(string, int)> OmitEmpty = CreateOmitEmptyFields().ToFrozenSet();
     private static readonly FrozenSet<(string, int)> Inline = CreateInlineFields().ToFrozenSet();
     private static readonly ConcurrentDictionary<string, ProtoMessage?> Compiled = new(StringComparer.Ordinal);
+
+    private const string Meta = "k8s.io.apimachinery.pkg.apis.meta.v1.";
+
+    private static readonly FrozenDictionary<string, ProtoSpecial> Specials = new Dictionary<string, ProtoSpecial>(StringComparer.Ordinal)
+    {
+        [Meta + "Time"] = ProtoSpecial.Time,
+        [Meta + "MicroTime"] = ProtoSpecial.MicroTime,
+        [Meta + "Duration"] = ProtoSpecial.Duration,
+        ["k8s.io.apimachinery.pkg.api.resource.Quantity"] = ProtoSpecial.Quantity,
+        ["k8s.io.apimachinery.pkg.api.resource.QuantityValue"] = ProtoSpecial.Quantity,
+        ["k8s.io.apimachinery.pkg.util.intstr.IntOrString"] = ProtoSpecial.IntOrString,
+        ["k8s.io.apimachinery.pkg.runtime.RawExtension"] = ProtoSpecial.RawJson,
+        [Meta + "FieldsV1"] = ProtoSpecial.RawJson,
+    }.ToFrozenDictionary(StringComparer.Ordinal);
+
+    public static ProtoSpecial SpecialOf(string? message) => message is null ? ProtoSpecial.None : Specials.GetValueOrDefault(message);
 
     /// <summary>The message's fields with what JSON needs of each, built once per message; null when unknown.</summary>
     public static ProtoMessage? Message(string message) => Compiled.GetOrAdd(message, static m => Compile(m));

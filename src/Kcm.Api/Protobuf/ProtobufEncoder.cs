@@ -136,7 +136,7 @@ public static class ProtobufEncoder
             foreach (var inline in inlines ?? [])
             {
                 var scratch = new ArrayBufferWriter<byte>(256);
-                if (!WriteFields(obj, ProtoSchema.Message(inline.Field.Message!)!, scratch, depth + 1, topLevel: false, inlineOnly: true)) return false;
+                if (!WriteFields(obj, inline.MessageType!, scratch, depth + 1, topLevel: false, inlineOnly: true)) return false;
                 WriteBytes(output, inline.Field.Number, scratch.WrittenSpan);
             }
             return true;
@@ -146,7 +146,7 @@ public static class ProtobufEncoder
         {
             foreach (var field in message.InOrder)
             {
-                if (field.Inline && ProtoSchema.Message(field.Field.Message!) is { } inner && inner.ByJsonName.ContainsKey(jsonName)) return field;
+                if (field.Inline && field.MessageType is { } inner && inner.ByJsonName.ContainsKey(jsonName)) return field;
             }
             return null;
         }
@@ -171,7 +171,7 @@ public static class ProtobufEncoder
                     // The entry is complete in the scratch buffer before the value's own nested messages reuse deeper ones.
                     var entryBytes = new ArrayBufferWriter<byte>(scratch.WrittenCount + 64);
                     entryBytes.Write(scratch.WrittenSpan);
-                    if (entry.Value.ValueKind != JsonValueKind.Null && !WriteValue(2, field.MapValue, field.Message, entry.Value, entryBytes, depth + 1)) return false;
+                    if (entry.Value.ValueKind != JsonValueKind.Null && !WriteValue(2, field.MapValue, info, entry.Value, entryBytes, depth + 1)) return false;
                     WriteBytes(output, field.Number, entryBytes.WrittenSpan);
                 }
                 return true;
@@ -187,14 +187,15 @@ public static class ProtobufEncoder
                         WriteBytes(output, field.Number, default);
                         continue;
                     }
-                    if (!WriteValue(field.Number, field.Kind, field.Message, item, output, depth)) return false;
+                    if (!WriteValue(field.Number, field.Kind, info, item, output, depth)) return false;
                 }
                 return true;
             }
-            return WriteValue(field.Number, field.Kind, field.Message, value, output, depth);
+            return WriteValue(field.Number, field.Kind, info, value, output, depth);
         }
 
-        private bool WriteValue(int number, ProtoKind kind, string? message, JsonElement value, ArrayBufferWriter<byte> output, int depth)
+        // info is the field whose value (or map value, or list item) this is; only message kinds read it.
+        private bool WriteValue(int number, ProtoKind kind, ProtoFieldInfo? info, JsonElement value, ArrayBufferWriter<byte> output, int depth)
         {
             switch (kind)
             {
@@ -246,7 +247,7 @@ public static class ProtobufEncoder
                     return true;
                 case ProtoKind.Message:
                     var scratch = Scratch(depth + 1);
-                    if (!WriteMessage(message!, value, scratch, depth + 1)) return false;
+                    if (info is null || !WriteMessage(info, value, scratch, depth + 1)) return false;
                     WriteBytes(output, number, scratch.WrittenSpan);
                     return true;
                 default:
@@ -254,12 +255,12 @@ public static class ProtobufEncoder
             }
         }
 
-        private bool WriteMessage(string name, JsonElement value, ArrayBufferWriter<byte> output, int depth)
+        private bool WriteMessage(ProtoFieldInfo info, JsonElement value, ArrayBufferWriter<byte> output, int depth)
         {
-            switch (name)
+            switch (info.Special)
             {
-                case "k8s.io.apimachinery.pkg.apis.meta.v1.Time":
-                case "k8s.io.apimachinery.pkg.apis.meta.v1.MicroTime":
+                case ProtoSpecial.Time:
+                case ProtoSpecial.MicroTime:
                     if (value.ValueKind != JsonValueKind.String
                         || !DateTimeOffset.TryParse(value.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time)) return false;
                     var ticks = time.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks;
@@ -272,18 +273,17 @@ public static class ProtobufEncoder
                         WriteVarint(output, (ulong)nanos);
                     }
                     return true;
-                case "k8s.io.apimachinery.pkg.apis.meta.v1.Duration":
+                case ProtoSpecial.Duration:
                     if (value.ValueKind != JsonValueKind.String || !GoDuration.TryParse(value.GetString()!, out var duration)) return false;
                     WriteTag(output, 1, 0);
                     WriteVarint(output, (ulong)(duration.Ticks * 100));
                     return true;
-                case "k8s.io.apimachinery.pkg.api.resource.Quantity":
-                case "k8s.io.apimachinery.pkg.api.resource.QuantityValue":
+                case ProtoSpecial.Quantity:
                     if (value.ValueKind == JsonValueKind.String) WriteString(output, 1, value.GetString()!);
                     else if (value.ValueKind == JsonValueKind.Number) WriteString(output, 1, value.GetRawText());
                     else return false;
                     return true;
-                case "k8s.io.apimachinery.pkg.util.intstr.IntOrString":
+                case ProtoSpecial.IntOrString:
                     if (value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var i))
                     {
                         WriteTag(output, 1, 0);
@@ -297,20 +297,19 @@ public static class ProtobufEncoder
                     WriteVarint(output, 1);
                     WriteString(output, 3, value.GetString()!);
                     return true;
-                case "k8s.io.apimachinery.pkg.runtime.RawExtension":
-                case "k8s.io.apimachinery.pkg.apis.meta.v1.FieldsV1":
+                case ProtoSpecial.RawJson:
                     WriteBytes(output, 1, Encoding.UTF8.GetBytes(value.GetRawText()));
                     return true;
             }
-            var message = ProtoSchema.Message(name);
+            var message = info.MessageType;
             if (message is null) return false;
             if (message.IsNamedSlice)
             {
                 if (value.ValueKind != JsonValueKind.Array) return false;
-                var item = message.InOrder[0].Field;
+                var item = message.InOrder[0];
                 foreach (var element in value.EnumerateArray())
                 {
-                    if (!WriteValue(1, item.Kind, item.Message, element, output, depth)) return false;
+                    if (!WriteValue(1, item.Field.Kind, item, element, output, depth)) return false;
                 }
                 return true;
             }

@@ -64,11 +64,14 @@ internal ref struct ProtobufReader(ReadOnlySpan<byte> data)
         return slice;
     }
 
-    public string String()
+    public string String() => Utf8(Bytes());
+
+    /// <summary>A string field's bytes as text; invalid UTF-8 is an error, as in Go's protobuf.</summary>
+    public static string Utf8(ReadOnlySpan<byte> bytes)
     {
         try
         {
-            return StrictUtf8.GetString(Bytes());
+            return StrictUtf8.GetString(bytes);
         }
         catch (DecoderFallbackException)
         {

@@ -1,6 +1,6 @@
 using System.Buffers;
-using System.Collections.Frozen;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -28,20 +28,6 @@ public static class ProtobufTranscoder
     private const long GoZeroTimeSeconds = -62135596800;
 
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true };
-
-    private enum Special { None, Time, MicroTime, Duration, Quantity, IntOrString, RawJson }
-
-    private static readonly FrozenDictionary<string, Special> Specials = new Dictionary<string, Special>(StringComparer.Ordinal)
-    {
-        [Meta + "Time"] = Special.Time,
-        [Meta + "MicroTime"] = Special.MicroTime,
-        [Meta + "Duration"] = Special.Duration,
-        ["k8s.io.apimachinery.pkg.api.resource.Quantity"] = Special.Quantity,
-        ["k8s.io.apimachinery.pkg.api.resource.QuantityValue"] = Special.Quantity,
-        ["k8s.io.apimachinery.pkg.util.intstr.IntOrString"] = Special.IntOrString,
-        ["k8s.io.apimachinery.pkg.runtime.RawExtension"] = Special.RawJson,
-        [Meta + "FieldsV1"] = Special.RawJson,
-    }.ToFrozenDictionary(StringComparer.Ordinal);
 
     internal static ReadOnlySpan<byte> Magic => "k8s\0"u8;
 
@@ -85,43 +71,46 @@ public static class ProtobufTranscoder
     public static byte[] ToJson(ReadOnlySpan<byte> body)
     {
         var buffer = new ArrayBufferWriter<byte>(body.Length * 2 + 64);
-        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
-        {
-            Guard(writer, body, static (w, b) => WriteEnveloped(w, b, servedOnly: false));
-        }
+        ToJson(body, buffer);
         return buffer.WrittenSpan.ToArray();
     }
 
     /// <summary>
-    /// A protobuf watch frame (a metav1.WatchEvent without envelope, as the length-delimited stream carries it) as
-    /// the JSON watch event {"type":…,"object":…}; the object inside is enveloped like any response.
+    /// As <see cref="ToJson(ReadOnlySpan{byte})"/>, appending to <paramref name="output"/> (a reused buffer saves the
+    /// copy); with <paramref name="omitManagedFields"/> every metadata.managedFields is left out (an informer drops them).
     /// </summary>
-    public static byte[] WatchEventToJson(ReadOnlySpan<byte> frame)
+    public static void ToJson(ReadOnlySpan<byte> body, IBufferWriter<byte> output, bool omitManagedFields = false)
     {
-        var buffer = new ArrayBufferWriter<byte>(frame.Length * 2 + 64);
-        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        using var writer = new Utf8JsonWriter(output, WriterOptions);
+        if (omitManagedFields) Guard(writer, body, static (w, b) => WriteEnveloped(w, b, servedOnly: false, omitManagedFields: true));
+        else Guard(writer, body, static (w, b) => WriteEnveloped(w, b, servedOnly: false));
+    }
+
+    /// <summary>
+    /// A protobuf watch frame (a metav1.WatchEvent without envelope, as the length-delimited stream carries it): its
+    /// type, and where in the frame its object lies (an enveloped protobuf object, or JSON for a custom resource).
+    /// </summary>
+    public static string ReadWatchEvent(ReadOnlySpan<byte> frame, out Range objectRange)
+    {
+        var type = ReadWatchEventParts(frame, out var raw);
+        var start = (int)Unsafe.ByteOffset(ref MemoryMarshal.GetReference(frame), ref MemoryMarshal.GetReference(raw));
+        objectRange = start..(start + raw.Length);
+        return type;
+    }
+
+    private static string ReadWatchEventParts(ReadOnlySpan<byte> frame, out ReadOnlySpan<byte> raw)
+    {
+        var type = "";
+        raw = default;
+        var reader = new ProtobufReader(frame);
+        while (reader.Next(out var number, out var wire))
         {
-            Guard(writer, frame, static (w, f) =>
-            {
-                var type = "";
-                ReadOnlySpan<byte> raw = default;
-                var reader = new ProtobufReader(f);
-                while (reader.Next(out var number, out var wire))
-                {
-                    if (number == 1 && wire == 2) type = reader.String();
-                    else if (number == 2 && wire == 2) raw = ReadRawExtension(reader.Bytes());
-                    else reader.Skip(wire);
-                }
-                if (raw.IsEmpty) throw new ProtobufDecodeException($"watch event {type} without an object");
-                w.WriteStartObject();
-                w.WriteString("type"u8, type);
-                w.WritePropertyName("object"u8);
-                if (IsProtobuf(raw)) WriteEnveloped(w, raw, servedOnly: false);
-                else w.WriteRawValue(raw);
-                w.WriteEndObject();
-            });
+            if (number == 1 && wire == 2) type = reader.String();
+            else if (number == 2 && wire == 2) raw = ReadRawExtension(reader.Bytes());
+            else reader.Skip(wire);
         }
-        return buffer.WrittenSpan.ToArray();
+        if (raw.IsEmpty) throw new ProtobufDecodeException($"watch event {type} without an object");
+        return type;
     }
 
     private delegate void SpanAction(Utf8JsonWriter writer, ReadOnlySpan<byte> bytes);
@@ -142,7 +131,7 @@ public static class ProtobufTranscoder
         }
     }
 
-    private static void WriteEnveloped(Utf8JsonWriter writer, ReadOnlySpan<byte> body, bool servedOnly)
+    private static void WriteEnveloped(Utf8JsonWriter writer, ReadOnlySpan<byte> body, bool servedOnly, bool omitManagedFields = false)
     {
         if (!body.StartsWith(Magic))
         {
@@ -176,7 +165,7 @@ public static class ProtobufTranscoder
         writer.WriteStartObject();
         writer.WriteString("apiVersion"u8, apiVersion);
         writer.WriteString("kind"u8, kind);
-        new Transcoder(writer, servedOnly).WriteFields(raw, ProtoSchema.Message(name)!, 0);
+        new Transcoder(writer, servedOnly, omitManagedFields).WriteFields(raw, ProtoSchema.Message(name)!, 0);
         writer.WriteEndObject();
     }
 
@@ -210,7 +199,11 @@ public static class ProtobufTranscoder
     /// <summary>One field occurrence of the message being written: a scalar's value, or where its bytes lie.</summary>
     private readonly record struct Occurrence(int Number, int Wire, int Start, int Length, ulong Scalar);
 
-    private sealed class Transcoder(Utf8JsonWriter writer, bool servedOnly)
+    // ObjectMeta's managedFields, for leaving them out.
+    private static readonly ProtoMessage ObjectMeta = ProtoSchema.Message(Meta + "ObjectMeta")!;
+    private const int ManagedFieldsNumber = 17;
+
+    private sealed class Transcoder(Utf8JsonWriter writer, bool servedOnly, bool omitManagedFields)
     {
         // Occurrences of the messages on the current path; each message appends its own and removes them when done.
         private readonly List<Occurrence> _occurrences = [];
@@ -241,6 +234,7 @@ public static class ProtobufTranscoder
                 if (occurrence.Number == 0) continue; // already written with an earlier occurrence of its field
                 var field = message.Field(occurrence.Number);
                 if (field is null || servedOnly && !field.Served) continue;
+                if (omitManagedFields && occurrence.Number == ManagedFieldsNumber && ReferenceEquals(message, ObjectMeta)) continue;
                 if (field.Field.Kind == ProtoKind.Map || field.Field.Repeated)
                 {
                     WriteAll(bytes, message.Name, field, i, end, depth);
@@ -272,11 +266,11 @@ public static class ProtobufTranscoder
             {
                 if (info.Inline)
                 {
-                    WriteFields(value, Lookup(field.Message!), depth + 1);
+                    WriteFields(value, Lookup(info), depth + 1);
                     return;
                 }
-                var special = Specials.GetValueOrDefault(field.Message!);
-                if (special != Special.None)
+                var special = info.Special;
+                if (special != ProtoSpecial.None)
                 {
                     if (IsNullSpecial(special, value)) return;
                     writer.WritePropertyName(info.Name);
@@ -284,7 +278,7 @@ public static class ProtobufTranscoder
                     return;
                 }
                 writer.WritePropertyName(info.Name);
-                WriteMessage(value, field.Message!, depth + 1);
+                WriteMessage(value, Lookup(info), depth + 1);
                 return;
             }
             if (info.OmitEmpty && (o.Wire == 2 ? o.Length == 0 : o.Scalar == 0)) return;
@@ -309,12 +303,12 @@ public static class ProtobufTranscoder
                 if (isMap)
                 {
                     if (o.Wire != 2) throw WrongWireType(message, field);
-                    WriteMapEntry(value, field, depth);
+                    WriteMapEntry(value, info, depth);
                 }
                 else if (field.Kind == ProtoKind.Message)
                 {
                     if (o.Wire != 2) throw WrongWireType(message, field);
-                    WriteValue(value, field.Message!, depth + 1);
+                    WriteValue(value, info, depth + 1);
                 }
                 else if (o.Wire == 2 && IsPackable(field.Kind))
                 {
@@ -336,8 +330,9 @@ public static class ProtobufTranscoder
             else writer.WriteEndArray();
         }
 
-        private void WriteMapEntry(ReadOnlySpan<byte> entry, ProtoField field, int depth)
+        private void WriteMapEntry(ReadOnlySpan<byte> entry, ProtoFieldInfo info, int depth)
         {
+            var field = info.Field;
             ReadOnlySpan<byte> key = default, value = default;
             var keyText = "";
             ulong scalar = 0;
@@ -368,7 +363,7 @@ public static class ProtobufTranscoder
             if (field.MapValue == ProtoKind.Message)
             {
                 // An absent value is the empty message.
-                WriteValue(value, field.Message!, depth + 1);
+                WriteValue(value, info, depth + 1);
             }
             else
             {
@@ -377,17 +372,16 @@ public static class ProtobufTranscoder
         }
 
         // A message as an element of a list or a map value: special types write null where a field would be left out.
-        private void WriteValue(ReadOnlySpan<byte> value, string message, int depth)
+        private void WriteValue(ReadOnlySpan<byte> value, ProtoFieldInfo info, int depth)
         {
-            var special = Specials.GetValueOrDefault(message);
-            if (special == Special.None) WriteMessage(value, message, depth);
+            var special = info.Special;
+            if (special == ProtoSpecial.None) WriteMessage(value, Lookup(info), depth);
             else if (IsNullSpecial(special, value)) writer.WriteNullValue();
-            else WriteSpecial(special, value, message);
+            else WriteSpecial(special, value, info.Field.Message!);
         }
 
-        private void WriteMessage(ReadOnlySpan<byte> value, string name, int depth)
+        private void WriteMessage(ReadOnlySpan<byte> value, ProtoMessage message, int depth)
         {
-            var message = Lookup(name);
             if (message.IsNamedSlice)
             {
                 // A named slice type's JSON is the bare list (an absent one is an empty list).
@@ -406,51 +400,51 @@ public static class ProtobufTranscoder
             writer.WriteEndObject();
         }
 
-        private static ProtoMessage Lookup(string name)
-            => ProtoSchema.Message(name) ?? throw new ProtobufDecodeException($"unknown protobuf message {name}");
+        private static ProtoMessage Lookup(ProtoFieldInfo info)
+            => info.MessageType ?? throw new ProtobufDecodeException($"unknown protobuf message {info.Field.Message}");
 
-        private static bool IsNullSpecial(Special special, ReadOnlySpan<byte> value)
+        private static bool IsNullSpecial(ProtoSpecial special, ReadOnlySpan<byte> value)
         {
             switch (special)
             {
-                case Special.Time:
-                case Special.MicroTime:
+                case ProtoSpecial.Time:
+                case ProtoSpecial.MicroTime:
                     // Go's zero time marshals as an empty message (or, from older encoders, as year 1): JSON null.
                     var (seconds, nanos) = ReadTimestamp(value);
                     return nanos == 0 && seconds is 0 or GoZeroTimeSeconds;
-                case Special.RawJson:
+                case ProtoSpecial.RawJson:
                     return ReadRawExtension(value).IsEmpty;
                 default:
                     return false;
             }
         }
 
-        private void WriteSpecial(Special special, ReadOnlySpan<byte> value, string message)
+        private void WriteSpecial(ProtoSpecial special, ReadOnlySpan<byte> value, string message)
         {
             switch (special)
             {
-                case Special.Time:
-                case Special.MicroTime:
+                case ProtoSpecial.Time:
+                case ProtoSpecial.MicroTime:
                     var (seconds, nanos) = ReadTimestamp(value);
                     var time = DateTimeOffset.FromUnixTimeSeconds(seconds).AddTicks(nanos / 100).UtcDateTime;
                     Span<char> text = stackalloc char[32];
                     time.TryFormat(text, out var written,
-                        special == Special.MicroTime ? "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'" : "yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+                        special == ProtoSpecial.MicroTime ? "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'" : "yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
                     writer.WriteStringValue(text[..written]);
                     break;
-                case Special.Duration:
+                case ProtoSpecial.Duration:
                     writer.WriteStringValue(GoDuration.Format(ReadSingleVarint(value, 1)));
                     break;
-                case Special.Quantity:
+                case ProtoSpecial.Quantity:
                     var quantity = ReadSingleBytes(value, 1);
                     // A zero Quantity marshals as "0".
                     if (quantity.IsEmpty) writer.WriteStringValue("0"u8);
                     else writer.WriteStringValue(quantity);
                     break;
-                case Special.IntOrString:
+                case ProtoSpecial.IntOrString:
                     WriteIntOrString(value);
                     break;
-                case Special.RawJson:
+                case ProtoSpecial.RawJson:
                     writer.WriteRawValue(ReadRawExtension(value));
                     break;
                 default:

@@ -6,12 +6,17 @@ namespace Kcm.Client.Watch;
 
 /// <summary>
 /// Splits a stream of concatenated JSON objects (newline separated or not, as client-go's JSON framer accepts)
-/// into one buffer per object, reading incrementally so a long watch is never buffered whole.
+/// into one buffer per object, reading incrementally so a long watch is never buffered whole. A yielded frame is
+/// valid until the enumeration moves on (it may be a slice of the read buffer): read it before asking for the next.
 /// </summary>
 public static class JsonObjectFramer
 {
     private const int ReadSize = 16 * 1024;
     private const int MaxObjectBytes = 64 * 1024 * 1024;
+
+    // Inside a string only its end and escapes matter; outside, quotes and brackets.
+    private static readonly SearchValues<byte> StringSpecials = SearchValues.Create("\"\\"u8);
+    private static readonly SearchValues<byte> Structural = SearchValues.Create("\"{}[]"u8);
 
     public static async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadObjectsAsync(Stream stream, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -35,13 +40,15 @@ public static class JsonObjectFramer
                 }
 
                 var segmentStart = depth > 0 ? 0 : -1;
-                for (var i = 0; i < read; i++)
+                var i = 0;
+                while (i < read)
                 {
-                    var b = chunk[i];
                     if (depth == 0)
                     {
+                        var b = chunk[i];
                         if (b is (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t')
                         {
+                            i++;
                             continue;
                         }
                         if (b != (byte)'{')
@@ -50,46 +57,56 @@ public static class JsonObjectFramer
                         }
                         depth = 1;
                         segmentStart = i;
+                        i++;
                         continue;
                     }
 
-                    if (inString)
+                    if (escaped)
                     {
-                        if (escaped)
-                        {
-                            escaped = false;
-                        }
-                        else if (b == (byte)'\\')
-                        {
+                        escaped = false;
+                        i++;
+                        continue;
+                    }
+
+                    var rest = chunk.AsSpan(i, read - i);
+                    var found = rest.IndexOfAny(inString ? StringSpecials : Structural);
+                    if (found < 0)
+                    {
+                        break;
+                    }
+                    i += found;
+                    switch (chunk[i])
+                    {
+                        case (byte)'\\':
                             escaped = true;
-                        }
-                        else if (b == (byte)'"')
-                        {
-                            inString = false;
-                        }
-                        continue;
-                    }
-
-                    switch (b)
-                    {
+                            break;
                         case (byte)'"':
-                            inString = true;
+                            inString = !inString;
                             break;
                         case (byte)'{' or (byte)'[':
                             depth++;
                             break;
-                        case (byte)'}' or (byte)']':
+                        default:
                             depth--;
                             if (depth == 0)
                             {
-                                current.Write(chunk.AsSpan(segmentStart, i + 1 - segmentStart));
-                                var frame = current.WrittenSpan.ToArray();
-                                current.ResetWrittenCount();
+                                var end = i + 1;
+                                if (current.WrittenCount == 0)
+                                {
+                                    // The whole object lies in this read: hand out the slice, no copy.
+                                    yield return chunk.AsMemory(segmentStart, end - segmentStart);
+                                }
+                                else
+                                {
+                                    current.Write(chunk.AsSpan(segmentStart, end - segmentStart));
+                                    yield return current.WrittenMemory;
+                                    current.ResetWrittenCount();
+                                }
                                 segmentStart = -1;
-                                yield return frame;
                             }
                             break;
                     }
+                    i++;
                 }
 
                 if (depth > 0 && segmentStart >= 0)

@@ -100,7 +100,8 @@ public static class PodTemplates
                 {
                     JsonValueKind.Null => null,
                     JsonValueKind.String when value.GetValue<string>().Length == 0 => null,
-                    _ => JsonNode.Parse(value.ToJsonString()),
+                    // A detached copy (a node has one parent); serialising it gives the same text.
+                    _ => value.DeepClone(),
                 };
             default:
                 return null;

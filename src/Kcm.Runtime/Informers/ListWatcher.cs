@@ -34,9 +34,10 @@ public sealed record ListWatchScope
         ResourceVersion = resourceVersion,
         AllowWatchBookmarks = true,
         TimeoutSeconds = Math.Max(1, (long)timeout.TotalSeconds),
+        OmitManagedFields = true,
     };
 
-    internal ListOptions ToListOptions() => new() { LabelSelector = LabelSelector, FieldSelector = FieldSelector };
+    internal ListOptions ToListOptions() => new() { LabelSelector = LabelSelector, FieldSelector = FieldSelector, OmitManagedFields = true };
 }
 
 public sealed class TypedListWatcher<T>(KubeApiClient client, ListWatchScope? scope = null) : IListWatcher<T>
