@@ -228,17 +228,4 @@ public sealed class ResourceQuotaIntegrationTests(ResourceQuotaFixture fixture) 
             {resources}
             """;
     }
-
-    /// <summary>kubectl as the admin, with a cache directory of its own.</summary>
-    private sealed class KubectlScope(string kubeconfig) : IDisposable
-    {
-        private readonly string _cache = Path.Combine(Path.GetTempPath(), "kcm-kubectl-cache-" + Guid.NewGuid().ToString("N")[..12]);
-
-        public KubectlRunner Runner => new(kubeconfig, _cache);
-
-        public void Dispose()
-        {
-            if (Directory.Exists(_cache)) Directory.Delete(_cache, recursive: true);
-        }
-    }
 }
