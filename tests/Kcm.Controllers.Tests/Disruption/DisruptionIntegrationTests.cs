@@ -22,6 +22,7 @@ public sealed class DisruptionFixture : WorkloadControllersFixture
 /// Budgets end to end on the test server (embedded, or the real one KCM_TEST_KUBECONFIG names): the controller
 /// computes the status the eviction subresource then enforces, as `kubectl drain` meets it.
 /// </summary>
+[Collection(WorkloadControllersCollection.Name)]
 public sealed class DisruptionIntegrationTests(DisruptionFixture fixture) : IClassFixture<DisruptionFixture>, IDisposable
 {
     private const string BudgetMessage = "Cannot evict pod as it would violate the pod's disruption budget.";

@@ -8,6 +8,7 @@ namespace Kcm.Controllers.Tests.Workloads;
 /// rollout status/history/undo, describe and delete while the deployment, replicaset and garbage collector
 /// controllers run against a server whose simulated nodes make pods Ready.
 /// </summary>
+[Collection(WorkloadControllersCollection.Name)]
 public sealed class KubectlDemoTests(WorkloadControllersWithCollectorFixture fixture) : IClassFixture<WorkloadControllersWithCollectorFixture>, IDisposable
 {
     private readonly KubectlScope _kubectl = new(fixture.Server.AdminKubeconfigPath);
