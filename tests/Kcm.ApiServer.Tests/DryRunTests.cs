@@ -150,8 +150,8 @@ public sealed class DryRunTests(ApiServerFixture fixture)
     public async Task KubectlDeleteNamespace_DryRunServer_KeepsNamespaceActive()
     {
         var ns = await ClusterHttp.CreateNamespaceAsync(_client);
-        var kubectl = new KubectlRunner(fixture.AdminKubeconfigPath, Path.Combine(Path.GetTempPath(), "kcm-kubectl-cache-" + Guid.NewGuid().ToString("N")[..12]));
-        var output = await kubectl.OkAsync("delete", "namespace", ns, "--dry-run=server");
+        using var kubectl = new KubectlScope(fixture.AdminKubeconfigPath);
+        var output = await kubectl.Runner.OkAsync("delete", "namespace", ns, "--dry-run=server");
         Assert.Contains($"namespace \"{ns}\" deleted (server dry run)", output);
         var (code, stored) = await GetAsync(_client, $"/api/v1/namespaces/{ns}");
         Assert.Equal(HttpStatusCode.OK, code);

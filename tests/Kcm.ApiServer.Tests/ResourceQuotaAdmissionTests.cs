@@ -1,12 +1,14 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Kcm.Testing;
 using static Kcm.ApiServer.Tests.Http;
 
 namespace Kcm.ApiServer.Tests;
 
 /// <summary>
 /// The ResourceQuota admission plugin as a v1.26 server runs it, with no quota controller: the tests write the
-/// quota's status themselves, as the controller would.
+/// quota's status themselves, as the controller would. Before asserting, each test waits until admission refuses a
+/// dry-run request the quota's status must refuse (see <see cref="AdmissionRefusesAsync"/>).
 /// </summary>
 [Collection(ServerCollection.Name)]
 public sealed class ResourceQuotaAdmissionTests(ApiServerFixture fixture)
@@ -30,6 +32,7 @@ public sealed class ResourceQuotaAdmissionTests(ApiServerFixture fixture)
     {
         var ns = await CreateNamespaceAsync(_client);
         await CreateQuotaAsync(ns, "q", """{"pods":"2","requests.cpu":"1","configmaps":"4"}""", """{"pods":"0","configmaps":"0"}""");
+        await AdmissionRefusesAsync($"/api/v1/namespaces/{ns}/pods", Pod("probe", cpu: "100m"));
 
         var (code, body) = await PostAsync(_client, $"/api/v1/namespaces/{ns}/pods", Pod("p", cpu: "100m"));
 
@@ -45,6 +48,7 @@ public sealed class ResourceQuotaAdmissionTests(ApiServerFixture fixture)
     {
         var ns = await CreateNamespaceAsync(_client);
         await CreateQuotaAsync(ns, "q", """{"pods":"3","requests.cpu":"1","limits.memory":"1Gi"}""", """{"pods":"0","requests.cpu":"0","limits.memory":"0"}""");
+        await AdmissionRefusesAsync($"/api/v1/namespaces/{ns}/pods", Pod("probe", cpu: null));
 
         var missing = await PostAsync(_client, $"/api/v1/namespaces/{ns}/pods", Pod("bare", cpu: null));
         Assert.Equal(HttpStatusCode.Forbidden, missing.Code);
@@ -68,6 +72,7 @@ public sealed class ResourceQuotaAdmissionTests(ApiServerFixture fixture)
         Assert.Equal(HttpStatusCode.Created, (await PostAsync(_client, $"/api/v1/namespaces/{ns}/pods?dryRun=All", Pod("a", cpu: null))).Code);
         Assert.Equal(Canon("""{"pods":"0"}"""), (await UsedAsync(ns, "q")).ToJsonString());
         await SetUsedAsync(ns, "q", """{"pods":"1"}""");
+        await AdmissionRefusesAsync($"/api/v1/namespaces/{ns}/pods", Pod("probe", cpu: null));
         var (code, body) = await PostAsync(_client, $"/api/v1/namespaces/{ns}/pods?dryRun=All", Pod("b", cpu: null));
         Assert.Equal(HttpStatusCode.Forbidden, code);
         Assert.Equal("pods \"b\" is forbidden: exceeded quota: q, requested: pods=1, used: pods=1, limited: pods=1", Str(body!["message"]));
@@ -77,7 +82,9 @@ public sealed class ResourceQuotaAdmissionTests(ApiServerFixture fixture)
     public async Task CreateObjects_ObjectCountQuota_RefusedOncePastTheLimit()
     {
         var ns = await CreateNamespaceAsync(_client);
-        await CreateQuotaAsync(ns, "counts", """{"count/deployments.apps":"1","count/secrets":"1"}""", """{"count/deployments.apps":"0","count/secrets":"0"}""");
+        // No secret is allowed at all: a dry-run secret is the probe that shows admission has the quota's status.
+        await CreateQuotaAsync(ns, "counts", """{"count/deployments.apps":"1","count/secrets":"0"}""", """{"count/deployments.apps":"0","count/secrets":"0"}""");
+        await AdmissionRefusesAsync($"/api/v1/namespaces/{ns}/secrets", """{"metadata":{"name":"probe"}}""");
 
         Assert.Equal(HttpStatusCode.Created, (await PostAsync(_client, $"/apis/apps/v1/namespaces/{ns}/deployments", Deployment("d1"))).Code);
         var (code, body) = await PostAsync(_client, $"/apis/apps/v1/namespaces/{ns}/deployments", Deployment("d2"));
@@ -96,6 +103,8 @@ public sealed class ResourceQuotaAdmissionTests(ApiServerFixture fixture)
     {
         var ns = await CreateNamespaceAsync(_client);
         await CreateQuotaAsync(ns, "svc", """{"services":"5","services.nodeports":"1"}""", """{"services":"0","services.nodeports":"0"}""");
+        await AdmissionRefusesAsync($"/api/v1/namespaces/{ns}/services",
+            """{"metadata":{"name":"probe"},"spec":{"type":"NodePort","ports":[{"name":"a","port":80},{"name":"b","port":81}]}}""");
         Assert.Equal(HttpStatusCode.Created, (await PostAsync(_client, $"/api/v1/namespaces/{ns}/services",
             """{"metadata":{"name":"s"},"spec":{"ports":[{"name":"a","port":80},{"name":"b","port":81}]}}""")).Code);
         Assert.Equal(Canon("""{"services":"1","services.nodeports":"0"}"""), (await UsedAsync(ns, "svc")).ToJsonString());
@@ -111,6 +120,7 @@ public sealed class ResourceQuotaAdmissionTests(ApiServerFixture fixture)
     {
         var ns = await CreateNamespaceAsync(_client);
         await CreateQuotaAsync(ns, "be", """{"pods":"1"}""", """{"pods":"1"}""", """ "scopes":["BestEffort"], """);
+        await AdmissionRefusesAsync($"/api/v1/namespaces/{ns}/pods", Pod("probe", cpu: null));
 
         Assert.Equal(HttpStatusCode.Created, (await PostAsync(_client, $"/api/v1/namespaces/{ns}/pods", Pod("burstable", cpu: "100m"))).Code);
         var (code, body) = await PostAsync(_client, $"/api/v1/namespaces/{ns}/pods", Pod("besteffort", cpu: null));
@@ -124,6 +134,15 @@ public sealed class ResourceQuotaAdmissionTests(ApiServerFixture fixture)
         Assert.Equal(HttpStatusCode.Created, code);
         if (used is not null) await SetStatusAsync(ns, name, JsonNode.Parse(hard)!, JsonNode.Parse(used)!);
     }
+
+    // kube-apiserver's quota admission reads quotas from an informer. Until that informer has seen the status just
+    // written it holds the quota without it (status.hard is what limits, so nothing is limited), or no quota at all,
+    // when it answers from a live lookup kept 30 s which the quota's own create made before the quota existed. Either
+    // way a create is admitted uncharged. A dry-run request the status must refuse, retried until refused, shows the
+    // informer has caught up; it never goes back, and admission's own charges it keeps on top.
+    private Task AdmissionRefusesAsync(string collectionPath, string body)
+        => Eventually.TrueAsync($"quota admission to refuse a dry-run create in {collectionPath}", async () =>
+            (await PostAsync(_client, collectionPath + "?dryRun=All", body)).Code == HttpStatusCode.Forbidden, TimeSpan.FromSeconds(20));
 
     private async Task SetUsedAsync(string ns, string name, string used)
     {

@@ -12,6 +12,7 @@ namespace Kcm.ApiServer.Tests.Differential;
 public sealed class DifferentialTarget : IDisposable
 {
     private readonly HttpClient _http;
+    private readonly KubectlScope _kubectl;
 
     public DifferentialTarget(string name, string kubeconfigPath)
     {
@@ -19,12 +20,12 @@ public sealed class DifferentialTarget : IDisposable
         KubeconfigPath = kubeconfigPath;
         var config = KubeconfigLoader.LoadFromFile(kubeconfigPath);
         _http = CreateHttpClient(config);
-        Kubectl = new KubectlRunner(kubeconfigPath, Path.Combine(Path.GetTempPath(), "kcm-diff-cache-" + Guid.NewGuid().ToString("N")[..12]));
+        _kubectl = new KubectlScope(kubeconfigPath);
     }
 
     public string Name { get; }
     public string KubeconfigPath { get; }
-    public KubectlRunner Kubectl { get; }
+    public KubectlRunner Kubectl => _kubectl.Runner;
 
     /// <summary>An HttpClient that trusts only the kubeconfig's CA and presents its client certificate (or bearer token).</summary>
     public static HttpClient CreateHttpClient(ClientConfig config)
@@ -89,7 +90,11 @@ public sealed class DifferentialTarget : IDisposable
         return events;
     }
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        _http.Dispose();
+        _kubectl.Dispose();
+    }
 }
 
 public sealed record DiffResponse(int Code, JsonNode? Body, string Text, IReadOnlyList<string> Warnings);

@@ -5,21 +5,23 @@ namespace Kcm.ApiServer.Tests.Kubectl;
 /// <summary>An embedded server (or KCM_TEST_KUBECONFIG's cluster) and a kubectl with its own discovery cache.</summary>
 public sealed class KubectlFixture : EmbeddedServerFixture, IAsyncLifetime
 {
-    private string? _cacheDirectory;
+    private KubectlScope? _scope;
 
-    public KubectlRunner Kubectl { get; private set; } = null!;
+    public KubectlRunner Kubectl => Scope.Runner;
+
+    /// <summary>The admin kubectl's scope: <see cref="KubectlScope.As"/> gives another user the same cache.</summary>
+    public KubectlScope Scope => _scope ?? throw new InvalidOperationException("fixture not initialized");
 
     public new async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        _cacheDirectory = Path.Combine(Path.GetTempPath(), "kcm-kubectl-cache-" + Guid.NewGuid().ToString("N")[..12]);
-        Kubectl = new KubectlRunner(AdminKubeconfigPath, _cacheDirectory);
+        _scope = new KubectlScope(AdminKubeconfigPath);
     }
 
     public new async Task DisposeAsync()
     {
         await base.DisposeAsync();
-        if (_cacheDirectory is not null && Directory.Exists(_cacheDirectory)) Directory.Delete(_cacheDirectory, recursive: true);
+        _scope?.Dispose();
     }
 
     /// <summary>

@@ -351,7 +351,7 @@ public sealed class KubectlTests(KubectlFixture fixture) : IClassFixture<Kubectl
     {
         var server = (await K.OkAsync("config", "view", "--raw", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}")).Trim();
         var ca = (await K.OkAsync("config", "view", "--raw", "--minify", "-o", "jsonpath={.clusters[0].cluster.certificate-authority-data}")).Trim();
-        var path = Path.Combine(Path.GetTempPath(), "kcm-token-" + Guid.NewGuid().ToString("N")[..12] + ".kubeconfig");
+        var path = Path.Combine(fixture.ScratchDirectory, "token-" + Guid.NewGuid().ToString("N")[..12] + ".kubeconfig");
         await File.WriteAllTextAsync(path, $"""
             apiVersion: v1
             kind: Config
@@ -360,7 +360,7 @@ public sealed class KubectlTests(KubectlFixture fixture) : IClassFixture<Kubectl
             contexts: [{"{"}name: x, context: {"{"}cluster: c, user: u{"}"}{"}"}]
             current-context: x
             """);
-        return new KubectlRunner(path, Path.Combine(Path.GetTempPath(), "kcm-kubectl-cache-" + Guid.NewGuid().ToString("N")[..12]));
+        return fixture.Scope.As(path);
     }
 
     private static string CertificateRequestPem()

@@ -17,7 +17,6 @@ namespace Kcm.Controllers.Tests.ClusterRoleAggregation;
 public sealed class ClusterRoleAggregationIntegrationTests : IAsyncLifetime
 {
     private readonly string _id = Guid.NewGuid().ToString("N")[..6];
-    private readonly string _cacheDirectory = Path.Combine(Path.GetTempPath(), "kcm-kubectl-cache-" + Guid.NewGuid().ToString("N")[..12]);
     private readonly WorkloadServer _server = new();
     private ControllerTestHost? _host;
 
@@ -37,10 +36,6 @@ public sealed class ClusterRoleAggregationIntegrationTests : IAsyncLifetime
             await _host.DisposeAsync();
         }
         await _server.DisposeAsync();
-        if (Directory.Exists(_cacheDirectory))
-        {
-            Directory.Delete(_cacheDirectory, recursive: true);
-        }
     }
 
     [Fact(Timeout = 90_000)]
@@ -55,7 +50,8 @@ public sealed class ClusterRoleAggregationIntegrationTests : IAsyncLifetime
             RoleRef = new RoleRef { ApiGroup = "rbac.authorization.k8s.io", Kind = "ClusterRole", Name = "edit" },
             Subjects = [new Subject { ApiGroup = "rbac.authorization.k8s.io", Kind = "User", Name = user }],
         }, ns);
-        var kubectl = new KubectlRunner(_server.WriteUserKubeconfig($"dana-{_id}", user), _cacheDirectory);
+        using var scope = new KubectlScope(_server.WriteUserKubeconfig($"dana-{_id}", user));
+        var kubectl = scope.Runner;
 
         // edit takes view's rules only once view itself is filled (view aggregates into edit), so each answer settles
         // on its own; a later ClusterRole event re-syncs edit.

@@ -22,20 +22,18 @@ public sealed class DisruptionFixture : WorkloadControllersFixture
 /// Budgets end to end on the test server (embedded, or the real one KCM_TEST_KUBECONFIG names): the controller
 /// computes the status the eviction subresource then enforces, as `kubectl drain` meets it.
 /// </summary>
+[Collection(WorkloadControllersCollection.Name)]
 public sealed class DisruptionIntegrationTests(DisruptionFixture fixture) : IClassFixture<DisruptionFixture>, IDisposable
 {
     private const string BudgetMessage = "Cannot evict pod as it would violate the pod's disruption budget.";
 
-    private readonly string _cacheDirectory = Path.Combine(Path.GetTempPath(), "kcm-kubectl-cache-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly KubectlScope _kubectl = new(fixture.Server.AdminKubeconfigPath);
 
     private KubeApiClient Client => fixture.Host.Client;
 
-    private KubectlRunner Kubectl => new(fixture.Server.AdminKubeconfigPath, _cacheDirectory);
+    private KubectlRunner Kubectl => _kubectl.Runner;
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_cacheDirectory)) Directory.Delete(_cacheDirectory, recursive: true);
-    }
+    public void Dispose() => _kubectl.Dispose();
 
     [Fact(Timeout = 120_000)]
     public async Task Deployment_PercentBudget_StatusFromScaleEvictionsWhileAllowed()

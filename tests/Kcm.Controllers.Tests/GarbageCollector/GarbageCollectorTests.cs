@@ -305,9 +305,13 @@ public sealed class GarbageCollectorTests(GarbageCollectorFixture fixture) : ICl
             Metadata = Meta(name),
             Spec = new DeploymentSpec { Selector = new LabelSelector { MatchLabels = labels }, Template = template },
         });
+        // Labelled as the Deployment selects (as its own ReplicaSets are): a deployment controller on a shared cluster
+        // releases an owned ReplicaSet its selector does not match, and the chain would end at the Deployment.
+        var rsMeta = Meta(name + "-rs", new OwnerReference { ApiVersion = "apps/v1", Kind = "Deployment", Name = name, Uid = deployment.Metadata!.Uid, Controller = true, BlockOwnerDeletion = true });
+        rsMeta.Labels = labels;
         var rs = await Client.CreateAsync(new ReplicaSet
         {
-            Metadata = Meta(name + "-rs", new OwnerReference { ApiVersion = "apps/v1", Kind = "Deployment", Name = name, Uid = deployment.Metadata!.Uid, Controller = true, BlockOwnerDeletion = true }),
+            Metadata = rsMeta,
             Spec = new ReplicaSetSpec { Selector = new LabelSelector { MatchLabels = labels }, Template = template },
         });
         var podMeta = Meta(name + "-pod", new OwnerReference { ApiVersion = "apps/v1", Kind = "ReplicaSet", Name = name + "-rs", Uid = rs.Metadata!.Uid, Controller = true, BlockOwnerDeletion = true });

@@ -25,6 +25,7 @@ public sealed class JobControllersFixture : WorkloadControllersFixture
 }
 
 /// <summary>Jobs end to end on the test server (embedded or real), their pods run by the node simulator.</summary>
+[Collection(WorkloadControllersCollection.Name)]
 public sealed class JobEndToEndTests(JobControllersFixture fixture) : IClassFixture<JobControllersFixture>
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(40);

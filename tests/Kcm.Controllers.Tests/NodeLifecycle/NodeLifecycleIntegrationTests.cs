@@ -18,6 +18,7 @@ namespace Kcm.Controllers.Tests.NodeLifecycle;
 /// alone), and the deployment, replicaset and serviceaccount controllers, against the test server (embedded, or
 /// the real one KCM_TEST_KUBECONFIG names).
 /// </summary>
+[Collection(WorkloadControllersCollection.Name)]
 public sealed class NodeLifecycleIntegrationTests : IAsyncLifetime
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(40);

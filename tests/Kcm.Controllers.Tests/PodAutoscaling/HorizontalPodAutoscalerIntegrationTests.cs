@@ -38,6 +38,7 @@ public sealed class HpaFixture() : WorkloadControllersFixture("hpa")
     }
 }
 
+[Collection(WorkloadControllersCollection.Name)]
 public sealed class HorizontalPodAutoscalerIntegrationTests(HpaFixture fixture) : IClassFixture<HpaFixture>, IAsyncLifetime
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);

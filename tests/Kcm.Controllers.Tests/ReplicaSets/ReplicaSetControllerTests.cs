@@ -4,6 +4,7 @@ using Kcm.Api.Meta.V1;
 using Kcm.Client;
 using Kcm.Controllers.ReplicaSets;
 using Kcm.Controllers.Tests.Support;
+using Kcm.Controllers.Tests.Workloads;
 using Kcm.Runtime.Informers;
 using Kcm.Testing;
 using Microsoft.Extensions.Logging;
@@ -43,6 +44,7 @@ public sealed class RunningReplicaControllers : IAsyncLifetime
 }
 
 /// <summary>The ReplicaSet and ReplicationController controllers against the embedded API server (no kubelet: tests play its part by writing pod status).</summary>
+[Collection(WorkloadControllersCollection.Name)]
 public sealed class ReplicaSetControllerTests(RunningReplicaControllers controllers, ITestOutputHelper output) : IClassFixture<RunningReplicaControllers>, IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);

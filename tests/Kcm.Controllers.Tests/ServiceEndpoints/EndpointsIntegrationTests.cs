@@ -4,6 +4,7 @@ using Kcm.Api.Meta.V1;
 using Kcm.Client;
 using Kcm.Client.Errors;
 using Kcm.Controllers.ServiceEndpoints;
+using Kcm.Controllers.Tests.Workloads;
 using Kcm.Runtime.Informers;
 using Kcm.Testing;
 
@@ -13,6 +14,7 @@ namespace Kcm.Controllers.Tests.ServiceEndpoints;
 /// The endpoint controller against the test server (embedded, or the real one KCM_TEST_KUBECONFIG names). Pods here
 /// live in namespaces the simulated nodes do not serve: the tests set their status through pods/status, as a kubelet.
 /// </summary>
+[Collection(WorkloadControllersCollection.Name)]
 public sealed partial class EndpointsIntegrationTests(EndpointsFixture fixture) : IClassFixture<EndpointsFixture>, IAsyncLifetime
 {
     private const string Finalizer = "kcm.test/hold";

@@ -49,12 +49,12 @@ public sealed class DaemonSetFixture() : SimulatedNodesFixture("ds")
 /// <summary>DaemonSets placed, rolled and rolled back for real; rollout guarantees are checked at every watch event.</summary>
 public sealed class DaemonSetRolloutTests(DaemonSetFixture fixture) : IClassFixture<DaemonSetFixture>, IAsyncLifetime, IDisposable
 {
-    private readonly string _cacheDirectory = Path.Combine(Path.GetTempPath(), "kcm-kubectl-cache-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly KubectlScope _kubectl = new(fixture.Server.AdminKubeconfigPath);
     private WorkloadNamespace _ns = null!;
 
     private KubeApiClient Client => fixture.Host.Client;
 
-    private KubectlRunner Kubectl => new(fixture.Server.AdminKubeconfigPath, _cacheDirectory);
+    private KubectlRunner Kubectl => _kubectl.Runner;
 
     public async Task InitializeAsync()
     {
@@ -64,10 +64,7 @@ public sealed class DaemonSetRolloutTests(DaemonSetFixture fixture) : IClassFixt
 
     public Task DisposeAsync() => Task.CompletedTask;
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_cacheDirectory)) Directory.Delete(_cacheDirectory, recursive: true);
-    }
+    public void Dispose() => _kubectl.Dispose();
 
     [Fact(Timeout = 90_000)]
     public async Task Create_ThreeNodesAndATaintedOne_PodOnEachUntaintedNodeUntilTolerated()

@@ -7,6 +7,7 @@ using DeploymentObject = Kcm.Api.Apps.V1.Deployment;
 namespace Kcm.Controllers.Tests.Workloads;
 
 /// <summary>Deleting a rolled-out Deployment: the garbage collector removes its ReplicaSets, then their pods, which the simulated kubelet finishes.</summary>
+[Collection(WorkloadControllersCollection.Name)]
 public sealed class DeploymentDeletionTests(WorkloadControllersWithCollectorFixture fixture) : IClassFixture<WorkloadControllersWithCollectorFixture>
 {
     private KubeApiClient Client => fixture.Host.Client;

@@ -15,6 +15,7 @@ namespace Kcm.Controllers.Tests.Workloads;
 /// Deployments rolled out for real: the deployment, replicaset and garbage-collector controllers together, pods made
 /// Ready by the server's simulated node. Rollout guarantees are checked at every watch event, not only at the end.
 /// </summary>
+[Collection(WorkloadControllersCollection.Name)]
 public sealed class DeploymentRolloutTests(WorkloadControllersFixture fixture) : IClassFixture<WorkloadControllersFixture>, IAsyncLifetime
 {
     private WorkloadNamespace _ns = null!;

@@ -8,11 +8,12 @@ namespace Kcm.Controllers.Tests.Workloads;
 /// rollout status/history/undo, describe and delete while the deployment, replicaset and garbage collector
 /// controllers run against a server whose simulated nodes make pods Ready.
 /// </summary>
+[Collection(WorkloadControllersCollection.Name)]
 public sealed class KubectlDemoTests(WorkloadControllersWithCollectorFixture fixture) : IClassFixture<WorkloadControllersWithCollectorFixture>, IDisposable
 {
-    private readonly string _cacheDirectory = Path.Combine(Path.GetTempPath(), "kcm-kubectl-cache-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly KubectlScope _kubectl = new(fixture.Server.AdminKubeconfigPath);
 
-    private KubectlRunner Kubectl => new(fixture.Server.AdminKubeconfigPath, _cacheDirectory);
+    private KubectlRunner Kubectl => _kubectl.Runner;
 
     [Fact(Timeout = 120_000)]
     public async Task ReadmeDemo_ApplySetImageUndoDelete_BehavesAsUpstream()
@@ -54,10 +55,7 @@ public sealed class KubectlDemoTests(WorkloadControllersWithCollectorFixture fix
             (await Kubectl.OkAsync("-n", ns, "get", "replicasets,pods", "-o", "name")).Trim().Length == 0, TimeSpan.FromSeconds(60));
     }
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_cacheDirectory)) Directory.Delete(_cacheDirectory, recursive: true);
-    }
+    public void Dispose() => _kubectl.Dispose();
 
     private sealed record ReplicaSetView(string Name, string Image, int Replicas, string? Revision);
 

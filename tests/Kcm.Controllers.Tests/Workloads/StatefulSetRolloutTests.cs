@@ -28,12 +28,12 @@ public sealed class StatefulSetFixture() : SimulatedNodesFixture("sts")
 /// <summary>StatefulSets scaled, updated and rolled back for real; ordering guarantees are checked at every watch event.</summary>
 public sealed class StatefulSetRolloutTests(StatefulSetFixture fixture) : IClassFixture<StatefulSetFixture>, IAsyncLifetime, IDisposable
 {
-    private readonly string _cacheDirectory = Path.Combine(Path.GetTempPath(), "kcm-kubectl-cache-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly KubectlScope _kubectl = new(fixture.Server.AdminKubeconfigPath);
     private WorkloadNamespace _ns = null!;
 
     private KubeApiClient Client => fixture.Host.Client;
 
-    private KubectlRunner Kubectl => new(fixture.Server.AdminKubeconfigPath, _cacheDirectory);
+    private KubectlRunner Kubectl => _kubectl.Runner;
 
     public async Task InitializeAsync()
     {
@@ -43,10 +43,7 @@ public sealed class StatefulSetRolloutTests(StatefulSetFixture fixture) : IClass
 
     public Task DisposeAsync() => Task.CompletedTask;
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_cacheDirectory)) Directory.Delete(_cacheDirectory, recursive: true);
-    }
+    public void Dispose() => _kubectl.Dispose();
 
     [Fact(Timeout = 120_000)]
     public async Task Scale_ZeroToThreeAndBack_CreatedInOrderAfterReadyAndRemovedInReverse()
