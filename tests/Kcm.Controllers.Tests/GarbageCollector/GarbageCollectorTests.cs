@@ -6,6 +6,7 @@ using Kcm.Client;
 using Kcm.Client.Errors;
 using Kcm.Controllers.GarbageCollector;
 using Kcm.Controllers.Tests.Support;
+using Kcm.Controllers.Tests.Workloads;
 using Kcm.Testing;
 using CoreNamespace = Kcm.Api.Core.V1.Namespace;
 
@@ -35,6 +36,9 @@ public sealed class GarbageCollectorFixture : IAsyncLifetime
     }
 }
 
+// With the workload-controller classes, one at a time: on the shared real cluster their replicaset controllers act on
+// this class's hand-made ReplicaSets too (one created its own pod for fg-chain-rs and deleted the test's as surplus).
+[Collection(WorkloadControllersCollection.Name)]
 public sealed class GarbageCollectorTests(GarbageCollectorFixture fixture) : IClassFixture<GarbageCollectorFixture>, IAsyncLifetime
 {
     // Generous: on the shared real cluster in CI every other test class's objects pass through this collector's graph too.
