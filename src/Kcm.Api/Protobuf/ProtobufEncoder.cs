@@ -104,16 +104,7 @@ public static class ProtobufEncoder
 
     private sealed class Encoder
     {
-        // One scratch buffer per nesting depth: a nested message is written there, then copied behind its length.
-        private readonly List<ArrayBufferWriter<byte>> _scratch = [];
-
-        private ArrayBufferWriter<byte> Scratch(int depth)
-        {
-            while (_scratch.Count <= depth) _scratch.Add(new ArrayBufferWriter<byte>(256));
-            var buffer = _scratch[depth];
-            buffer.ResetWrittenCount();
-            return buffer;
-        }
+        private readonly ScratchBuffers _scratch = new();
 
         public bool WriteFields(JsonElement obj, ProtoMessage message, ArrayBufferWriter<byte> output, int depth, bool topLevel, bool inlineOnly = false)
         {
@@ -160,7 +151,7 @@ public static class ProtobufEncoder
                 if (value.ValueKind != JsonValueKind.Object) return false;
                 foreach (var entry in value.EnumerateObject())
                 {
-                    var scratch = Scratch(depth + 1);
+                    var scratch = _scratch.At(depth + 1);
                     if (field.MapKey == ProtoKind.String) WriteString(scratch, 1, entry.Name);
                     else if (long.TryParse(entry.Name, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var key))
                     {
@@ -246,7 +237,7 @@ public static class ProtobufEncoder
                     output.Advance(4);
                     return true;
                 case ProtoKind.Message:
-                    var scratch = Scratch(depth + 1);
+                    var scratch = _scratch.At(depth + 1);
                     if (info is null || !WriteMessage(info, value, scratch, depth + 1)) return false;
                     WriteBytes(output, number, scratch.WrittenSpan);
                     return true;

@@ -48,28 +48,10 @@ public static class ProtobufObjectReader
     private static bool TryReadEnveloped(ReadOnlySpan<byte> body, JsonTypeInfo typeInfo, bool omitManagedFields, out object? value)
     {
         value = null;
-        string apiVersion = "", kind = "";
-        ReadOnlySpan<byte> raw = default;
-        var hasEncoding = false;
-        var reader = new ProtobufReader(body);
-        while (reader.Next(out var number, out var wire))
-        {
-            switch (number)
-            {
-                case 1 when wire == 2:
-                    var typeMeta = new ProtobufReader(reader.Bytes());
-                    while (typeMeta.Next(out var n, out var w))
-                    {
-                        if (n == 1 && w == 2) apiVersion = typeMeta.String();
-                        else if (n == 2 && w == 2) kind = typeMeta.String();
-                        else typeMeta.Skip(w);
-                    }
-                    break;
-                case 2 when wire == 2: raw = reader.Bytes(); break;
-                case 3 when wire == 2: hasEncoding = reader.Bytes().Length > 0; break;
-                default: reader.Skip(wire); break;
-            }
-        }
+        var envelope = UnknownEnvelope.Read(body);
+        string apiVersion = envelope.ApiVersion, kind = envelope.Kind;
+        var raw = envelope.Raw;
+        var hasEncoding = envelope.ContentEncoding.Length > 0;
         if (hasEncoding || kind.Length == 0 || ProtoSchema.MessageFor(apiVersion, kind) is not { } name) return false;
         if (Bind(ProtoSchema.Message(name)!, typeInfo) is not { } binding || binding.ApiVersion is null || binding.Kind is null) return false;
         var obj = typeInfo.CreateObject!();

@@ -115,16 +115,7 @@ public static class ProtobufObjectWriter
 
     private sealed class Writer
     {
-        // One scratch buffer per nesting depth: a nested message is written there, then copied behind its length.
-        private readonly List<ArrayBufferWriter<byte>> _scratch = [];
-
-        private ArrayBufferWriter<byte> Scratch(int depth)
-        {
-            while (_scratch.Count <= depth) _scratch.Add(new ArrayBufferWriter<byte>(256));
-            var buffer = _scratch[depth];
-            buffer.ResetWrittenCount();
-            return buffer;
-        }
+        private readonly ScratchBuffers _scratch = new();
 
         public bool WriteFields(object obj, Plan plan, ArrayBufferWriter<byte> output, int depth, bool topLevel, ProtoFieldInfo? inline = null)
         {
@@ -189,7 +180,7 @@ public static class ProtobufObjectWriter
                 foreach (DictionaryEntry entry in map)
                 {
                     if (entry.Key is not string key) return false;
-                    var scratch = Scratch(depth + 1);
+                    var scratch = _scratch.At(depth + 1);
                     ProtobufEncoder.WriteString(scratch, 1, key);
                     // The entry is complete in the scratch buffer before the value's own nested messages reuse deeper ones.
                     var entryBytes = new ArrayBufferWriter<byte>(scratch.WrittenCount + 64);
@@ -253,7 +244,7 @@ public static class ProtobufObjectWriter
                     output.Advance(8);
                     return true;
                 case ProtoKind.Message:
-                    var scratch = Scratch(depth + 1);
+                    var scratch = _scratch.At(depth + 1);
                     if (!WriteMessage(p, value, scratch, depth + 1)) return false;
                     ProtobufEncoder.WriteBytes(output, number, scratch.WrittenSpan);
                     return true;

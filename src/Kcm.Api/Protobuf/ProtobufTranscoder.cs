@@ -137,27 +137,9 @@ public static class ProtobufTranscoder
         {
             throw new ProtobufDecodeException("provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]");
         }
-        string apiVersion = "", kind = "", contentEncoding = "";
-        ReadOnlySpan<byte> raw = default;
-        var reader = new ProtobufReader(body[Magic.Length..]);
-        while (reader.Next(out var number, out var wire))
-        {
-            switch (number)
-            {
-                case 1 when wire == 2:
-                    var typeMeta = new ProtobufReader(reader.Bytes());
-                    while (typeMeta.Next(out var n, out var w))
-                    {
-                        if (n == 1 && w == 2) apiVersion = typeMeta.String();
-                        else if (n == 2 && w == 2) kind = typeMeta.String();
-                        else typeMeta.Skip(w);
-                    }
-                    break;
-                case 2 when wire == 2: raw = reader.Bytes(); break;
-                case 3 when wire == 2: contentEncoding = reader.String(); break;
-                default: reader.Skip(wire); break;
-            }
-        }
+        var envelope = UnknownEnvelope.Read(body[Magic.Length..]);
+        string apiVersion = envelope.ApiVersion, kind = envelope.Kind, contentEncoding = envelope.ContentEncoding;
+        var raw = envelope.Raw;
         if (contentEncoding.Length > 0) throw new ProtobufDecodeException($"unsupported protobuf content encoding \"{contentEncoding}\"");
         if (kind.Length == 0) throw new ProtobufDecodeException("Object 'Kind' is missing in protobuf envelope");
         var name = ProtoSchema.MessageFor(apiVersion, kind)
