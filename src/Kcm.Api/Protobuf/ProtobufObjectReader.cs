@@ -296,8 +296,8 @@ public static class ProtobufObjectReader
                     var signed = kind switch
                     {
                         ProtoKind.Int32 or ProtoKind.SFixed32 => (int)scalar,
-                        ProtoKind.SInt32 => (int)ZigZag(scalar),
-                        ProtoKind.SInt64 => ZigZag(scalar),
+                        ProtoKind.SInt32 => (int)ProtobufReader.ZigZag(scalar),
+                        ProtoKind.SInt64 => ProtobufReader.ZigZag(scalar),
                         _ => (long)scalar,
                     };
                     return Integer(type, signed, out value);
@@ -336,7 +336,7 @@ public static class ProtobufObjectReader
                 case ProtoSpecial.Time:
                 case ProtoSpecial.MicroTime:
                     if (type != typeof(DateTimeOffset)) return false;
-                    var (seconds, nanos) = ReadTimestamp(bytes);
+                    var (seconds, nanos) = ProtobufReader.Timestamp(bytes);
                     if (nanos == 0 && seconds is 0 or GoZeroTimeSeconds)
                     {
                         // JSON null: left out as a field (a null list element or map value is not read directly).
@@ -350,7 +350,7 @@ public static class ProtobufObjectReader
                     return true;
                 case ProtoSpecial.Duration:
                     if (type != typeof(string)) return false;
-                    value = GoDuration.Format(ReadSingleVarint(bytes));
+                    value = GoDuration.Format(ProtobufReader.SingleVarint(bytes, 1));
                     return true;
                 case ProtoSpecial.Quantity:
                     if (type != typeof(Quantity)) return false;
@@ -363,7 +363,7 @@ public static class ProtobufObjectReader
                     return true;
                 case ProtoSpecial.RawJson:
                     if (!typeof(JsonNode).IsAssignableFrom(type)) return false;
-                    var raw = ReadSingleBytes(bytes);
+                    var raw = ProtobufReader.SingleBytes(bytes, 1);
                     if (raw.IsEmpty)
                     {
                         value = Omitted.Instance;
@@ -410,49 +410,9 @@ public static class ProtobufObjectReader
         _ => throw new ProtobufDecodeException($"proto: illegal wireType {wire}"),
     };
 
-    private static long ZigZag(ulong v) => (long)(v >> 1) ^ -(long)(v & 1);
-
     private static string ReadString(ReadOnlySpan<byte> bytes) => ProtobufReader.Utf8(bytes);
 
-    private static (long Seconds, int Nanos) ReadTimestamp(ReadOnlySpan<byte> bytes)
-    {
-        long seconds = 0;
-        var nanos = 0;
-        var reader = new ProtobufReader(bytes);
-        while (reader.Next(out var number, out var wire))
-        {
-            if (number == 1 && wire == 0) seconds = (long)reader.Varint();
-            else if (number == 2 && wire == 0) nanos = (int)reader.Varint();
-            else reader.Skip(wire);
-        }
-        return (seconds, nanos);
-    }
-
-    private static long ReadSingleVarint(ReadOnlySpan<byte> bytes)
-    {
-        long value = 0;
-        var reader = new ProtobufReader(bytes);
-        while (reader.Next(out var number, out var wire))
-        {
-            if (number == 1 && wire == 0) value = (long)reader.Varint();
-            else reader.Skip(wire);
-        }
-        return value;
-    }
-
-    private static ReadOnlySpan<byte> ReadSingleBytes(ReadOnlySpan<byte> bytes)
-    {
-        ReadOnlySpan<byte> value = default;
-        var reader = new ProtobufReader(bytes);
-        while (reader.Next(out var number, out var wire))
-        {
-            if (number == 1 && wire == 2) value = reader.Bytes();
-            else reader.Skip(wire);
-        }
-        return value;
-    }
-
-    private static string ReadSingleString(ReadOnlySpan<byte> bytes) => ReadString(ReadSingleBytes(bytes));
+    private static string ReadSingleString(ReadOnlySpan<byte> bytes) => ReadString(ProtobufReader.SingleBytes(bytes, 1));
 
     private static IntOrString ReadIntOrString(ReadOnlySpan<byte> bytes)
     {

@@ -90,4 +90,48 @@ internal ref struct ProtobufReader(ReadOnlySpan<byte> data)
             default: throw new ProtobufDecodeException($"proto: illegal wireType {wire}");
         }
     }
+
+    /// <summary>A zig-zag encoded sint32/sint64 value.</summary>
+    public static long ZigZag(ulong v) => (long)(v >> 1) ^ -(long)(v & 1);
+
+    /// <summary>A google.protobuf.Timestamp-shaped message (seconds = 1, nanos = 2).</summary>
+    public static (long Seconds, int Nanos) Timestamp(ReadOnlySpan<byte> bytes)
+    {
+        long seconds = 0;
+        var nanos = 0;
+        var reader = new ProtobufReader(bytes);
+        while (reader.Next(out var number, out var wire))
+        {
+            if (number == 1 && wire == 0) seconds = (long)reader.Varint();
+            else if (number == 2 && wire == 0) nanos = (int)reader.Varint();
+            else reader.Skip(wire);
+        }
+        return (seconds, nanos);
+    }
+
+    /// <summary>The last varint field numbered <paramref name="wanted"/> of a message (0 when absent).</summary>
+    public static long SingleVarint(ReadOnlySpan<byte> bytes, int wanted)
+    {
+        long value = 0;
+        var reader = new ProtobufReader(bytes);
+        while (reader.Next(out var number, out var wire))
+        {
+            if (number == wanted && wire == 0) value = (long)reader.Varint();
+            else reader.Skip(wire);
+        }
+        return value;
+    }
+
+    /// <summary>The last length-delimited field numbered <paramref name="wanted"/> of a message (empty when absent).</summary>
+    public static ReadOnlySpan<byte> SingleBytes(ReadOnlySpan<byte> bytes, int wanted)
+    {
+        ReadOnlySpan<byte> value = default;
+        var reader = new ProtobufReader(bytes);
+        while (reader.Next(out var number, out var wire))
+        {
+            if (number == wanted && wire == 2) value = reader.Bytes();
+            else reader.Skip(wire);
+        }
+        return value;
+    }
 }

@@ -173,8 +173,6 @@ public static class ProtobufTranscoder
 
     private static bool IsPackable(ProtoKind kind) => kind is not (ProtoKind.String or ProtoKind.Bytes or ProtoKind.Message or ProtoKind.Map);
 
-    private static long ZigZag(ulong v) => (long)(v >> 1) ^ -(long)(v & 1);
-
     private static ProtobufDecodeException WrongWireType(string message, ProtoField field)
         => new($"proto: wrong wireType for field {ProtoSchema.DefinitionName(message)}.{field.Name}");
 
@@ -392,7 +390,7 @@ public static class ProtobufTranscoder
                 case ProtoSpecial.Time:
                 case ProtoSpecial.MicroTime:
                     // Go's zero time marshals as an empty message (or, from older encoders, as year 1): JSON null.
-                    var (seconds, nanos) = ReadTimestamp(value);
+                    var (seconds, nanos) = ProtobufReader.Timestamp(value);
                     return nanos == 0 && seconds is 0 or GoZeroTimeSeconds;
                 case ProtoSpecial.RawJson:
                     return ReadRawExtension(value).IsEmpty;
@@ -407,7 +405,7 @@ public static class ProtobufTranscoder
             {
                 case ProtoSpecial.Time:
                 case ProtoSpecial.MicroTime:
-                    var (seconds, nanos) = ReadTimestamp(value);
+                    var (seconds, nanos) = ProtobufReader.Timestamp(value);
                     var time = DateTimeOffset.FromUnixTimeSeconds(seconds).AddTicks(nanos / 100).UtcDateTime;
                     Span<char> text = stackalloc char[32];
                     time.TryFormat(text, out var written,
@@ -415,10 +413,10 @@ public static class ProtobufTranscoder
                     writer.WriteStringValue(text[..written]);
                     break;
                 case ProtoSpecial.Duration:
-                    writer.WriteStringValue(GoDuration.Format(ReadSingleVarint(value, 1)));
+                    writer.WriteStringValue(GoDuration.Format(ProtobufReader.SingleVarint(value, 1)));
                     break;
                 case ProtoSpecial.Quantity:
-                    var quantity = ReadSingleBytes(value, 1);
+                    var quantity = ProtobufReader.SingleBytes(value, 1);
                     // A zero Quantity marshals as "0".
                     if (quantity.IsEmpty) writer.WriteStringValue("0"u8);
                     else writer.WriteStringValue(quantity);
@@ -463,8 +461,8 @@ public static class ProtobufTranscoder
                 case ProtoKind.Int64: writer.WriteNumberValue((long)v); break;
                 case ProtoKind.UInt32: writer.WriteNumberValue((uint)v); break;
                 case ProtoKind.UInt64: writer.WriteNumberValue(v); break;
-                case ProtoKind.SInt32: writer.WriteNumberValue((int)ZigZag(v)); break;
-                case ProtoKind.SInt64: writer.WriteNumberValue(ZigZag(v)); break;
+                case ProtoKind.SInt32: writer.WriteNumberValue((int)ProtobufReader.ZigZag(v)); break;
+                case ProtoKind.SInt64: writer.WriteNumberValue(ProtobufReader.ZigZag(v)); break;
                 case ProtoKind.Double: writer.WriteNumberValue(BitConverter.Int64BitsToDouble((long)v)); break;
                 case ProtoKind.Fixed64: writer.WriteNumberValue(v); break;
                 case ProtoKind.SFixed64: writer.WriteNumberValue((long)v); break;
@@ -474,43 +472,5 @@ public static class ProtobufTranscoder
                 default: throw new ProtobufDecodeException($"unsupported protobuf kind {kind}");
             }
         }
-    }
-
-    private static (long Seconds, int Nanos) ReadTimestamp(ReadOnlySpan<byte> bytes)
-    {
-        long seconds = 0;
-        int nanos = 0;
-        var reader = new ProtobufReader(bytes);
-        while (reader.Next(out var number, out var wire))
-        {
-            if (number == 1 && wire == 0) seconds = (long)reader.Varint();
-            else if (number == 2 && wire == 0) nanos = (int)reader.Varint();
-            else reader.Skip(wire);
-        }
-        return (seconds, nanos);
-    }
-
-    private static long ReadSingleVarint(ReadOnlySpan<byte> bytes, int wanted)
-    {
-        long value = 0;
-        var reader = new ProtobufReader(bytes);
-        while (reader.Next(out var number, out var wire))
-        {
-            if (number == wanted && wire == 0) value = (long)reader.Varint();
-            else reader.Skip(wire);
-        }
-        return value;
-    }
-
-    private static ReadOnlySpan<byte> ReadSingleBytes(ReadOnlySpan<byte> bytes, int wanted)
-    {
-        ReadOnlySpan<byte> value = default;
-        var reader = new ProtobufReader(bytes);
-        while (reader.Next(out var number, out var wire))
-        {
-            if (number == wanted && wire == 2) value = reader.Bytes();
-            else reader.Skip(wire);
-        }
-        return value;
     }
 }
