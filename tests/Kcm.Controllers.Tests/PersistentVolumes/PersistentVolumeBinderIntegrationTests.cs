@@ -19,6 +19,7 @@ namespace Kcm.Controllers.Tests.PersistentVolumes;
 /// cluster-scoped, so every test gives its volumes and claims a storage class of its own (named after its
 /// namespace): no test, nor another class sharing the cluster, can bind another's volumes.
 /// </summary>
+[Collection(Kcm.Controllers.Tests.PvcProtection.PvcProtectionCollection.Name)]
 public sealed class PersistentVolumeBinderIntegrationTests : IAsyncLifetime
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);

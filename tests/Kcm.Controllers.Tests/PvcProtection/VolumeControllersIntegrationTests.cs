@@ -15,6 +15,7 @@ namespace Kcm.Controllers.Tests.PvcProtection;
 /// test server (embedded, or the real one KCM_TEST_KUBECONFIG names). No kubelet runs: a pod "uses" a claim once
 /// its spec.nodeName is set, which is all v1.26's pvc-protection looks at.
 /// </summary>
+[Collection(Kcm.Controllers.Tests.PvcProtection.PvcProtectionCollection.Name)]
 public sealed class VolumeControllersIntegrationTests : IAsyncLifetime
 {
     private const string PvcFinalizer = "kubernetes.io/pvc-protection";
