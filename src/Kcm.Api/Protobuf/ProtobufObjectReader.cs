@@ -415,18 +415,5 @@ public static class ProtobufObjectReader
     private static string ReadSingleString(ReadOnlySpan<byte> bytes) => ReadString(ProtobufReader.SingleBytes(bytes, 1));
 
     private static IntOrString ReadIntOrString(ReadOnlySpan<byte> bytes)
-    {
-        long type = 0;
-        var intVal = 0;
-        ReadOnlySpan<byte> strVal = default;
-        var reader = new ProtobufReader(bytes);
-        while (reader.Next(out var number, out var wire))
-        {
-            if (number == 1 && wire == 0) type = (long)reader.Varint();
-            else if (number == 2 && wire == 0) intVal = (int)reader.Varint();
-            else if (number == 3 && wire == 2) strVal = reader.Bytes();
-            else reader.Skip(wire);
-        }
-        return type == 1 ? IntOrString.FromString(ReadString(strVal)) : IntOrString.FromInt(intVal);
-    }
+        => ProtobufReader.IntOrString(bytes, out var intVal, out var strVal) ? IntOrString.FromString(ReadString(strVal)) : IntOrString.FromInt(intVal);
 }

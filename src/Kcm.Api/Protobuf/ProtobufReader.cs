@@ -134,4 +134,21 @@ internal ref struct ProtobufReader(ReadOnlySpan<byte> data)
         }
         return value;
     }
+
+    /// <summary>An IntOrString message: true with its UTF-8 string when type is 1, else false with its int.</summary>
+    public static bool IntOrString(ReadOnlySpan<byte> bytes, out int intVal, out ReadOnlySpan<byte> strVal)
+    {
+        long type = 0;
+        intVal = 0;
+        strVal = default;
+        var reader = new ProtobufReader(bytes);
+        while (reader.Next(out var number, out var wire))
+        {
+            if (number == 1 && wire == 0) type = (long)reader.Varint();
+            else if (number == 2 && wire == 0) intVal = (int)reader.Varint();
+            else if (number == 3 && wire == 2) strVal = reader.Bytes();
+            else reader.Skip(wire);
+        }
+        return type == 1;
+    }
 }

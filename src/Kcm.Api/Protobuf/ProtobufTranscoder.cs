@@ -434,18 +434,7 @@ public static class ProtobufTranscoder
 
         private void WriteIntOrString(ReadOnlySpan<byte> bytes)
         {
-            long type = 0;
-            int intVal = 0;
-            ReadOnlySpan<byte> strVal = default;
-            var reader = new ProtobufReader(bytes);
-            while (reader.Next(out var number, out var wire))
-            {
-                if (number == 1 && wire == 0) type = (long)reader.Varint();
-                else if (number == 2 && wire == 0) intVal = (int)reader.Varint();
-                else if (number == 3 && wire == 2) strVal = reader.Bytes();
-                else reader.Skip(wire);
-            }
-            if (type == 1) writer.WriteStringValue(strVal);
+            if (ProtobufReader.IntOrString(bytes, out var intVal, out var strVal)) writer.WriteStringValue(strVal);
             else writer.WriteNumberValue(intVal);
         }
 
