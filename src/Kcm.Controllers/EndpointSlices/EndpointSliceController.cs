@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using Kcm.Api.Core.V1;
+using Kcm.Api.Codecs;
 using Kcm.Api.Discovery.V1;
 using Kcm.Controllers.Common;
 using Kcm.Runtime.Controllers;
@@ -273,6 +275,7 @@ public sealed class EndpointSliceController
     public async Task<ReconcileResult> SyncAsync(ObjectKey key, CancellationToken cancellationToken)
     {
         var result = "success";
+        var started = Stopwatch.GetTimestamp();
         try
         {
             await SyncServiceAsync(key, cancellationToken).ConfigureAwait(false);
@@ -290,6 +293,7 @@ public sealed class EndpointSliceController
         finally
         {
             _metrics.Syncs.Inc(result);
+            _logger.LogTrace("Finished syncing service \"{Key}\" endpoint slices. ({Duration})", key, GoDuration.Format(Stopwatch.GetElapsedTime(started)));
         }
         return ReconcileResult.Done;
     }

@@ -15,6 +15,15 @@ public sealed class DebugFileLoggerProvider(string path) : ILoggerProvider
             ? LoggerFactory.Create(b => b.AddProvider(new DebugFileLoggerProvider(path)).SetMinimumLevel(LogLevel.Trace))
             : null;
 
+    /// <summary>Adds the file logger to a factory being built when KCM_TEST_LOG names a file.</summary>
+    public static void AddFromEnvironment(ILoggingBuilder builder)
+    {
+        if (Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } path)
+        {
+            builder.AddProvider(new DebugFileLoggerProvider(path));
+        }
+    }
+
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
 
     public void Dispose()

@@ -1,14 +1,20 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace Kcm.Controllers.Tests.ReplicaSets;
+namespace Kcm.Controllers.Tests.Support;
 
-/// <summary>Keeps warnings and errors logged by the controllers so a test can show (or assert on) them.</summary>
-public sealed class RecordingLoggerProvider : ILoggerProvider
+/// <summary>
+/// Keeps the lines the controllers log at <paramref name="minimum"/> or above (warnings and errors by default) so a
+/// test can show them, or wait for one that names its own object.
+/// </summary>
+public sealed class RecordingLoggerProvider(LogLevel minimum = LogLevel.Warning) : ILoggerProvider
 {
     public ConcurrentQueue<string> Entries { get; } = new();
 
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+    /// <summary>How many recorded lines contain <paramref name="text"/>.</summary>
+    public int Count(string text) => Entries.Count(e => e.Contains(text, StringComparison.Ordinal));
 
     public void Dispose()
     {
@@ -18,7 +24,7 @@ public sealed class RecordingLoggerProvider : ILoggerProvider
     {
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= provider._minimum;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
@@ -28,4 +34,6 @@ public sealed class RecordingLoggerProvider : ILoggerProvider
             }
         }
     }
+
+    private readonly LogLevel _minimum = minimum;
 }
