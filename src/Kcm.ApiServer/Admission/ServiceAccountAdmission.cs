@@ -70,7 +70,7 @@ public sealed class ServiceAccountAdmission(ObjectStore store) : IMutatingAdmiss
                     mounts = new JsonArray();
                     container["volumeMounts"] = mounts;
                 }
-                mounts.Add(new JsonObject { ["name"] = volumeName, ["readOnly"] = true, ["mountPath"] = TokenMountPath });
+                mounts.Add((JsonNode)new JsonObject { ["name"] = volumeName, ["readOnly"] = true, ["mountPath"] = TokenMountPath });
                 needsVolume = true;
             }
         }
@@ -80,7 +80,7 @@ public sealed class ServiceAccountAdmission(ObjectStore store) : IMutatingAdmiss
             volumes = new JsonArray();
             spec["volumes"] = volumes;
         }
-        volumes.Add(TokenVolume(volumeName));
+        volumes.Add((JsonNode)TokenVolume(volumeName));
     }
 
     /// <summary>The projected volume of upstream's TokenVolumeSource (token valid 1h + 7s so kubelets can tell it apart).</summary>

@@ -29,6 +29,6 @@ public sealed class StorageObjectInUseProtection : IMutatingAdmission
             metadata["finalizers"] = finalizers = [];
         }
         if (finalizers.Any(f => f is JsonValue v && v.TryGetValue<string>(out var s) && s == finalizer)) return;
-        finalizers.Add(finalizer);
+        finalizers.Add((JsonNode)finalizer);
     }
 }

@@ -370,7 +370,7 @@ public sealed class FieldManager(TimeProvider time)
             e["fieldsType"] = "FieldsV1";
             e["fieldsV1"] = entry.Set.ToFieldsV1();
             if (identity.Subresource.Length > 0) e["subresource"] = identity.Subresource;
-            array.Add(e);
+            array.Add((JsonNode)e);
         }
         metadata["managedFields"] = array;
     }

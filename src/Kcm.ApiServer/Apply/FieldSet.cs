@@ -49,7 +49,7 @@ public sealed class PathElement : IComparable<PathElement>, IEquatable<PathEleme
         for (var i = 0; i < sorted.Count; i++)
         {
             if (i > 0) text.Append(',');
-            text.Append(JsonSerializer.Serialize(sorted[i].Key)).Append(':').Append(Canonical(sorted[i].Value));
+            text.Append(StringJson.Quote(sorted[i].Key)).Append(':').Append(Canonical(sorted[i].Value));
         }
         return new PathElement(PathElementKind.Key, text.Append('}').ToString(), null, sorted, null, 0);
     }
@@ -122,7 +122,7 @@ public sealed class PathElement : IComparable<PathElement>, IEquatable<PathEleme
     {
         null => "null",
         JsonObject o => "{" + string.Join(",", o.OrderBy(p => p.Key, StringComparer.Ordinal)
-            .Select(p => JsonSerializer.Serialize(p.Key) + ":" + Canonical(p.Value))) + "}",
+            .Select(p => StringJson.Quote(p.Key) + ":" + Canonical(p.Value))) + "}",
         JsonArray a => "[" + string.Join(",", a.Select(Canonical)) + "]",
         _ => value.ToJsonString(),
     };
@@ -130,7 +130,7 @@ public sealed class PathElement : IComparable<PathElement>, IEquatable<PathEleme
     private static string GoString(JsonNode? v) => v switch
     {
         null => "null",
-        JsonValue s when s.GetValueKind() == JsonValueKind.String => JsonSerializer.Serialize(s.GetValue<string>()),
+        JsonValue s when s.GetValueKind() == JsonValueKind.String => StringJson.Quote(s.GetValue<string>()),
         JsonArray a => "[" + string.Join(",", a.Select(GoString)) + "]",
         JsonObject o => string.Concat(o.Select(p => $"{p.Key}={GoString(p.Value)}")),
         _ => v.ToJsonString(),

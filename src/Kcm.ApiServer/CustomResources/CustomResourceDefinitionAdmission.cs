@@ -38,7 +38,7 @@ public sealed partial class CustomResourceDefinitionAdmission : IMutatingAdmissi
         if (request.Operation == AdmissionOperation.Create)
         {
             var stored = new JsonArray();
-            if (storage is not null) stored.Add(Text(storage["name"]));
+            if (storage is not null) stored.Add((JsonNode)Text(storage["name"]));
             crd["status"] = new JsonObject
             {
                 ["conditions"] = null,
@@ -54,7 +54,7 @@ public sealed partial class CustomResourceDefinitionAdmission : IMutatingAdmissi
             {
                 if (status["storedVersions"] is not JsonArray stored) status["storedVersions"] = stored = new JsonArray();
                 var name = Text(storage["name"]);
-                if (!stored.Any(s => Text(s) == name)) stored.Add(name);
+                if (!stored.Any(s => Text(s) == name)) stored.Add((JsonNode)name);
             }
         }
     }

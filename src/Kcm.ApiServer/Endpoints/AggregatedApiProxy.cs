@@ -93,7 +93,7 @@ public sealed class AggregatedApiProxy(ObjectStore store, IAuthorizer authorizer
             var doc = GroupDocument(group.Key, [.. group]);
             doc.Remove("kind");
             doc.Remove("apiVersion");
-            groups.Add(doc);
+            groups.Add((JsonNode)doc);
         }
         list["groups"] = groups;
         return System.Text.Encoding.UTF8.GetBytes(list.ToJsonString());

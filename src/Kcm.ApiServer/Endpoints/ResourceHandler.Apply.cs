@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Kcm.Api.Catalog;
+using Kcm.ApiServer.Apply;
 using Kcm.ApiServer.Authentication;
 using Kcm.ApiServer.Errors;
 using Kcm.ApiServer.Registry;
@@ -33,7 +34,7 @@ public sealed partial class ResourceHandler
             if (char.IsControl(manager[i]))
             {
                 throw ApiException.Invalid("meta.k8s.io", optionsKind, "",
-                    [new StatusCauseInfo("FieldValueInvalid", $"Invalid value: {JsonSerializer.Serialize(manager)}: invalid character U+{(int)manager[i]:X4} (at position {i})", "fieldManager")]);
+                    [new StatusCauseInfo("FieldValueInvalid", $"Invalid value: {StringJson.Quote(manager)}: invalid character U+{(int)manager[i]:X4} (at position {i})", "fieldManager")]);
             }
         }
         if (manager.Length > 0) return manager;

@@ -57,7 +57,7 @@ public sealed partial class GenericStore
             var scheduled = conditions.OfType<JsonObject>().FirstOrDefault(c => c["type"]?.GetValue<string>() == "PodScheduled");
             if (scheduled == null)
             {
-                conditions.Add(new JsonObject { ["type"] = "PodScheduled", ["status"] = "True", ["lastProbeTime"] = null, ["lastTransitionTime"] = FormatTime(_time.GetUtcNow()) });
+                conditions.Add((JsonNode)new JsonObject { ["type"] = "PodScheduled", ["status"] = "True", ["lastProbeTime"] = null, ["lastTransitionTime"] = FormatTime(_time.GetUtcNow()) });
             }
             else if (scheduled["status"]?.GetValue<string>() != "True")
             {

@@ -32,7 +32,7 @@ public sealed partial class GenericStore
             ["message"] = "CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon",
         };
         var index = conditions.Select((c, i) => (c, i)).FirstOrDefault(p => p.c?["type"]?.GetValue<string>() == "Terminating", (null, -1)).Item2;
-        if (index >= 0) conditions[index] = condition; else conditions.Add(condition);
+        if (index >= 0) conditions[index] = condition; else conditions.Add((JsonNode)condition);
         var written = WriteDeletionUpdate(req, store, current, obj);
         return written is null ? null : new DeletionOutcome(DeletionKind.Pending, written);
     }

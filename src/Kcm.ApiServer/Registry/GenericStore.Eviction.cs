@@ -216,7 +216,7 @@ public sealed partial class GenericStore
             condition[key] = node?.DeepClone();
         }
         condition["lastTransitionTime"] ??= transition;
-        if (existing is null) conditions.Add(condition);
+        if (existing is null) conditions.Add((JsonNode)condition);
         else conditions[conditions.IndexOf(existing)] = condition;
     }
 

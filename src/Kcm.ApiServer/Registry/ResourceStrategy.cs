@@ -143,7 +143,7 @@ public sealed partial class ResourceStrategy
             finalizers = new JsonArray();
             spec["finalizers"] = finalizers;
         }
-        if (!finalizers.Any(f => f?.GetValue<string>() == "kubernetes")) finalizers.Add("kubernetes");
+        if (!finalizers.Any(f => f?.GetValue<string>() == "kubernetes")) finalizers.Add((JsonNode)"kubernetes");
         ns["status"] = new JsonObject { ["phase"] = "Active" };
     }
 }

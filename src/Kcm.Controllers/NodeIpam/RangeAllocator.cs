@@ -26,7 +26,7 @@ public sealed class ApiNodeCidrClient(KubeApiClient client) : INodeCidrClient
         var list = new JsonArray();
         foreach (var cidr in cidrs)
         {
-            list.Add(cidr);
+            list.Add((JsonNode)cidr);
         }
         return new JsonObject { ["spec"] = new JsonObject { ["podCIDR"] = cidrs[0], ["podCIDRs"] = list } }.ToJsonString();
     }

@@ -30,7 +30,7 @@ public static class MetricsDocuments
         var containers = new JsonArray();
         foreach (var (name, cpu, memory) in ContainerUsage(pod, options))
         {
-            containers.Add(new JsonObject
+            containers.Add((JsonNode)new JsonObject
             {
                 ["name"] = name,
                 ["usage"] = new JsonObject { ["cpu"] = Quantity.FromMilli(cpu).ToString(), ["memory"] = Memory(memory) },

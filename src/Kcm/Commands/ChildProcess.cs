@@ -29,9 +29,7 @@ internal sealed class ChildProcess : IAsyncDisposable
             // Running as `dotnet kube-controller-manager.dll`: start the same assembly the same way.
             info.FileName = self;
             // Only under the dotnet host: a single-file binary is its own ProcessPath and never gets here.
-#pragma warning disable IL3000
-            info.ArgumentList.Add(typeof(ChildProcess).Assembly.Location);
-#pragma warning restore IL3000
+            info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, typeof(ChildProcess).Assembly.GetName().Name + ".dll"));
         }
         else
         {

@@ -19,9 +19,11 @@ internal static class CallSite
         Location? typeOnly = null;
         foreach (var frame in frames)
         {
-            var type = frame.GetMethod()?.DeclaringType;
-            var ns = type?.Namespace ?? "";
-            if (type == null || ns.StartsWith("Microsoft.", StringComparison.Ordinal) || ns.StartsWith("System", StringComparison.Ordinal)
+            // DiagnosticMethodInfo rather than GetMethod(): the NativeAOT binary keeps stack-trace names, not reflection.
+            var typeName = DiagnosticMethodInfo.Create(frame)?.DeclaringTypeName;
+            if (typeName == null) continue;
+            var (ns, outer) = SplitTypeName(typeName);
+            if (ns.StartsWith("Microsoft.", StringComparison.Ordinal) || ns.StartsWith("System", StringComparison.Ordinal)
                 || ns == typeof(CallSite).Namespace)
             {
                 continue;
@@ -29,7 +31,7 @@ internal static class CallSite
             var path = frame.GetFileName();
             if (string.IsNullOrEmpty(path))
             {
-                typeOnly ??= new Location("", OuterType(type).Name + ".cs", 0);
+                typeOnly ??= new Location("", outer + ".cs", 0);
                 continue;
             }
             if (path.EndsWith(".g.cs", StringComparison.Ordinal)) continue;
@@ -39,10 +41,13 @@ internal static class CallSite
         return typeOnly ?? Unknown;
     }
 
-    // Async state machines and lambdas are nested types of the method's own class.
-    private static Type OuterType(Type type)
+    // "Ns.Outer`1+<Run>d__5[[args]]" -> ("Ns", "Outer"): async state machines and lambdas are nested types of the
+    // method's own class, and generic arguments may contain dots of their own.
+    internal static (string Namespace, string OuterType) SplitTypeName(string fullName)
     {
-        while (type.DeclaringType != null) type = type.DeclaringType;
-        return type;
+        var end = fullName.IndexOfAny(['+', '`', '[']);
+        var outer = end < 0 ? fullName : fullName[..end];
+        var dot = outer.LastIndexOf('.');
+        return dot < 0 ? ("", outer) : (outer[..dot], outer[(dot + 1)..]);
     }
 }

@@ -74,7 +74,7 @@ internal static class PodAdmissionDefaults
         }
         foreach (var taint in missing)
         {
-            tolerations.Add(new JsonObject
+            tolerations.Add((JsonNode)new JsonObject
             {
                 ["key"] = taint,
                 ["operator"] = "Exists",

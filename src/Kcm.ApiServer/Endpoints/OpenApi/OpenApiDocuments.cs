@@ -117,7 +117,7 @@ public sealed class OpenApiDocuments
         {
             var type = name == "force" ? "boolean" : "string";
             parameters.Add(v3
-                ? new JsonObject { ["name"] = name, ["in"] = "query", ["schema"] = new JsonObject { ["type"] = type, ["uniqueItems"] = true } }
+                ? (JsonNode)new JsonObject { ["name"] = name, ["in"] = "query", ["schema"] = new JsonObject { ["type"] = type, ["uniqueItems"] = true } }
                 : new JsonObject { ["name"] = name, ["in"] = "query", ["type"] = type, ["uniqueItems"] = true });
         }
         var schema = new JsonObject { ["$ref"] = refPrefix + responseDefinition };

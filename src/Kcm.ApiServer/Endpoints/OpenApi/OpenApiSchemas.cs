@@ -1,7 +1,7 @@
 using System.Collections;
-using System.Reflection;
 using System.Text.Json.Nodes;
-using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using Kcm.Api;
 using Kcm.Api.Catalog;
 using Kcm.Api.Schema;
 
@@ -79,7 +79,7 @@ internal sealed class OpenApiSchemas
             var clrProperties = clr is null ? null : PropertiesOf(clr);
             foreach (var (name, field) in fields.OrderBy(f => f.Key, StringComparer.Ordinal))
             {
-                var property = clrProperties?.GetValueOrDefault(name)?.PropertyType;
+                var property = clrProperties?.GetValueOrDefault(name);
                 properties[name] = Field(field, property, refPrefix, reference);
             }
             schema["properties"] = properties;
@@ -152,20 +152,22 @@ internal sealed class OpenApiSchemas
             if (field.Ref is null || !properties.TryGetValue(name, out var property)) continue;
             var target = field.Shape switch
             {
-                FieldShape.List => ElementType(property.PropertyType),
-                FieldShape.Map => ValueType(property.PropertyType),
-                _ => Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType,
+                FieldShape.List => ElementType(property),
+                FieldShape.Map => ValueType(property),
+                _ => Nullable.GetUnderlyingType(property) ?? property,
             };
             if (target is not null && target.IsClass && target != typeof(string)) Discover(field.Ref, target);
         }
     }
 
-    private static Dictionary<string, PropertyInfo> PropertiesOf(Type type)
+    // The JSON properties' types from the generated serializer metadata (not reflection, which the NativeAOT binary lacks).
+    private static Dictionary<string, Type> PropertiesOf(Type type)
     {
-        var result = new Dictionary<string, PropertyInfo>(StringComparer.Ordinal);
-        foreach (var p in type.GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        var result = new Dictionary<string, Type>(StringComparer.Ordinal);
+        if (KubeJson.Context.GetTypeInfo(type) is not { Kind: JsonTypeInfoKind.Object } info) return result;
+        foreach (var p in info.Properties)
         {
-            if (p.GetCustomAttribute<JsonPropertyNameAttribute>() is { } a) result[a.Name] = p;
+            if (!p.IsExtensionData) result[p.Name] = p.PropertyType;
         }
         return result;
     }
