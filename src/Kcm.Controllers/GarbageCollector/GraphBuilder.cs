@@ -103,6 +103,9 @@ public sealed class GraphBuilder : IDisposable
         return new SharedIndexInformer<ObservedMetadata>(name, listWatcher, ObservedMetadataAccessor.Instance, new SharedInformerOptions { TimeProvider = _time, DefaultIndexers = false }, _loggers);
     }
 
+    /// <summary>The kinds whose monitor is a handler on a typed informer the controllers run.</summary>
+    internal IReadOnlyList<string> SharedMonitorKinds => [.. _monitors.Monitors.Where(m => m.IsShared).Select(m => m.Kind)];
+
     /// <summary>Starts every monitor not yet running; later-added monitors start at once.</summary>
     public void StartMonitors(CancellationToken cancellationToken) => _monitors.Start(cancellationToken);
 
@@ -583,6 +586,10 @@ public sealed class GraphBuilder : IDisposable
         }
 
         public bool HasSynced => _informer.HasSynced && _registration.HasSynced;
+
+        public bool IsShared => _shared is not null;
+
+        public string Kind => _kind;
 
         public void Start(CancellationToken cancellationToken) => _run?.Start(cancellationToken);
 
