@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Kcm.Api;
 using Kcm.Api.Core.V1;
 using Kcm.Client;
 using Kcm.Runtime.Controllers;
@@ -37,6 +38,7 @@ public sealed class GraphBuilder : IDisposable
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, GraphNode> _uidToNode = new(StringComparer.Ordinal);
     private readonly ResourceMonitors<Monitor> _monitors = new();
+    private readonly SharedInformerFactory _informers;
 
     internal GraphBuilder(KubeApiClient client, ControllerContext context, IEventRecorder recorder, RateLimitingQueue<GraphNode> attemptToDelete, RateLimitingQueue<GraphNode> attemptToOrphan, AbsentOwnerCache absentOwners)
     {
@@ -45,6 +47,7 @@ public sealed class GraphBuilder : IDisposable
         _logger = context.Loggers.CreateLogger<GraphBuilder>();
         _recorder = recorder;
         _time = context.Time;
+        _informers = context.Informers;
         AttemptToDelete = attemptToDelete;
         AttemptToOrphan = attemptToOrphan;
         AbsentOwners = absentOwners;
@@ -72,8 +75,20 @@ public sealed class GraphBuilder : IDisposable
     /// </summary>
     public void SyncMonitors(IEnumerable<DiscoveredResource> resources)
     {
-        var (added, kept, removed) = _monitors.Sync(resources, discovered => new Monitor(NewMonitorInformer(discovered), discovered.ApiVersion, discovered.Kind, this));
+        var (added, kept, removed) = _monitors.Sync(resources, NewMonitor);
         _logger.LogTrace("{Message}", $"synced monitors; added {added}, kept {kept}, removed {removed}");
+    }
+
+    /// <summary>
+    /// The monitor of one resource: a handler on the controllers' typed informer when one watches it already (as
+    /// upstream's ObjectOrMetadataInformerFactory gives the typed informer), else an informer of its own.
+    /// </summary>
+    private Monitor NewMonitor(DiscoveredResource discovered)
+    {
+        var resource = discovered.Resource;
+        return _informers.StartedInformerFor(resource.Group, resource.Version, resource.Resource) is { } shared
+            ? new Monitor(shared, discovered.ApiVersion, discovered.Kind, this)
+            : new Monitor(NewMonitorInformer(discovered), discovered.ApiVersion, discovered.Kind, this);
     }
 
     /// <summary>
@@ -87,6 +102,9 @@ public sealed class GraphBuilder : IDisposable
         var name = resource.Group.Length == 0 ? resource.Resource : resource.ToString();
         return new SharedIndexInformer<ObservedMetadata>(name, listWatcher, ObservedMetadataAccessor.Instance, new SharedInformerOptions { TimeProvider = _time, DefaultIndexers = false }, _loggers);
     }
+
+    /// <summary>The kinds whose monitor is a handler on a typed informer the controllers run.</summary>
+    internal IReadOnlyList<string> SharedMonitorKinds => [.. _monitors.Monitors.Where(m => m.IsShared).Select(m => m.Kind)];
 
     /// <summary>Starts every monitor not yet running; later-added monitors start at once.</summary>
     public void StartMonitors(CancellationToken cancellationToken) => _monitors.Start(cancellationToken);
@@ -538,8 +556,9 @@ public sealed class GraphBuilder : IDisposable
     /// <summary>One resource's informer and the handler turning its notifications into graph changes.</summary>
     private sealed class Monitor : IResourceEventHandler<ObservedMetadata>, IResourceMonitor
     {
-        private readonly SharedIndexInformer<ObservedMetadata> _informer;
-        private readonly BackgroundInformer _run;
+        private readonly ISharedInformer _informer;
+        private readonly BackgroundInformer? _run;
+        private readonly IObjectInformer? _shared;
         private readonly string _apiVersion;
         private readonly string _kind;
         private readonly GraphBuilder _builder;
@@ -555,11 +574,34 @@ public sealed class GraphBuilder : IDisposable
             _registration = informer.AddEventHandler(this, TimeSpan.Zero);
         }
 
+        /// <summary>A monitor on an informer the factory runs: it only adds and removes its handler.</summary>
+        public Monitor(IObjectInformer shared, string apiVersion, string kind, GraphBuilder builder)
+        {
+            _informer = shared;
+            _shared = shared;
+            _apiVersion = string.Intern(apiVersion);
+            _kind = string.Intern(kind);
+            _builder = builder;
+            _registration = shared.AddEventHandler(new Projection(this), TimeSpan.Zero);
+        }
+
         public bool HasSynced => _informer.HasSynced && _registration.HasSynced;
 
-        public void Start(CancellationToken cancellationToken) => _run.Start(cancellationToken);
+        public bool IsShared => _shared is not null;
 
-        public Task StopAsync() => _run.StopAsync();
+        public string Kind => _kind;
+
+        public void Start(CancellationToken cancellationToken) => _run?.Start(cancellationToken);
+
+        public Task StopAsync()
+        {
+            if (_shared is not null)
+            {
+                _shared.RemoveEventHandler(_registration);
+                return Task.CompletedTask;
+            }
+            return _run!.StopAsync();
+        }
 
         public void OnAdd(ObservedMetadata obj, bool isInInitialList)
             => _builder.GraphChanges.Add(new GraphEvent(GraphEventType.Add, _apiVersion, _kind, obj, null));
@@ -569,6 +611,16 @@ public sealed class GraphBuilder : IDisposable
 
         public void OnDelete(ObservedMetadata obj, bool finalStateUnknown)
             => _builder.GraphChanges.Add(new GraphEvent(GraphEventType.Delete, _apiVersion, _kind, obj, null));
+
+        /// <summary>Typed objects read down to the metadata the graph keeps.</summary>
+        private sealed class Projection(Monitor monitor) : IResourceEventHandler<IKubernetesObject>
+        {
+            public void OnAdd(IKubernetesObject obj, bool isInInitialList) => monitor.OnAdd(ObservedMetadata.Of(obj.Metadata), isInInitialList);
+
+            public void OnUpdate(IKubernetesObject oldObj, IKubernetesObject newObj) => monitor.OnUpdate(ObservedMetadata.Of(oldObj.Metadata), ObservedMetadata.Of(newObj.Metadata));
+
+            public void OnDelete(IKubernetesObject obj, bool finalStateUnknown) => monitor.OnDelete(ObservedMetadata.Of(obj.Metadata), finalStateUnknown);
+        }
     }
 }
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Kcm.Api.Meta.V1;
 using Kcm.Runtime.Informers;
 
 namespace Kcm.Controllers.GarbageCollector;
@@ -72,6 +73,22 @@ public sealed record OwnerRef(string ApiVersion, string Kind, string Name, strin
         return count == result.Length ? result : result[..count];
     }
 
+    /// <summary>As above from a typed object's references.</summary>
+    public static IReadOnlyList<OwnerRef> ListFrom(List<OwnerReference>? references)
+    {
+        if (references is not { Count: > 0 })
+        {
+            return [];
+        }
+        var result = new OwnerRef[references.Count];
+        for (var i = 0; i < result.Length; i++)
+        {
+            var o = references[i];
+            result[i] = new OwnerRef(CachedStrings.Dedupe(o.ApiVersion) ?? "", CachedStrings.Dedupe(o.Kind) ?? "", o.Name ?? "", o.Uid ?? "", o.Controller, o.BlockOwnerDeletion);
+        }
+        return result;
+    }
+
     public JsonObject ToJson()
     {
         var o = new JsonObject { ["apiVersion"] = ApiVersion, ["kind"] = Kind, ["name"] = Name, ["uid"] = Uid };
@@ -117,6 +134,24 @@ public sealed record ObservedMetadata(string? Namespace, string Name, string Uid
             Json.String(metadata, "resourceVersion"),
             OwnerRef.ListFrom(metadata),
             metadata?["deletionTimestamp"] is JsonValue,
+            finalizers);
+    }
+
+    /// <summary>The same from a typed object's metadata (a monitor on a typed shared informer).</summary>
+    public static ObservedMetadata Of(ObjectMeta? metadata)
+    {
+        IReadOnlyList<string> finalizers = [];
+        if (metadata?.Finalizers is { Count: > 0 } list)
+        {
+            finalizers = [.. list.Select(CachedStrings.Dedupe).OfType<string>()];
+        }
+        return new ObservedMetadata(
+            metadata?.Namespace is { Length: > 0 } ns ? CachedStrings.Dedupe(ns) : null,
+            metadata?.Name ?? "",
+            metadata?.Uid ?? "",
+            metadata?.ResourceVersion,
+            OwnerRef.ListFrom(metadata?.OwnerReferences),
+            metadata?.DeletionTimestamp is not null,
             finalizers);
     }
 }

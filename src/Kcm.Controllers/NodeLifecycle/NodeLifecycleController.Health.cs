@@ -117,7 +117,9 @@ public sealed partial class NodeLifecycleController
 
             if (result.Current is { } current)
             {
-                var pods = PodsOnNode(name);
+                // Read from the pod index only when used: with the taint manager that is only on a transition, not
+                // for every node on every pass.
+                IReadOnlyList<Pod>? pods = null;
                 if (_options.RunTaintManager)
                 {
                     await ProcessTaintBaseEvictionAsync(node, result.Observed, cancellationToken).ConfigureAwait(false);
@@ -126,6 +128,7 @@ public sealed partial class NodeLifecycleController
                 {
                     try
                     {
+                        pods = PodsOnNode(name);
                         await ProcessNoTaintBaseEvictionAsync(node, result.Observed, pods, cancellationToken).ConfigureAwait(false);
                     }
                     catch (Exception ex) when (ex is KubeApiException or HttpRequestException or IOException or NodeHealthMissingException)
@@ -144,7 +147,7 @@ public sealed partial class NodeLifecycleController
                 {
                     try
                     {
-                        await MarkPodsNotReadyAsync(pods, name, cancellationToken).ConfigureAwait(false);
+                        await MarkPodsNotReadyAsync(pods ?? PodsOnNode(name), name, cancellationToken).ConfigureAwait(false);
                     }
                     catch (MarkPodsNotReadyException ex)
                     {

@@ -44,6 +44,12 @@ public sealed class QuotaMonitor
         _logger = loggers.CreateLogger<QuotaMonitor>();
     }
 
+    /// <summary>
+    /// The typed informer the controllers already run for a resource, if any: counted from it rather than from a
+    /// metadata cache of its own (upstream's ObjectOrMetadataInformerFactory), so the resource is watched once.
+    /// </summary>
+    public Func<GroupVersionResource, IObjectInformer?>? SharedInformers { get; init; }
+
     /// <summary>Uses the shared typed caches for pods, services and claims, with upstream's update filter.</summary>
     public void UseTypedInformers(SharedInformer<Pod> pods, SharedInformer<Service> services, SharedInformer<PersistentVolumeClaim> claims)
     {
@@ -100,6 +106,7 @@ public sealed class QuotaMonitor
             var monitor = _monitors.Monitors.FirstOrDefault(m => m.GroupResource == resource)
                 ?? throw new QuotaListException(resource, $"no informer found for {resource}");
             if (!monitor.HasSynced) throw new QuotaListException(resource, $"{monitor.Resource} not yet synced");
+            if (monitor.Shared is { } shared) return shared.ListNamespace(@namespace);
             return monitor.Informer?.Cache.ByIndex(KnownIndexers.Namespace, @namespace) ?? [];
         }
     }
@@ -123,7 +130,11 @@ public sealed class QuotaMonitor
                 }
                 if (_typed.ContainsKey(groupResource))
                 {
-                    return new Monitor(discovered.Resource, groupResource, null, this);
+                    return new Monitor(discovered.Resource, groupResource, (DynamicSharedInformer?)null, this);
+                }
+                if (SharedInformers?.Invoke(discovered.Resource) is { } shared)
+                {
+                    return new Monitor(discovered.Resource, groupResource, shared, this);
                 }
                 if (_client is null)
                 {
@@ -151,11 +162,12 @@ public sealed class QuotaMonitor
 
     public Task StopMonitorsAsync() => _monitors.StopAsync();
 
-    /// <summary>One monitored resource: its own metadata cache, or (Informer null) one of the shared typed caches.</summary>
+    /// <summary>One monitored resource: its own metadata cache, a typed informer the controllers run, or (both null) one of the typed caches above.</summary>
     private sealed class Monitor : IResourceMonitor
     {
         private readonly QuotaMonitor _owner;
         private readonly BackgroundInformer? _run;
+        private readonly IEventHandlerRegistration? _registration;
 
         public Monitor(GroupVersionResource resource, GroupResource groupResource, DynamicSharedInformer? informer, QuotaMonitor owner)
         {
@@ -170,16 +182,35 @@ public sealed class QuotaMonitor
             });
         }
 
+        public Monitor(GroupVersionResource resource, GroupResource groupResource, IObjectInformer shared, QuotaMonitor owner)
+        {
+            Resource = resource;
+            GroupResource = groupResource;
+            Shared = shared;
+            _owner = owner;
+            _registration = shared.AddEventHandler(new ResourceEventHandler<IKubernetesObject>
+            {
+                Deleted = (obj, _) => owner.Changed(groupResource, obj),
+            }, TimeSpan.Zero);
+        }
+
         public GroupVersionResource Resource { get; }
 
         public GroupResource GroupResource { get; }
 
         public DynamicSharedInformer? Informer { get; }
 
-        public bool HasSynced => Informer is null ? _owner._typed[GroupResource]() : Informer.HasSynced;
+        public IObjectInformer? Shared { get; }
+
+        public bool HasSynced => Shared is not null ? Shared.HasSynced && _registration!.HasSynced
+            : Informer is null ? _owner._typed[GroupResource]() : Informer.HasSynced;
 
         public void Start(CancellationToken cancellationToken) => _run?.Start(cancellationToken);
 
-        public Task StopAsync() => _run?.StopAsync() ?? Task.CompletedTask;
+        public Task StopAsync()
+        {
+            if (Shared is not null) Shared.RemoveEventHandler(_registration!);
+            return _run?.StopAsync() ?? Task.CompletedTask;
+        }
     }
 }

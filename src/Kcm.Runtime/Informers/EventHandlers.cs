@@ -19,14 +19,30 @@ public interface IResourceEventHandler<in T>
     void OnDelete(T obj, bool finalStateUnknown);
 }
 
+/// <summary>Which notifications a handler acts on; the others are not queued for it (no wake-up of its task for nothing).</summary>
+internal interface IHandledNotifications
+{
+    bool HandlesAdd { get; }
+
+    bool HandlesUpdate { get; }
+
+    bool HandlesDelete { get; }
+}
+
 /// <summary>A handler from delegates; any of them may be left out (client-go's ResourceEventHandlerFuncs).</summary>
-public sealed class ResourceEventHandler<T> : IResourceEventHandler<T>
+public sealed class ResourceEventHandler<T> : IResourceEventHandler<T>, IHandledNotifications
 {
     public Action<T, bool>? Added { get; init; }
 
     public Action<T, T>? Updated { get; init; }
 
     public Action<T, bool>? Deleted { get; init; }
+
+    bool IHandledNotifications.HandlesAdd => Added is not null;
+
+    bool IHandledNotifications.HandlesUpdate => Updated is not null;
+
+    bool IHandledNotifications.HandlesDelete => Deleted is not null;
 
     public void OnAdd(T obj, bool isInInitialList) => Added?.Invoke(obj, isInInitialList);
 

@@ -14,12 +14,23 @@ internal sealed class ProcessorListener<T> : IEventHandlerRegistration, IDisposa
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private volatile bool _hasSynced;
+    private readonly bool _skipAdds;
+    private readonly bool _skipUpdates;
+    private readonly bool _skipDeletes;
 
     public ProcessorListener(IResourceEventHandler<T> handler, TimeSpan resyncPeriod, ILogger logger)
     {
         _handler = handler;
         ResyncPeriod = resyncPeriod;
         _logger = logger;
+        // A handler without an update delegate (the quota monitors' delete-only ones) would otherwise be woken for
+        // every lease renewal only to do nothing.
+        if (handler is IHandledNotifications handled)
+        {
+            _skipAdds = !handled.HandlesAdd;
+            _skipUpdates = !handled.HandlesUpdate;
+            _skipDeletes = !handled.HandlesDelete;
+        }
         Completion = Task.Run(PumpAsync);
     }
 
@@ -31,11 +42,20 @@ internal sealed class ProcessorListener<T> : IEventHandlerRegistration, IDisposa
 
     public Task Completion { get; }
 
-    public void Add(T obj, bool isInInitialList) => _channel.Writer.TryWrite(new Notification(Kind.Add, obj, default, isInInitialList));
+    public void Add(T obj, bool isInInitialList)
+    {
+        if (!_skipAdds) _channel.Writer.TryWrite(new Notification(Kind.Add, obj, default, isInInitialList));
+    }
 
-    public void Update(T oldObj, T newObj) => _channel.Writer.TryWrite(new Notification(Kind.Update, newObj, oldObj, false));
+    public void Update(T oldObj, T newObj)
+    {
+        if (!_skipUpdates) _channel.Writer.TryWrite(new Notification(Kind.Update, newObj, oldObj, false));
+    }
 
-    public void Delete(T obj, bool finalStateUnknown) => _channel.Writer.TryWrite(new Notification(Kind.Delete, obj, default, finalStateUnknown));
+    public void Delete(T obj, bool finalStateUnknown)
+    {
+        if (!_skipDeletes) _channel.Writer.TryWrite(new Notification(Kind.Delete, obj, default, finalStateUnknown));
+    }
 
     /// <summary>Everything queued before this point belongs to the initial list.</summary>
     public void MarkSynced() => _channel.Writer.TryWrite(new Notification(Kind.Synced, default, default, false));

@@ -6,8 +6,25 @@ using Microsoft.Extensions.Logging;
 
 namespace Kcm.Runtime.Informers;
 
+/// <summary>
+/// A typed informer seen without its type, for monitors that read only each object's metadata: upstream's garbage
+/// collector and quota monitors take the typed shared informer when the typed factory serves the resource, so a
+/// resource is watched once, not once per monitor.
+/// </summary>
+public interface IObjectInformer : ISharedInformer
+{
+    ResourceInfo Resource { get; }
+
+    IEventHandlerRegistration AddEventHandler(IResourceEventHandler<IKubernetesObject> handler, TimeSpan? resyncPeriod = null);
+
+    void RemoveEventHandler(IEventHandlerRegistration registration);
+
+    /// <summary>The cached objects of one namespace (all of them for an empty namespace).</summary>
+    IReadOnlyList<IKubernetesObject> ListNamespace(string @namespace);
+}
+
 /// <summary>An informer over a generated kind; pods are also indexed by spec.nodeName.</summary>
-public sealed class SharedInformer<T> : SharedIndexInformer<T>
+public sealed class SharedInformer<T> : SharedIndexInformer<T>, IObjectInformer
     where T : class, IListableResource
 {
     public SharedInformer(KubeApiClient client, ListWatchScope? scope = null, SharedInformerOptions? options = null, ILoggerFactory? loggerFactory = null)
@@ -23,6 +40,14 @@ public sealed class SharedInformer<T> : SharedIndexInformer<T>
             AddIndexer(KnownIndexers.PodNodeName, obj => KnownIndexers.NodeNameOf((Pod)(object)obj));
         }
     }
+
+    public ResourceInfo Resource => T.Resource;
+
+    IEventHandlerRegistration IObjectInformer.AddEventHandler(IResourceEventHandler<IKubernetesObject> handler, TimeSpan? resyncPeriod)
+        => AddEventHandler(handler, resyncPeriod);
+
+    IReadOnlyList<IKubernetesObject> IObjectInformer.ListNamespace(string @namespace)
+        => @namespace.Length == 0 ? Cache.List() : Cache.ByIndex(KnownIndexers.Namespace, @namespace);
 
     internal static string ResourceName(ResourceInfo resource)
         => resource.Group.Length == 0 ? resource.Plural : $"{resource.Plural}.{resource.Version}.{resource.Group}";

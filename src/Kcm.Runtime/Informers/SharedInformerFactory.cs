@@ -64,6 +64,32 @@ public sealed class SharedInformerFactory(KubeApiClient client, SharedInformerFa
         }
     }
 
+    /// <summary>
+    /// The typed informer of <paramref name="group"/>/<paramref name="version"/> <paramref name="resource"/> if a
+    /// controller asked for it and it runs over all namespaces; null otherwise. Monitors that only read metadata (the
+    /// garbage collector's, the quota controller's) share it, as upstream's ObjectOrMetadataInformerFactory hands
+    /// them the typed informer, instead of opening a second watch of the same resource.
+    /// </summary>
+    public IObjectInformer? StartedInformerFor(string group, string version, string resource)
+    {
+        if (_options.Namespace is not null)
+        {
+            return null;
+        }
+        lock (_lock)
+        {
+            foreach (var informer in _informers.Values)
+            {
+                if (informer is IObjectInformer { IsStarted: true } typed
+                    && typed.Resource.Group == group && typed.Resource.Version == version && typed.Resource.Plural == resource)
+                {
+                    return typed;
+                }
+            }
+        }
+        return null;
+    }
+
     /// <summary>Starts every requested informer not yet running; they stop when the token is cancelled.</summary>
     public void Start(CancellationToken cancellationToken)
     {

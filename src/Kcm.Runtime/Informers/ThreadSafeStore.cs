@@ -183,8 +183,15 @@ public sealed class ThreadSafeStore<T> : IObjectCache<T>
         foreach (var (name, indexFunc) in _indexers)
         {
             var index = _indices[name];
-            var oldValues = old is null ? [] : indexFunc(old).ToHashSet();
-            var newValues = current is null ? [] : indexFunc(current).ToHashSet();
+            var oldList = old is null ? null : indexFunc(old);
+            var newList = current is null ? null : indexFunc(current);
+            if (SameValues(oldList, newList))
+            {
+                // An update that keeps the object under the same values (nearly every one): nothing moves.
+                continue;
+            }
+            var oldValues = oldList is null ? [] : oldList.ToHashSet();
+            var newValues = newList is null ? [] : newList.ToHashSet();
             foreach (var value in oldValues)
             {
                 if (!newValues.Contains(value) && index.TryGetValue(value, out var keys))
@@ -201,6 +208,22 @@ public sealed class ThreadSafeStore<T> : IObjectCache<T>
                 AddToIndex(index, value, key);
             }
         }
+    }
+
+    private static bool SameValues(IEnumerable<string>? a, IEnumerable<string>? b)
+    {
+        if (a is not IReadOnlyList<string> x || b is not IReadOnlyList<string> y || x.Count != y.Count)
+        {
+            return false;
+        }
+        for (var i = 0; i < x.Count; i++)
+        {
+            if (!string.Equals(x[i], y[i], StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static void AddToIndex(Dictionary<string, HashSet<ObjectKey>> index, string value, ObjectKey key)

@@ -26,6 +26,9 @@ public sealed class GarbageCollectorFixture : IAsyncLifetime
         await Server.InitializeAsync();
         Host = new ControllerTestHost(Server, DebugFileLoggerProvider.FromEnvironment(), unthrottled: true);
         Collector = new Controllers.GarbageCollector.GarbageCollector(Host.Context);
+        // As a controller would: config maps are then monitored through this typed informer, secrets (and the rest) by
+        // metadata informers of the collector's own, so the tests go through both kinds of monitor.
+        Host.Context.Informers.InformerFor<ConfigMap>();
         Host.Start(ct => Collector.RunAsync(2, ct));
     }
 
@@ -72,6 +75,15 @@ public sealed class GarbageCollectorTests(GarbageCollectorFixture fixture) : ICl
 
         await WaitGoneAsync<ConfigMap>("bg-cm");
         await WaitGoneAsync<Secret>("bg-secret");
+    }
+
+    [Fact]
+    public void SyncMonitors_TypedInformerRunsForResource_MonitorsThroughItInsteadOfASecondWatch()
+    {
+        var shared = fixture.Collector.Graph.SharedMonitorKinds;
+
+        Assert.Contains("ConfigMap", shared);
+        Assert.DoesNotContain("Secret", shared);
     }
 
     [Fact]

@@ -28,6 +28,9 @@ public sealed class ResourceQuotaFixture : IAsyncLifetime
         // The default 5m sync period: anything faster than that in these tests is the replenishment fast path.
         var run = ResourceQuotaDescriptor.Value.Start(_host.Context, new ResourceQuotaControllerOptions())
             ?? throw new InvalidOperationException("the resourcequota controller declined to start");
+        // As the tokens controller does: secrets are then counted from this typed informer, deployments (and the
+        // rest) from metadata informers of the quota monitor's own.
+        _host.Context.Informers.InformerFor<Secret>();
         _host.Start(run);
     }
 

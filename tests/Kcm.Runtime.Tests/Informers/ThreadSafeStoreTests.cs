@@ -60,6 +60,23 @@ public sealed class ThreadSafeStoreTests
     }
 
     [Fact]
+    public void Upsert_IndexedValuesUnchanged_IndexesServeTheNewObject()
+    {
+        var store = NewStore();
+        store.Upsert(Pod("ns", "a", "node-1", "uid-1"));
+        var updated = Pod("ns", "a", "node-1", "uid-1");
+
+        store.Upsert(updated);
+
+        Assert.Same(updated, Assert.Single(store.ByIndex(KnownIndexers.PodNodeName, "node-1")));
+        Assert.Same(updated, Assert.Single(store.ByIndex(KnownIndexers.ControllerUid, "uid-1")));
+        Assert.Same(updated, Assert.Single(store.ByIndex(KnownIndexers.Namespace, "ns")));
+        store.Delete(new ObjectKey("ns", "a"));
+        Assert.Empty(store.IndexValues(KnownIndexers.PodNodeName));
+        Assert.Empty(store.IndexValues(KnownIndexers.Namespace));
+    }
+
+    [Fact]
     public void Upsert_IndexedValueChanges_MovesObjectBetweenIndexValues()
     {
         var store = NewStore();
