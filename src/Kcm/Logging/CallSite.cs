@@ -1,4 +1,7 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
 
 namespace Kcm.Logging;
 
@@ -9,34 +12,80 @@ namespace Kcm.Logging;
 /// </summary>
 internal static class CallSite
 {
-    public readonly record struct Location(string Directory, string File, int Line);
+    /// <summary>A call site; <see cref="Header"/> and <see cref="Caller"/> are the strings the text and JSON lines print.</summary>
+    public sealed record Location(string Directory, string File, int Line)
+    {
+        public string Header { get; } = File + ":" + Line.ToString(CultureInfo.InvariantCulture);
+
+        public string Caller { get; } = Directory + "/" + File + ":" + Line.ToString(CultureInfo.InvariantCulture);
+    }
+
+    private enum Kind { Found, TypeOnly, Generated }
+
+    private readonly record struct Site(Kind Kind, Location? Location);
 
     private static readonly Location Unknown = new("", "???", 1);
 
+    // Reading file and line from the PDB for every frame of every written line was most of a line's cost. A frame
+    // without file info still names its method and IL offset, which is all the PDB lookup depends on, so the
+    // lookup is done once per (method, offset) and reused. Bounded by the number of log call sites in the code.
+    private static readonly ConcurrentDictionary<(MethodBase Method, int Offset), Site> Sites = new();
+
     public static Location Find()
     {
-        var frames = new StackTrace(2, fNeedFileInfo: true).GetFrames();
+        var frames = new StackTrace(1, fNeedFileInfo: false).GetFrames();
+        StackFrame[]? withFiles = null;
         Location? typeOnly = null;
-        foreach (var frame in frames)
+        for (var i = 0; i < frames.Length; i++)
         {
-            var type = frame.GetMethod()?.DeclaringType;
-            var ns = type?.Namespace ?? "";
-            if (type == null || ns.StartsWith("Microsoft.", StringComparison.Ordinal) || ns.StartsWith("System", StringComparison.Ordinal)
-                || ns == typeof(CallSite).Namespace)
+            var frame = frames[i];
+            var method = frame.GetMethod();
+            if (IsPlumbing(method?.DeclaringType)) continue;
+            var key = (method!, frame.GetILOffset());
+            if (!Sites.TryGetValue(key, out var site))
             {
-                continue;
+                // Same depth as the walk above, so the frames line up; matched by method and offset to be sure.
+                withFiles ??= new StackTrace(1, fNeedFileInfo: true).GetFrames();
+                site = Classify(Match(withFiles, i, key) ?? frame, method!.DeclaringType!);
+                Sites.TryAdd(key, site);
             }
-            var path = frame.GetFileName();
-            if (string.IsNullOrEmpty(path))
+            switch (site.Kind)
             {
-                typeOnly ??= new Location("", OuterType(type).Name + ".cs", 0);
-                continue;
+                case Kind.Found: return site.Location!;
+                case Kind.TypeOnly: typeOnly ??= site.Location; break;
             }
-            if (path.EndsWith(".g.cs", StringComparison.Ordinal)) continue;
-            var directory = Path.GetFileName(Path.GetDirectoryName(path)) ?? "";
-            return new Location(directory, Path.GetFileName(path), frame.GetFileLineNumber());
         }
         return typeOnly ?? Unknown;
+    }
+
+    private static bool IsPlumbing(Type? type)
+    {
+        if (type == null) return true;
+        var ns = type.Namespace ?? "";
+        return ns.StartsWith("Microsoft.", StringComparison.Ordinal) || ns.StartsWith("System", StringComparison.Ordinal)
+            || ns == typeof(CallSite).Namespace;
+    }
+
+    private static StackFrame? Match(StackFrame[] frames, int index, (MethodBase Method, int Offset) key)
+    {
+        if (index < frames.Length && Same(frames[index], key)) return frames[index];
+        foreach (var frame in frames)
+        {
+            if (Same(frame, key)) return frame;
+        }
+        return null;
+    }
+
+    private static bool Same(StackFrame frame, (MethodBase Method, int Offset) key)
+        => Equals(frame.GetMethod(), key.Method) && frame.GetILOffset() == key.Offset;
+
+    private static Site Classify(StackFrame frame, Type type)
+    {
+        var path = frame.GetFileName();
+        if (string.IsNullOrEmpty(path)) return new Site(Kind.TypeOnly, new Location("", OuterType(type).Name + ".cs", 0));
+        if (path.EndsWith(".g.cs", StringComparison.Ordinal)) return new Site(Kind.Generated, null);
+        var directory = Path.GetFileName(Path.GetDirectoryName(path)) ?? "";
+        return new Site(Kind.Found, new Location(directory, Path.GetFileName(path), frame.GetFileLineNumber()));
     }
 
     // Async state machines and lambdas are nested types of the method's own class.

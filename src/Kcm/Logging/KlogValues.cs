@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -29,11 +30,36 @@ public static partial class KlogValues
             return Unstructured(formatter(state, exception), exception);
         var template = pairs[^1].Value as string ?? "";
         var values = new List<KeyValuePair<string, object?>>(pairs.Count);
-        for (var i = 0; i < pairs.Count - 1; i++) values.Add(new(LowerCamel(pairs[i].Key), pairs[i].Value));
-        if (values.Count == 0 || QuotedPlaceholder().IsMatch(template) || (values.Count == 1 && LabelledValue().IsMatch(template)))
-            return Unstructured(formatter(state, exception), exception);
+        for (var i = 0; i < pairs.Count - 1; i++) values.Add(new(KeyOf(pairs[i].Key), pairs[i].Value));
+        if (values.Count == 0) return Unstructured(formatter(state, exception), exception);
+        var shape = ShapeOf(template);
+        if (shape.Quoted || (values.Count == 1 && shape.Labelled)) return Unstructured(formatter(state, exception), exception);
         if (exception != null) values.Insert(0, new("err", exception));
-        return new Entry(MessageOf(template), values, Structured: true);
+        return new Entry(shape.Message, values, Structured: true);
+    }
+
+    // What a template's regexes decide depends on the template alone: worked out once per template (and key) and
+    // reused, as the templates are the code's literals. The caps only guard against templates built at run time.
+    private sealed record Shape(bool Quoted, bool Labelled, string Message);
+
+    private const int CacheLimit = 4096;
+    private static readonly ConcurrentDictionary<string, Shape> Shapes = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, string> Keys = new(StringComparer.Ordinal);
+
+    private static Shape ShapeOf(string template)
+    {
+        if (Shapes.TryGetValue(template, out var shape)) return shape;
+        shape = new Shape(QuotedPlaceholder().IsMatch(template), LabelledValue().IsMatch(template), MessageOf(template));
+        if (Shapes.Count < CacheLimit) Shapes.TryAdd(template, shape);
+        return shape;
+    }
+
+    private static string KeyOf(string name)
+    {
+        if (Keys.TryGetValue(name, out var key)) return key;
+        key = LowerCamel(name);
+        if (Keys.Count < CacheLimit) Keys.TryAdd(name, key);
+        return key;
     }
 
     /// <summary>An already formatted message: unstructured, or `"msg" err="..."` when it carries an exception.</summary>
@@ -67,7 +93,8 @@ public static partial class KlogValues
             }
             else
             {
-                sb.Append(quote ? Quote(text) : text);
+                if (quote) AppendQuoted(sb, text);
+                else sb.Append(text);
             }
         }
     }
@@ -93,9 +120,13 @@ public static partial class KlogValues
     };
 
     /// <summary>Go's strconv.Quote: double quotes, backslash escapes for quotes, backslashes and control characters.</summary>
-    public static string Quote(string s)
+    public static string Quote(string s) => AppendQuoted(new StringBuilder(s.Length + 2), s).ToString();
+
+    /// <summary>Appends <see cref="Quote"/>'s text for <paramref name="s"/>.</summary>
+    public static StringBuilder AppendQuoted(StringBuilder sb, string s)
     {
-        var sb = new StringBuilder(s.Length + 2).Append('"');
+        sb.Append('"');
+        if (!NeedsEscape(s)) return sb.Append(s).Append('"');
         foreach (var rune in s.EnumerateRunes())
         {
             switch (rune.Value)
@@ -117,7 +148,17 @@ public static partial class KlogValues
                     break;
             }
         }
-        return sb.Append('"').ToString();
+        return sb.Append('"');
+    }
+
+    // Printable ASCII other than the quote and backslash is written as it is: almost every value.
+    private static bool NeedsEscape(string s)
+    {
+        foreach (var c in s)
+        {
+            if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') return true;
+        }
+        return false;
     }
 
     // Go's time.Time String(): "2006-01-02 15:04:05.999999999 -0700 MST" (UTC shown as "+0000 UTC").
