@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
@@ -31,8 +32,59 @@ internal static class CallSite
     // lookup is done once per (method, offset) and reused. Bounded by the number of log call sites in the code.
     private static readonly ConcurrentDictionary<(MethodBase Method, int Offset), Site> Sites = new();
 
-    public static Location Find()
+    // A template used by one log call names that call's site, so its location is found once and reused without
+    // walking the stack (the walk itself, not the PDB lookup, is then most of a line's cost). Templates several
+    // calls share are walked every time: those that are only placeholders ("{Message}" carries printf-style text)
+    // and the ones listed here (tests/Kcm.Tests/Logging/CallSiteTests keeps the list complete by scanning src/).
+    internal static readonly FrozenSet<string> SharedTemplates = new[]
     {
+        "Waiting for caches to sync for {Name}",
+        "Caches are synced for {Name}",
+        "new leader elected: {Leader}",
+        "Loaded volume plugin {pluginName}",
+        "Couldn't get key for EndpointSlice {Slice}: missing {Label} label",
+        "Loaded a new cert/key pair {name}",
+        "synced quota controller",
+        "failed to discover some groups: {Error}",
+        "Sending events to api server.",
+        "Pod {Pod} created",
+        "volume \"{Volume}\" deleted",
+        "error reading persistent volume \"{Volume}\": {Error}",
+    }.ToFrozenSet(StringComparer.Ordinal);
+
+    private const int TemplateLimit = 4096;
+    private static readonly ConcurrentDictionary<string, Location> ByTemplate = new(StringComparer.Ordinal);
+
+    /// <summary>The call site of the log call being written; <paramref name="template"/> is its message template, if any.</summary>
+    public static Location Find(string? template)
+    {
+        if (template is null || WalksAlways(template)) return Walk(out _);
+        if (ByTemplate.TryGetValue(template, out var known)) return known;
+        var location = Walk(out var viaGenerated);
+        // A generated LoggerMessage method holds the template for all of its callers.
+        if (!viaGenerated && ByTemplate.Count < TemplateLimit) ByTemplate.TryAdd(template, location);
+        return location;
+    }
+
+    /// <summary>Whether lines with this template find their call site by walking the stack every time.</summary>
+    internal static bool WalksAlways(string template) => SharedTemplates.Contains(template) || !HasWords(template);
+
+    // Literal text outside the placeholders: "{What}: {Error}" has none.
+    private static bool HasWords(string template)
+    {
+        var depth = 0;
+        foreach (var c in template)
+        {
+            if (c == '{') depth++;
+            else if (c == '}') depth = Math.Max(0, depth - 1);
+            else if (depth == 0 && char.IsLetter(c)) return true;
+        }
+        return false;
+    }
+
+    private static Location Walk(out bool viaGenerated)
+    {
+        viaGenerated = false;
         var frames = new StackTrace(1, fNeedFileInfo: false).GetFrames();
         StackFrame[]? withFiles = null;
         Location? typeOnly = null;
@@ -53,6 +105,7 @@ internal static class CallSite
             {
                 case Kind.Found: return site.Location!;
                 case Kind.TypeOnly: typeOnly ??= site.Location; break;
+                case Kind.Generated: viaGenerated = true; break;
             }
         }
         return typeOnly ?? Unknown;

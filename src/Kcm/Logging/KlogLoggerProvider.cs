@@ -40,7 +40,7 @@ public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel,
 
     private void Write(LogLevel level, CallSite.Location? category, KlogValues.Entry entry)
     {
-        var caller = category ?? CallSite.Find();
+        var caller = category ?? CallSite.Find(entry.Template);
         if (json)
         {
             var buffer = t_json ??= new JsonBuffer();

@@ -15,7 +15,11 @@ namespace Kcm.Logging;
 public static partial class KlogValues
 {
     /// <summary>One MEL log call as klog sees it: the message and its key/value pairs (empty when unstructured).</summary>
-    public sealed record Entry(string Message, IReadOnlyList<KeyValuePair<string, object?>> Values, bool Structured);
+    public sealed record Entry(string Message, IReadOnlyList<KeyValuePair<string, object?>> Values, bool Structured)
+    {
+        /// <summary>The message template of the log call, when it had one (it identifies the call site).</summary>
+        public string? Template { get; init; }
+    }
 
     /// <summary>
     /// Turns a message template into klog's shape. A template without placeholders is an unstructured line (as
@@ -31,11 +35,11 @@ public static partial class KlogValues
         var template = pairs[^1].Value as string ?? "";
         var values = new List<KeyValuePair<string, object?>>(pairs.Count);
         for (var i = 0; i < pairs.Count - 1; i++) values.Add(new(KeyOf(pairs[i].Key), pairs[i].Value));
-        if (values.Count == 0) return Unstructured(formatter(state, exception), exception);
+        if (values.Count == 0) return Unstructured(formatter(state, exception), exception, template);
         var shape = ShapeOf(template);
-        if (shape.Quoted || (values.Count == 1 && shape.Labelled)) return Unstructured(formatter(state, exception), exception);
+        if (shape.Quoted || (values.Count == 1 && shape.Labelled)) return Unstructured(formatter(state, exception), exception, template);
         if (exception != null) values.Insert(0, new("err", exception));
-        return new Entry(shape.Message, values, Structured: true);
+        return new Entry(shape.Message, values, Structured: true) { Template = template };
     }
 
     // What a template's regexes decide depends on the template alone: worked out once per template (and key) and
@@ -65,8 +69,10 @@ public static partial class KlogValues
     /// <summary>An already formatted message: unstructured, or `"msg" err="..."` when it carries an exception.</summary>
     public static Entry FromText(string message, Exception? exception) => Unstructured(message, exception);
 
-    private static Entry Unstructured(string message, Exception? exception)
-        => exception == null ? new Entry(message, [], false) : new Entry(message, [new("err", exception)], true);
+    private static Entry Unstructured(string message, Exception? exception, string? template = null)
+        => exception == null
+            ? new Entry(message, [], false) { Template = template }
+            : new Entry(message, [new("err", exception)], true) { Template = template };
 
     /// <summary>The template with its placeholders taken out: "Synced {Count} pods in {Duration}" → "Synced pods in".</summary>
     public static string MessageOf(string template)

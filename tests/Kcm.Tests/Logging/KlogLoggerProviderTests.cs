@@ -108,7 +108,7 @@ public partial class KlogLoggerProviderTests
     }
 
     [Fact]
-    public void Log_SameTemplateFromTwoCallSites_EachLineNamesItsOwnLine()
+    public void Log_SharedAndUniqueTemplates_EachLineNamesItsOwnCall()
     {
         var (logger, output) = Create();
         var expected = new List<int>();
@@ -118,6 +118,9 @@ public partial class KlogLoggerProviderTests
         {
             logger.LogInformation("{Message}", "first"); expected.Add(Line());
             logger.LogInformation("{Message}", "second"); expected.Add(Line());
+            logger.LogInformation("Pod {Pod} created", "a"); expected.Add(Line());
+            logger.LogInformation("Pod {Pod} created", "b"); expected.Add(Line());
+            logger.LogInformation("Used by one call {Pod}", "c"); expected.Add(Line());
         }
 
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
