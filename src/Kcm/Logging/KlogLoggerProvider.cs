@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -20,7 +21,8 @@ public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel,
 {
     private static readonly JsonWriterOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    private readonly Lock _gate = new();
+    private readonly ConcurrentQueue<string> _pending = new();
+    private int _writing;
 
     public ILogger CreateLogger(string categoryName) => new KlogLogger(this, upstreamFormat ? null : new CallSite.Location("", ShortName(categoryName), 0));
 
@@ -30,11 +32,21 @@ public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel,
         return dot < 0 ? category : category[(dot + 1)..];
     }
 
-    public void Dispose() => output.Flush();
+    public void Dispose()
+    {
+        // A line another thread is still writing is waited for; then whatever is queued goes out.
+        var spin = new SpinWait();
+        while (!_pending.IsEmpty)
+        {
+            Drain();
+            spin.SpinOnce();
+        }
+        output.Flush();
+    }
 
     private readonly string _pidField = Environment.ProcessId.ToString(CultureInfo.InvariantCulture).PadLeft(7);
 
-    // One buffer per thread: a line is built without a string of its own and copied to the output under the lock.
+    // One buffer per thread: a line is built without intermediate strings; only the finished line is allocated.
     [ThreadStatic] private static StringBuilder? t_text;
     [ThreadStatic] private static JsonBuffer? t_json;
 
@@ -44,23 +56,39 @@ public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel,
         if (json)
         {
             var buffer = t_json ??= new JsonBuffer();
-            var chars = buffer.Format(time.GetUtcNow(), level, caller, entry);
-            lock (_gate)
-            {
-                output.Write(chars);
-                output.Flush();
-            }
+            Emit(new string(buffer.Format(time.GetUtcNow(), level, caller, entry)));
             return;
         }
         var sb = t_text ??= new StringBuilder(256);
         sb.Clear();
         AppendText(sb, level, caller, entry);
-        lock (_gate)
-        {
-            output.Write(sb);
-            output.Flush();
-        }
+        Emit(sb.ToString());
         if (sb.Capacity > 16 * 1024) t_text = null;
+    }
+
+    // Lines go out in the order they were queued. Whoever finds no writer at work becomes it and writes everything
+    // queued, so no logging thread spins on a lock held across a write(2): with many workers logging, that spinning
+    // was most of a line's cost. The re-check after letting go picks up a line queued while the writer finished.
+    private void Emit(string line)
+    {
+        _pending.Enqueue(line);
+        Drain();
+    }
+
+    private void Drain()
+    {
+        while (!_pending.IsEmpty && Interlocked.CompareExchange(ref _writing, 1, 0) == 0)
+        {
+            try
+            {
+                while (_pending.TryDequeue(out var next)) output.Write(next);
+                output.Flush();
+            }
+            finally
+            {
+                Volatile.Write(ref _writing, 0);
+            }
+        }
     }
 
     private void AppendText(StringBuilder sb, LogLevel level, CallSite.Location caller, KlogValues.Entry entry)

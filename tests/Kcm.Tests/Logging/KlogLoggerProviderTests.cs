@@ -144,6 +144,27 @@ public partial class KlogLoggerProviderTests
         Assert.Contains(".123456 ", output.ToString());
     }
 
+    [Fact]
+    public async Task Log_ManyThreadsAtOnce_EveryLineWrittenWholeAndOnce()
+    {
+        var output = new StringWriter();
+        var provider = new KlogLoggerProvider(output, LogLevel.Trace, TimeProvider.System);
+        var logger = provider.CreateLogger("Kcm.Test");
+
+        var writers = Enumerable.Range(0, 8).Select(t => Task.Run(() =>
+        {
+            for (var i = 0; i < 200; i++) logger.LogInformation("Line {Thread} {Index}", t, i);
+        }));
+        await Task.WhenAll(writers).WaitAsync(TimeSpan.FromSeconds(30));
+        provider.Dispose();
+
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(1600, lines.Length);
+        Assert.All(lines, l => Assert.Matches(Header(), l));
+        var seen = lines.Select(l => l[(l.IndexOf("thread=", StringComparison.Ordinal))..]).ToHashSet();
+        Assert.Equal(1600, seen.Count);
+    }
+
     private static int Line([CallerLineNumber] int line = 0) => line;
 
     [GeneratedRegex(@"^I\d{4} \d\d:\d\d:\d\d\.\d{6} +\d+ [^ ]+\.cs:\d+\] ")]
