@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -19,10 +21,10 @@ public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel,
 {
     private static readonly JsonWriterOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    private readonly Lock _gate = new();
-    private readonly int _pid = Environment.ProcessId;
+    private readonly ConcurrentQueue<string> _pending = new();
+    private int _writing;
 
-    public ILogger CreateLogger(string categoryName) => new KlogLogger(this, ShortName(categoryName));
+    public ILogger CreateLogger(string categoryName) => new KlogLogger(this, upstreamFormat ? null : new CallSite.Location("", ShortName(categoryName), 0));
 
     private static string ShortName(string category)
     {
@@ -30,20 +32,66 @@ public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel,
         return dot < 0 ? category : category[(dot + 1)..];
     }
 
-    public void Dispose() => output.Flush();
-
-    private void Write(LogLevel level, string category, KlogValues.Entry entry)
+    public void Dispose()
     {
-        var caller = upstreamFormat ? CallSite.Find() : new CallSite.Location("", category, 0);
-        var line = json ? JsonLine(level, caller, entry) : TextLine(level, caller, entry);
-        lock (_gate)
+        // A line another thread is still writing is waited for; then whatever is queued goes out.
+        var spin = new SpinWait();
+        while (!_pending.IsEmpty)
         {
-            output.Write(line);
-            output.Flush();
+            Drain();
+            spin.SpinOnce();
+        }
+        output.Flush();
+    }
+
+    private readonly string _pidField = Environment.ProcessId.ToString(CultureInfo.InvariantCulture).PadLeft(7);
+
+    // One buffer per thread: a line is built without intermediate strings; only the finished line is allocated.
+    [ThreadStatic] private static StringBuilder? t_text;
+    [ThreadStatic] private static JsonBuffer? t_json;
+
+    private void Write(LogLevel level, CallSite.Location? category, KlogValues.Entry entry)
+    {
+        var caller = category ?? CallSite.Find(entry.Template);
+        if (json)
+        {
+            var buffer = t_json ??= new JsonBuffer();
+            Emit(new string(buffer.Format(time.GetUtcNow(), level, caller, entry)));
+            return;
+        }
+        var sb = t_text ??= new StringBuilder(256);
+        sb.Clear();
+        AppendText(sb, level, caller, entry);
+        Emit(sb.ToString());
+        if (sb.Capacity > 16 * 1024) t_text = null;
+    }
+
+    // Lines go out in the order they were queued. Whoever finds no writer at work becomes it and writes everything
+    // queued, so no logging thread spins on a lock held across a write(2): with many workers logging, that spinning
+    // was most of a line's cost. The re-check after letting go picks up a line queued while the writer finished.
+    private void Emit(string line)
+    {
+        _pending.Enqueue(line);
+        Drain();
+    }
+
+    private void Drain()
+    {
+        while (!_pending.IsEmpty && Interlocked.CompareExchange(ref _writing, 1, 0) == 0)
+        {
+            try
+            {
+                while (_pending.TryDequeue(out var next)) output.Write(next);
+                output.Flush();
+            }
+            finally
+            {
+                Volatile.Write(ref _writing, 0);
+            }
         }
     }
 
-    private string TextLine(LogLevel level, CallSite.Location caller, KlogValues.Entry entry)
+    private void AppendText(StringBuilder sb, LogLevel level, CallSite.Location caller, KlogValues.Entry entry)
     {
         var now = time.GetLocalNow();
         var severity = level switch
@@ -53,30 +101,51 @@ public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel,
             LogLevel.Warning => 'W',
             _ => 'I',
         };
-        var sb = new StringBuilder(128);
-        var location = upstreamFormat ? $"{caller.File}:{caller.Line}" : caller.File;
-        sb.Append(CultureInfo.InvariantCulture, $"{severity}{now:MMdd HH:mm:ss.ffffff} {_pid,7} {location}] ");
+        // klog's header: Lmmdd hh:mm:ss.uuuuuu threadid file:line]
+        sb.Append(severity);
+        Append2(sb, now.Month);
+        Append2(sb, now.Day);
+        sb.Append(' ');
+        Append2(sb, now.Hour);
+        sb.Append(':');
+        Append2(sb, now.Minute);
+        sb.Append(':');
+        Append2(sb, now.Second);
+        sb.Append('.');
+        var micros = (int)(now.Ticks % TimeSpan.TicksPerSecond / 10);
+        for (var div = 100_000; div > 0; div /= 10) sb.Append((char)('0' + micros / div % 10));
+        sb.Append(' ').Append(_pidField).Append(' ').Append(upstreamFormat ? caller.Header : caller.File).Append("] ");
         if (entry.Structured)
         {
-            sb.Append(KlogValues.Quote(entry.Message));
+            KlogValues.AppendQuoted(sb, entry.Message);
             KlogValues.AppendPairs(sb, entry.Values);
         }
         else
         {
             sb.Append(entry.Message);
         }
-        return sb.Append('\n').ToString();
+        sb.Append('\n');
     }
 
-    private string JsonLine(LogLevel level, CallSite.Location caller, KlogValues.Entry entry)
+    private static void Append2(StringBuilder sb, int value) => sb.Append((char)('0' + value / 10)).Append((char)('0' + value % 10));
+
+    private sealed class JsonBuffer
     {
-        using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, JsonOptions))
+        private readonly ArrayBufferWriter<byte> _bytes = new(512);
+        private readonly Utf8JsonWriter _writer;
+        private char[] _chars = new char[512];
+
+        public JsonBuffer() => _writer = new Utf8JsonWriter(_bytes, JsonOptions);
+
+        public ReadOnlySpan<char> Format(DateTimeOffset now, LogLevel level, CallSite.Location caller, KlogValues.Entry entry)
         {
+            _bytes.ResetWrittenCount();
+            _writer.Reset(_bytes);
+            var w = _writer;
             w.WriteStartObject();
-            var ms = (time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks / (double)TimeSpan.TicksPerMillisecond;
+            var ms = (now - DateTimeOffset.UnixEpoch).Ticks / (double)TimeSpan.TicksPerMillisecond;
             w.WriteNumber("ts", ms);
-            w.WriteString("caller", $"{caller.Directory}/{caller.File}:{caller.Line}");
+            w.WriteString("caller", caller.Caller);
             // Unstructured lines keep the newline klog's printf-style calls end with.
             w.WriteString("msg", entry.Structured ? entry.Message : entry.Message + "\n");
             if (level < LogLevel.Error) w.WriteNumber("v", level switch { LogLevel.Trace => 4, LogLevel.Debug => 2, _ => 0 });
@@ -86,8 +155,14 @@ public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel,
                 WriteJsonValue(w, value);
             }
             w.WriteEndObject();
+            w.Flush();
+            var written = _bytes.WrittenSpan;
+            var needed = Encoding.UTF8.GetMaxCharCount(written.Length) + 1;
+            if (_chars.Length < needed) _chars = new char[Math.Max(needed, _chars.Length * 2)];
+            var count = Encoding.UTF8.GetChars(written, _chars);
+            _chars[count] = '\n';
+            return _chars.AsSpan(0, count + 1);
         }
-        return Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
     }
 
     private static void WriteJsonValue(Utf8JsonWriter w, object? value)
@@ -110,7 +185,8 @@ public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel,
         }
     }
 
-    private sealed class KlogLogger(KlogLoggerProvider provider, string category) : ILogger
+    // category: the header's fixed location for the plain format; null finds the call site per line.
+    private sealed class KlogLogger(KlogLoggerProvider provider, CallSite.Location? category) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 

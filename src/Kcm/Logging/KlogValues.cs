@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -14,7 +15,11 @@ namespace Kcm.Logging;
 public static partial class KlogValues
 {
     /// <summary>One MEL log call as klog sees it: the message and its key/value pairs (empty when unstructured).</summary>
-    public sealed record Entry(string Message, IReadOnlyList<KeyValuePair<string, object?>> Values, bool Structured);
+    public sealed record Entry(string Message, IReadOnlyList<KeyValuePair<string, object?>> Values, bool Structured)
+    {
+        /// <summary>The message template of the log call, when it had one (it identifies the call site).</summary>
+        public string? Template { get; init; }
+    }
 
     /// <summary>
     /// Turns a message template into klog's shape. A template without placeholders is an unstructured line (as
@@ -29,18 +34,45 @@ public static partial class KlogValues
             return Unstructured(formatter(state, exception), exception);
         var template = pairs[^1].Value as string ?? "";
         var values = new List<KeyValuePair<string, object?>>(pairs.Count);
-        for (var i = 0; i < pairs.Count - 1; i++) values.Add(new(LowerCamel(pairs[i].Key), pairs[i].Value));
-        if (values.Count == 0 || QuotedPlaceholder().IsMatch(template) || (values.Count == 1 && LabelledValue().IsMatch(template)))
-            return Unstructured(formatter(state, exception), exception);
+        for (var i = 0; i < pairs.Count - 1; i++) values.Add(new(KeyOf(pairs[i].Key), pairs[i].Value));
+        if (values.Count == 0) return Unstructured(formatter(state, exception), exception, template);
+        var shape = ShapeOf(template);
+        if (shape.Quoted || (values.Count == 1 && shape.Labelled)) return Unstructured(formatter(state, exception), exception, template);
         if (exception != null) values.Insert(0, new("err", exception));
-        return new Entry(MessageOf(template), values, Structured: true);
+        return new Entry(shape.Message, values, Structured: true) { Template = template };
+    }
+
+    // What a template's regexes decide depends on the template alone: worked out once per template (and key) and
+    // reused, as the templates are the code's literals. The caps only guard against templates built at run time.
+    private sealed record Shape(bool Quoted, bool Labelled, string Message);
+
+    private const int CacheLimit = 4096;
+    private static readonly ConcurrentDictionary<string, Shape> Shapes = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, string> Keys = new(StringComparer.Ordinal);
+
+    private static Shape ShapeOf(string template)
+    {
+        if (Shapes.TryGetValue(template, out var shape)) return shape;
+        shape = new Shape(QuotedPlaceholder().IsMatch(template), LabelledValue().IsMatch(template), MessageOf(template));
+        if (Shapes.Count < CacheLimit) Shapes.TryAdd(template, shape);
+        return shape;
+    }
+
+    private static string KeyOf(string name)
+    {
+        if (Keys.TryGetValue(name, out var key)) return key;
+        key = LowerCamel(name);
+        if (Keys.Count < CacheLimit) Keys.TryAdd(name, key);
+        return key;
     }
 
     /// <summary>An already formatted message: unstructured, or `"msg" err="..."` when it carries an exception.</summary>
     public static Entry FromText(string message, Exception? exception) => Unstructured(message, exception);
 
-    private static Entry Unstructured(string message, Exception? exception)
-        => exception == null ? new Entry(message, [], false) : new Entry(message, [new("err", exception)], true);
+    private static Entry Unstructured(string message, Exception? exception, string? template = null)
+        => exception == null
+            ? new Entry(message, [], false) { Template = template }
+            : new Entry(message, [new("err", exception)], true) { Template = template };
 
     /// <summary>The template with its placeholders taken out: "Synced {Count} pods in {Duration}" → "Synced pods in".</summary>
     public static string MessageOf(string template)
@@ -67,7 +99,8 @@ public static partial class KlogValues
             }
             else
             {
-                sb.Append(quote ? Quote(text) : text);
+                if (quote) AppendQuoted(sb, text);
+                else sb.Append(text);
             }
         }
     }
@@ -93,9 +126,13 @@ public static partial class KlogValues
     };
 
     /// <summary>Go's strconv.Quote: double quotes, backslash escapes for quotes, backslashes and control characters.</summary>
-    public static string Quote(string s)
+    public static string Quote(string s) => AppendQuoted(new StringBuilder(s.Length + 2), s).ToString();
+
+    /// <summary>Appends <see cref="Quote"/>'s text for <paramref name="s"/>.</summary>
+    public static StringBuilder AppendQuoted(StringBuilder sb, string s)
     {
-        var sb = new StringBuilder(s.Length + 2).Append('"');
+        sb.Append('"');
+        if (!NeedsEscape(s)) return sb.Append(s).Append('"');
         foreach (var rune in s.EnumerateRunes())
         {
             switch (rune.Value)
@@ -117,7 +154,17 @@ public static partial class KlogValues
                     break;
             }
         }
-        return sb.Append('"').ToString();
+        return sb.Append('"');
+    }
+
+    // Printable ASCII other than the quote and backslash is written as it is: almost every value.
+    private static bool NeedsEscape(string s)
+    {
+        foreach (var c in s)
+        {
+            if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') return true;
+        }
+        return false;
     }
 
     // Go's time.Time String(): "2006-01-02 15:04:05.999999999 -0700 MST" (UTC shown as "+0000 UTC").

@@ -1,6 +1,9 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Kcm.Logging;
+using Kcm.Testing;
 using Microsoft.Extensions.Logging;
 
 namespace Kcm.Tests.Logging;
@@ -103,6 +106,66 @@ public partial class KlogLoggerProviderTests
 
         Assert.Equal("", output.ToString());
     }
+
+    [Fact]
+    public void Log_SharedAndUniqueTemplates_EachLineNamesItsOwnCall()
+    {
+        var (logger, output) = Create();
+        var expected = new List<int>();
+
+        // Twice round: the second pass is served from the call-site cache and must name the same lines.
+        for (var pass = 0; pass < 2; pass++)
+        {
+            logger.LogInformation("{Message}", "first"); expected.Add(Line());
+            logger.LogInformation("{Message}", "second"); expected.Add(Line());
+            logger.LogInformation("Pod {Pod} created", "a"); expected.Add(Line());
+            logger.LogInformation("Pod {Pod} created", "b"); expected.Add(Line());
+            logger.LogInformation("Used by one call {Pod}", "c"); expected.Add(Line());
+        }
+
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(expected.Count, lines.Length);
+        for (var i = 0; i < lines.Length; i++) Assert.Contains($" KlogLoggerProviderTests.cs:{expected[i]}] ", lines[i]);
+        Assert.NotEqual(expected[0], expected[1]);
+    }
+
+    [Fact]
+    public void Log_Header_IsKlogTimestampPidAndSeverity()
+    {
+        var output = new StringWriter();
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 4, 5, 6, 7, TimeSpan.Zero).AddTicks(1_234_567));
+        var logger = new KlogLoggerProvider(output, LogLevel.Trace, time).CreateLogger("Kcm.Test");
+
+        logger.LogWarning("Slow {Step}", "x");
+
+        var local = time.GetLocalNow();
+        var expected = $"W{local.ToString("MMdd HH:mm:ss.ffffff", CultureInfo.InvariantCulture)} {Environment.ProcessId,7} KlogLoggerProviderTests.cs:";
+        Assert.StartsWith(expected, output.ToString());
+        Assert.Contains(".123456 ", output.ToString());
+    }
+
+    [Fact]
+    public async Task Log_ManyThreadsAtOnce_EveryLineWrittenWholeAndOnce()
+    {
+        var output = new StringWriter();
+        var provider = new KlogLoggerProvider(output, LogLevel.Trace, TimeProvider.System);
+        var logger = provider.CreateLogger("Kcm.Test");
+
+        var writers = Enumerable.Range(0, 8).Select(t => Task.Run(() =>
+        {
+            for (var i = 0; i < 200; i++) logger.LogInformation("Line {Thread} {Index}", t, i);
+        }));
+        await Task.WhenAll(writers).WaitAsync(TimeSpan.FromSeconds(30));
+        provider.Dispose();
+
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(1600, lines.Length);
+        Assert.All(lines, l => Assert.Matches(Header(), l));
+        var seen = lines.Select(l => l[(l.IndexOf("thread=", StringComparison.Ordinal))..]).ToHashSet();
+        Assert.Equal(1600, seen.Count);
+    }
+
+    private static int Line([CallerLineNumber] int line = 0) => line;
 
     [GeneratedRegex(@"^I\d{4} \d\d:\d\d:\d\d\.\d{6} +\d+ [^ ]+\.cs:\d+\] ")]
     private static partial Regex Header();
