@@ -190,7 +190,7 @@ public sealed class LeaderElector
                     _logger.LogInformation("successfully acquired lease {Lock}", description);
                     return attemptStart;
                 }
-                _logger.LogDebug("failed to acquire lease {Lock}", description);
+                _logger.LogTrace("failed to acquire lease {Lock}", description);
                 await WaitBeforeRetryAsync(cancellationToken).ConfigureAwait(false);
             }
             return null;
@@ -340,7 +340,11 @@ public sealed class LeaderElector
         var record = current.Record;
         if (record.HolderIdentity.Length > 0 && IsLeaseValid(now) && !IsLeader)
         {
-            _logger.LogDebug("lock is held by {Holder} and has not yet expired", record.HolderIdentity);
+            if (_logger.IsEnabled(LogLevel.Trace))
+            {
+                // Upstream's V(4) Infof: the holder inside the sentence, not a key.
+                _logger.LogTrace("{Message}", $"lock is held by {record.HolderIdentity} and has not yet expired");
+            }
             return false;
         }
 
@@ -471,7 +475,7 @@ public sealed class LeaderElector
             }
             catch (Exception ex)
             {
-                _logger.LogDebug("watch of lock {Lock} ended: {Error}", _lock.Describe(), ex.Message);
+                _logger.LogTrace("watch of lock {Lock} ended: {Error}", _lock.Describe(), ex.Message);
             }
             if (!await DelayAsync(_config.RetryPeriod, cancellationToken).ConfigureAwait(false))
             {

@@ -1,6 +1,7 @@
 using Kcm.Testing;
 using Kcm.Runtime.Tests.Support;
 using Kcm.Runtime.LeaderElection;
+using Microsoft.Extensions.Logging;
 
 namespace Kcm.Runtime.Tests.LeaderElection;
 
@@ -80,6 +81,11 @@ public sealed class LeaderElectorTests
         Assert.All(all, x => Assert.Equal(leader.Identity, x.Elector.GetLeader()));
         Assert.All(all.Where(x => x != leader), x => Assert.Equal([leader.Identity], x.NewLeaders));
         Assert.All(all.Where(x => x != leader), x => Assert.Equal(0, x.Metrics.Status));
+        // Upstream logs a standby's every retry at V(4) only; at the guides' --v=2 a standby's log stays quiet.
+        var standby = all.First(x => x != leader);
+        Assert.Contains((LogLevel.Trace, $"lock is held by {leader.Identity} and has not yet expired"), standby.Logger.Entries);
+        Assert.Contains((LogLevel.Trace, "failed to acquire lease test/lock"), standby.Logger.Entries);
+        Assert.DoesNotContain(standby.Logger.Entries, e => e.Level == LogLevel.Debug);
     }
 
     [Fact(Timeout = 15_000)]
