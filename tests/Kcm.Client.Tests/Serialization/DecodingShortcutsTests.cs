@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 using Kcm.Api.Core.V1;
@@ -32,37 +31,6 @@ public sealed class DecodingShortcutsTests
 
     private static byte[] ProtobufPod() => ProtobufEncoder.TryEncode(Utf8(PodJson.Replace(""","futureField":{"kept":true}""", "")))!;
 
-    private static HttpResponseMessage Body(byte[] body, string mediaType)
-    {
-        var content = new ByteArrayContent(body);
-        content.Headers.ContentType = MediaTypeHeaderValue.Parse(mediaType);
-        return new HttpResponseMessage(HttpStatusCode.OK) { Content = content };
-    }
-
-    private static byte[] ProtobufWatchFrame(string type, byte[] obj)
-    {
-        static void AddLength(List<byte> bytes, int length)
-        {
-            while (length >= 0x80)
-            {
-                bytes.Add((byte)(length | 0x80));
-                length >>= 7;
-            }
-            bytes.Add((byte)length);
-        }
-        var raw = new List<byte> { 0x0a };
-        AddLength(raw, obj.Length);
-        raw.AddRange(obj);
-        var frame = new List<byte> { 0x0a, (byte)type.Length };
-        frame.AddRange(Utf8(type));
-        frame.Add(0x12);
-        AddLength(frame, raw.Count);
-        frame.AddRange(raw);
-        var length = new byte[4];
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(length, frame.Count);
-        return [.. length, .. frame];
-    }
-
     private static async Task<List<Pod>> WatchAsync(HttpResponseMessage response, ClientConfig? config, bool omit)
     {
         var handler = new StubHandler().Respond(_ => response);
@@ -82,8 +50,8 @@ public sealed class DecodingShortcutsTests
     public async Task WatchAsync_OmitManagedFields_ObjectsWithoutThemOtherwiseWhole(bool protobuf)
     {
         var response = protobuf
-            ? Body([.. ProtobufWatchFrame("ADDED", ProtobufPod()), .. ProtobufWatchFrame("ADDED", ProtobufPod())], ProtobufTranscoder.MediaType + ";stream=watch")
-            : Body(Utf8($$"""{"type":"ADDED","object":{{PodJson}}}{"type":"ADDED","object":{{PodJson}}}"""), "application/json");
+            ? ProtobufTestBytes.Response([.. ProtobufTestBytes.WatchFrame("ADDED", ProtobufPod()), .. ProtobufTestBytes.WatchFrame("ADDED", ProtobufPod())], ProtobufTranscoder.MediaType + ";stream=watch")
+            : ProtobufTestBytes.Response(Utf8($$"""{"type":"ADDED","object":{{PodJson}}}{"type":"ADDED","object":{{PodJson}}}"""), "application/json");
 
         var pods = await WatchAsync(response, protobuf ? ProtobufConfig : null, omit: true);
 
@@ -108,8 +76,8 @@ public sealed class DecodingShortcutsTests
     public async Task WatchAsync_ManagedFieldsNotOmitted_Decoded(bool protobuf)
     {
         var response = protobuf
-            ? Body(ProtobufWatchFrame("ADDED", ProtobufPod()), ProtobufTranscoder.MediaType + ";stream=watch")
-            : Body(Utf8($$"""{"type":"ADDED","object":{{PodJson}}}"""), "application/json");
+            ? ProtobufTestBytes.Response(ProtobufTestBytes.WatchFrame("ADDED", ProtobufPod()), ProtobufTranscoder.MediaType + ";stream=watch")
+            : ProtobufTestBytes.Response(Utf8($$"""{"type":"ADDED","object":{{PodJson}}}"""), "application/json");
 
         var pod = Assert.Single(await WatchAsync(response, protobuf ? ProtobufConfig : null, omit: false));
 
@@ -139,7 +107,7 @@ public sealed class DecodingShortcutsTests
         {
             body = Utf8(listJson);
         }
-        var handler = new StubHandler().Respond(_ => Body(body, protobuf ? ProtobufTranscoder.MediaType : "application/json"));
+        var handler = new StubHandler().Respond(_ => ProtobufTestBytes.Response(body, protobuf ? ProtobufTranscoder.MediaType : "application/json"));
         using var client = TestClients.Create(handler, config: protobuf ? ProtobufConfig : null);
 
         var result = await client.ListAsync<Pod>("ns", new ListOptions { OmitManagedFields = true });

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 using Kcm.Api.Core.V1;
@@ -24,13 +23,6 @@ public sealed class ProtobufWireTests
 
     private static byte[] Utf8(string s) => Encoding.UTF8.GetBytes(s);
 
-    private static HttpResponseMessage Protobuf(byte[] body, string mediaType = ProtobufTranscoder.MediaType, HttpStatusCode code = HttpStatusCode.OK)
-    {
-        var content = new ByteArrayContent(body);
-        content.Headers.ContentType = MediaTypeHeaderValue.Parse(mediaType);
-        return new HttpResponseMessage(code) { Content = content };
-    }
-
     // The enveloped object with extra raw bytes appended to its message (fields a newer server might send).
     private static byte[] Envelope(string apiVersion, string kind, byte[] message)
     {
@@ -42,13 +34,7 @@ public sealed class ProtobufWireTests
         var result = new List<byte>(Utf8("k8s\0")) { 0x0a, (byte)typeMeta.Count };
         result.AddRange(typeMeta);
         result.Add(0x12);
-        var length = (uint)message.Length;
-        while (length >= 0x80)
-        {
-            result.Add((byte)(length | 0x80));
-            length >>= 7;
-        }
-        result.Add((byte)length);
+        ProtobufTestBytes.AddLength(result, message.Length);
         result.AddRange(message);
         return [.. result];
     }
@@ -68,7 +54,7 @@ public sealed class ProtobufWireTests
     [Fact(Timeout = 30_000)]
     public async Task Get_ProtobufConfig_AcceptsProtobufLikeClientGo()
     {
-        var handler = new StubHandler().Respond(_ => Protobuf(Envelope("v1", "Pod", PodMessage(PodJson))));
+        var handler = new StubHandler().Respond(_ => ProtobufTestBytes.Response(Envelope("v1", "Pod", PodMessage(PodJson))));
         using var client = TestClients.Create(handler, config: ProtobufConfig);
 
         var pod = await client.GetAsync<Pod>("ns", "p");
@@ -94,8 +80,8 @@ public sealed class ProtobufWireTests
     {
         // spec.resources (field 40) is newer than v1.26; field 99 of Pod is in no table at all.
         var handler = new StubHandler()
-            .Respond(_ => Protobuf(Envelope("v1", "Pod", PodMessage(PodJson, 0x98, 0x06, 0x01))))
-            .Respond(r => Protobuf(r.BodyBytes!));
+            .Respond(_ => ProtobufTestBytes.Response(Envelope("v1", "Pod", PodMessage(PodJson, 0x98, 0x06, 0x01))))
+            .Respond(r => ProtobufTestBytes.Response(r.BodyBytes!));
         using var client = TestClients.Create(handler, config: ProtobufConfig);
 
         var pod = await client.GetAsync<Pod>("ns", "p");
@@ -137,7 +123,7 @@ public sealed class ProtobufWireTests
         var status = ProtobufEncoder.TryEncode(Utf8("""
             {"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods \"p\" not found","reason":"NotFound","details":{"name":"p","kind":"pods"},"code":404}
             """))!;
-        var handler = new StubHandler().Respond(_ => Protobuf(status, code: HttpStatusCode.NotFound));
+        var handler = new StubHandler().Respond(_ => ProtobufTestBytes.Response(status, code: HttpStatusCode.NotFound));
         using var client = TestClients.Create(handler, config: ProtobufConfig);
 
         var e = await Assert.ThrowsAsync<NotFoundException>(() => client.GetAsync<Pod>("ns", "p"));
@@ -149,7 +135,7 @@ public sealed class ProtobufWireTests
     public async Task Get_TruncatedProtobuf_ProtocolError()
     {
         var body = Envelope("v1", "Pod", PodMessage(PodJson));
-        var handler = new StubHandler().Respond(_ => Protobuf(body[..^3]));
+        var handler = new StubHandler().Respond(_ => ProtobufTestBytes.Response(body[..^3]));
         using var client = TestClients.Create(handler, config: ProtobufConfig);
 
         var e = await Assert.ThrowsAsync<KubeProtocolException>(() => client.GetAsync<Pod>("ns", "p"));
@@ -160,23 +146,9 @@ public sealed class ProtobufWireTests
     [Fact(Timeout = 30_000)]
     public async Task Watch_LengthDelimitedFrames_TypedEventsThenErrorStatus()
     {
-        static byte[] Frame(string type, byte[] obj)
-        {
-            var raw = new List<byte> { 0x0a };
-            AddLength(raw, obj.Length);
-            raw.AddRange(obj);
-            var frame = new List<byte> { 0x0a, (byte)type.Length };
-            frame.AddRange(Utf8(type));
-            frame.Add(0x12);
-            AddLength(frame, raw.Count);
-            frame.AddRange(raw);
-            var length = new byte[4];
-            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(length, frame.Count);
-            return [.. length, .. frame];
-        }
         var gone = ProtobufEncoder.TryEncode(Utf8("""{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"too old resource version: 1 (5)","reason":"Expired","code":410}"""))!;
-        var stream = Frame("ADDED", Envelope("v1", "Pod", PodMessage(PodJson))).Concat(Frame("ERROR", gone)).ToArray();
-        var handler = new StubHandler().Respond(_ => Protobuf(stream, ProtobufTranscoder.MediaType + ";stream=watch"));
+        var stream = ProtobufTestBytes.WatchFrame("ADDED", Envelope("v1", "Pod", PodMessage(PodJson))).Concat(ProtobufTestBytes.WatchFrame("ERROR", gone)).ToArray();
+        var handler = new StubHandler().Respond(_ => ProtobufTestBytes.Response(stream, ProtobufTranscoder.MediaType + ";stream=watch"));
         using var client = TestClients.Create(handler, config: ProtobufConfig);
 
         var events = new List<WatchEvent<Pod>>();
@@ -214,16 +186,5 @@ public sealed class ProtobufWireTests
         var (_, contentType) = WireFormat.EncodeBody(ProtobufConfig, "apps.example.com/v1", "Deployment", Utf8("""{"apiVersion":"apps.example.com/v1","kind":"Deployment"}"""));
 
         Assert.Equal("application/json", contentType);
-    }
-
-    private static void AddLength(List<byte> bytes, int length)
-    {
-        var v = (uint)length;
-        while (v >= 0x80)
-        {
-            bytes.Add((byte)(v | 0x80));
-            v >>= 7;
-        }
-        bytes.Add((byte)v);
     }
 }
