@@ -293,7 +293,10 @@ public sealed class EndpointSliceController
         finally
         {
             _metrics.Syncs.Inc(result);
-            _logger.LogTrace("Finished syncing service \"{Key}\" endpoint slices. ({Duration})", key, GoDuration.Format(Stopwatch.GetElapsedTime(started)));
+            if (_logger.IsEnabled(LogLevel.Trace))
+            {
+                _logger.LogTrace("Finished syncing service \"{Key}\" endpoint slices. ({Duration})", key, GoDuration.Format(Stopwatch.GetElapsedTime(started)));
+            }
         }
         return ReconcileResult.Done;
     }
