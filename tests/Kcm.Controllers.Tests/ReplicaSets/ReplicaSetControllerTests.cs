@@ -164,7 +164,9 @@ public sealed class ReplicaSetControllerTests(RunningReplicaControllers controll
         await Client.CreateAsync(rs, _namespace);
         var pod = (await PodsAsync("app=web", count: 1))[0];
 
-        var readySince = DateTimeOffset.UtcNow;
+        // Condition times are stored in whole seconds, so the controller counts minReadySeconds from the truncated second.
+        var now = DateTimeOffset.UtcNow;
+        var readySince = now.AddTicks(-(now.Ticks % TimeSpan.TicksPerSecond));
         await MarkReadyAsync(pod.Metadata!.Name!, readySince);
 
         var whenReady = await StatusAsync("web", s => s.ReadyReplicas == 1);
