@@ -20,6 +20,7 @@ public sealed class LeaderElector
     private LeaderElectionRecord _observedRecord = new();
     private string? _observedRaw;
     private DateTimeOffset _observedTime;
+    private bool _lastAttemptFoundLeaseHeld;
     private string _reportedLeader = "";
     private int _running;
 
@@ -260,6 +261,7 @@ public sealed class LeaderElector
     /// <summary>One round of client-go's tryAcquireOrRenew; every failure means "not this round".</summary>
     private async Task<bool> TryAcquireOrRenewAsync(CancellationToken cancellationToken)
     {
+        _lastAttemptFoundLeaseHeld = false;
         var now = _time.GetUtcNow();
         var desired = new LeaderElectionRecord
         {
@@ -340,6 +342,7 @@ public sealed class LeaderElector
         var record = current.Record;
         if (record.HolderIdentity.Length > 0 && IsLeaseValid(now) && !IsLeader)
         {
+            _lastAttemptFoundLeaseHeld = true;
             if (_logger.IsEnabled(LogLevel.Trace))
             {
                 // Upstream's V(4) Infof: the holder inside the sentence, not a key.
@@ -507,10 +510,22 @@ public sealed class LeaderElector
         if (record.HolderIdentity.Length > 0)
         {
             var untilExpiry = ObservedExpiry() - _time.GetUtcNow();
-            if (untilExpiry > TimeSpan.Zero && untilExpiry < wait)
+            if (untilExpiry <= TimeSpan.Zero && _lastAttemptFoundLeaseHeld)
             {
-                wait = untilExpiry;
+                // The attempt judged the lease valid by the time it started, and it ran out while the read was in
+                // flight: retry now rather than a full period later. Once per judgement, since the next attempt's
+                // start is past this expiry.
+                wait = TimeSpan.Zero;
             }
+            else if (untilExpiry > TimeSpan.Zero && untilExpiry < wait)
+            {
+                // Timers count whole milliseconds and may round down: wake no earlier than the expiry itself.
+                wait = TimeSpan.FromMilliseconds(Math.Ceiling(untilExpiry.TotalMilliseconds));
+            }
+        }
+        if (wait == TimeSpan.Zero)
+        {
+            return;
         }
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var delay = Task.Delay(wait, _time, stop.Token);

@@ -86,10 +86,13 @@ public sealed class InMemoryLockStore(TimeProvider time)
 }
 
 /// <summary>One candidate's view of an <see cref="InMemoryLockStore"/>; <see cref="Fail"/> makes every call throw.</summary>
-public sealed class InMemoryLock(InMemoryLockStore store, string identity) : IResourceLock
+public sealed class InMemoryLock(InMemoryLockStore store, string identity, TimeProvider? time = null) : IResourceLock
 {
     private long? _cachedVersion;
     private volatile bool _fail;
+
+    /// <summary>How long a read that starts at the given time takes on the (fake) clock: a slow API server.</summary>
+    public Func<DateTimeOffset, TimeSpan>? ReadLatency { get; set; }
 
     public string Identity { get; } = identity;
 
@@ -101,16 +104,20 @@ public sealed class InMemoryLock(InMemoryLockStore store, string identity) : IRe
 
     public string Describe() => "test/lock";
 
-    public Task<ObservedLeaderElectionRecord?> GetAsync(CancellationToken cancellationToken)
+    public async Task<ObservedLeaderElectionRecord?> GetAsync(CancellationToken cancellationToken)
     {
         ThrowIfFailing();
+        if (ReadLatency is { } latencyAt && time is not null && latencyAt(time.GetUtcNow()) is { Ticks: > 0 } latency)
+        {
+            await Task.Delay(latency, time, cancellationToken);
+        }
         var (record, version) = store.Read();
         if (record is null)
         {
-            return Task.FromResult<ObservedLeaderElectionRecord?>(null);
+            return null;
         }
         _cachedVersion = version;
-        return Task.FromResult<ObservedLeaderElectionRecord?>(new ObservedLeaderElectionRecord(record, LeaderElectionRecordJson.Serialize(record) + "@" + record.RenewTime?.UtcTicks));
+        return new ObservedLeaderElectionRecord(record, LeaderElectionRecordJson.Serialize(record) + "@" + record.RenewTime?.UtcTicks);
     }
 
     public Task CreateAsync(LeaderElectionRecord record, CancellationToken cancellationToken)

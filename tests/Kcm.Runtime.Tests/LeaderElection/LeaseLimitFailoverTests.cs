@@ -20,7 +20,7 @@ public sealed class LeaseLimitFailoverTests
 
     // Pinned jitter: b's polls fall between a's renewals, so waiting for the next poll would cost b up to seconds.
     private Candidate NewCandidate(string identity, int seed)
-        => new(new InMemoryLock(_store, identity), _time, config => config with { Random = new Random(seed) });
+        => new(new InMemoryLock(_store, identity, _time), _time, config => config with { Random = new Random(seed) });
 
     [Theory(Timeout = 60_000)]
     [InlineData(true)]
@@ -63,5 +63,43 @@ public sealed class LeaseLimitFailoverTests
         Assert.Equal("b", _store.Record!.HolderIdentity);
         Assert.True(a.LeadingCancelled.Task.IsCompleted, "a still acts as leader");
         Assert.True(a.LeadingCancelledAt < b.StartedAt, $"a stopped acting at {a.LeadingCancelledAt}, b started at {b.StartedAt}");
+    }
+
+    [Theory(Timeout = 60_000)]
+    [InlineData(1, 2)]
+    [InlineData(3, 4)]
+    [InlineData(5, 6)]
+    public async Task RunAsync_StandbyReadStraddlesExpiry_RetriesAtOnceInsteadOfAPeriodLater(int seedA, int seedB)
+    {
+        await using var a = NewCandidate("a", seedA).Start();
+        await a.Started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await using var b = NewCandidate("b", seedB).Start();
+        Func<bool> bothWaiting = () => _time.ArmedTimers >= (a.Run.IsCompleted ? 1 : 2);
+        for (var elapsed = TimeSpan.Zero; elapsed < TimeSpan.FromSeconds(5); elapsed += Step)
+        {
+            _time.Advance(Step);
+            await Waiting.UntilAsync(() => bothWaiting() && b.Elector.Observation.Record == _store.Record, TimeSpan.FromSeconds(10));
+        }
+        await a.StopAsync();
+        var lastWriteByA = _store.Writes.Last(w => w.Writer == "a").At;
+        var expiry = b.Elector.Observation.ObservedAt + Lease;
+
+        // Any read b starts in the last 4.5 s before expiry (a jittered retry wait is at most 2 s × 2.2, so one does)
+        // is answered just after it: judged by its start, the lease is still held.
+        var straddled = 0;
+        ((InMemoryLock)b.Lock).ReadLatency = start =>
+        {
+            if (start >= expiry - TimeSpan.FromSeconds(4.5) && start < expiry)
+            {
+                Interlocked.Increment(ref straddled);
+                return expiry - start + TimeSpan.FromMilliseconds(50);
+            }
+            return TimeSpan.Zero;
+        };
+        await Waiting.RunTimersUntilAsync(_time, () => b.IsStarted, idle: bothWaiting, TimeSpan.FromSeconds(30));
+
+        Assert.True(straddled > 0, "no read of b straddled the expiry");
+        var takeover = _store.Writes.First(w => w.Writer == "b");
+        Assert.InRange(takeover.At - lastWriteByA, Lease, Lease + TimeSpan.FromMilliseconds(300));
     }
 }
