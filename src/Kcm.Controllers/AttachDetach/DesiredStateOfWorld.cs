@@ -137,8 +137,21 @@ public sealed class DesiredStateOfWorld(CsiAttachPlugin plugin)
     {
         lock (_gate)
         {
-            return _nodes.SelectMany(n => n.Value.Volumes.Select(v =>
-                new VolumeToAttach(v.Key, v.Value.Spec, n.Key, v.Value.Pods.Values.ToList(), v.Value.MultiAttachErrorReported))).ToList();
+            // The reconciler asks ten times a second and most managed nodes have no volumes: a plain loop allocates
+            // nothing for them.
+            var volumes = new List<VolumeToAttach>();
+            foreach (var (nodeName, node) in _nodes)
+            {
+                if (node.Volumes.Count == 0)
+                {
+                    continue;
+                }
+                foreach (var (volumeName, entry) in node.Volumes)
+                {
+                    volumes.Add(new VolumeToAttach(volumeName, entry.Spec, nodeName, entry.Pods.Values.ToList(), entry.MultiAttachErrorReported));
+                }
+            }
+            return volumes;
         }
     }
 

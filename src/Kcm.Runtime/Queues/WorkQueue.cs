@@ -15,7 +15,7 @@ public class WorkQueue<T> : IDisposable
     private readonly LinkedList<TaskCompletionSource<(T, bool)>> _waiters = new();
     private readonly QueueMetrics<T> _metrics;
     private readonly ISyncErrorMetric _lastSyncError;
-    private readonly ITimer? _unfinishedWorkTimer;
+    private readonly IDisposable? _unfinishedWorkTicks;
     private TaskCompletionSource? _drained;
     private bool _shuttingDown;
 
@@ -26,8 +26,7 @@ public class WorkQueue<T> : IDisposable
         _lastSyncError = Options.MetricsProvider.NewLastSyncErrorMetric(Options.Name);
         if (Options.MetricsProvider is not NoopWorkQueueMetricsProvider)
         {
-            _unfinishedWorkTimer = Options.TimeProvider.CreateTimer(
-                _ => UpdateUnfinishedWork(), null, Options.UnfinishedWorkUpdatePeriod, Options.UnfinishedWorkUpdatePeriod);
+            _unfinishedWorkTicks = UnfinishedWorkTicker.Register(Options.TimeProvider, Options.UnfinishedWorkUpdatePeriod, UpdateUnfinishedWork);
         }
     }
 
@@ -191,7 +190,7 @@ public class WorkQueue<T> : IDisposable
 
     public virtual void Dispose()
     {
-        _unfinishedWorkTimer?.Dispose();
+        _unfinishedWorkTicks?.Dispose();
         ShutDown();
         GC.SuppressFinalize(this);
     }
