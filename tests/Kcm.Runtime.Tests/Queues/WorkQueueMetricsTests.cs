@@ -48,6 +48,30 @@ public sealed class WorkQueueMetricsTests
         Assert.Equal(2.0, metrics.Settable("longest:test"), 3);
     }
 
+    [Fact(Timeout = 10_000)]
+    public async Task Metrics_SeveralQueuesOnOneClock_OneTimerRefreshesEveryQueueUntilTheLastIsDisposed()
+    {
+        var clock = new FakeTimeProvider();
+        var metrics = new RecordingMetricsProvider();
+        string[] names = ["a", "b", "c"];
+        var queues = names.Select(name => new WorkQueue<string>(new WorkQueueOptions { Name = name, TimeProvider = clock, MetricsProvider = metrics })).ToList();
+        foreach (var queue in queues)
+        {
+            queue.Add("item");
+            await queue.GetAsync(CancellationToken.None);
+        }
+
+        Assert.Equal(1, clock.ArmedTimers);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.All(names, name => Assert.Equal(1.0, metrics.Settable("unfinished:" + name), 3));
+
+        queues[0].Dispose();
+        queues[1].Dispose();
+        Assert.Equal(1, clock.ArmedTimers);
+        queues[2].Dispose();
+        Assert.Equal(0, clock.ArmedTimers);
+    }
+
     [Fact]
     public void Metrics_AddAfterAndAddRateLimited_CountRetries()
     {
