@@ -189,9 +189,12 @@ public sealed class ListWatchTests(ApiServerFixture fixture)
     public async Task Watch_LabelSelector_DeletedWhenStopsMatching()
     {
         var ns = await CreateNamespaceAsync(_client);
+        // From a version before the create, not from "now": a watch the loaded server has not yet set up when the first
+        // patch lands would start from a state where c no longer matches and never see the first two events.
+        var (_, list) = await GetAsync(_client, $"/api/v1/namespaces/{ns}/configmaps");
+        var rv = Str(list!["metadata"]!["resourceVersion"]);
         await PostAsync(_client, $"/api/v1/namespaces/{ns}/configmaps", """{"metadata":{"name":"c","labels":{"sel":"yes"}}}""");
-        var watch = ReadWatchAsync(_client, $"/api/v1/namespaces/{ns}/configmaps?watch=true&labelSelector=sel%3Dyes", 3, TimeSpan.FromSeconds(10));
-        await Task.Delay(300);
+        var watch = ReadWatchAsync(_client, $"/api/v1/namespaces/{ns}/configmaps?watch=true&labelSelector=sel%3Dyes&resourceVersion={rv}", 3, TimeSpan.FromSeconds(10));
         await SendAsync(_client, HttpMethod.Patch, $"/api/v1/namespaces/{ns}/configmaps/c", """{"metadata":{"labels":{"sel":"no"}}}""", "application/merge-patch+json");
         await SendAsync(_client, HttpMethod.Patch, $"/api/v1/namespaces/{ns}/configmaps/c", """{"metadata":{"labels":{"sel":"yes"}}}""", "application/merge-patch+json");
         var events = await watch;

@@ -17,7 +17,11 @@ namespace Kcm.Controllers.Tests.AttachDetach;
 /// attachdetach and persistentvolume-expander as the manager starts them, against the test server (embedded, or the
 /// real one KCM_TEST_KUBECONFIG names). No kubelet, binder or external attacher runs: the test creates a managed node
 /// and a claim bound to a CSI volume itself, and plays the external attacher by setting VolumeAttachment status.
+/// Not beside the classes that run a binder: on a shared real cluster that binder acts on these claims too, and marks
+/// one Lost when it sees the claim before its volume (the attacher then skips a claim that is not Bound, the expander
+/// refuses to grow it, and the binder's events land on it).
 /// </summary>
+[Collection(Kcm.Controllers.Tests.PvcProtection.PvcProtectionCollection.Name)]
 public sealed class StorageControllersIntegrationTests : IAsyncLifetime
 {
     private readonly WorkloadServer _server = new();

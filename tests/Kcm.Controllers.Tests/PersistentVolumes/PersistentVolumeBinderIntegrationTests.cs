@@ -35,7 +35,9 @@ public sealed class PersistentVolumeBinderIntegrationTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await _server.InitializeAsync();
-        _host = new ControllerTestHost(_server, DebugFileLoggerProvider.FromEnvironment());
+        // Unthrottled: on a shared cluster the binder re-syncs every class's claims each period (events and status
+        // writes for each), and at client-go's default 5 QPS this class's own steps queued behind them for up to a minute.
+        _host = new ControllerTestHost(_server, DebugFileLoggerProvider.FromEnvironment(), unthrottled: true);
         var binder = PersistentVolumeBinderDescriptor.Value.Start(_host.Context, new PersistentVolumeBinderOptions
         {
             SyncPeriod = TimeSpan.FromSeconds(2),

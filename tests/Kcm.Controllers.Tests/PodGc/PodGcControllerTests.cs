@@ -11,8 +11,10 @@ namespace Kcm.Controllers.Tests.PodGc;
 
 /// <summary>
 /// Each test builds a pod GC with its own options over fresh informers and drives single passes (GcAsync), so
-/// the assertions do not depend on the 20 s period. The threshold counts terminated pods cluster-wide, so each
-/// test cleans up the terminated pods it leaves.
+/// the assertions do not depend on the 20 s period. The pod informer watches only the test's namespace: the
+/// threshold counts every terminated pod the collector sees and orphans are judged for every pod, so over all
+/// namespaces of a shared real cluster another class's finished or node-less pods would both move the count and be
+/// deleted by these tests' aggressive settings (threshold 2, no quarantine). Each test still cleans up its pods.
 /// </summary>
 public sealed class PodGcControllerTests(EmbeddedServerFixture server) : IClassFixture<EmbeddedServerFixture>, IAsyncLifetime
 {
@@ -25,8 +27,7 @@ public sealed class PodGcControllerTests(EmbeddedServerFixture server) : IClassF
 
     public async Task InitializeAsync()
     {
-        // Unthrottled: on a shared cluster the collector also works through other tests' orphaned pods before ours.
-        _host = new ControllerTestHost(server, DebugFileLoggerProvider.FromEnvironment(), unthrottled: true);
+        _host = new ControllerTestHost(server, DebugFileLoggerProvider.FromEnvironment(), unthrottled: true, onlyNamespace: _ns);
         await Client.CreateAsync(new CoreNamespace { Metadata = new ObjectMeta { Name = _ns } });
         await TestNamespaces.EnsureDefaultServiceAccountAsync(Client, _ns);
     }

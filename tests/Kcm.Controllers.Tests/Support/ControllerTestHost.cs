@@ -20,7 +20,11 @@ public sealed class ControllerTestHost : IAsyncDisposable
     private readonly List<Task> _running = [];
 
     /// <param name="unthrottled">No client-side rate limit (client-go's 5 QPS default slows controllers that list every resource).</param>
-    public ControllerTestHost(EmbeddedServerFixture fixture, ILoggerFactory? loggers = null, TimeProvider? time = null, bool unthrottled = false)
+    /// <param name="onlyNamespace">
+    /// Namespaced informers watch only this namespace (cluster-scoped ones, such as nodes, still see everything): for
+    /// controllers whose decisions count objects cluster-wide, which other test classes on a shared cluster would move.
+    /// </param>
+    public ControllerTestHost(EmbeddedServerFixture fixture, ILoggerFactory? loggers = null, TimeProvider? time = null, bool unthrottled = false, string? onlyNamespace = null)
     {
         loggers ??= NullLoggerFactory.Instance;
         Client = KubeApiClient.FromKubeconfig(fixture.AdminKubeconfigPath, options: new KubeClientOptions
@@ -32,7 +36,7 @@ public sealed class ControllerTestHost : IAsyncDisposable
         Context = new ControllerContext
         {
             Clients = new SharedClients(Client),
-            Informers = new SharedInformerFactory(Client, new SharedInformerFactoryOptions { TimeProvider = time ?? TimeProvider.System }, loggers),
+            Informers = new SharedInformerFactory(Client, new SharedInformerFactoryOptions { TimeProvider = time ?? TimeProvider.System, Namespace = onlyNamespace }, loggers),
             Events = Events,
             QueueMetrics = NoopWorkQueueMetricsProvider.Instance,
             Loggers = loggers,
