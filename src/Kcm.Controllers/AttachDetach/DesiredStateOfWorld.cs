@@ -142,10 +142,6 @@ public sealed class DesiredStateOfWorld(CsiAttachPlugin plugin)
             var volumes = new List<VolumeToAttach>();
             foreach (var (nodeName, node) in _nodes)
             {
-                if (node.Volumes.Count == 0)
-                {
-                    continue;
-                }
                 foreach (var (volumeName, entry) in node.Volumes)
                 {
                     volumes.Add(new VolumeToAttach(volumeName, entry.Spec, nodeName, entry.Pods.Values.ToList(), entry.MultiAttachErrorReported));

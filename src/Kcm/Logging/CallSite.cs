@@ -100,7 +100,7 @@ internal static class CallSite
                 continue;
             }
             if (IsPlumbing(method.DeclaringType)) continue;
-            var key = (method!, frame.GetILOffset());
+            var key = (method, frame.GetILOffset());
             if (!Sites.TryGetValue(key, out var site))
             {
                 // Same depth as the walk above, so the frames line up; matched by method and offset to be sure.
