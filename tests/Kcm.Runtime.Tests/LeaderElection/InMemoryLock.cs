@@ -107,9 +107,13 @@ public sealed class InMemoryLock(InMemoryLockStore store, string identity, TimeP
     public async Task<ObservedLeaderElectionRecord?> GetAsync(CancellationToken cancellationToken)
     {
         ThrowIfFailing();
-        if (ReadLatency is { } latencyAt && time is not null && latencyAt(time.GetUtcNow()) is { Ticks: > 0 } latency)
+        if (ReadLatency is { } latencyAt)
         {
-            await Task.Delay(latency, time, cancellationToken);
+            var clock = time ?? throw new InvalidOperationException("ReadLatency needs the lock's clock");
+            if (latencyAt(clock.GetUtcNow()) is { Ticks: > 0 } latency)
+            {
+                await Task.Delay(latency, clock, cancellationToken);
+            }
         }
         var (record, version) = store.Read();
         if (record is null)
