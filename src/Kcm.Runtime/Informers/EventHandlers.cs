@@ -29,6 +29,17 @@ internal interface IHandledNotifications
     bool HandlesDelete { get; }
 }
 
+/// <summary>
+/// A handler that says, on the informer's own thread, whether an update concerns it at all. Updates it declines
+/// (resyncs included) are never queued, so its task is not woken for them: a lease renewal then costs the handler
+/// nothing. The check runs inside the informer's delivery, so it must be cheap, must not block and should not throw
+/// (a throw counts as "wanted").
+/// </summary>
+public interface IUpdateFilter<in T>
+{
+    bool WantsUpdate(T oldObj, T newObj);
+}
+
 /// <summary>A handler from delegates; any of them may be left out (client-go's ResourceEventHandlerFuncs).</summary>
 public sealed class ResourceEventHandler<T> : IResourceEventHandler<T>, IHandledNotifications
 {

@@ -17,6 +17,7 @@ internal sealed class ProcessorListener<T> : IEventHandlerRegistration, IDisposa
     private readonly bool _skipAdds;
     private readonly bool _skipUpdates;
     private readonly bool _skipDeletes;
+    private readonly IUpdateFilter<T>? _updateFilter;
 
     public ProcessorListener(IResourceEventHandler<T> handler, TimeSpan resyncPeriod, ILogger logger)
     {
@@ -31,6 +32,7 @@ internal sealed class ProcessorListener<T> : IEventHandlerRegistration, IDisposa
             _skipUpdates = !handled.HandlesUpdate;
             _skipDeletes = !handled.HandlesDelete;
         }
+        _updateFilter = handler as IUpdateFilter<T>;
         Completion = Task.Run(PumpAsync);
     }
 
@@ -49,12 +51,29 @@ internal sealed class ProcessorListener<T> : IEventHandlerRegistration, IDisposa
 
     public void Update(T oldObj, T newObj)
     {
-        if (!_skipUpdates) _channel.Writer.TryWrite(new Notification(Kind.Update, newObj, oldObj, false));
+        if (!_skipUpdates && Wanted(oldObj, newObj)) _channel.Writer.TryWrite(new Notification(Kind.Update, newObj, oldObj, false));
     }
 
     public void Delete(T obj, bool finalStateUnknown)
     {
         if (!_skipDeletes) _channel.Writer.TryWrite(new Notification(Kind.Delete, obj, default, finalStateUnknown));
+    }
+
+    private bool Wanted(T oldObj, T newObj)
+    {
+        if (_updateFilter is null)
+        {
+            return true;
+        }
+        try
+        {
+            return _updateFilter.WantsUpdate(oldObj, newObj);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogError(ex, "update filter of {Handler} failed; delivering the update", _handler.GetType().Name);
+            return true;
+        }
     }
 
     /// <summary>Everything queued before this point belongs to the initial list.</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Kcm.Api.Meta.V1;
 using Kcm.Controllers.GarbageCollector;
 using Kcm.Runtime.Informers;
 
@@ -60,6 +61,38 @@ public sealed class GraphTests
         Assert.Equal([added], addedRefs);
         Assert.Equal([removed], removedRefs);
         Assert.Equal([(before, after)], changedRefs);
+    }
+
+    [Fact]
+    public void UpdateChangesGraph_OnlyOwnersUidOrDeletionCount()
+    {
+        static ObjectMeta Meta(string rv, string uid = "u1", DateTimeOffset? deleting = null, params OwnerReference[] owners) => new()
+        {
+            Namespace = "kube-node-lease", Name = "node-1", Uid = uid, ResourceVersion = rv, DeletionTimestamp = deleting,
+            OwnerReferences = owners.Length == 0 ? null : [.. owners],
+        };
+        static OwnerReference Owner(string uid = "n1", bool? blocks = null) => new() { ApiVersion = "v1", Kind = "Node", Name = "node-1", Uid = uid, BlockOwnerDeletion = blocks };
+        var node = Owner();
+        var renewed = Meta("2", owners: node);
+
+        // A lease renewal: only the resourceVersion (and the spec, not looked at) changed.
+        Assert.False(GraphBuilder.UpdateChangesGraph(Meta("1", owners: node), renewed));
+        Assert.False(GraphBuilder.UpdateChangesGraph(Meta("1"), new ObjectMeta { Namespace = "kube-node-lease", Name = "node-1", Uid = "u1", ResourceVersion = "2", OwnerReferences = [] }));
+        Assert.True(GraphBuilder.UpdateChangesGraph(Meta("1"), renewed));
+        Assert.True(GraphBuilder.UpdateChangesGraph(Meta("1", owners: node), Meta("2")));
+        Assert.True(GraphBuilder.UpdateChangesGraph(Meta("1", owners: node), Meta("2", owners: Owner(blocks: true))));
+        Assert.True(GraphBuilder.UpdateChangesGraph(Meta("1", owners: node), Meta("2", owners: Owner("n2"))));
+        Assert.True(GraphBuilder.UpdateChangesGraph(Meta("1", owners: node), Meta("2", uid: "u2", owners: node)));
+        Assert.True(GraphBuilder.UpdateChangesGraph(Meta("1", owners: node), Meta("2", deleting: DateTimeOffset.UnixEpoch, owners: node)));
+        // Once deleting, every update counts: a finalizer change starts orphaning or foreground deletion.
+        Assert.True(GraphBuilder.UpdateChangesGraph(Meta("1", deleting: DateTimeOffset.UnixEpoch), Meta("2", deleting: DateTimeOffset.UnixEpoch)));
+
+        // The metadata-only monitors' view answers the same.
+        var observed = ObservedMetadata.Of(Meta("1", owners: node));
+        Assert.False(GraphBuilder.UpdateChangesGraph(observed, ObservedMetadata.Of(renewed)));
+        Assert.True(GraphBuilder.UpdateChangesGraph(observed, ObservedMetadata.Of(Meta("2"))));
+        Assert.True(GraphBuilder.UpdateChangesGraph(observed, ObservedMetadata.Of(Meta("2", uid: "u2", owners: node))));
+        Assert.True(GraphBuilder.UpdateChangesGraph(observed, ObservedMetadata.Of(Meta("2", deleting: DateTimeOffset.UnixEpoch, owners: node))));
     }
 
     [Fact]

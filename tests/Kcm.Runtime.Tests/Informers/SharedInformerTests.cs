@@ -199,6 +199,54 @@ public sealed class SharedInformerTests : IAsyncDisposable
     }
 
     [Fact(Timeout = 10_000)]
+    public async Task UpdateFilter_DeclinedUpdatesNeverReachTheHandler_AThrowingFilterDelivers()
+    {
+        _source.NextList = new([Cm("quiet", "5"), Cm("loud", "6"), Cm("boom", "7")], "10");
+        var handler = new FilteringHandler();
+        var informer = Start(null);
+        informer.AddEventHandler(handler);
+        var watch = await _source.NextWatchAsync();
+        Assert.Equal(3, (await handler.Recorded.NextAsync(3)).Count);
+
+        watch.Send(WatchEventType.Modified, Cm("quiet", "11"));
+        watch.Send(WatchEventType.Modified, Cm("loud", "12"));
+        watch.Send(WatchEventType.Modified, Cm("boom", "13"));
+        watch.Send(WatchEventType.Added, Cm("last", "14"));
+
+        // The declined update of "quiet" would have come first: the handler sees the rest, in order, and only them.
+        Assert.Equal(["update ns/loud 6->12", "update ns/boom 7->13", "add ns/last"], await handler.Recorded.NextAsync(3));
+        Assert.Equal(["quiet 5->11", "loud 6->12", "boom 7->13"], handler.Asked);
+        Assert.Empty(handler.Recorded.Drain());
+        // Declining is the handler's business: the cache still follows every update.
+        Assert.Equal("11", informer.Cache.Get(new ObjectKey("ns", "quiet"))!.Metadata!.ResourceVersion);
+    }
+
+    /// <summary>Wants updates of "loud" only; throws on "boom".</summary>
+    private sealed class FilteringHandler : IResourceEventHandler<ConfigMap>, IUpdateFilter<ConfigMap>
+    {
+        public RecordingHandler<ConfigMap> Recorded { get; } = new();
+
+        public List<string> Asked { get; } = [];
+
+        public bool WantsUpdate(ConfigMap oldObj, ConfigMap newObj)
+        {
+            Asked.Add($"{newObj.Metadata!.Name} {oldObj.Metadata!.ResourceVersion}->{newObj.Metadata.ResourceVersion}");
+            return newObj.Metadata.Name switch
+            {
+                "loud" => true,
+                "boom" => throw new InvalidOperationException("filter bug"),
+                _ => false,
+            };
+        }
+
+        public void OnAdd(ConfigMap obj, bool isInInitialList) => Recorded.OnAdd(obj, isInInitialList);
+
+        public void OnUpdate(ConfigMap oldObj, ConfigMap newObj) => Recorded.OnUpdate(oldObj, newObj);
+
+        public void OnDelete(ConfigMap obj, bool finalStateUnknown) => Recorded.OnDelete(obj, finalStateUnknown);
+    }
+
+    [Fact(Timeout = 10_000)]
     public async Task RunAsync_Twice_Throws()
     {
         var informer = Start(null);
