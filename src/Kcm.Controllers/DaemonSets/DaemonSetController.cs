@@ -119,6 +119,8 @@ public sealed partial class DaemonSetController
         nodeInformer.AddEventHandler(new ResourceEventHandler<Node>
         {
             Added = (node, _) => OnNodeAdded(node),
+            // A heartbeat (condition times only) is ignored before it reaches the handler's task.
+            UpdateWanted = (oldNode, curNode) => !ShouldIgnoreNodeUpdate(oldNode, curNode),
             Updated = OnNodeUpdated,
         });
     }

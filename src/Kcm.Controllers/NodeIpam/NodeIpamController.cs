@@ -183,13 +183,9 @@ public sealed class NodeIpamController
         _nodeInformer.AddEventHandler(new ResourceEventHandler<Node>
         {
             Added = (node, _) => Handle(() => Allocator.AllocateOrOccupy(node)),
-            Updated = (_, node) =>
-            {
-                if (node.Spec?.PodCIDRs is not { Count: > 0 })
-                {
-                    Handle(() => Allocator.AllocateOrOccupy(node));
-                }
-            },
+            // Only a node still without a range concerns the allocator; the check runs before the handler's task is woken.
+            UpdateWanted = (_, node) => node.Spec?.PodCIDRs is not { Count: > 0 },
+            Updated = (_, node) => Handle(() => Allocator.AllocateOrOccupy(node)),
             Deleted = (node, _) => Handle(() => Allocator.Release(node)),
         });
         _logger.LogInformation("Starting range CIDR allocator");

@@ -41,11 +41,17 @@ public interface IUpdateFilter<in T>
 }
 
 /// <summary>A handler from delegates; any of them may be left out (client-go's ResourceEventHandlerFuncs).</summary>
-public sealed class ResourceEventHandler<T> : IResourceEventHandler<T>, IHandledNotifications
+public sealed class ResourceEventHandler<T> : IResourceEventHandler<T>, IHandledNotifications, IUpdateFilter<T>
 {
     public Action<T, bool>? Added { get; init; }
 
     public Action<T, T>? Updated { get; init; }
+
+    /// <summary>
+    /// Optional: the cheap part of <see cref="Updated"/> that tells an update it ignores, run on the informer's thread
+    /// (see <see cref="IUpdateFilter{T}"/>). Null: every update is delivered.
+    /// </summary>
+    public Func<T, T, bool>? UpdateWanted { get; init; }
 
     public Action<T, bool>? Deleted { get; init; }
 
@@ -54,6 +60,8 @@ public sealed class ResourceEventHandler<T> : IResourceEventHandler<T>, IHandled
     bool IHandledNotifications.HandlesUpdate => Updated is not null;
 
     bool IHandledNotifications.HandlesDelete => Deleted is not null;
+
+    bool IUpdateFilter<T>.WantsUpdate(T oldObj, T newObj) => UpdateWanted?.Invoke(oldObj, newObj) ?? true;
 
     public void OnAdd(T obj, bool isInInitialList) => Added?.Invoke(obj, isInInitialList);
 

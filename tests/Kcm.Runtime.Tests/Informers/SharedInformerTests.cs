@@ -221,6 +221,35 @@ public sealed class SharedInformerTests : IAsyncDisposable
         Assert.Equal("11", informer.Cache.Get(new ObjectKey("ns", "quiet"))!.Metadata!.ResourceVersion);
     }
 
+    [Fact(Timeout = 10_000)]
+    public async Task ResourceEventHandler_UpdateWanted_FiltersUpdatesOnly()
+    {
+        _source.NextList = new([Cm("quiet", "5"), Cm("loud", "6")], "10");
+        var seen = System.Threading.Channels.Channel.CreateUnbounded<string>();
+        var informer = Start(null);
+        informer.AddEventHandler(new ResourceEventHandler<ConfigMap>
+        {
+            Added = (cm, _) => seen.Writer.TryWrite("add " + cm.Metadata!.Name),
+            UpdateWanted = (_, cm) => cm.Metadata!.Name == "loud",
+            Updated = (_, cm) => seen.Writer.TryWrite("update " + cm.Metadata!.Name),
+            Deleted = (cm, _) => seen.Writer.TryWrite("delete " + cm.Metadata!.Name),
+        });
+        var watch = await _source.NextWatchAsync();
+
+        watch.Send(WatchEventType.Modified, Cm("quiet", "11"));
+        watch.Send(WatchEventType.Modified, Cm("loud", "12"));
+        watch.Send(WatchEventType.Deleted, Cm("quiet", "13"));
+
+        var got = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            got.Add(await seen.Reader.ReadAsync());
+        }
+        Assert.Equal(["add loud", "add quiet", "delete quiet", "update loud"], got.Order());
+        Assert.True(got.IndexOf("update loud") < got.IndexOf("delete quiet"));
+        Assert.False(seen.Reader.TryRead(out _));
+    }
+
     /// <summary>Wants updates of "loud" only; throws on "boom".</summary>
     private sealed class FilteringHandler : IResourceEventHandler<ConfigMap>, IUpdateFilter<ConfigMap>
     {
