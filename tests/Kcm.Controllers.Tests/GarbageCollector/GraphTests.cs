@@ -73,7 +73,8 @@ public sealed class GraphTests
         };
         static OwnerReference Owner(string uid = "n1", bool? blocks = null) => new() { ApiVersion = "v1", Kind = "Node", Name = "node-1", Uid = uid, BlockOwnerDeletion = blocks };
         var node = Owner();
-        var renewed = Meta("2", owners: node);
+        // A fresh reference with the same values, as a decoded watch event carries.
+        var renewed = Meta("2", owners: Owner());
 
         // A lease renewal: only the resourceVersion (and the spec, not looked at) changed.
         Assert.False(GraphBuilder.UpdateChangesGraph(Meta("1", owners: node), renewed));
