@@ -119,7 +119,8 @@ public sealed partial class DaemonSetController
         nodeInformer.AddEventHandler(new ResourceEventHandler<Node>
         {
             Added = (node, _) => OnNodeAdded(node),
-            // A heartbeat (condition times only) is ignored before it reaches the handler's task.
+            // A heartbeat (condition times only) is ignored before it reaches the handler's task. The comparison clones
+            // and marshals both nodes, so it runs here only, not again in OnNodeUpdated.
             UpdateWanted = (oldNode, curNode) => !ShouldIgnoreNodeUpdate(oldNode, curNode),
             Updated = OnNodeUpdated,
         });
@@ -322,12 +323,12 @@ public sealed partial class DaemonSetController
         }
     }
 
+    /// <summary>
+    /// Updates <see cref="ShouldIgnoreNodeUpdate"/> ignores never get here: the informer drops them (the handler's
+    /// UpdateWanted). For them no DaemonSet's should-run answer changes anyway.
+    /// </summary>
     internal void OnNodeUpdated(Node oldNode, Node curNode)
     {
-        if (ShouldIgnoreNodeUpdate(oldNode, curNode))
-        {
-            return;
-        }
         foreach (var ds in _daemonSets.List())
         {
             if (DaemonSetUtil.NodeShouldRunDaemonPod(oldNode, ds) != DaemonSetUtil.NodeShouldRunDaemonPod(curNode, ds))
