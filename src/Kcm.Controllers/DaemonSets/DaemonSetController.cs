@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using Kcm.Api;
 using Kcm.Api.Apps.V1;
 using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
@@ -350,16 +352,55 @@ public sealed partial class DaemonSetController
         {
             return false;
         }
-        static string Comparable(Node n)
+        // A status write that changes anything restamps its manager's managedFields entry, so on a real server most
+        // node updates already differ there: answered without serializing both nodes, as the full comparison would.
+        if (ManagedFieldsStampsDiffer(oldNode.Metadata?.ManagedFields, curNode.Metadata?.ManagedFields))
         {
-            var copy = KubeObjects.Clone(n);
-            copy.Metadata ??= new ObjectMeta();
-            copy.Metadata.ResourceVersion = null;
-            copy.Status ??= new NodeStatus();
-            copy.Status.Conditions = null;
-            return System.Text.Encoding.UTF8.GetString(GoJson.Marshal(Kcm.Api.KubeJson.ToNode(copy)));
+            return false;
         }
-        return Comparable(oldNode) == Comparable(curNode);
+        return JsonNode.DeepEquals(WithoutResourceVersionAndConditions(oldNode), WithoutResourceVersionAndConditions(curNode));
+    }
+
+    private static bool ManagedFieldsStampsDiffer(List<ManagedFieldsEntry>? old, List<ManagedFieldsEntry>? cur)
+    {
+        if ((old?.Count ?? 0) != (cur?.Count ?? 0))
+        {
+            return true;
+        }
+        for (var i = 0; i < (old?.Count ?? 0); i++)
+        {
+            var (a, b) = (old![i], cur![i]);
+            if (a.Manager != b.Manager || a.Operation != b.Operation || a.Subresource != b.Subresource
+                || a.Time?.ToUnixTimeSeconds() != b.Time?.ToUnixTimeSeconds())
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>The node's JSON form with the fields the comparison skips removed; an empty metadata or status is dropped, since Go's zero-valued struct equals an absent one.</summary>
+    private static JsonObject WithoutResourceVersionAndConditions(Node node)
+    {
+        var json = KubeJson.ToNode(node)!.AsObject();
+        static void Drop(JsonObject parent, string section, string field)
+        {
+            if (parent[section] is JsonObject obj)
+            {
+                obj.Remove(field);
+                if (obj.Count == 0)
+                {
+                    parent.Remove(section);
+                }
+            }
+            else if (parent.TryGetPropertyValue(section, out var value) && value is null)
+            {
+                parent.Remove(section);
+            }
+        }
+        Drop(json, "metadata", "resourceVersion");
+        Drop(json, "status", "conditions");
+        return json;
     }
 
     private void Enqueue(DaemonSet ds) => _queue.Add(ObjectKey.Of(ds));

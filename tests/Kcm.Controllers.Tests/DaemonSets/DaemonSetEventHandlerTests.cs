@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Kcm.Api.Apps.V1;
 using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
@@ -27,6 +29,40 @@ public sealed class DaemonSetEventHandlerTests : IDisposable
 
         Assert.Equal(0, _h.Queue.Count);
         Assert.True(DaemonSetController.ShouldIgnoreNodeUpdate(old, cur));
+    }
+
+    [Fact]
+    public void ShouldIgnoreNodeUpdate_OnlyVersionConditionsAndEmptySectionsAreSkipped()
+    {
+        static (Node Old, Node Cur) Pair(Action<Node> change)
+        {
+            var old = NewNode("n1");
+            old.Metadata!.ManagedFields = [new ManagedFieldsEntry { Manager = "kubelet", Operation = "Update", Subresource = "status", Time = Now }];
+            old.Status!.Capacity = new() { ["cpu"] = new("4") };
+            var cur = KubeObjects.Clone(old);
+            cur.Metadata!.ResourceVersion = "2";
+            cur.Status!.Conditions![0].LastHeartbeatTime = Now;
+            change(cur);
+            return (old, cur);
+        }
+        static bool Ignored((Node Old, Node Cur) p) => DaemonSetController.ShouldIgnoreNodeUpdate(p.Old, p.Cur);
+
+        Assert.True(Ignored(Pair(_ => { })));
+        Assert.True(Ignored(Pair(n => n.Status!.Conditions!.Add(new NodeCondition { Type = "MemoryPressure", Status = "False" }))));
+        // The kubelet's restamped managedFields entry, as a real server writes it with each heartbeat.
+        Assert.False(Ignored(Pair(n => n.Metadata!.ManagedFields![0].Time = Now.AddSeconds(10))));
+        Assert.False(Ignored(Pair(n => n.Metadata!.ManagedFields!.Add(new ManagedFieldsEntry { Manager = "kubectl", Operation = "Update" }))));
+        Assert.False(Ignored(Pair(n => n.Metadata!.ManagedFields![0].FieldsV1 = new JsonObject { ["f:status"] = new JsonObject() })));
+        Assert.False(Ignored(Pair(n => n.Status!.Conditions![0].Status = "False")));
+        Assert.False(Ignored(Pair(n => n.Status!.Capacity!["cpu"] = new("8"))));
+        Assert.False(Ignored(Pair(n => n.Metadata!.Labels!["zone"] = "a")));
+        Assert.False(Ignored(Pair(n => n.Spec!.Unschedulable = true)));
+        Assert.False(Ignored(Pair(n => n.ExtensionData = new() { ["future"] = JsonDocument.Parse("1").RootElement })));
+
+        // A node without metadata or status compares as one with empty ones (Go's zero-valued structs).
+        var bare = new Node { Spec = new NodeSpec() };
+        var empty = new Node { Metadata = new ObjectMeta { ResourceVersion = "7" }, Spec = new NodeSpec(), Status = new NodeStatus { Conditions = [] } };
+        Assert.True(DaemonSetController.ShouldIgnoreNodeUpdate(bare, empty));
     }
 
     [Fact]
