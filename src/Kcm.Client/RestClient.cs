@@ -66,6 +66,7 @@ public sealed class RestClient : IDisposable
         {
             using var response = await SendWithRetriesAsync(method, pathAndQuery, body, contentType, accept, HttpCompletionOption.ResponseContentRead, token).ConfigureAwait(false);
             var bytes = await response.Content.ReadAsByteArrayAsync(token).ConfigureAwait(false);
+            await LeaveSocketThread();
             if (!response.IsSuccessStatusCode)
             {
                 throw KubeApiErrors.FromResponse((int)response.StatusCode, bytes, RetryAfter(response));
@@ -75,6 +76,19 @@ public sealed class RestClient : IDisposable
         catch (OperationCanceledException ex) when (timeout is not null && timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw new TimeoutException($"{method} {pathAndQuery} did not complete within {Config.Timeout}", ex);
+        }
+    }
+
+    /// <summary>
+    /// With inline socket completions (Program) an HTTP/1.1 response completes on the socket engine's thread; the caller's
+    /// code, a controller's sync, must not run there and hold up every other connection's reads. Watches stay on it on
+    /// purpose: decoding and caching an event is short. HTTP/2 responses already arrive on pool threads: no hop then.
+    /// </summary>
+    private static async ValueTask LeaveSocketThread()
+    {
+        if (!Thread.CurrentThread.IsThreadPoolThread)
+        {
+            await Task.Yield();
         }
     }
 
@@ -109,7 +123,7 @@ public sealed class RestClient : IDisposable
             Options.Metrics.RateLimiterLatency(method.Method, _host, waited);
 
             var providedToken = Options.TokenProvider is { } provider ? await provider.GetTokenAsync(cancellationToken).ConfigureAwait(false) : null;
-            using var request = BuildRequest(method, pathAndQuery, body, contentType, accept, providedToken);
+            using var request = BuildRequest(method, pathAndQuery, body, contentType, accept, providedToken, streaming: completion == HttpCompletionOption.ResponseHeadersRead);
             var started = time.GetTimestamp();
             HttpResponseMessage response;
             try
@@ -141,10 +155,10 @@ public sealed class RestClient : IDisposable
     }
 
     private HttpRequestMessage BuildRequest(HttpMethod method, string pathAndQuery, ReadOnlyMemory<byte>? body, string? contentType, string? accept,
-        string? providedToken)
+        string? providedToken, bool streaming)
     {
         var request = new HttpRequestMessage(method, _baseUrl + pathAndQuery);
-        if (Config.PreferHttp2)
+        if (Config.PreferHttp2 && !(streaming && Config.WatchOverHttp1))
         {
             request.Version = System.Net.HttpVersion.Version20;
             request.VersionPolicy = HttpVersionPolicy.RequestVersionOrLower;

@@ -11,6 +11,10 @@ public static class Program
         using var guard = new ProcessGuard(Console.Error, ProcessGuard.VerbosityOf(args));
         // Without a subcommand this is the drop-in controller manager taking upstream's flags only.
         var (name, rest) = args.Length > 0 && !args[0].StartsWith('-') ? (args[0], args[1..]) : ("", args);
+        if (name == "")
+        {
+            InlineSocketCompletions.Prefer();
+        }
         ICommand? command = name switch
         {
             "" => new ControllerManagerCommand(guard),

@@ -26,7 +26,7 @@ public static class KubeHttpHandlerFactory
             // Go's http.Transport closes connections idle for 90 s; watches keep theirs busy.
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
             ConnectTimeout = DialTimeout,
-            ConnectCallback = ConnectAsync,
+            ConnectCallback = (context, cancellationToken) => ConnectAsync(context, KeepAliveFor(http2), cancellationToken),
             // client-go's HTTP/2 health check: a PING after ReadIdleTimeout without a frame, and the connection (every
             // watch on it) fails when the PING goes unanswered for PingTimeout. Go checks idle connections too.
             KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
@@ -54,15 +54,38 @@ public static class KubeHttpHandlerFactory
         return handler;
     }
 
-    private static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    /// <summary>TCP keep-alive probing: when, how often, how many unanswered probes end the connection.</summary>
+    public readonly record struct KeepAlive(TimeSpan Idle, TimeSpan Interval, int? Probes);
+
+    /// <summary>
+    /// Go's dialer probes after 30 s idle, every 30 s, as many times as the kernel's default. HTTP/1.1 connections (the
+    /// watches, see ClientConfig.WatchOverHttp1) have no HTTP/2 PING, so while that health check is on their probes
+    /// keep its time instead: after its read-idle time, three probes within its ping timeout.
+    /// </summary>
+    public static KeepAlive KeepAliveFor(Http2Settings http2)
+    {
+        if (!http2.Enabled || http2.ReadIdleTimeout <= TimeSpan.Zero)
+        {
+            return new KeepAlive(TcpKeepAlive, TcpKeepAlive, null);
+        }
+        const int probes = 3;
+        var interval = TimeSpan.FromSeconds(Math.Max(1, (int)(http2.PingTimeout.TotalSeconds / probes)));
+        return new KeepAlive(TimeSpan.FromSeconds(Math.Max(1, (int)Math.Ceiling(http2.ReadIdleTimeout.TotalSeconds))), interval, probes);
+    }
+
+    private static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, KeepAlive keepAlive, CancellationToken cancellationToken)
     {
         // Without TCP keep-alive a half-dead HTTP/1.1 watch (no HTTP/2 PING there) would hang until the kernel gives up.
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, (int)TcpKeepAlive.TotalSeconds);
-            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, (int)TcpKeepAlive.TotalSeconds);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, (int)keepAlive.Idle.TotalSeconds);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, (int)keepAlive.Interval.TotalSeconds);
+            if (keepAlive.Probes is { } probes)
+            {
+                socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, probes);
+            }
             await socket.ConnectAsync(context.DnsEndPoint, cancellationToken).ConfigureAwait(false);
             return new NetworkStream(socket, ownsSocket: true);
         }

@@ -121,6 +121,21 @@ public sealed class TransportCacheTests : IDisposable
         Assert.Equal(Timeout.InfiniteTimeSpan, noHealthCheck.KeepAlivePingDelay);
     }
 
+    [Fact]
+    public void KeepAliveFor_HealthCheckOn_ProbesEndADeadConnectionWithinItsTime_ElseGoDialerDefaults()
+    {
+        Assert.Equal(new KubeHttpHandlerFactory.KeepAlive(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(5), 3),
+            KubeHttpHandlerFactory.KeepAliveFor(Http2Settings.Parse(_ => null)));
+        Assert.Equal(new KubeHttpHandlerFactory.KeepAlive(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(2), 3),
+            KubeHttpHandlerFactory.KeepAliveFor(new Http2Settings { ReadIdleTimeout = TimeSpan.FromSeconds(10), PingTimeout = TimeSpan.FromSeconds(6) }));
+        Assert.Equal(new KubeHttpHandlerFactory.KeepAlive(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1), 3),
+            KubeHttpHandlerFactory.KeepAliveFor(new Http2Settings { ReadIdleTimeout = TimeSpan.FromMilliseconds(200), PingTimeout = TimeSpan.FromSeconds(1) }));
+
+        var goDefaults = new KubeHttpHandlerFactory.KeepAlive(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30), null);
+        Assert.Equal(goDefaults, KubeHttpHandlerFactory.KeepAliveFor(new Http2Settings { ReadIdleTimeout = TimeSpan.Zero }));
+        Assert.Equal(goDefaults, KubeHttpHandlerFactory.KeepAliveFor(new Http2Settings { Enabled = false }));
+    }
+
     private static string KeyOf(ClientConfig config)
         => config.ClientCertificate!.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem();
 

@@ -13,8 +13,9 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Kcm.Runtime.Tests.Integration;
 
 /// <summary>
-/// Clients built from one TLS configuration share a transport (client-go's transport cache), so their watches multiplex
-/// over HTTP/2. Connections are counted by a TCP relay in front of the server, outside the client.
+/// Clients built from one TLS configuration share a transport (client-go's transport cache), so their requests multiplex
+/// over HTTP/2. Watches take an HTTP/1.1 connection each by default (ClientConfig.WatchOverHttp1) and multiplex too when
+/// that is off. Connections are counted by a TCP relay in front of the server, outside the client.
 /// </summary>
 public sealed class Http2TransportTests(EmbeddedServerFixture server) : IClassFixture<EmbeddedServerFixture>
 {
@@ -25,8 +26,8 @@ public sealed class Http2TransportTests(EmbeddedServerFixture server) : IClassFi
     };
 
     /// <summary>Clients that differ in user agent (and so would in token and QPS budget) but not in TLS settings.</summary>
-    private static List<KubeApiClient> Clients(ClientConfig config, TransportCache transports, int count)
-        => [.. Enumerable.Range(0, count).Select(i => new KubeApiClient(config with { UserAgent = $"http2-test/client-{i}", Qps = -1 },
+    private static List<KubeApiClient> Clients(ClientConfig config, TransportCache transports, int count, bool watchOverHttp1 = false)
+        => [.. Enumerable.Range(0, count).Select(i => new KubeApiClient(config with { UserAgent = $"http2-test/client-{i}", Qps = -1, WatchOverHttp1 = watchOverHttp1 },
             new KubeClientOptions { Transports = transports }))];
 
     private static ConfigMap Cm(string name) => new() { Metadata = new ObjectMeta { Name = name }, Data = new() { ["key"] = "v" } };
@@ -41,7 +42,7 @@ public sealed class Http2TransportTests(EmbeddedServerFixture server) : IClassFi
     }
 
     [Fact(Timeout = 120_000)]
-    public async Task Watches_SeveralClientsSameTls_MultiplexedOnAtMostTwoConnectionsAndAllSeeEvents()
+    public async Task Watches_OverHttp2_SeveralClientsSameTls_MultiplexedOnAtMostTwoConnectionsAndAllSeeEvents()
     {
         await using var proxy = new CountingTcpProxy(server.Url);
         using var transports = new TransportCache();
@@ -69,7 +70,37 @@ public sealed class Http2TransportTests(EmbeddedServerFixture server) : IClassFi
     }
 
     [Fact(Timeout = 120_000)]
-    public async Task Informers_SharedConnectionReset_AllWatchesFailTogetherAndEveryInformerRecovers()
+    public async Task Watches_Default_EachOnItsOwnHttp11ConnectionWhileRequestsShareOneHttp2Connection()
+    {
+        await using var proxy = new CountingTcpProxy(server.Url);
+        using var transports = new TransportCache();
+        var config = KubeconfigLoader.LoadFromFile(server.AdminKubeconfigPath) with { Server = proxy.Url };
+        Assert.True(config.WatchOverHttp1);
+        var clients = Clients(config, transports, 3, watchOverHttp1: true);
+        var ns = await TestNamespaces.CreateAsync(clients[0], "h1-watch-default");
+        try
+        {
+            var resourceVersion = (await clients[1].ListAsync<ConfigMap>(ns)).Metadata!.ResourceVersion!;
+            Assert.Equal(1, proxy.Accepted);
+
+            const int watches = 6;
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+            var seen = Enumerable.Range(0, watches).Select(i => FirstAddedAsync(clients[i % clients.Count], ns, resourceVersion, timeout.Token)).ToList();
+            await Eventually.TrueAsync("every watch on its own connection", () => Task.FromResult(proxy.Open >= watches + 1));
+            await clients[2].CreateAsync(Cm("hello"), ns);
+
+            Assert.All(await Task.WhenAll(seen), name => Assert.Equal("hello", name));
+            Assert.Equal(watches + 1, proxy.Accepted);
+        }
+        finally
+        {
+            await clients[0].DeleteAsync<Namespace>(null, ns);
+            clients.ForEach(c => c.Dispose());
+        }
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task Informers_OverHttp2_SharedConnectionReset_AllWatchesFailTogetherAndEveryInformerRecovers()
     {
         await using var proxy = new CountingTcpProxy(server.Url);
         using var transports = new TransportCache();
