@@ -66,7 +66,6 @@ public sealed class RestClient : IDisposable
         {
             using var response = await SendWithRetriesAsync(method, pathAndQuery, body, contentType, accept, HttpCompletionOption.ResponseContentRead, token).ConfigureAwait(false);
             var bytes = await response.Content.ReadAsByteArrayAsync(token).ConfigureAwait(false);
-            await LeaveSocketThread();
             if (!response.IsSuccessStatusCode)
             {
                 throw KubeApiErrors.FromResponse((int)response.StatusCode, bytes, RetryAfter(response));
@@ -76,6 +75,11 @@ public sealed class RestClient : IDisposable
         catch (OperationCanceledException ex) when (timeout is not null && timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw new TimeoutException($"{method} {pathAndQuery} did not complete within {Config.Timeout}", ex);
+        }
+        finally
+        {
+            // Failures too: the caller's error handling is its code as well.
+            await LeaveSocketThread();
         }
     }
 
