@@ -21,12 +21,13 @@ public static class KubeHttpHandlerFactory
 
     public static SocketsHttpHandler Create(ClientConfig config, Http2Settings http2)
     {
+        var keepAlive = KeepAliveFor(http2);
         var handler = new SocketsHttpHandler
         {
             // Go's http.Transport closes connections idle for 90 s; watches keep theirs busy.
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
             ConnectTimeout = DialTimeout,
-            ConnectCallback = (context, cancellationToken) => ConnectAsync(context, KeepAliveFor(http2), cancellationToken),
+            ConnectCallback = (context, cancellationToken) => ConnectAsync(context, keepAlive, cancellationToken),
             // client-go's HTTP/2 health check: a PING after ReadIdleTimeout without a frame, and the connection (every
             // watch on it) fails when the PING goes unanswered for PingTimeout. Go checks idle connections too.
             KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,

@@ -121,8 +121,8 @@ public sealed partial class DaemonSetController
         nodeInformer.AddEventHandler(new ResourceEventHandler<Node>
         {
             Added = (node, _) => OnNodeAdded(node),
-            // A heartbeat (condition times only) is ignored before it reaches the handler's task. The comparison clones
-            // and marshals both nodes, so it runs here only, not again in OnNodeUpdated.
+            // A heartbeat (condition times only) is ignored before it reaches the handler's task; the comparison runs
+            // here only, not again in OnNodeUpdated.
             UpdateWanted = (oldNode, curNode) => !ShouldIgnoreNodeUpdate(oldNode, curNode),
             Updated = OnNodeUpdated,
         });
@@ -363,11 +363,12 @@ public sealed partial class DaemonSetController
 
     private static bool ManagedFieldsStampsDiffer(List<ManagedFieldsEntry>? old, List<ManagedFieldsEntry>? cur)
     {
-        if ((old?.Count ?? 0) != (cur?.Count ?? 0))
+        var count = old?.Count ?? 0;
+        if (count != (cur?.Count ?? 0))
         {
             return true;
         }
-        for (var i = 0; i < (old?.Count ?? 0); i++)
+        for (var i = 0; i < count; i++)
         {
             var (a, b) = (old![i], cur![i]);
             if (a.Manager != b.Manager || a.Operation != b.Operation || a.Subresource != b.Subresource
