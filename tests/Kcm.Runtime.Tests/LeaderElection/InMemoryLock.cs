@@ -28,6 +28,19 @@ public sealed class InMemoryLockStore(TimeProvider time)
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="writer"/> has written the record. A takeover is recorded here before the new leader's
+    /// OnStartedLeading runs; meanwhile its renew timer is already armed, so "started" alone cannot tell a clock-driving
+    /// test when to stop moving the clock.
+    /// </summary>
+    public bool HasWritten(string writer)
+    {
+        lock (_gate)
+        {
+            return Writes.Exists(w => w.Writer == writer);
+        }
+    }
+
     /// <summary>A write by someone outside the test's candidates (e.g. an upstream Go process).</summary>
     public void Put(LeaderElectionRecord record) => Write("external", record, expectedVersion: null, create: false);
 

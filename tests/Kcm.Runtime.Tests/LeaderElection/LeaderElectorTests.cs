@@ -247,7 +247,8 @@ public sealed class LeaderElectorTests
 
         // b is idle when its retry wait is armed on the clock (a has stopped: no other timers). Fixed clock steps
         // with a short real-time pause would let a loaded machine run b's poll one or more steps after it fell due.
-        await Waiting.RunTimersUntilAsync(_time, () => b.IsStarted, idle: () => _time.ArmedTimers > 0, TimeSpan.FromSeconds(10));
+        await Waiting.RunTimersUntilAsync(_time, () => _store.HasWritten("b"), idle: () => _time.ArmedTimers > 0, TimeSpan.FromSeconds(10));
+        await b.Started.Task.WaitAsync(TimeSpan.FromSeconds(10));
         var takeover = _store.Writes.First(w => w.Writer == "b");
         Assert.True(takeover.At <= releasedAt + TimeSpan.FromSeconds(2 * 2.2), $"b took over {takeover.At - releasedAt} after the release");
         Assert.Equal(1, takeover.Record.LeaderTransitions);

@@ -55,7 +55,8 @@ public sealed class LeaseLimitFailoverTests
             // Cut off from the API server: a keeps running, its renewals fail, it must stop acting by itself.
             ((InMemoryLock)a.Lock).Fail = true;
         }
-        await Waiting.RunTimersUntilAsync(_time, () => b.IsStarted, idle: () => _time.ArmedTimers >= (a.Run.IsCompleted ? 1 : 2), TimeSpan.FromSeconds(30));
+        await Waiting.RunTimersUntilAsync(_time, () => _store.HasWritten("b"), idle: () => _time.ArmedTimers >= (a.Run.IsCompleted ? 1 : 2), TimeSpan.FromSeconds(30));
+        await b.Started.Task.WaitAsync(TimeSpan.FromSeconds(10));
 
         var takeover = _store.Writes.First(w => w.Writer == "b");
         Assert.InRange(takeover.At - lastWriteByA, Lease, Lease + TimeSpan.FromMilliseconds(300));
@@ -96,7 +97,8 @@ public sealed class LeaseLimitFailoverTests
             }
             return TimeSpan.Zero;
         };
-        await Waiting.RunTimersUntilAsync(_time, () => b.IsStarted, idle: bothWaiting, TimeSpan.FromSeconds(30));
+        await Waiting.RunTimersUntilAsync(_time, () => _store.HasWritten("b"), idle: bothWaiting, TimeSpan.FromSeconds(30));
+        await b.Started.Task.WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.True(straddled > 0, "no read of b straddled the expiry");
         var takeover = _store.Writes.First(w => w.Writer == "b");
