@@ -6,13 +6,17 @@ using Kcm.Client.Transport;
 namespace Kcm.Benchmarks.Compare;
 
 /// <summary>
-/// Write requests the apiserver served, from its apiserver_request_total counter, by "VERB resource[/subresource]".
-/// The counter has no client label, so the harness counts its own (and the simulator's) writes on the client side
-/// and the controller manager's share is the difference.
+/// Requests the apiserver served, from its apiserver_request_total counter, by "VERB resource[/subresource]": writes and
+/// reads (GET, LIST; watches are counted when they end, so they are left out). The counter has no client label, so the
+/// harness counts its own (and the simulator's) requests on the client side and the controller manager's share is the
+/// difference.
 /// </summary>
 internal sealed class ApiServerMetrics : IDisposable
 {
-    private static readonly HashSet<string> WriteVerbs = ["POST", "PUT", "PATCH", "DELETE", "DELETECOLLECTION", "APPLY"];
+    public static readonly HashSet<string> WriteVerbs = ["POST", "PUT", "PATCH", "DELETE", "DELETECOLLECTION", "APPLY"];
+    private static readonly HashSet<string> ReadVerbs = ["GET", "LIST"];
+
+    public static bool IsWrite(string key) => WriteVerbs.Contains(key[..key.IndexOf(' ')]);
     private readonly HttpClient _http;
 
     public ApiServerMetrics(string kubeconfig)
@@ -21,23 +25,25 @@ internal sealed class ApiServerMetrics : IDisposable
         _http = new HttpClient(KubeHttpHandlerFactory.Create(config)) { BaseAddress = config.Server, Timeout = TimeSpan.FromSeconds(30) };
     }
 
-    public async Task<Dictionary<string, long>> WritesAsync(CancellationToken ct)
+    public async Task<Dictionary<string, long>> RequestsAsync(CancellationToken ct)
     {
         var text = await _http.GetStringAsync("/metrics", ct);
-        var writes = new Dictionary<string, long>(StringComparer.Ordinal);
+        var requests = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var line in text.Split('\n'))
         {
             if (!line.StartsWith("apiserver_request_total{", StringComparison.Ordinal)) continue;
             var close = line.LastIndexOf('}');
             var labels = ParseLabels(line[24..close]);
             var verb = labels.GetValueOrDefault("verb", "");
-            if (!WriteVerbs.Contains(verb)) continue;
+            if (!WriteVerbs.Contains(verb) && !ReadVerbs.Contains(verb)) continue;
+            // Non-resource paths (/metrics, /healthz) are the harness's own probes.
+            if (labels.GetValueOrDefault("resource", "") == "") continue;
             var sub = labels.GetValueOrDefault("subresource", "");
             var key = $"{verb} {labels.GetValueOrDefault("resource", "")}{(sub.Length > 0 ? "/" + sub : "")}";
             var value = (long)double.Parse(line[(close + 1)..].Trim(), CultureInfo.InvariantCulture);
-            writes[key] = writes.GetValueOrDefault(key) + value;
+            requests[key] = requests.GetValueOrDefault(key) + value;
         }
-        return writes;
+        return requests;
     }
 
     private static Dictionary<string, string> ParseLabels(string text)
@@ -60,30 +66,52 @@ internal sealed class ApiServerMetrics : IDisposable
     public void Dispose() => _http.Dispose();
 }
 
-/// <summary>Counts the write requests that pass through a client, by the same "VERB resource[/subresource]" keys.</summary>
+/// <summary>Counts the requests that pass through a client (watches aside), by the same "VERB resource[/subresource]" keys.</summary>
 internal sealed class CountingHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
 {
-    private readonly ConcurrentDictionary<string, long> _writes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _requests = new(StringComparer.Ordinal);
 
-    public IReadOnlyDictionary<string, long> Snapshot() => new Dictionary<string, long>(_writes);
+    public IReadOnlyDictionary<string, long> Snapshot() => new Dictionary<string, long>(_requests);
 
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
     {
         var method = request.Method.Method;
-        if (method is "POST" or "PUT" or "PATCH" or "DELETE" && request.RequestUri is { } uri)
+        if (request.RequestUri is { } uri && Verb(method, request, uri) is { } verb)
         {
-            var verb = method == "PATCH" && request.Content?.Headers.ContentType?.MediaType == "application/apply-patch+yaml" ? "APPLY" : method;
-            _writes.AddOrUpdate($"{verb} {ResourceOf(uri.AbsolutePath)}", 1, (_, n) => n + 1);
+            _requests.AddOrUpdate($"{verb} {ResourceOf(uri.AbsolutePath)}", 1, (_, n) => n + 1);
         }
         return base.SendAsync(request, ct);
+    }
+
+    /// <summary>The apiserver's verb label: PATCH with an apply body is APPLY; a GET is GET, LIST or WATCH (null: not counted).</summary>
+    private static string? Verb(string method, HttpRequestMessage request, Uri uri) => method switch
+    {
+        "PATCH" when request.Content?.Headers.ContentType?.MediaType == "application/apply-patch+yaml" => "APPLY",
+        "POST" or "PUT" or "PATCH" or "DELETE" => method,
+        "GET" when uri.Query.Contains("watch=true", StringComparison.Ordinal) || uri.Query.Contains("watch=1", StringComparison.Ordinal) => null,
+        "GET" => NamesObject(uri.AbsolutePath) ? "GET" : "LIST",
+        _ => null,
+    };
+
+    /// <summary>/api/v1/namespaces/ns/pods/name[/sub] and /api/v1/nodes/name name one object; .../pods and /api/v1/nodes do not.</summary>
+    internal static bool NamesObject(string path)
+    {
+        var rest = Rest(path);
+        return rest.Length >= 2;
+    }
+
+    private static string[] Rest(string path)
+    {
+        var parts = path.Trim('/').Split('/');
+        var rest = parts.Length > 0 && parts[0] == "api" ? parts[2..] : parts.Length > 2 ? parts[3..] : [];
+        if (rest.Length >= 2 && rest[0] == "namespaces" && rest.Length > 2) rest = rest[2..];
+        return rest;
     }
 
     /// <summary>/api/v1/namespaces/ns/pods/name/status → pods/status; /apis/g/v/deployments → deployments.</summary>
     internal static string ResourceOf(string path)
     {
-        var parts = path.Trim('/').Split('/');
-        var rest = parts.Length > 0 && parts[0] == "api" ? parts[2..] : parts.Length > 2 ? parts[3..] : [];
-        if (rest.Length >= 2 && rest[0] == "namespaces" && rest.Length > 2) rest = rest[2..];
+        var rest = Rest(path);
         return rest.Length switch
         {
             0 => "",

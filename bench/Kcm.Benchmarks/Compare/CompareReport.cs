@@ -7,7 +7,7 @@ namespace Kcm.Benchmarks.Compare;
 internal sealed record Figure(string Name, string Unit, double Value, int Decimals = 1);
 
 /// <summary>What one run of one binary measured.</summary>
-internal sealed record RunResult(int Round, string Label, IReadOnlyList<Figure> Figures, IReadOnlyDictionary<string, long> Writes, double LoadAverage, string LogPath);
+internal sealed record RunResult(int Round, string Label, IReadOnlyList<Figure> Figures, IReadOnlyDictionary<string, long> Requests, double LoadAverage, string LogPath);
 
 /// <summary>The side-by-side table: medians per binary, min-max over rounds, ours/upstream; then one line per run.</summary>
 internal static class CompareReport
@@ -55,9 +55,10 @@ internal static class CompareReport
         {
             sb.AppendLine($"  round {run.Round} {run.Label} (load average {run.LoadAverage.ToString("F1", CultureInfo.InvariantCulture)} at start; log {run.LogPath}):");
             sb.AppendLine("    " + string.Join(", ", run.Figures.Select(f => $"{f.Name} {Format(f.Value, f.Decimals)}{(f.Unit.Length > 0 ? " " + f.Unit : "")}")));
-            if (run.Writes.Count > 0)
+            foreach (var (what, writes) in new[] { ("writes", true), ("reads", false) })
             {
-                sb.AppendLine("    its writes: " + string.Join(", ", run.Writes.Where(w => w.Value > 0).OrderByDescending(w => w.Value).Select(w => $"{w.Key} {w.Value}")));
+                var list = run.Requests.Where(r => r.Value > 0 && ApiServerMetrics.IsWrite(r.Key) == writes).OrderByDescending(r => r.Value).ToList();
+                if (list.Count > 0) sb.AppendLine($"    its {what}: " + string.Join(", ", list.Select(r => $"{r.Key} {r.Value}")));
             }
         }
         return sb.ToString();

@@ -30,6 +30,8 @@ internal readonly record struct PodRequests(long MilliCpu, long MemoryBytes)
 
     public static PodRequests operator +(PodRequests a, PodRequests b) => new(a.MilliCpu + b.MilliCpu, a.MemoryBytes + b.MemoryBytes);
 
+    public static PodRequests operator -(PodRequests a) => new(-a.MilliCpu, -a.MemoryBytes);
+
     private static long Request(Container c, string resource, bool milli)
         => c.Resources?.Requests is { } requests && requests.TryGetValue(resource, out var q) ? (milli ? q.MilliValue() : q.Value()) : 0;
 }

@@ -21,6 +21,10 @@ internal sealed class Scheduler(KubeApiClient client, SimulatorOptions options, 
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<ObjectKey, (string Node, string Uid, PodRequests Requests)> _assumed = [];
+    // What the informer shows running on each node (bound, not finished), kept up to date from every pod event, so
+    // choosing a node costs one look per node instead of a walk over every pod the node ever ran.
+    private readonly Dictionary<ObjectKey, (string Node, PodRequests Requests)> _counted = [];
+    private readonly Dictionary<string, (int Pods, PodRequests Requests)> _usage = new(StringComparer.Ordinal);
     private readonly HashSet<ObjectKey> _unschedulable = [];
 
     public bool Wants(Pod pod)
@@ -30,13 +34,32 @@ internal sealed class Scheduler(KubeApiClient client, SimulatorOptions options, 
             && (pod.Spec?.SchedulingGates ?? []).Count == 0
             && options.InScope(pod.Metadata?.Namespace ?? "");
 
-    /// <summary>The informer showed the pod bound or gone: its assumption is no longer needed.</summary>
+    /// <summary>
+    /// Every pod event (null: deleted): the node usage follows it, and once the informer shows the pod bound or gone its
+    /// assumption is no longer needed.
+    /// </summary>
     public void Observed(ObjectKey key, Pod? pod)
     {
+        var running = pod?.Spec?.NodeName is { Length: > 0 } node && pod.Status?.Phase is not ("Succeeded" or "Failed") ? node : null;
+        var requests = running is null ? default : PodRequests.Of(pod!);
         lock (_gate)
         {
+            if (_counted.Remove(key, out var before)) AddUsage(before.Node, -1, -before.Requests);
+            if (running is not null)
+            {
+                _counted[key] = (running, requests);
+                AddUsage(running, 1, requests);
+            }
             if (pod is null || !string.IsNullOrEmpty(pod.Spec?.NodeName)) _assumed.Remove(key);
         }
+    }
+
+    // Under _gate.
+    private void AddUsage(string node, int pods, PodRequests requests)
+    {
+        var (count, sum) = _usage.GetValueOrDefault(node);
+        if (count + pods == 0) _usage.Remove(node);
+        else _usage[node] = (count + pods, sum + requests);
     }
 
     /// <summary>Capacity or nodes changed: pods that fit nowhere get another try.</summary>
@@ -109,19 +132,21 @@ internal sealed class Scheduler(KubeApiClient client, SimulatorOptions options, 
     private (string? Node, string Reasons) Choose(Pod pod)
     {
         var candidates = nodes();
+        var assumedByNode = new Dictionary<string, (int Pods, PodRequests Requests)>(StringComparer.Ordinal);
+        foreach (var (node, _, requests) in _assumed.Values)
+        {
+            var (count, sum) = assumedByNode.GetValueOrDefault(node);
+            assumedByNode[node] = (count + 1, sum + requests);
+        }
         var failures = new Dictionary<string, int>();
         (string Name, int Pods, long Cpu)? best = null;
         foreach (var node in candidates)
         {
             var name = node.Metadata!.Name!;
-            var onNode = pods.ByIndex(KnownIndexers.PodNodeName, name).Where(p => p.Status?.Phase is not ("Succeeded" or "Failed")).ToList();
-            var count = onNode.Count;
-            var requested = onNode.Aggregate(default(PodRequests), (sum, p) => sum + PodRequests.Of(p));
-            foreach (var (_, a) in _assumed.Where(a => a.Value.Node == name && !onNode.Any(p => p.Metadata?.Uid == a.Value.Uid)))
-            {
-                count++;
-                requested += a.Requests;
-            }
+            var (shownPods, shownRequests) = _usage.GetValueOrDefault(name);
+            var (assumedPods, assumedRequests) = assumedByNode.GetValueOrDefault(name);
+            var count = shownPods + assumedPods;
+            var requested = shownRequests + assumedRequests;
             if (PodFit.Check(pod, node, count, requested) is { } reason)
             {
                 failures[reason] = failures.GetValueOrDefault(reason) + 1;
