@@ -371,25 +371,25 @@ public sealed partial class NodeLifecycleController
         return false;
     }
 
+    /// <summary>How many of one node's pod status writes MarkPodsNotReadyAsync keeps in flight.</summary>
+    internal const int MarkPodsNotReadyConcurrency = 16;
+
     /// <summary>
     /// Upstream's MarkPodsNotReady: each pod of the node whose Ready condition is not yet False gets it False (PUT of
     /// its status) and a NodeNotReady warning event. Throws with every failure after trying them all.
+    /// Upstream writes the pods one after another, and the health pass does the nodes one after another, so when many
+    /// nodes fail together the pass that notices them lasts nodes × pods round trips (30 s for 100 nodes of 20 pods)
+    /// and no node is tainted until it ends. The writes are independent, so here they overlap; each pod still gets
+    /// the same single write and event.
     /// </summary>
     internal async Task MarkPodsNotReadyAsync(IReadOnlyList<Pod> pods, string nodeName, CancellationToken cancellationToken)
     {
         _logger.LogDebug("Update ready status of pods on node {node}", nodeName);
+        var toMark = pods.Where(p => p.Spec?.NodeName == nodeName && p.Status?.Conditions?.FirstOrDefault(c => c.Type == "Ready") is { Status: not "False" }).ToList();
         var errors = new List<Exception>();
-        foreach (var cached in pods)
+        var options = new ParallelOptions { MaxDegreeOfParallelism = MarkPodsNotReadyConcurrency, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(toMark, options, async (cached, ct) =>
         {
-            if (cached.Spec?.NodeName != nodeName)
-            {
-                continue;
-            }
-            var ready = cached.Status?.Conditions?.FirstOrDefault(c => c.Type == "Ready");
-            if (ready is null || ready.Status == "False")
-            {
-                continue;
-            }
             var pod = CopyPod(cached);
             var condition = pod.Status!.Conditions!.First(c => c.Type == "Ready");
             condition.Status = "False";
@@ -397,20 +397,23 @@ public sealed partial class NodeLifecycleController
             _logger.LogDebug("Updating ready status of pod to false {pod}", pod.Metadata?.Name);
             try
             {
-                await _client.UpdatePodStatusAsync(pod, cancellationToken).ConfigureAwait(false);
+                await _client.UpdatePodStatusAsync(pod, ct).ConfigureAwait(false);
             }
             catch (NotFoundException)
             {
-                continue;
+                return;
             }
             catch (Exception ex) when (ex is KubeApiException or HttpRequestException or IOException)
             {
                 _logger.LogInformation("Failed to update status for pod {Pod} {Err}", ObjectKey.Of(pod), ex.Message);
-                errors.Add(ex);
+                lock (errors)
+                {
+                    errors.Add(ex);
+                }
             }
             // After the update, so the event is about a pod that still exists.
             _recorder.Event(pod, EventTypes.Warning, "NodeNotReady", "Node is not ready");
-        }
+        }).ConfigureAwait(false);
         if (errors.Count > 0)
         {
             throw new MarkPodsNotReadyException(string.Join("; ", errors.Select(e => e.Message)), errors);

@@ -148,6 +148,41 @@ public sealed class NodeLifecycleControllerTests
         Assert.Equal(1, _metrics.Counter("node_collector_evictions_total", "", "zone").Value(""));
     }
 
+    [Fact(Timeout = 30_000)]
+    public async Task MarkPodsNotReadyAsync_ManyPods_WritesOverlapAndEveryFailureIsReported()
+    {
+        var names = Enumerable.Range(0, 20).Select(i => $"p{i}").ToList();
+        foreach (var name in names) AddPod(name, "n1");
+        AddPod("other-node", "n2");
+        _pods.Upsert(new Pod
+        {
+            Metadata = new ObjectMeta { Name = "already", Namespace = "ns", Uid = "uid-already", ResourceVersion = "1" },
+            Spec = new PodSpec { NodeName = "n1" },
+            Status = new PodStatus { Phase = "Running", Conditions = [new PodCondition { Type = "Ready", Status = "False" }] },
+        });
+        // Every write waits until as many are in flight as the controller allows: one at a time would never get past it.
+        var inFlight = 0;
+        var allIn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _client.BeforePodStatusUpdate = async pod =>
+        {
+            if (Interlocked.Increment(ref inFlight) == NodeLifecycleController.MarkPodsNotReadyConcurrency) allIn.TrySetResult();
+            await allIn.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            if (pod.Metadata!.Name is "p3" or "p7") throw new ConflictException(409, new Status { Reason = StatusReasons.Conflict, Message = $"{pod.Metadata.Name} changed" });
+        };
+        var controller = NewController();
+
+        var error = await Assert.ThrowsAsync<MarkPodsNotReadyException>(() => controller.MarkPodsNotReadyAsync(_pods.List(), "n1", CancellationToken.None));
+
+        Assert.Equal(2, error.Errors.Count);
+        Assert.Contains("p3 changed", error.Message);
+        Assert.Contains("p7 changed", error.Message);
+        var written = _client.PodStatusUpdates.Select(p => p.Metadata!.Name!).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(names.Except(["p3", "p7"]).Order(StringComparer.Ordinal), written);
+        Assert.All(_client.PodStatusUpdates, p => Assert.Equal("False", p.Status!.Conditions!.Single(c => c.Type == "Ready").Status));
+        // One event per pod tried, as upstream records it whether or not the write succeeded.
+        Assert.Equal(20, _events.Events.Count(e => e.Reason == "NodeNotReady" && e.Message == "Node is not ready"));
+    }
+
     [Fact]
     public async Task MonitorNodeHealthAsync_NodeReadyAgain_NoExecuteTaintsRemoved()
     {
@@ -346,11 +381,17 @@ public sealed class NodeLifecycleControllerTests
             return Task.FromResult(Copy(copy));
         }
 
-        public Task UpdatePodStatusAsync(Pod pod, CancellationToken cancellationToken)
+        /// <summary>Runs before a pod status write is applied (a test's gate or failure).</summary>
+        public Func<Pod, Task>? BeforePodStatusUpdate { get; set; }
+
+        public async Task UpdatePodStatusAsync(Pod pod, CancellationToken cancellationToken)
         {
-            PodStatusUpdates.Add(pod);
+            if (BeforePodStatusUpdate is { } before) await before(pod);
+            lock (PodStatusUpdates)
+            {
+                PodStatusUpdates.Add(pod);
+            }
             pods.Upsert(pod);
-            return Task.CompletedTask;
         }
 
         public Task DeletePodAsync(string @namespace, string name, CancellationToken cancellationToken)
