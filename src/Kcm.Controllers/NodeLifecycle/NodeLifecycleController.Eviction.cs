@@ -371,16 +371,17 @@ public sealed partial class NodeLifecycleController
         return false;
     }
 
-    /// <summary>How many of one node's pod status writes MarkPodsNotReadyAsync keeps in flight.</summary>
-    internal const int MarkPodsNotReadyConcurrency = 16;
+    /// <summary>
+    /// How many of one node's pod status writes MarkPodsNotReadyAsync keeps in flight: with the monitor pass's 8 node
+    /// workers, at most 32 of these writes at once.
+    /// </summary>
+    internal const int MarkPodsNotReadyConcurrency = 4;
 
     /// <summary>
     /// Upstream's MarkPodsNotReady: each pod of the node whose Ready condition is not yet False gets it False (PUT of
-    /// its status) and a NodeNotReady warning event. Throws with every failure after trying them all.
-    /// Upstream writes the pods one after another, and the health pass does the nodes one after another, so when many
-    /// nodes fail together the pass that notices them lasts nodes × pods round trips (30 s for 100 nodes of 20 pods)
-    /// and no node is tainted until it ends. The writes are independent, so here they overlap; each pod still gets
-    /// the same single write and event.
+    /// its status) and a NodeNotReady warning event. Throws with every failure after trying them all. Upstream writes
+    /// the pods one after another; they are independent, so here a few overlap (a node of 110 pods is otherwise 110
+    /// round trips). Each pod still gets the same single write and event.
     /// </summary>
     internal async Task MarkPodsNotReadyAsync(IReadOnlyList<Pod> pods, string nodeName, CancellationToken cancellationToken)
     {

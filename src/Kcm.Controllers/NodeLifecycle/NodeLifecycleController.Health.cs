@@ -87,79 +87,93 @@ public sealed partial class NodeLifecycleController
         }
 
         var zoneToNodeConditions = new Dictionary<string, List<NodeCondition?>>(StringComparer.Ordinal);
-        foreach (var node0 in nodes)
-        {
-            // The cached node as it is: TryUpdateNodeHealthAsync copies it only when it must change it (a JSON
-            // round trip of every node every pass was most of this loop's CPU at 1,000 nodes).
-            var node = node0;
-            var name = node.Metadata?.Name ?? "";
-            HealthResult result;
-            try
-            {
-                result = await UpdateNodeHealthWithRetryAsync(node, cancellationToken).ConfigureAwait(false);
-                node = result.Node;
-            }
-            catch (Exception ex) when (ex is KubeApiException or HttpRequestException or IOException)
-            {
-                _logger.LogError("Update health of Node '{Node}' from Controller error: {Error}. Skipping - no pods will be evicted.", name, ex.Message);
-                continue;
-            }
+        var options = new ParallelOptions { MaxDegreeOfParallelism = NodeUpdateWorkers, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(nodes, options, (node, ct) => new ValueTask(MonitorNodeAsync(node, zoneToNodeConditions, ct))).ConfigureAwait(false);
+        await HandleDisruptionAsync(zoneToNodeConditions, nodes, cancellationToken).ConfigureAwait(false);
+    }
 
-            if (node.Metadata?.Labels?.ContainsKey(DisruptionExclusionLabel) != true)
+    /// <summary>
+    /// How many nodes one monitor pass handles at a time. v1.26 goes through them one by one; v1.27 made it 8
+    /// (nodeUpdateWorkerSize), because the pass marks every pod of a newly failed node not Ready and, one node after
+    /// another, many failed nodes kept each other's NoExecute taints waiting until the pass ended.
+    /// </summary>
+    internal const int NodeUpdateWorkers = 8;
+
+    /// <summary>One node's part of a monitor pass; its Ready condition is added to its zone's list.</summary>
+    private async Task MonitorNodeAsync(Node node0, Dictionary<string, List<NodeCondition?>> zoneToNodeConditions, CancellationToken cancellationToken)
+    {
+        // The cached node as it is: TryUpdateNodeHealthAsync copies it only when it must change it (a JSON
+        // round trip of every node every pass was most of this loop's CPU at 1,000 nodes).
+        var node = node0;
+        var name = node.Metadata?.Name ?? "";
+        HealthResult result;
+        try
+        {
+            result = await UpdateNodeHealthWithRetryAsync(node, cancellationToken).ConfigureAwait(false);
+            node = result.Node;
+        }
+        catch (Exception ex) when (ex is KubeApiException or HttpRequestException or IOException)
+        {
+            _logger.LogError("Update health of Node '{Node}' from Controller error: {Error}. Skipping - no pods will be evicted.", name, ex.Message);
+            return;
+        }
+
+        if (node.Metadata?.Labels?.ContainsKey(DisruptionExclusionLabel) != true)
+        {
+            var zone = ZoneKey(node);
+            lock (zoneToNodeConditions)
             {
-                var zone = ZoneKey(node);
                 if (!zoneToNodeConditions.TryGetValue(zone, out var list))
                 {
                     zoneToNodeConditions[zone] = list = [];
                 }
                 list.Add(result.Current);
             }
+        }
 
-            if (result.Current is { } current)
+        if (result.Current is { } current)
+        {
+            // Read from the pod index only when used: with the taint manager that is only on a transition, not
+            // for every node on every pass.
+            IReadOnlyList<Pod>? pods = null;
+            if (_options.RunTaintManager)
             {
-                // Read from the pod index only when used: with the taint manager that is only on a transition, not
-                // for every node on every pass.
-                IReadOnlyList<Pod>? pods = null;
-                if (_options.RunTaintManager)
+                await ProcessTaintBaseEvictionAsync(node, result.Observed, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                try
                 {
-                    await ProcessTaintBaseEvictionAsync(node, result.Observed, cancellationToken).ConfigureAwait(false);
+                    pods = PodsOnNode(name);
+                    await ProcessNoTaintBaseEvictionAsync(node, result.Observed, pods, cancellationToken).ConfigureAwait(false);
                 }
-                else
+                catch (Exception ex) when (ex is KubeApiException or HttpRequestException or IOException or NodeHealthMissingException)
                 {
-                    try
-                    {
-                        pods = PodsOnNode(name);
-                        await ProcessNoTaintBaseEvictionAsync(node, result.Observed, pods, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch (Exception ex) when (ex is KubeApiException or HttpRequestException or IOException or NodeHealthMissingException)
-                    {
-                        _logger.LogError("{Message}", $"unable to evict all pods from node {name}: {ex.Message}; queuing for retry");
-                    }
-                }
-
-                var becameNotReady = current.Status != "True" && result.Observed.Status == "True";
-                if (becameNotReady)
-                {
-                    // Reported once, on the transition.
-                    RecordNodeStatusChange(node, "NodeNotReady");
-                }
-                if (becameNotReady || (_nodesToRetry.ContainsKey(name) && result.Observed.Status != "True"))
-                {
-                    try
-                    {
-                        await MarkPodsNotReadyAsync(pods ?? PodsOnNode(name), name, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch (MarkPodsNotReadyException ex)
-                    {
-                        _logger.LogError("{Message}", $"unable to mark all pods NotReady on node {name}: {ex.Message}; queuing for retry");
-                        _nodesToRetry[name] = 0;
-                        continue;
-                    }
+                    _logger.LogError("{Message}", $"unable to evict all pods from node {name}: {ex.Message}; queuing for retry");
                 }
             }
-            _nodesToRetry.TryRemove(name, out _);
+
+            var becameNotReady = current.Status != "True" && result.Observed.Status == "True";
+            if (becameNotReady)
+            {
+                // Reported once, on the transition.
+                RecordNodeStatusChange(node, "NodeNotReady");
+            }
+            if (becameNotReady || (_nodesToRetry.ContainsKey(name) && result.Observed.Status != "True"))
+            {
+                try
+                {
+                    await MarkPodsNotReadyAsync(pods ?? PodsOnNode(name), name, cancellationToken).ConfigureAwait(false);
+                }
+                catch (MarkPodsNotReadyException ex)
+                {
+                    _logger.LogError("{Message}", $"unable to mark all pods NotReady on node {name}: {ex.Message}; queuing for retry");
+                    _nodesToRetry[name] = 0;
+                    return;
+                }
+            }
         }
-        await HandleDisruptionAsync(zoneToNodeConditions, nodes, cancellationToken).ConfigureAwait(false);
+        _nodesToRetry.TryRemove(name, out _);
     }
 
     private readonly record struct HealthResult(Node Node, TimeSpan GracePeriod, NodeCondition Observed, NodeCondition? Current);

@@ -149,6 +149,38 @@ public sealed class NodeLifecycleControllerTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task MonitorNodeHealthAsync_ManyNodesSilent_HandledSeveralAtATime()
+    {
+        var names = Enumerable.Range(0, 10).Select(i => $"n{i}").ToList();
+        foreach (var name in names)
+        {
+            AddNode(name);
+            AddPod("p-" + name, name);
+        }
+        var controller = NewController();
+        await controller.MonitorNodeHealthAsync(CancellationToken.None);
+        _time.Advance(Grace + TimeSpan.FromSeconds(1));
+        // Every node's Unknown write waits until as many are in flight as the pass allows: one node at a time would
+        // never get past it.
+        var inFlight = 0;
+        var allIn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _client.BeforeNodeStatusUpdate = async _ =>
+        {
+            if (Interlocked.Increment(ref inFlight) == NodeLifecycleController.NodeUpdateWorkers) allIn.TrySetResult();
+            await allIn.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        };
+
+        await controller.MonitorNodeHealthAsync(CancellationToken.None);
+
+        Assert.Equal(names.Order(StringComparer.Ordinal), _client.StatusUpdates.Select(n => n.Metadata!.Name!).Order(StringComparer.Ordinal));
+        Assert.All(names, n => Assert.Equal("Unknown", Stored(n).Status!.Conditions!.Single(c => c.Type == "Ready").Status));
+        Assert.Equal(names.Select(n => "p-" + n).Order(StringComparer.Ordinal), _client.PodStatusUpdates.Select(p => p.Metadata!.Name!).Order(StringComparer.Ordinal));
+        Assert.Equal(10, _events.Events.Count(e => e.Reason == "NodeNotReady" && e.Message.EndsWith("status is now: NodeNotReady", StringComparison.Ordinal)));
+        // The zone's health was computed from all ten: every node is down, so it is fully disrupted.
+        Assert.Equal(ZoneState.FullDisruption, controller.ZoneStates[""]);
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task MarkPodsNotReadyAsync_ManyPods_WritesOverlapAndEveryFailureIsReported()
     {
         var names = Enumerable.Range(0, 20).Select(i => $"p{i}").ToList();
@@ -373,12 +405,19 @@ public sealed class NodeLifecycleControllerTests
             return Task.CompletedTask;
         }
 
-        public Task<Node> UpdateNodeStatusAsync(Node node, CancellationToken cancellationToken)
+        /// <summary>Runs before a node status write is applied (a test's gate).</summary>
+        public Func<Node, Task>? BeforeNodeStatusUpdate { get; set; }
+
+        public async Task<Node> UpdateNodeStatusAsync(Node node, CancellationToken cancellationToken)
         {
+            if (BeforeNodeStatusUpdate is { } before) await before(node);
             var copy = Copy(node);
-            StatusUpdates.Add(copy);
+            lock (StatusUpdates)
+            {
+                StatusUpdates.Add(copy);
+            }
             nodes.Upsert(copy);
-            return Task.FromResult(Copy(copy));
+            return Copy(copy);
         }
 
         /// <summary>Runs before a pod status write is applied (a test's gate or failure).</summary>
