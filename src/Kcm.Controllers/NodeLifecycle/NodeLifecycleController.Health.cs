@@ -93,7 +93,7 @@ public sealed partial class NodeLifecycleController
     }
 
     /// <summary>
-    /// How many nodes one monitor pass handles at a time. v1.26 goes through them one by one; v1.27 made it 8
+    /// How many nodes one monitor pass handles at a time. v1.26 goes through them one by one; later releases use 8
     /// (nodeUpdateWorkerSize), because the pass marks every pod of a newly failed node not Ready and, one node after
     /// another, many failed nodes kept each other's NoExecute taints waiting until the pass ended.
     /// </summary>
