@@ -13,10 +13,8 @@ namespace Kcm.Benchmarks.Compare;
 /// </summary>
 internal sealed class ApiServerMetrics : IDisposable
 {
-    public static readonly HashSet<string> WriteVerbs = ["POST", "PUT", "PATCH", "DELETE", "DELETECOLLECTION", "APPLY"];
+    private static readonly HashSet<string> WriteVerbs = ["POST", "PUT", "PATCH", "DELETE", "DELETECOLLECTION", "APPLY"];
     private static readonly HashSet<string> ReadVerbs = ["GET", "LIST"];
-
-    public static bool IsWrite(string key) => WriteVerbs.Contains(key[..key.IndexOf(' ')]);
     private readonly HttpClient _http;
 
     public ApiServerMetrics(string kubeconfig)
@@ -24,6 +22,9 @@ internal sealed class ApiServerMetrics : IDisposable
         var config = KubeconfigLoader.LoadFromFile(kubeconfig);
         _http = new HttpClient(KubeHttpHandlerFactory.Create(config)) { BaseAddress = config.Server, Timeout = TimeSpan.FromSeconds(30) };
     }
+
+    /// <summary>Whether a "VERB resource" key counts a write.</summary>
+    public static bool IsWrite(string key) => WriteVerbs.Contains(key[..key.IndexOf(' ')]);
 
     public async Task<Dictionary<string, long>> RequestsAsync(CancellationToken ct)
     {
@@ -37,9 +38,10 @@ internal sealed class ApiServerMetrics : IDisposable
             var verb = labels.GetValueOrDefault("verb", "");
             if (!WriteVerbs.Contains(verb) && !ReadVerbs.Contains(verb)) continue;
             // Non-resource paths (/metrics, /healthz) are the harness's own probes.
-            if (labels.GetValueOrDefault("resource", "") == "") continue;
+            var resource = labels.GetValueOrDefault("resource", "");
+            if (resource.Length == 0) continue;
             var sub = labels.GetValueOrDefault("subresource", "");
-            var key = $"{verb} {labels.GetValueOrDefault("resource", "")}{(sub.Length > 0 ? "/" + sub : "")}";
+            var key = $"{verb} {resource}{(sub.Length > 0 ? "/" + sub : "")}";
             var value = (long)double.Parse(line[(close + 1)..].Trim(), CultureInfo.InvariantCulture);
             requests[key] = requests.GetValueOrDefault(key) + value;
         }
@@ -94,11 +96,7 @@ internal sealed class CountingHandler(HttpMessageHandler inner) : DelegatingHand
     };
 
     /// <summary>/api/v1/namespaces/ns/pods/name[/sub] and /api/v1/nodes/name name one object; .../pods and /api/v1/nodes do not.</summary>
-    internal static bool NamesObject(string path)
-    {
-        var rest = Rest(path);
-        return rest.Length >= 2;
-    }
+    private static bool NamesObject(string path) => Rest(path).Length >= 2;
 
     private static string[] Rest(string path)
     {

@@ -100,11 +100,10 @@ public sealed partial class NodeLifecycleController
     internal const int NodeUpdateWorkers = 8;
 
     /// <summary>One node's part of a monitor pass; its Ready condition is added to its zone's list.</summary>
-    private async Task MonitorNodeAsync(Node node0, Dictionary<string, List<NodeCondition?>> zoneToNodeConditions, CancellationToken cancellationToken)
+    private async Task MonitorNodeAsync(Node node, Dictionary<string, List<NodeCondition?>> zoneToNodeConditions, CancellationToken cancellationToken)
     {
         // The cached node as it is: TryUpdateNodeHealthAsync copies it only when it must change it (a JSON
         // round trip of every node every pass was most of this loop's CPU at 1,000 nodes).
-        var node = node0;
         var name = node.Metadata?.Name ?? "";
         HealthResult result;
         try
