@@ -166,6 +166,7 @@ internal static class CompareCommand
             var etcdPid = cluster.EtcdPid ?? throw new CompareSetupException($"no etcd pid file in {cluster.Dir}");
             var startupCpu = ProcStats.CpuSeconds(kcm.Pid) ?? 0;
             var (api0, etcd0, lines0) = (ProcStats.CpuSeconds(apiPid) ?? 0, ProcStats.CpuSeconds(etcdPid) ?? 0, kcm.LogLines);
+            var (machine0, harness0) = (ProcStats.MachineBusySeconds() ?? 0, ProcStats.CpuSeconds(Environment.ProcessId) ?? 0);
             var serverRequests0 = await metrics.RequestsAsync(ct);
             var ownRequests0 = counting.Snapshot();
             using var sampler = new ConnectionSampler(kcm.Pid, cluster.Server.Port);
@@ -204,6 +205,8 @@ internal static class CompareCommand
             var rss = ProcStats.PeakRssMiB(kcm.Pid) ?? 0;
             var api = (ProcStats.CpuSeconds(apiPid) ?? api0) - api0;
             var etcd = (ProcStats.CpuSeconds(etcdPid) ?? etcd0) - etcd0;
+            var machine = (ProcStats.MachineBusySeconds() ?? machine0) - machine0;
+            var harness = (ProcStats.CpuSeconds(Environment.ProcessId) ?? harness0) - harness0;
             var lines = kcm.LogLines;
             var serverRequests1 = await metrics.RequestsAsync(ct);
             var ownRequests1 = counting.Snapshot();
@@ -220,6 +223,11 @@ internal static class CompareCommand
                 new("controller manager peak RSS (VmHWM)", "MiB", rss, 0),
                 new("kube-apiserver CPU during the run", "s", api, 2),
                 new("etcd CPU during the run", "s", etcd, 2),
+                new("harness CPU during the run (workload + node simulator)", "s", harness, 2),
+                new("machine CPU during the run, every process", "s", machine, 2),
+                // When the cores were busy all along, no controller manager could have converged sooner than the
+                // rest of the run's work takes on them: this floor shows how much of the time was the machine's.
+                new($"floor: machine CPU less the controller manager's, over {Environment.ProcessorCount} cores", "s", Math.Max(0, machine - cpu) / Environment.ProcessorCount, 2),
                 new("controller manager writes (apiserver count - harness)", "", kcmRequests.Where(r => ApiServerMetrics.IsWrite(r.Key)).Sum(r => r.Value), 0),
                 new("controller manager reads, GET + LIST (apiserver count - harness)", "", kcmRequests.Where(r => !ApiServerMetrics.IsWrite(r.Key)).Sum(r => r.Value), 0),
                 new("max TCP connections to the apiserver", "", sampler.Max, 0),

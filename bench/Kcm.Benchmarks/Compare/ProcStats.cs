@@ -25,6 +25,25 @@ internal static class ProcStats
         return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / ClockTicks;
     }
 
+    /// <summary>
+    /// CPU seconds the whole machine has spent busy (user, nice, system, irq, softirq, steal; all cores summed) since
+    /// boot, from the first line of /proc/stat; null when it cannot be read.
+    /// </summary>
+    public static double? MachineBusySeconds()
+    {
+        try
+        {
+            var cpu = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            // cpu user nice system idle iowait irq softirq steal ...
+            long Field(int i) => long.Parse(cpu[i], CultureInfo.InvariantCulture);
+            return (Field(1) + Field(2) + Field(3) + Field(6) + Field(7) + Field(8)) / ClockTicks;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>VmHWM in MiB: the kernel's record of the process's peak resident set.</summary>
     public static double? PeakRssMiB(int pid) => StatusKb(pid, "VmHWM:") / 1024;
 
