@@ -188,17 +188,19 @@ public sealed partial class JobController
             var needsStatusUpdate = suspendChanged || active != (status.Active ?? 0) || ready != status.Ready;
             status.Active = active;
             status.Ready = ready;
-            Job tracked;
             try
             {
-                tracked = await TrackStatusAndRemoveFinalizersAsync(job, key, pods, prevSucceededIndexes, uncounted, expectedRm, finished, needsStatusUpdate, ct).ConfigureAwait(false);
+                await TrackStatusAndRemoveFinalizersAsync(job, key, pods, prevSucceededIndexes, uncounted, expectedRm, finished, needsStatusUpdate, ct).ConfigureAwait(false);
             }
             catch (ConflictException)
             {
                 Enqueue(key, immediate: false, TimeSpan.Zero);
                 return false;
             }
-            if (jobHasNewFailure && !JobConditions.IsFinished(tracked)) throw new PodFailuresDetectedException(key);
+            // Judged on this sync's copy of the Job, as upstream does: the finished condition lands on it only when no
+            // status write came first. A Job that fails with the very sync that counts its last failed pod therefore
+            // still ends in "failed pod(s) detected" (an error line, a rate-limited requeue, result="error").
+            if (jobHasNewFailure && !JobConditions.IsFinished(job)) throw new PodFailuresDetectedException(key);
             if (suspendChanged) forget = true;
             if (manageError is not null) throw manageError;
             return forget;

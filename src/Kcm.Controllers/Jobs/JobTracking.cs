@@ -111,8 +111,11 @@ public sealed partial class JobController
     /// Upstream's trackJobStatusAndRemoveFinalizers: newly finished pods go to uncountedTerminatedPods (written
     /// first), then lose their finalizer, then move into the counters; the Job finishes only with nothing uncounted.
     /// </summary>
-    /// <returns>The Job as last written (or as given when nothing was written).</returns>
-    private async Task<Job> TrackStatusAndRemoveFinalizersAsync(Job job, ObjectKey key, List<Pod> pods, CompletedIndexes succeededIndexes, Uncounted uncounted,
+    /// <remarks>
+    /// <paramref name="job"/> takes every change until the first status write; later ones go to the written copy, so
+    /// the caller sees the finished condition only when nothing was written before it (upstream's pointer semantics).
+    /// </remarks>
+    private async Task TrackStatusAndRemoveFinalizersAsync(Job job, ObjectKey key, List<Pod> pods, CompletedIndexes succeededIndexes, Uncounted uncounted,
         HashSet<string> expectedRm, JobCondition? finished, bool needsFlush, CancellationToken ct)
     {
         var indexed = JobConditions.IsIndexed(job);
@@ -232,7 +235,6 @@ public sealed partial class JobController
             if (jobFinished) RecordJobFinished(job, finished!);
             RecordJobPodsFinished(job, oldCounters);
         }
-        return job;
     }
 
     /// <summary>Moves uncounted pods whose finalizer is gone into the counters.</summary>
