@@ -39,6 +39,20 @@ public class NormalizerTests
     }
 
     [Fact]
+    public void Normalize_EventOfDeletedObject_GeneratedNameInMessageIsReplaced()
+    {
+        // The Job and its pod are gone (TTL); only the event names the pod.
+        var ev = Parse("""
+            {"kind":"Event","metadata":{"name":"ttl.17a","namespace":"ns-1"},"involvedObject":{"kind":"Job","name":"ttl"},
+             "reason":"SuccessfulCreate","message":"Created pod: ttl-zh5mq"}
+            """);
+
+        var result = new Normalizer("ns-1", [ev], []).Normalize(ev);
+
+        Assert.Equal("Created pod: ttl-<generated>", (string?)result["message"]);
+    }
+
+    [Fact]
     public void Text_UnknownUid_BecomesPlaceholder()
     {
         var normalizer = new Normalizer("ns-1", [], []);

@@ -31,6 +31,8 @@ public sealed partial class Normalizer
             var meta = obj["metadata"] as JsonObject;
             var name = (string?)meta?["name"] ?? "";
             prefixes.Add(name + "-");
+            // An event outlives its object: "Created pod: ttl-x7k2q" of a Job the TTL controller deleted.
+            if ((string?)obj["involvedObject"]?["name"] is { Length: > 0 } involved) prefixes.Add(involved + "-");
             if ((string?)meta?["generateName"] is { Length: > 0 } prefix) prefixes.Add(prefix);
             var generateName = (string?)meta?["generateName"];
             var shownName = !string.IsNullOrEmpty(generateName) && name.StartsWith(generateName, StringComparison.Ordinal) && (string?)obj["kind"] != "Event"

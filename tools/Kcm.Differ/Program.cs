@@ -78,7 +78,22 @@ internal sealed partial class Runner(string kubeconfig)
             {
                 if (step.Start) manager = Start(scenario, binary, log);
                 if (step.Apply is { } yaml) await KubectlAsync(["apply", "-n", ns, "-f", "-"], await SubstituteAsync(yaml, ns));
-                if (step.Kubectl is { } command) await KubectlAsync(["-n", ns, .. await Task.WhenAll(command.Select(c => SubstituteAsync(c, ns)))]);
+                if (step.Kubectl is { } command)
+                {
+                    var arguments = await Task.WhenAll(command.Select(c => SubstituteAsync(c, ns)));
+                    if (step.Each is { } each)
+                    {
+                        var listed = await KubectlAsync(["get", .. (await SubstituteAsync(each, ns)).Split(' ', StringSplitOptions.RemoveEmptyEntries), "-n", ns, "-o", "name"]);
+                        foreach (var name in listed.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                        {
+                            await KubectlAsync(["-n", ns, .. arguments.Select(a => a == "{}" ? name : a)]);
+                        }
+                    }
+                    else
+                    {
+                        await KubectlAsync(["-n", ns, .. arguments]);
+                    }
+                }
                 if (step.Wait is { } wait) await Task.Delay(Duration(wait));
             }
             manager ??= Start(scenario, binary, log);

@@ -36,6 +36,7 @@ public sealed class Scenario
         if (string.IsNullOrEmpty(scenario.Name)) scenario.Name = Path.GetFileNameWithoutExtension(path);
         if (string.IsNullOrEmpty(scenario.Controllers)) throw new InvalidDataException($"{path}: controllers is required");
         if (scenario.Observe.Count == 0) throw new InvalidDataException($"{path}: observe lists nothing");
+        if (scenario.Steps.FindIndex(s => s.Each is not null && s.Kubectl is null) is var i and >= 0) throw new InvalidDataException($"{path}: step {i + 1} has each but no kubectl command");
         return scenario;
     }
 }
@@ -47,6 +48,13 @@ public sealed class Step
 
     /// <summary>A kubectl command (arguments) run against the run's namespace.</summary>
     public List<string>? Kubectl { get; set; }
+
+    /// <summary>
+    /// With <see cref="Kubectl"/>: what to list (kubectl get arguments, e.g. "pods -l job-name=ok"); the command then
+    /// runs once per object listed, "{}" in its arguments standing for the object (pod/NAME). Stands in for a kubelet
+    /// reporting a pod's phase, which the controllers react to, on a cluster that has none.
+    /// </summary>
+    public string? Each { get; set; }
 
     /// <summary>Start the controller manager now.</summary>
     public bool Start { get; set; }
