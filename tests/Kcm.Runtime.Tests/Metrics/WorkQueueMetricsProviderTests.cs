@@ -1,5 +1,6 @@
 using Kcm.Runtime.Metrics;
 using Kcm.Runtime.Queues;
+using Kcm.Testing;
 
 namespace Kcm.Runtime.Tests.Metrics;
 
@@ -9,8 +10,9 @@ public class WorkQueueMetricsProviderTests
     public async Task Queue_AddProcessRetry_ExportsUpstreamSeriesThatPassPromtool()
     {
         var registry = new MetricsRegistry();
+        // A fake clock: on the system one the 5 ms retry could come back before the render, adding a third add.
         var queue = RateLimitingQueue<string>.WithDefaultControllerRateLimiter(
-            new WorkQueueOptions { Name = "deployment", MetricsProvider = new WorkQueueMetricsProvider(registry) });
+            new WorkQueueOptions { Name = "deployment", TimeProvider = new FakeTimeProvider(), MetricsProvider = new WorkQueueMetricsProvider(registry) });
         queue.Add("default/web");
         queue.Add("default/db");
         var (item, _) = await queue.GetAsync(CancellationToken.None);
