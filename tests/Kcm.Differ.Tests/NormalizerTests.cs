@@ -53,6 +53,25 @@ public class NormalizerTests
     }
 
     [Fact]
+    public void Normalize_CronJobsJobsAndTheirPods_ScheduledMinuteIsReplaced()
+    {
+        var cronJob = Parse("""{"kind":"CronJob","metadata":{"name":"hello","namespace":"ns-1"}}""");
+        var job = Parse("""{"kind":"Job","metadata":{"name":"hello-29441295","namespace":"ns-1","uid":"11111111-0000-0000-0000-000000000001"}}""");
+        var pod = Parse("""
+            {"kind":"Pod","metadata":{"name":"hello-29441295-zx9q8","generateName":"hello-29441295-","namespace":"ns-1",
+             "ownerReferences":[{"kind":"Job","name":"hello-29441295","uid":"11111111-0000-0000-0000-000000000001"}]}}
+            """);
+        var normalizer = new Normalizer("ns-1", [cronJob, job, pod], []);
+
+        Assert.Equal("Job/hello-<scheduled>", normalizer.KeyOf(job));
+        Assert.Equal("Pod/hello-<scheduled>-<generated>", normalizer.KeyOf(pod));
+        Assert.Equal("<uid Job/hello-<scheduled>>", (string?)normalizer.Normalize(pod)["metadata"]!["ownerReferences"]![0]!["uid"]);
+        // A Job the history limit deleted is named only in an event.
+        Assert.Equal("Deleted job hello-<scheduled>", normalizer.Text("Deleted job hello-29441290"));
+        Assert.Equal("hello-2", normalizer.Text("hello-2"));
+    }
+
+    [Fact]
     public void Text_UnknownUid_BecomesPlaceholder()
     {
         var normalizer = new Normalizer("ns-1", [], []);

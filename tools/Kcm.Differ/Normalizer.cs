@@ -26,6 +26,11 @@ public sealed partial class Normalizer
         _namespace = @namespace;
         var labels = knownLabels.ToList();
         var prefixes = new HashSet<string>(StringComparer.Ordinal) { "kube-api-access-" };
+        // A CronJob names its Jobs after their scheduled minute ("hello-29441295"), which differs between runs.
+        var cronJobs = objects.Where(o => (string?)o["kind"] == "CronJob").Select(o => (string?)o["metadata"]?["name"]).OfType<string>().ToList();
+        _scheduled = cronJobs.Count == 0
+            ? null
+            : new Regex($@"\b({string.Join("|", cronJobs.OrderByDescending(n => n.Length).Select(Regex.Escape))})-\d{{8,}}\b", RegexOptions.CultureInvariant);
         foreach (var obj in objects)
         {
             var meta = obj["metadata"] as JsonObject;
@@ -38,6 +43,7 @@ public sealed partial class Normalizer
             var shownName = !string.IsNullOrEmpty(generateName) && name.StartsWith(generateName, StringComparison.Ordinal) && (string?)obj["kind"] != "Event"
                 ? generateName + "<generated>"
                 : name;
+            if (_scheduled is not null && (string?)obj["kind"] != "Event") shownName = _scheduled.Replace(shownName, "$1-<scheduled>");
             if (shownName != name) _replacements[name] = shownName;
             if ((string?)meta?["uid"] is { Length: > 0 } uid) _replacements[uid] = $"<uid {obj["kind"]}/{shownName}>";
             foreach (var label in labels)
@@ -55,6 +61,8 @@ public sealed partial class Normalizer
     private const string GeneratedAlphabet = "bcdfghjklmnpqrstvwxz2456789";
 
     private readonly Regex _generated;
+
+    private readonly Regex? _scheduled;
 
     private readonly List<KeyValuePair<string, string>> _ordered;
 
@@ -104,6 +112,7 @@ public sealed partial class Normalizer
         {
             if (value.Contains(from, StringComparison.Ordinal)) value = value.Replace(from, to, StringComparison.Ordinal);
         }
+        if (_scheduled is not null) value = _scheduled.Replace(value, "$1-<scheduled>");
         if (_namespace.Length > 0) value = value.Replace(_namespace, "<ns>", StringComparison.Ordinal);
         return Uid().Replace(value, "<uid>");
     }

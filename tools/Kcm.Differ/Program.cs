@@ -44,8 +44,18 @@ foreach (var file in files)
     }
     Console.WriteLine($"=== {scenario.Name} (--controllers={scenario.Controllers})");
     var runner = new Runner(kubeconfig);
-    var a = await runner.RunAsync(scenario, "upstream", upstream);
-    var b = await runner.RunAsync(scenario, "ours", Path.GetFullPath(ours));
+    Runner.Result a, b;
+    try
+    {
+        a = await runner.RunAsync(scenario, "upstream", upstream);
+        b = await runner.RunAsync(scenario, "ours", Path.GetFullPath(ours));
+    }
+    catch (InvalidOperationException e)
+    {
+        // A step's kubectl failed (the message names the command and kubectl's error).
+        Console.Error.WriteLine($"kcm-differ: {file}: {e.Message}");
+        return 2;
+    }
     var report = ObjectDiff.Compare(a.Objects, b.Objects);
     foreach (var known in scenario.Known)
     {
