@@ -11,6 +11,13 @@ public interface IControllerClients
     KubeApiClient For(string serviceAccountName);
 
     /// <summary>
+    /// As <see cref="For(string)"/>, with --kube-api-qps and --kube-api-burst multiplied, as upstream raises them for
+    /// two controllers: the garbage collector (QPS x2, one deletion taking two requests) and the namespace
+    /// controller (QPS x20, burst x100, it deletes everything in a namespace).
+    /// </summary>
+    KubeApiClient For(string serviceAccountName, float qpsScale, int burstScale = 1) => For(serviceAccountName);
+
+    /// <summary>
     /// A client with the controller manager's own credentials even under --use-service-account-credentials, for the
     /// one controller upstream never gives a ServiceAccount: "tokens-controller", which mints those accounts' tokens.
     /// </summary>
@@ -31,10 +38,13 @@ public sealed class SharedClients(KubeApiClient client) : IControllerClients
 /// </summary>
 public sealed class KubeconfigControllerClients(ClientConfig rootConfig, KubeClientOptions options) : IControllerClients, IDisposable
 {
-    private readonly ConcurrentDictionary<string, KubeApiClient> _clients = new();
+    private readonly ConcurrentDictionary<(string Name, float QpsScale, int BurstScale), KubeApiClient> _clients = new();
 
-    public KubeApiClient For(string serviceAccountName)
-        => _clients.GetOrAdd(serviceAccountName, name => new KubeApiClient(rootConfig with { UserAgent = UserAgentFor(rootConfig, name) }, options));
+    public KubeApiClient For(string serviceAccountName) => For(serviceAccountName, 1);
+
+    public KubeApiClient For(string serviceAccountName, float qpsScale, int burstScale = 1)
+        => _clients.GetOrAdd((serviceAccountName, qpsScale, burstScale), key => new KubeApiClient(
+            rootConfig with { UserAgent = UserAgentFor(rootConfig, key.Name), Qps = rootConfig.Qps * key.QpsScale, Burst = rootConfig.Burst * key.BurstScale }, options));
 
     public KubeApiClient RootFor(string name) => For(name);
 
@@ -60,7 +70,7 @@ public sealed class ServiceAccountControllerClients : IControllerClients, IDispo
     private readonly KubeClientOptions _options;
     private readonly KubeApiClient _rootClient;
     private readonly KubeconfigControllerClients _rootClients;
-    private readonly ConcurrentDictionary<string, KubeApiClient> _clients = new();
+    private readonly ConcurrentDictionary<(string Name, float QpsScale, int BurstScale), KubeApiClient> _clients = new();
 
     /// <param name="rootConfig">The controller manager's kubeconfig; its credentials are stripped for controller clients.</param>
     /// <param name="rootClient">Creates the ServiceAccounts and their tokens (upstream's "tokens-controller" root client).</param>
@@ -74,11 +84,18 @@ public sealed class ServiceAccountControllerClients : IControllerClients, IDispo
 
     public KubeApiClient RootFor(string name) => _rootClients.For(name);
 
-    public KubeApiClient For(string serviceAccountName)
-        => _clients.GetOrAdd(serviceAccountName, name =>
+    public KubeApiClient For(string serviceAccountName) => For(serviceAccountName, 1);
+
+    public KubeApiClient For(string serviceAccountName, float qpsScale, int burstScale = 1)
+        => _clients.GetOrAdd((serviceAccountName, qpsScale, burstScale), key =>
         {
-            var tokens = new ServiceAccountTokenProvider(_rootClient, Namespace, name, _options.TimeProvider);
-            var config = _anonymousConfig with { UserAgent = KubeconfigControllerClients.UserAgentFor(_anonymousConfig, $"system:serviceaccount:{Namespace}:{name}") };
+            var tokens = new ServiceAccountTokenProvider(_rootClient, Namespace, key.Name, _options.TimeProvider);
+            var config = _anonymousConfig with
+            {
+                UserAgent = KubeconfigControllerClients.UserAgentFor(_anonymousConfig, $"system:serviceaccount:{Namespace}:{key.Name}"),
+                Qps = _anonymousConfig.Qps * key.QpsScale,
+                Burst = _anonymousConfig.Burst * key.BurstScale,
+            };
             return new KubeApiClient(config, _options with { TokenProvider = tokens });
         });
 

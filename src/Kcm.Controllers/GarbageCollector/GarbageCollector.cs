@@ -51,7 +51,8 @@ public sealed partial class GarbageCollector : IDisposable
     public GarbageCollector(ControllerContext context, GarbageCollectorOptions? options = null)
     {
         _options = options ?? new GarbageCollectorOptions();
-        _client = context.Clients.For(ServiceAccountName);
+        // Twice --kube-api-qps, as upstream's: each deletion takes a lookup and a delete.
+        _client = context.Clients.For(ServiceAccountName, qpsScale: 2);
         _time = context.Time;
         _logger = context.Loggers.CreateLogger<GarbageCollector>();
         _attemptToDelete = RateLimitingQueue<GraphNode>.WithDefaultControllerRateLimiter(context.QueueOptions("garbage_collector_attempt_to_delete"));

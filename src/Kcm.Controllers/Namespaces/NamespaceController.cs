@@ -52,7 +52,8 @@ public sealed class NamespaceController
                 new ItemExponentialFailureRateLimiter<ObjectKey>(TimeSpan.FromMilliseconds(5), TimeSpan.FromSeconds(60)),
                 new BucketRateLimiter<ObjectKey>(10, 100, context.Time)),
             context.QueueOptions("namespace"));
-        _deleter = new NamespacedResourcesDeleter(context.Clients.For(ServiceAccountName), _options.FinalizerToken, context.Time, _logger);
+        // As upstream's: QPS x20 and burst x100, a namespace's deletion being a burst of discovery, lists and deletes.
+        _deleter = new NamespacedResourcesDeleter(context.Clients.For(ServiceAccountName, qpsScale: 20, burstScale: 100), _options.FinalizerToken, context.Time, _logger);
         _namespaces = context.Informers.InformerFor<CoreNamespace>();
         _namespaces.AddEventHandler(new ResourceEventHandler<CoreNamespace>
         {

@@ -160,6 +160,8 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
     {
         public KubeApiClient For(string serviceAccountName) => clients.For(serviceAccountName);
 
+        public KubeApiClient For(string serviceAccountName, float qpsScale, int burstScale = 1) => clients.For(serviceAccountName, qpsScale, burstScale);
+
         public KubeApiClient RootFor(string name) => clients.RootFor(name);
 
         public void Dispose() => (clients as IDisposable)?.Dispose();
