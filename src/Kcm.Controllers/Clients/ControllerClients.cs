@@ -7,15 +7,13 @@ namespace Kcm.Controllers.Clients;
 /// <summary>Hands each controller the API client it must use, by the ServiceAccount name upstream gives that controller.</summary>
 public interface IControllerClients
 {
-    /// <summary>The client for the controller whose ServiceAccount is <paramref name="serviceAccountName"/> (e.g. "replicaset-controller").</summary>
-    KubeApiClient For(string serviceAccountName);
-
     /// <summary>
-    /// As <see cref="For(string)"/>, with --kube-api-qps and --kube-api-burst multiplied, as upstream raises them for
-    /// two controllers: the garbage collector (QPS x2, one deletion taking two requests) and the namespace
-    /// controller (QPS x20, burst x100, it deletes everything in a namespace).
+    /// The client for the controller whose ServiceAccount is <paramref name="serviceAccountName"/> (e.g.
+    /// "replicaset-controller"), with --kube-api-qps and --kube-api-burst multiplied by the scales, as upstream raises
+    /// them for two controllers: the garbage collector (QPS x2, one deletion taking two requests) and the namespace
+    /// controller (QPS x20, burst x100, it deletes everything in a namespace). One client per name and budget.
     /// </summary>
-    KubeApiClient For(string serviceAccountName, float qpsScale, int burstScale = 1) => For(serviceAccountName);
+    KubeApiClient For(string serviceAccountName, float qpsScale = 1, int burstScale = 1);
 
     /// <summary>
     /// A client with the controller manager's own credentials even under --use-service-account-credentials, for the
@@ -27,7 +25,8 @@ public interface IControllerClients
 /// <summary>One client for every controller; for tests and embedding, where per-controller budgets do not matter.</summary>
 public sealed class SharedClients(KubeApiClient client) : IControllerClients
 {
-    public KubeApiClient For(string serviceAccountName) => client;
+    /// <summary>The one client, whatever budget is asked for.</summary>
+    public KubeApiClient For(string serviceAccountName, float qpsScale = 1, int burstScale = 1) => client;
 
     public KubeApiClient RootFor(string name) => client;
 }
@@ -40,13 +39,14 @@ public sealed class KubeconfigControllerClients(ClientConfig rootConfig, KubeCli
 {
     private readonly ConcurrentDictionary<(string Name, float QpsScale, int BurstScale), KubeApiClient> _clients = new();
 
-    public KubeApiClient For(string serviceAccountName) => For(serviceAccountName, 1);
-
-    public KubeApiClient For(string serviceAccountName, float qpsScale, int burstScale = 1)
+    public KubeApiClient For(string serviceAccountName, float qpsScale = 1, int burstScale = 1)
         => _clients.GetOrAdd((serviceAccountName, qpsScale, burstScale), key => new KubeApiClient(
-            rootConfig with { UserAgent = UserAgentFor(rootConfig, key.Name), Qps = rootConfig.Qps * key.QpsScale, Burst = rootConfig.Burst * key.BurstScale }, options));
+            WithBudget(rootConfig, key.QpsScale, key.BurstScale) with { UserAgent = UserAgentFor(rootConfig, key.Name) }, options));
 
     public KubeApiClient RootFor(string name) => For(name);
+
+    internal static ClientConfig WithBudget(ClientConfig config, float qpsScale, int burstScale)
+        => config with { Qps = config.Qps * qpsScale, Burst = config.Burst * burstScale };
 
     internal static string UserAgentFor(ClientConfig config, string suffix) => (config.UserAgent ?? Kcm.Client.Transport.UserAgent.Default) + "/" + suffix;
 
@@ -84,17 +84,13 @@ public sealed class ServiceAccountControllerClients : IControllerClients, IDispo
 
     public KubeApiClient RootFor(string name) => _rootClients.For(name);
 
-    public KubeApiClient For(string serviceAccountName) => For(serviceAccountName, 1);
-
-    public KubeApiClient For(string serviceAccountName, float qpsScale, int burstScale = 1)
+    public KubeApiClient For(string serviceAccountName, float qpsScale = 1, int burstScale = 1)
         => _clients.GetOrAdd((serviceAccountName, qpsScale, burstScale), key =>
         {
             var tokens = new ServiceAccountTokenProvider(_rootClient, Namespace, key.Name, _options.TimeProvider);
-            var config = _anonymousConfig with
+            var config = KubeconfigControllerClients.WithBudget(_anonymousConfig, key.QpsScale, key.BurstScale) with
             {
                 UserAgent = KubeconfigControllerClients.UserAgentFor(_anonymousConfig, $"system:serviceaccount:{Namespace}:{key.Name}"),
-                Qps = _anonymousConfig.Qps * key.QpsScale,
-                Burst = _anonymousConfig.Burst * key.BurstScale,
             };
             return new KubeApiClient(config, _options with { TokenProvider = tokens });
         });

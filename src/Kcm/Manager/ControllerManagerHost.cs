@@ -158,9 +158,7 @@ public sealed class ControllerManagerHost(KubeControllerManagerOptions options, 
 
     private sealed class ControllerClientsHandle(IControllerClients clients) : IControllerClients, IDisposable
     {
-        public KubeApiClient For(string serviceAccountName) => clients.For(serviceAccountName);
-
-        public KubeApiClient For(string serviceAccountName, float qpsScale, int burstScale = 1) => clients.For(serviceAccountName, qpsScale, burstScale);
+        public KubeApiClient For(string serviceAccountName, float qpsScale = 1, int burstScale = 1) => clients.For(serviceAccountName, qpsScale, burstScale);
 
         public KubeApiClient RootFor(string name) => clients.RootFor(name);
 

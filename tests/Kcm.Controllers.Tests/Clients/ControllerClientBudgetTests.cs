@@ -58,9 +58,7 @@ public sealed class ControllerClientBudgetTests
     {
         public ConcurrentDictionary<string, (float Qps, int Burst)> Budgets { get; } = new();
 
-        public KubeApiClient For(string serviceAccountName) => For(serviceAccountName, 1);
-
-        public KubeApiClient For(string serviceAccountName, float qpsScale, int burstScale = 1)
+        public KubeApiClient For(string serviceAccountName, float qpsScale = 1, int burstScale = 1)
         {
             Budgets[serviceAccountName] = (qpsScale, burstScale);
             return client;
