@@ -38,8 +38,9 @@ public sealed class MetadataOnlyListWatcherTests(EmbeddedServerFixture server) :
 
         var list = await listWatcher.ListAsync(CancellationToken.None);
 
-        // Only a metadata response names this kind: a full object would keep "ConfigMap".
-        var listed = Assert.Single(list.Items, o => Json.String(o["metadata"], "namespace") == ns);
+        // Only a metadata response names this kind: a full object would keep "ConfigMap". Matched by name too: on a
+        // shared real cluster another class's root-CA publisher may already have put kube-root-ca.crt in this namespace.
+        var listed = Assert.Single(list.Items, o => Json.String(o["metadata"], "namespace") == ns && Json.String(o["metadata"], "name") == "cm");
         Assert.Equal(("meta.k8s.io/v1", "PartialObjectMetadata"), (Json.String(listed, "apiVersion"), Json.String(listed, "kind")));
         Assert.Equal("cm", Json.String(listed["metadata"], "name"));
         Assert.Null(listed["data"]);
