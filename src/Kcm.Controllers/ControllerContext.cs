@@ -1,4 +1,5 @@
 using Kcm.Controllers.Clients;
+using Kcm.Controllers.Common;
 using Kcm.Runtime.Events;
 using Kcm.Runtime.Informers;
 using Kcm.Runtime.Metrics;
@@ -15,11 +16,21 @@ namespace Kcm.Controllers;
 /// </summary>
 public sealed class ControllerContext
 {
+    private SharedMetadataInformers? _metadataInformers;
+    private object? _metadataLock;
+
     public required IControllerClients Clients { get; init; }
 
     public required SharedInformerFactory Informers { get; init; }
 
     public required EventBroadcaster Events { get; init; }
+
+    /// <summary>
+    /// The metadata-only informers the garbage collector's and the quota controller's monitors share, made on first
+    /// use with the controller manager's own credentials (upstream's "metadata-informers" client), one set per term.
+    /// </summary>
+    public SharedMetadataInformers MetadataInformers => LazyInitializer.EnsureInitialized(ref _metadataInformers, ref _metadataLock,
+        () => new SharedMetadataInformers(Clients.RootFor("metadata-informers"), Time, Loggers));
 
     public required IWorkQueueMetricsProvider QueueMetrics { get; init; }
 

@@ -57,7 +57,7 @@ public sealed partial class GarbageCollector : IDisposable
         _logger = context.Loggers.CreateLogger<GarbageCollector>();
         _attemptToDelete = RateLimitingQueue<GraphNode>.WithDefaultControllerRateLimiter(context.QueueOptions("garbage_collector_attempt_to_delete"));
         _attemptToOrphan = RateLimitingQueue<GraphNode>.WithDefaultControllerRateLimiter(context.QueueOptions("garbage_collector_attempt_to_orphan"));
-        Graph = new GraphBuilder(_client, context, context.Events.NewRecorder("garbage-collector-controller"), _attemptToDelete, _attemptToOrphan, _absentOwners);
+        Graph = new GraphBuilder(context, context.Events.NewRecorder("garbage-collector-controller"), _attemptToDelete, _attemptToOrphan, _absentOwners);
         _syncErrors = context.Metrics.Counter("garbagecollector_controller_resources_sync_error_total", "[ALPHA] Number of garbage collector resources sync errors");
     }
 

@@ -32,23 +32,21 @@ internal sealed record GraphEvent(GraphEventType Type, string ApiVersion, string
 /// </summary>
 public sealed class GraphBuilder : IDisposable
 {
-    private readonly KubeApiClient _client;
-    private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
     private readonly IEventRecorder _recorder;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, GraphNode> _uidToNode = new(StringComparer.Ordinal);
     private readonly ResourceMonitors<Monitor> _monitors = new();
     private readonly SharedInformerFactory _informers;
+    private readonly SharedMetadataInformers _metadataInformers;
 
-    internal GraphBuilder(KubeApiClient client, ControllerContext context, IEventRecorder recorder, RateLimitingQueue<GraphNode> attemptToDelete, RateLimitingQueue<GraphNode> attemptToOrphan, AbsentOwnerCache absentOwners)
+    internal GraphBuilder(ControllerContext context, IEventRecorder recorder, RateLimitingQueue<GraphNode> attemptToDelete, RateLimitingQueue<GraphNode> attemptToOrphan, AbsentOwnerCache absentOwners)
     {
-        _client = client;
-        _loggers = context.Loggers;
         _logger = context.Loggers.CreateLogger<GraphBuilder>();
         _recorder = recorder;
         _time = context.Time;
         _informers = context.Informers;
+        _metadataInformers = context.MetadataInformers;
         AttemptToDelete = attemptToDelete;
         AttemptToOrphan = attemptToOrphan;
         AbsentOwners = absentOwners;
@@ -81,27 +79,15 @@ public sealed class GraphBuilder : IDisposable
     }
 
     /// <summary>
-    /// The monitor of one resource: a handler on the controllers' typed informer when one watches it already (as
-    /// upstream's ObjectOrMetadataInformerFactory gives the typed informer), else an informer of its own.
+    /// The monitor of one resource: a handler on the controllers' typed informer when one watches it already, else
+    /// on the shared metadata-only informer (as upstream's ObjectOrMetadataInformerFactory hands out one or the other).
     /// </summary>
     private Monitor NewMonitor(DiscoveredResource discovered)
     {
         var resource = discovered.Resource;
         return _informers.StartedInformerFor(resource.Group, resource.Version, resource.Resource) is { } shared
             ? new Monitor(shared, discovered.ApiVersion, discovered.Kind, this)
-            : new Monitor(NewMonitorInformer(discovered), discovered.ApiVersion, discovered.Kind, this);
-    }
-
-    /// <summary>
-    /// A metadata-only informer whose cache holds the decoded <see cref="ObservedMetadata"/> (what the graph reads)
-    /// rather than JSON trees, and no indexes: nothing lists from it.
-    /// </summary>
-    private SharedIndexInformer<ObservedMetadata> NewMonitorInformer(DiscoveredResource discovered)
-    {
-        var resource = discovered.Resource;
-        var listWatcher = new MetadataOnlyListWatcher<ObservedMetadata>(_client.Dynamic.Resource(resource, discovered.Namespaced), (obj, _, _) => ObservedMetadata.Of(obj));
-        var name = resource.Group.Length == 0 ? resource.Resource : resource.ToString();
-        return new SharedIndexInformer<ObservedMetadata>(name, listWatcher, ObservedMetadataAccessor.Instance, new SharedInformerOptions { TimeProvider = _time, DefaultIndexers = false }, _loggers);
+            : new Monitor(_metadataInformers.Lease(discovered), discovered.ApiVersion, discovered.Kind, this);
     }
 
     /// <summary>The kinds whose monitor is a handler on a typed informer the controllers run.</summary>
@@ -592,28 +578,26 @@ public sealed class GraphBuilder : IDisposable
     /// <summary>One resource's informer and the handler turning its notifications into graph changes.</summary>
     private sealed class Monitor : IResourceEventHandler<ObservedMetadata>, IUpdateFilter<ObservedMetadata>, IResourceMonitor
     {
-        private readonly ISharedInformer _informer;
-        private readonly BackgroundInformer? _run;
+        private readonly MetadataInformerLease? _lease;
         private readonly IObjectInformer? _shared;
+        private readonly IEventHandlerRegistration? _registration;
         private readonly string _apiVersion;
         private readonly string _kind;
         private readonly GraphBuilder _builder;
-        private readonly IEventHandlerRegistration _registration;
 
-        public Monitor(SharedIndexInformer<ObservedMetadata> informer, string apiVersion, string kind, GraphBuilder builder)
+        /// <summary>A monitor on a shared metadata-only informer, which runs while any monitor leases it.</summary>
+        public Monitor(MetadataInformerLease lease, string apiVersion, string kind, GraphBuilder builder)
         {
-            _informer = informer;
-            _run = new BackgroundInformer(informer);
+            _lease = lease;
             _apiVersion = string.Intern(apiVersion);
             _kind = string.Intern(kind);
             _builder = builder;
-            _registration = informer.AddEventHandler(this, TimeSpan.Zero);
+            lease.AddEventHandler(this, TimeSpan.Zero);
         }
 
-        /// <summary>A monitor on an informer the factory runs: it only adds and removes its handler.</summary>
+        /// <summary>A monitor on a typed informer the factory runs: it only adds and removes its handler.</summary>
         public Monitor(IObjectInformer shared, string apiVersion, string kind, GraphBuilder builder)
         {
-            _informer = shared;
             _shared = shared;
             _apiVersion = string.Intern(apiVersion);
             _kind = string.Intern(kind);
@@ -621,22 +605,22 @@ public sealed class GraphBuilder : IDisposable
             _registration = shared.AddEventHandler(new Projection(this), TimeSpan.Zero);
         }
 
-        public bool HasSynced => _informer.HasSynced && _registration.HasSynced;
+        public bool HasSynced => _lease?.HasSynced ?? (_shared!.HasSynced && _registration!.HasSynced);
 
         public bool IsShared => _shared is not null;
 
         public string Kind => _kind;
 
-        public void Start(CancellationToken cancellationToken) => _run?.Start(cancellationToken);
+        public void Start(CancellationToken cancellationToken) => _lease?.Start(cancellationToken);
 
         public Task StopAsync()
         {
-            if (_shared is not null)
+            if (_lease is not null)
             {
-                _shared.RemoveEventHandler(_registration);
-                return Task.CompletedTask;
+                return _lease.ReleaseAsync();
             }
-            return _run!.StopAsync();
+            _shared!.RemoveEventHandler(_registration!);
+            return Task.CompletedTask;
         }
 
         public void OnAdd(ObservedMetadata obj, bool isInInitialList)

@@ -1,3 +1,5 @@
+using Kcm.Controllers.Common;
+
 namespace Kcm.Controllers.GarbageCollector;
 
 /// <summary>

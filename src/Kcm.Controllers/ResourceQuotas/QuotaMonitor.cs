@@ -1,10 +1,8 @@
-using System.Text.Json.Nodes;
 using Kcm.Api;
 using Kcm.Api.Core.V1;
 using Kcm.Api.Quota;
 using Kcm.Client;
 using Kcm.Controllers.Common;
-using Kcm.Controllers.GarbageCollector;
 using Kcm.Runtime.Informers;
 using Microsoft.Extensions.Logging;
 
@@ -15,7 +13,8 @@ namespace Kcm.Controllers.ResourceQuotas;
 /// kept in step with discovery, that usage is counted from; a deleted object, or an update that frees quota (a pod
 /// that finished, a service that stopped being a NodePort or LoadBalancer), is reported so the quotas of its
 /// namespace are recomputed at once instead of at the next full resync. Pods, services and claims use the shared
-/// typed caches (their usage depends on their spec); every other resource is counted from a metadata-only cache.
+/// typed caches (their usage depends on their spec); every other resource is counted from the metadata-only cache it
+/// shares with the garbage collector.
 /// </summary>
 public sealed class QuotaMonitor
 {
@@ -27,20 +26,19 @@ public sealed class QuotaMonitor
     private readonly Dictionary<GroupResource, Func<bool>> _typed = [];
     private readonly Dictionary<GroupResource, Func<string, IEnumerable<object>>> _typedLists = [];
     private readonly ResourceMonitors<Monitor> _monitors = new();
-    private readonly KubeApiClient? _client;
+    private readonly SharedMetadataInformers? _metadataInformers;
     private readonly QuotaRegistry _registry;
     private readonly Action<GroupResource, string> _replenish;
     private readonly TimeProvider _time;
-    private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
 
-    public QuotaMonitor(KubeApiClient? client, QuotaRegistry registry, Action<GroupResource, string> replenish, TimeProvider time, ILoggerFactory loggers)
+    /// <param name="metadataInformers">Where resources without a typed cache are counted from; null counts only those (unit tests).</param>
+    public QuotaMonitor(SharedMetadataInformers? metadataInformers, QuotaRegistry registry, Action<GroupResource, string> replenish, TimeProvider time, ILoggerFactory loggers)
     {
-        _client = client;
+        _metadataInformers = metadataInformers;
         _registry = registry;
         _replenish = replenish;
         _time = time;
-        _loggers = loggers;
         _logger = loggers.CreateLogger<QuotaMonitor>();
     }
 
@@ -107,7 +105,7 @@ public sealed class QuotaMonitor
                 ?? throw new QuotaListException(resource, $"no informer found for {resource}");
             if (!monitor.HasSynced) throw new QuotaListException(resource, $"{monitor.Resource} not yet synced");
             if (monitor.Shared is { } shared) return shared.ListNamespace(@namespace);
-            return monitor.Informer?.Cache.ByIndex(KnownIndexers.Namespace, @namespace) ?? [];
+            return monitor.Lease?.Informer.Cache.ByIndex(KnownIndexers.Namespace, @namespace) ?? [];
         }
     }
 
@@ -130,19 +128,13 @@ public sealed class QuotaMonitor
                 }
                 if (_typed.ContainsKey(groupResource))
                 {
-                    return new Monitor(discovered.Resource, groupResource, (DynamicSharedInformer?)null, this);
+                    return new Monitor(discovered.Resource, groupResource, (MetadataInformerLease?)null, this);
                 }
                 if (SharedInformers?.Invoke(discovered.Resource) is { } shared)
                 {
                     return new Monitor(discovered.Resource, groupResource, shared, this);
                 }
-                if (_client is null)
-                {
-                    return null;
-                }
-                var informer = new DynamicSharedInformer(discovered.Resource, new MetadataOnlyListWatcher(_client.Dynamic.Resource(discovered.Resource, discovered.Namespaced)),
-                    new SharedInformerOptions { TimeProvider = _time }, _loggers);
-                return new Monitor(discovered.Resource, groupResource, informer, this);
+                return _metadataInformers is null ? null : new Monitor(discovered.Resource, groupResource, _metadataInformers.Lease(discovered), this);
             });
             _logger.LogTrace("{Message}", $"quota synced monitors; added {added}, kept {kept}, removed {removed}");
         }
@@ -162,23 +154,21 @@ public sealed class QuotaMonitor
 
     public Task StopMonitorsAsync() => _monitors.StopAsync();
 
-    /// <summary>One monitored resource: its own metadata cache, a typed informer the controllers run, or (both null) one of the typed caches above.</summary>
+    /// <summary>One monitored resource: a shared metadata cache, a typed informer the controllers run, or (both null) one of the typed caches above.</summary>
     private sealed class Monitor : IResourceMonitor
     {
         private readonly QuotaMonitor _owner;
-        private readonly BackgroundInformer? _run;
         private readonly IEventHandlerRegistration? _registration;
 
-        public Monitor(GroupVersionResource resource, GroupResource groupResource, DynamicSharedInformer? informer, QuotaMonitor owner)
+        public Monitor(GroupVersionResource resource, GroupResource groupResource, MetadataInformerLease? lease, QuotaMonitor owner)
         {
             Resource = resource;
             GroupResource = groupResource;
-            Informer = informer;
+            Lease = lease;
             _owner = owner;
-            _run = informer is null ? null : new BackgroundInformer(informer);
-            informer?.AddEventHandler(new ResourceEventHandler<JsonObject>
+            lease?.AddEventHandler(new ResourceEventHandler<ObservedMetadata>
             {
-                Deleted = (obj, _) => owner.Changed(groupResource, obj),
+                Deleted = (obj, _) => owner._replenish(groupResource, obj.Namespace ?? ""),
             });
         }
 
@@ -198,19 +188,19 @@ public sealed class QuotaMonitor
 
         public GroupResource GroupResource { get; }
 
-        public DynamicSharedInformer? Informer { get; }
+        public MetadataInformerLease? Lease { get; }
 
         public IObjectInformer? Shared { get; }
 
         public bool HasSynced => Shared is not null ? Shared.HasSynced && _registration!.HasSynced
-            : Informer is null ? _owner._typed[GroupResource]() : Informer.HasSynced;
+            : Lease is null ? _owner._typed[GroupResource]() : Lease.HasSynced;
 
-        public void Start(CancellationToken cancellationToken) => _run?.Start(cancellationToken);
+        public void Start(CancellationToken cancellationToken) => Lease?.Start(cancellationToken);
 
         public Task StopAsync()
         {
             if (Shared is not null) Shared.RemoveEventHandler(_registration!);
-            return _run?.StopAsync() ?? Task.CompletedTask;
+            return Lease?.ReleaseAsync() ?? Task.CompletedTask;
         }
     }
 }

@@ -69,7 +69,7 @@ public sealed class ResourceQuotaController
         _quotas = quotas.Cache;
         Primary = context.NewQueue(PrimaryQueueName);
         MissingUsage = context.NewQueue(PriorityQueueName);
-        Monitor = new QuotaMonitor(_client, Registry, Replenish, _time, context.Loggers)
+        Monitor = new QuotaMonitor(context.MetadataInformers, Registry, Replenish, _time, context.Loggers)
         {
             SharedInformers = resource => informers.StartedInformerFor(resource.Group, resource.Version, resource.Resource),
         };

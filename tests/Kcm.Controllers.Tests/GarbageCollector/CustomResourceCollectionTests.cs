@@ -3,6 +3,7 @@ using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
 using Kcm.Client;
 using Kcm.Client.Errors;
+using Kcm.Controllers.Common;
 using Kcm.Controllers.GarbageCollector;
 using Kcm.Controllers.Namespaces;
 using Kcm.Controllers.Tests.Support;

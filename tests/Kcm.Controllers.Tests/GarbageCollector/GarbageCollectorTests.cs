@@ -4,6 +4,7 @@ using Kcm.Api.Meta.V1;
 using Kcm.Api.Rbac.V1;
 using Kcm.Client;
 using Kcm.Client.Errors;
+using Kcm.Controllers.Common;
 using Kcm.Controllers.GarbageCollector;
 using Kcm.Controllers.Tests.Support;
 using Kcm.Controllers.Tests.Workloads;

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Kcm.Api.Meta.V1;
+using Kcm.Controllers.Common;
 using Kcm.Controllers.GarbageCollector;
 using Kcm.Runtime.Informers;
 
@@ -8,7 +9,7 @@ namespace Kcm.Controllers.Tests.GarbageCollector;
 public sealed class GraphTests
 {
     [Fact]
-    public void Strip_FullPod_KeepsOnlyIdentityOwnershipAndDeletionMetadata()
+    public void ObservedMetadataOf_FullPod_ReadsIdentityOwnershipAndDeletion()
     {
         var pod = JsonNode.Parse("""
             {"metadata":{"name":"p","namespace":"ns","uid":"u1","resourceVersion":"7","labels":{"a":"b"},"annotations":{"big":"x"},
@@ -17,14 +18,11 @@ public sealed class GraphTests
              "spec":{"containers":[{"name":"c","image":"i"}]},"status":{"phase":"Running"}}
             """)!.AsObject();
 
-        var stripped = MetadataOnlyListWatcher.Strip(pod, "v1", "Pod");
+        var meta = ObservedMetadata.Of(pod);
 
-        Assert.Equal(["apiVersion", "kind", "metadata"], stripped.Select(p => p.Key).Order());
-        Assert.Equal(["deletionTimestamp", "finalizers", "name", "namespace", "ownerReferences", "resourceVersion", "uid"], stripped["metadata"]!.AsObject().Select(p => p.Key).Order());
-        var meta = ObservedMetadata.Of(stripped);
-        Assert.Equal(("ns", "p", "u1", true), (meta.Namespace, meta.Name, meta.Uid, meta.BeingDeleted));
+        Assert.Equal(("ns", "p", "u1", "7", true), (meta.Namespace, meta.Name, meta.Uid, meta.ResourceVersion, meta.BeingDeleted));
+        Assert.Equal(["f"], meta.Finalizers);
         Assert.Equal([new OwnerRef("apps/v1", "ReplicaSet", "rs", "o1", null, true)], meta.Owners);
-        Assert.Equal("Pod", stripped["kind"]!.GetValue<string>());
     }
 
     [Fact]

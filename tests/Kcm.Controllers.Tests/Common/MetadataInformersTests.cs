@@ -11,7 +11,9 @@ using Kcm.Client.Flowcontrol;
 using Kcm.Client.Transport;
 using Kcm.Client.Watch;
 using Kcm.Controllers.Clients;
+using Kcm.Controllers.Common;
 using Kcm.Controllers.GarbageCollector;
+using Kcm.Controllers.ResourceQuotas;
 using Kcm.Runtime.Events;
 using Kcm.Runtime.Informers;
 using Kcm.Runtime.Queues;
@@ -19,9 +21,13 @@ using Kcm.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using CoreNamespace = Kcm.Api.Core.V1.Namespace;
 
-namespace Kcm.Controllers.Tests.GarbageCollector;
+namespace Kcm.Controllers.Tests.Common;
 
-public sealed class MetadataOnlyListWatcherTests(EmbeddedServerFixture server) : IClassFixture<EmbeddedServerFixture>
+/// <summary>
+/// The metadata-only list watcher (PartialObjectMetadata requests, the fallback for servers that refuse them) and the
+/// informers built on it that the garbage collector's and the quota controller's monitors share.
+/// </summary>
+public sealed class MetadataInformersTests(EmbeddedServerFixture server) : IClassFixture<EmbeddedServerFixture>
 {
     private const string ConfigMapListJson =
         """{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"12"},"items":[{"metadata":{"name":"cm","namespace":"ns","uid":"u1","resourceVersion":"11","labels":{"a":"b"}},"data":{"k":"v"}}]}""";
@@ -34,7 +40,8 @@ public sealed class MetadataOnlyListWatcherTests(EmbeddedServerFixture server) :
         using var client = RecordingClient(out _);
         var ns = await CreateNamespaceAsync(client);
         await client.CreateAsync(new ConfigMap { Metadata = new ObjectMeta { Name = "cm", Namespace = ns }, Data = new Dictionary<string, string> { ["k"] = "v" } });
-        var listWatcher = new MetadataOnlyListWatcher(client.Dynamic.Resource("", "v1", "configmaps", namespaced: true), pageSize: 2);
+        // Projected to the object as received, to see what the server sent.
+        var listWatcher = new MetadataOnlyListWatcher<JsonObject>(client.Dynamic.Resource("", "v1", "configmaps", namespaced: true), (o, _, _) => o, pageSize: 2);
 
         var list = await listWatcher.ListAsync(CancellationToken.None);
 
@@ -62,21 +69,21 @@ public sealed class MetadataOnlyListWatcherTests(EmbeddedServerFixture server) :
     }
 
     [Fact(Timeout = 30000)]
-    public async Task ListAsync_ServerAnswers406_FallsBackToFullObjectsStrippedAndStaysThere()
+    public async Task ListAsync_ServerAnswers406_FallsBackToFullObjectsAndStaysThere()
     {
         var handler = new FakeServer(request => IsMetadataRequest(request)
             ? Respond(HttpStatusCode.NotAcceptable, """{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotAcceptable","code":406}""")
             : Respond(HttpStatusCode.OK, ConfigMapListJson));
         using var client = new KubeApiClient(new ClientConfig { Server = new Uri("https://fake") }, new KubeClientOptions { Handler = handler, RateLimiter = new UnlimitedRateLimiter() });
-        var listWatcher = new MetadataOnlyListWatcher(client.Dynamic.Resource("", "v1", "configmaps", namespaced: true));
+        var listWatcher = new MetadataOnlyListWatcher<(ObservedMetadata Metadata, string? ApiVersion, string? Kind)>(
+            client.Dynamic.Resource("", "v1", "configmaps", namespaced: true), (o, apiVersion, kind) => (ObservedMetadata.Of(o), apiVersion, kind));
 
         var first = await listWatcher.ListAsync(CancellationToken.None);
         await listWatcher.ListAsync(CancellationToken.None);
 
+        // Items of a full list carry no apiVersion and kind: the projection is given the list's.
         var item = Assert.Single(first.Items);
-        Assert.Equal(("v1", "ConfigMap", "u1"), (Json.String(item, "apiVersion"), Json.String(item, "kind"), Json.String(item["metadata"], "uid")));
-        Assert.Null(item["data"]);
-        Assert.Null(item["metadata"]!["labels"]);
+        Assert.Equal(("v1", "ConfigMap", "ns", "cm", "u1"), (item.ApiVersion, item.Kind, item.Metadata.Namespace, item.Metadata.Name, item.Metadata.Uid));
         Assert.Equal("12", first.ResourceVersion);
         Assert.False(listWatcher.RequestsMetadata);
         // One refused metadata list, then full lists only.
@@ -84,17 +91,16 @@ public sealed class MetadataOnlyListWatcherTests(EmbeddedServerFixture server) :
     }
 
     [Fact(Timeout = 30000)]
-    public async Task ListAsync_ServerIgnoresConversion_FullListStripped()
+    public async Task ListAsync_ServerIgnoresConversion_FullListProjected()
     {
         var handler = new FakeServer(_ => Respond(HttpStatusCode.OK, ConfigMapListJson));
         using var client = new KubeApiClient(new ClientConfig { Server = new Uri("https://fake") }, new KubeClientOptions { Handler = handler, RateLimiter = new UnlimitedRateLimiter() });
-        var listWatcher = new MetadataOnlyListWatcher(client.Dynamic.Resource("", "v1", "configmaps", namespaced: true));
+        var listWatcher = new MetadataOnlyListWatcher<ObservedMetadata>(client.Dynamic.Resource("", "v1", "configmaps", namespaced: true), (o, _, _) => ObservedMetadata.Of(o));
 
         var list = await listWatcher.ListAsync(CancellationToken.None);
 
         var item = Assert.Single(list.Items);
-        Assert.Equal("ConfigMap", Json.String(item, "kind"));
-        Assert.Null(item["data"]);
+        Assert.Equal(("cm", "u1", "11"), (item.Name, item.Uid, item.ResourceVersion));
         Assert.True(listWatcher.RequestsMetadata);
         Assert.Contains("as=PartialObjectMetadataList;g=meta.k8s.io;v=v1", Assert.Single(handler.Requests).Accept);
     }
@@ -163,6 +169,82 @@ public sealed class MetadataOnlyListWatcherTests(EmbeddedServerFixture server) :
         Assert.NotEmpty(ownerReads);
         Assert.All(ownerReads, r => Assert.StartsWith("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1", r.Accept));
     }
+
+    [Fact(Timeout = 60000)]
+    public async Task Leases_OneListAndWatchPerResource_InformerStopsWithTheLastLease()
+    {
+        using var client = RecordingClient(out var handler);
+        var informers = new SharedMetadataInformers(client, TimeProvider.System, NullLoggerFactory.Instance);
+        var ns = await CreateNamespaceAsync(client);
+        var deletedInNs = new ConcurrentQueue<string>();
+        var first = informers.Lease(PodTemplates);
+        first.AddEventHandler(new ResourceEventHandler<ObservedMetadata> { Added = (_, _) => { } });
+        var second = informers.Lease(PodTemplates);
+        second.AddEventHandler(new ResourceEventHandler<ObservedMetadata> { Deleted = (o, _) => { if (o.Namespace == ns) deletedInNs.Enqueue(o.Name); } });
+        using var cts = new CancellationTokenSource(Timeout);
+
+        first.Start(cts.Token);
+        second.Start(cts.Token);
+        await Eventually.TrueAsync("both leases synced and the informer watches", () => Task.FromResult(first.HasSynced && second.HasSynced && PodTemplateRequests(handler, "watch=true") == 1), Timeout);
+        Assert.Same(first.Informer, second.Informer);
+        Assert.Equal(1, PodTemplateRequests(handler, "limit="));
+
+        // The informer runs on for the lease still held: it sees a template deleted after the first lease left.
+        await first.ReleaseAsync();
+        await client.CreateAsync(new PodTemplate { Metadata = new ObjectMeta { Name = "tpl" }, Template = new PodTemplateSpec { Spec = new PodSpec { Containers = [new Container { Name = "c", Image = "i" }] } } }, ns);
+        await client.DeleteAsync<PodTemplate>(ns, "tpl");
+        await Eventually.TrueAsync("the remaining lease sees the deletion", () => Task.FromResult(deletedInNs.Contains("tpl")), Timeout);
+        Assert.Equal([PodTemplates.Resource], informers.Resources);
+
+        // The last release stops the informer; a later lease gets a new one, which lists again.
+        await second.ReleaseAsync();
+        Assert.Empty(informers.Resources);
+        var third = informers.Lease(PodTemplates);
+        Assert.NotSame(first.Informer, third.Informer);
+        third.Start(cts.Token);
+        await Eventually.TrueAsync("the new informer lists", () => Task.FromResult(third.HasSynced), Timeout);
+        Assert.Equal(2, PodTemplateRequests(handler, "limit="));
+        await third.ReleaseAsync();
+    }
+
+    [Fact(Timeout = 90000)]
+    public async Task GarbageCollectorAndQuota_OneWatchOfAResourceNoTypedInformerCovers()
+    {
+        using var client = RecordingClient(out var handler);
+        var loggers = NullLoggerFactory.Instance;
+        await using var events = new EventBroadcaster(client, loggers, TimeProvider.System);
+        var context = new ControllerContext
+        {
+            Clients = new SharedClients(client),
+            Informers = new SharedInformerFactory(client, new SharedInformerFactoryOptions(), loggers),
+            Events = events,
+            QueueMetrics = NoopWorkQueueMetricsProvider.Instance,
+            Loggers = loggers,
+        };
+        using var collector = new Controllers.GarbageCollector.GarbageCollector(context);
+        var quota = new ResourceQuotaController(context, new ResourceQuotaControllerOptions());
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(75));
+        // As the controller runner: the typed informers the controllers asked for (the quota's pods) start first.
+        context.Informers.Start(cts.Token);
+        var runs = new[] { collector.RunAsync(1, cts.Token), quota.RunAsync(cts.Token) };
+
+        // Both monitor pod templates (no typed informer watches them) and have their initial lists.
+        await Eventually.TrueAsync("both controllers' monitors synced, pod templates among them", () => Task.FromResult(
+            collector.Graph.MonitoredResources.Contains(PodTemplates.Resource) && collector.Graph.IsSynced()
+            && quota.Monitor.Resources.Contains(PodTemplates.Resource) && quota.Monitor.IsSynced()
+            && PodTemplateRequests(handler, "watch=true") > 0), Timeout);
+        Assert.Equal((1, 1), (PodTemplateRequests(handler, "limit="), PodTemplateRequests(handler, "watch=true")));
+        Assert.Contains(PodTemplates.Resource, context.MetadataInformers.Resources);
+
+        await cts.CancelAsync();
+        await Task.WhenAll(runs).WaitAsync(Timeout).ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    private static readonly DiscoveredResource PodTemplates = new(new GroupVersionResource("", "v1", "podtemplates"), "PodTemplate", true, new HashSet<string> { "list", "watch", "delete" }, true);
+
+    /// <summary>Cluster-wide pod template requests (the informers'; the tests' own calls name a namespace) whose query has <paramref name="marker"/>.</summary>
+    private static int PodTemplateRequests(FakeServer handler, string marker)
+        => handler.Requests.Count(r => r.Path.StartsWith("/api/v1/podtemplates?", StringComparison.Ordinal) && r.Path.Contains(marker, StringComparison.Ordinal));
 
     private KubeApiClient RecordingClient(out FakeServer handler)
     {

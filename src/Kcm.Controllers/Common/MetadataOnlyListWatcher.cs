@@ -6,7 +6,7 @@ using Kcm.Client.Errors;
 using Kcm.Client.Watch;
 using Kcm.Runtime.Informers;
 
-namespace Kcm.Controllers.GarbageCollector;
+namespace Kcm.Controllers.Common;
 
 /// <summary>
 /// Lists and watches a resource keeping only the metadata the garbage collector reads. As upstream's metadata
@@ -103,75 +103,5 @@ public class MetadataOnlyListWatcher<T>(DynamicResourceClient client, Func<JsonO
             }
         }
         return await client.ListAsync(null, options, cancellationToken).ConfigureAwait(false);
-    }
-}
-
-/// <summary>The metadata-only list watcher as JSON objects cut down to identity and ownership (the quota monitor's caches).</summary>
-public sealed class MetadataOnlyListWatcher(DynamicResourceClient client, int pageSize = KubeApiClient.DefaultPageSize)
-    : MetadataOnlyListWatcher<JsonObject>(client, Strip, pageSize)
-{
-    private static readonly string[] KeptMetadata = ["name", "namespace", "uid", "resourceVersion", "ownerReferences", "finalizers", "deletionTimestamp"];
-
-    /// <summary>apiVersion, kind and the identity/ownership part of metadata; everything else is dropped.</summary>
-    public static JsonObject Strip(JsonObject obj, string? apiVersion, string? kind)
-    {
-        var metadata = new JsonObject();
-        if (obj["metadata"] is JsonObject source)
-        {
-            foreach (var field in KeptMetadata)
-            {
-                if (source[field] is { } value)
-                {
-                    metadata[field] = Detach(value);
-                }
-            }
-        }
-        var stripped = new JsonObject
-        {
-            ["apiVersion"] = Json.String(obj, "apiVersion") ?? apiVersion,
-            ["kind"] = Json.String(obj, "kind") ?? kind,
-            ["metadata"] = metadata,
-        };
-        return stripped;
-    }
-
-    /// <summary>
-    /// A copy built from plain values. Parsed values point into the document they were parsed from, so keeping
-    /// one would keep the whole object's JSON alive; parsed nodes also build their children lazily, which is not
-    /// thread-safe, and the cache and the handlers read the same objects from different threads.
-    /// </summary>
-    private static JsonNode? Detach(JsonNode? node, string? field = null)
-    {
-        switch (node)
-        {
-            case JsonObject o:
-                var copy = new JsonObject();
-                foreach (var (key, child) in o)
-                {
-                    copy[key] = Detach(child, key);
-                }
-                return copy;
-            case JsonArray a:
-                var items = new JsonArray();
-                foreach (var child in a)
-                {
-                    items.Add(Detach(child));
-                }
-                return items;
-            case JsonValue v:
-                return v.GetValueKind() switch
-                {
-                    // Owner references repeat a handful of apiVersions and kinds across thousands of objects.
-                    JsonValueKind.String when field is "apiVersion" or "kind" => JsonValue.Create(string.Intern(v.GetValue<string>())),
-                    JsonValueKind.String => JsonValue.Create(v.GetValue<string>()),
-                    JsonValueKind.True => JsonValue.Create(true),
-                    JsonValueKind.False => JsonValue.Create(false),
-                    JsonValueKind.Number when v.TryGetValue<long>(out var l) => JsonValue.Create(l),
-                    JsonValueKind.Number => JsonValue.Create(v.GetValue<double>()),
-                    _ => null,
-                };
-            default:
-                return null;
-        }
     }
 }
