@@ -125,4 +125,22 @@ public class NormalizerTests
 
         Assert.Equal(["a1", "b2"], Normalizer.LabelValues([WithHash("b2"), WithHash("a1"), WithHash("b2")], "pod-template-hash"));
     }
+
+    [Fact]
+    public void SortLists_UnorderedPath_SameItemsInAnyOrderCompareEqual()
+    {
+        JsonObject Slice(params string[] addresses) => new()
+        {
+            ["endpoints"] = new JsonArray([.. addresses.Select(a => new JsonObject { ["addresses"] = new JsonArray(a) })]),
+            ["ports"] = new JsonArray("b", "a"),
+        };
+
+        var first = Normalizer.SortLists(Slice("10.0.0.2", "10.0.0.1"), ["endpoints", "missing.path"]);
+        var second = Normalizer.SortLists(Slice("10.0.0.1", "10.0.0.2"), ["endpoints"]);
+
+        Assert.Equal(first.ToJsonString(), second.ToJsonString());
+        Assert.Equal("10.0.0.1", (string?)first["endpoints"]![0]!["addresses"]![0]);
+        // Lists not named keep their order.
+        Assert.Equal(["b", "a"], first["ports"]!.AsArray().Select(p => (string?)p));
+    }
 }

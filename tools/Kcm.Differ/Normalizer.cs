@@ -94,6 +94,22 @@ public sealed partial class Normalizer
         return (JsonObject)Rewrite(obj)!;
     }
 
+    /// <summary>Sorts the lists at the dotted <paramref name="paths"/> by their items' JSON (see <see cref="Observation.Unordered"/>).</summary>
+    public static JsonObject SortLists(JsonObject obj, IEnumerable<string> paths)
+    {
+        foreach (var path in paths)
+        {
+            var parts = path.Split('.');
+            var parent = parts[..^1].Aggregate((JsonNode?)obj, (node, part) => node?[part]);
+            if (parent is JsonObject o && o[parts[^1]] is JsonArray list)
+            {
+                var sorted = list.Select(item => item?.DeepClone()).OrderBy(item => item?.ToJsonString() ?? "", StringComparer.Ordinal).ToList();
+                o[parts[^1]] = new JsonArray([.. sorted]);
+            }
+        }
+        return obj;
+    }
+
     // resourceVersions (also an event's involvedObject's) are the server's counters.
     private JsonNode? Rewrite(JsonNode? node) => node switch
     {

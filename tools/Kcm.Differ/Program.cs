@@ -108,15 +108,17 @@ internal sealed partial class Runner(string kubeconfig)
             }
             manager ??= Start(scenario, binary, log);
             await Task.Delay(Duration(scenario.Settle));
-            var objects = new List<JsonObject>();
+            var observed = new List<(Observation Observation, JsonObject Object)>();
             foreach (var observation in scenario.Observe)
             {
                 var list = JsonNode.Parse(await KubectlAsync(observation.ClusterScoped ? ["get", observation.Resource, "-o", "json"] : ["get", observation.Resource, "-n", ns, "-o", "json"]))!;
-                objects.AddRange(list["items"]!.AsArray().OfType<JsonObject>()
-                    .Where(o => !observation.ClusterScoped || ((string?)o["metadata"]?["name"] ?? "").Contains(ns, StringComparison.Ordinal)));
+                observed.AddRange(list["items"]!.AsArray().OfType<JsonObject>()
+                    .Where(o => !observation.ClusterScoped || ((string?)o["metadata"]?["name"] ?? "").Contains(ns, StringComparison.Ordinal))
+                    .Select(o => (observation, o)));
             }
+            var objects = observed.Select(o => o.Object).ToList();
             var normalizer = new Normalizer(ns, objects, scenario.Known.Select(k => k.Label));
-            var index = ObjectDiff.Index(objects.Select(o => (KeyOf(normalizer, o), normalizer.Normalize(o))));
+            var index = ObjectDiff.Index(observed.Select(o => (KeyOf(normalizer, o.Object), Normalizer.SortLists(normalizer.Normalize(o.Object), o.Observation.Unordered))));
             var labels = scenario.Known.ToDictionary(k => k.Label, k => Normalizer.LabelValues(objects, k.Label));
             Stop(manager);
             var errors = ErrorLines.Count(File.ReadLines(log), ns);

@@ -70,6 +70,12 @@ public sealed class Observation
 
     /// <summary>Cluster-scoped resources: only objects whose name contains the run's namespace are kept.</summary>
     public bool ClusterScoped { get; set; }
+
+    /// <summary>
+    /// Dotted paths of lists whose order is not the controllers' to keep (upstream fills an EndpointSlice from a Go map):
+    /// compared as sets, their items sorted after normalisation.
+    /// </summary>
+    public List<string> Unordered { get; set; } = [];
 }
 
 public sealed class KnownDifference
