@@ -143,4 +143,35 @@ public class NormalizerTests
         // Lists not named keep their order.
         Assert.Equal(["b", "a"], first["ports"]!.AsArray().Select(p => (string?)p));
     }
+
+    [Fact]
+    public void Normalize_ServiceAccountTokenSecret_ComparesClaimsNotSignature()
+    {
+        static string B64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
+        static string B64Url(string json) => B64(json).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        JsonObject Secret(string ns, string uid, string signature) => new()
+        {
+            ["kind"] = "Secret",
+            ["metadata"] = new JsonObject { ["name"] = "t", ["namespace"] = ns },
+            ["data"] = new JsonObject
+            {
+                ["namespace"] = B64(ns),
+                ["token"] = B64($"{B64Url("""{"alg":"RS256","kid":"k1"}""")}.{B64Url($$"""{"iss":"kubernetes/serviceaccount","kubernetes.io/serviceaccount/namespace":"{{ns}}","kubernetes.io/serviceaccount/service-account.uid":"{{uid}}"}""")}.{signature}"),
+                ["blob"] = Convert.ToBase64String([0xff, 0xfe, 0x00]),
+            },
+        };
+        var sa = (string ns, string uid) => new JsonObject { ["kind"] = "ServiceAccount", ["metadata"] = new JsonObject { ["name"] = "builder", ["namespace"] = ns, ["uid"] = uid } };
+        var upstream = Secret("ns-a", "11111111-1111-1111-1111-111111111111", "sigA");
+        var ours = Secret("ns-b", "22222222-2222-2222-2222-222222222222", "sigB");
+
+        var first = new Normalizer("ns-a", [upstream, sa("ns-a", "11111111-1111-1111-1111-111111111111")], []).Normalize(upstream);
+        var second = new Normalizer("ns-b", [ours, sa("ns-b", "22222222-2222-2222-2222-222222222222")], []).Normalize(ours);
+
+        Assert.Equal(first.ToJsonString(), second.ToJsonString());
+        Assert.Equal("<ns>", (string?)first["data"]!["namespace"]);
+        Assert.Equal("k1", (string?)first["data"]!["token"]!["jwt header"]!["kid"]);
+        Assert.Equal("<uid ServiceAccount/builder>", (string?)first["data"]!["token"]!["jwt claims"]!["kubernetes.io/serviceaccount/service-account.uid"]);
+        // Not UTF-8: left as base64.
+        Assert.Equal("//4A", (string?)first["data"]!["blob"]);
+    }
 }

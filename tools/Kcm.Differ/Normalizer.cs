@@ -87,6 +87,13 @@ public sealed partial class Normalizer
             obj["metadata"] = new JsonObject { ["namespace"] = obj["metadata"]?["namespace"]?.DeepClone() };
             (obj["source"] as JsonObject)?.Remove("host");
         }
+        if ((string?)obj["kind"] == "Secret" && obj["data"] is JsonObject data)
+        {
+            foreach (var key in data.Select(p => p.Key).ToList())
+            {
+                if ((string?)data[key] is { } encoded) data[key] = DecodeSecretValue(key, encoded);
+            }
+        }
         if (obj["status"]?["certificate"] is JsonValue certificate && (string?)certificate is { } pem)
         {
             obj["status"]!["certificate"] = DescribeCertificate(pem);
@@ -131,6 +138,52 @@ public sealed partial class Normalizer
         if (_scheduled is not null) value = _scheduled.Replace(value, "$1-<scheduled>");
         if (_namespace.Length > 0) value = value.Replace(_namespace, "<ns>", StringComparison.Ordinal);
         return Uid().Replace(value, "<uid>");
+    }
+
+    /// <summary>
+    /// A Secret value as text (the namespace in it can then be normalised), and a service-account token as its JOSE
+    /// header and claims: the signature, over claims naming the run's namespace and uids, differs between runs.
+    /// Binary values stay base64.
+    /// </summary>
+    internal static JsonNode DecodeSecretValue(string key, string base64)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = Convert.FromBase64String(base64);
+        }
+        catch (FormatException)
+        {
+            return JsonValue.Create(base64);
+        }
+        string text;
+        try
+        {
+            text = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            return JsonValue.Create(base64);
+        }
+        if (key == "token" && text.Split('.') is [var header, var claims, _]
+            && DecodeJwtPart(header) is { } headerJson && DecodeJwtPart(claims) is { } claimsJson)
+        {
+            return new JsonObject { ["jwt header"] = headerJson, ["jwt claims"] = claimsJson };
+        }
+        return JsonValue.Create(text);
+    }
+
+    private static JsonNode? DecodeJwtPart(string part)
+    {
+        try
+        {
+            var padded = part.Replace('-', '+').Replace('_', '/').PadRight(part.Length + (4 - part.Length % 4) % 4, '=');
+            return JsonNode.Parse(Convert.FromBase64String(padded));
+        }
+        catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
+        {
+            return null;
+        }
     }
 
     /// <summary>What a certificate says, without its serial, signature and validity instants (its lifetime is kept).</summary>
