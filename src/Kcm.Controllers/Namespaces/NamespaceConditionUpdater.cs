@@ -26,7 +26,7 @@ internal sealed class NamespaceConditionUpdater(TimeProvider time)
         [DeletionGroupVersionParsingFailure] = ("ParsedGroupVersions", "All legacy kube types successfully parsed"),
         [DeletionContentFailure] = ("ContentDeleted", "All content successfully deleted, may be waiting on finalization"),
         [ContentRemaining] = ("ContentRemoved", "All content successfully removed"),
-        [FinalizersRemaining] = ("ContentRemoved", "All content successfully removed"),
+        [FinalizersRemaining] = ("ContentHasNoFinalizers", "All content-preserving finalizers finished"),
     };
 
     private readonly List<NamespaceCondition> _conditions = [];
@@ -56,7 +56,7 @@ internal sealed class NamespaceConditionUpdater(TimeProvider time)
             var remaining = remainingByFinalizer.Where(f => f.Value > 0)
                 .Select(f => $"{f.Key} in {f.Value} resource instances")
                 .Order(StringComparer.Ordinal);
-            _conditions.Add(Failing(FinalizersRemaining, "SomeFinalizerRemain", $"Some finalizers are remaining: {string.Join(", ", remaining)}"));
+            _conditions.Add(Failing(FinalizersRemaining, "SomeFinalizersRemain", $"Some content in the namespace has finalizers remaining: {string.Join(", ", remaining)}"));
         }
     }
 

@@ -86,7 +86,7 @@ public sealed class NamespaceControllerTests(NamespaceControllerFixture fixture)
         Assert.Contains("kubernetes", terminating.Spec?.Finalizers ?? []);
         var conditions = terminating.Status!.Conditions!.ToDictionary(c => c.Type!);
         AssertCondition(conditions, "NamespaceContentRemaining", "True", "SomeResourcesRemain", "Some resources are remaining: configmaps. has 1 resource instances");
-        AssertCondition(conditions, "NamespaceFinalizersRemaining", "True", "SomeFinalizerRemain", "Some finalizers are remaining: example.com/hold in 1 resource instances");
+        AssertCondition(conditions, "NamespaceFinalizersRemaining", "True", "SomeFinalizersRemain", "Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances");
         AssertCondition(conditions, "NamespaceDeletionDiscoveryFailure", "False", "ResourcesDiscovered", "All resources successfully discovered");
         AssertCondition(conditions, "NamespaceDeletionGroupVersionParsingFailure", "False", "ParsedGroupVersions", "All legacy kube types successfully parsed");
         AssertCondition(conditions, "NamespaceDeletionContentFailure", "False", "ContentDeleted", "All content successfully deleted, may be waiting on finalization");
@@ -112,6 +112,36 @@ public sealed class NamespaceControllerTests(NamespaceControllerFixture fixture)
         var live = await Client.GetAsync<CoreNamespace>(null, ns);
         Assert.NotEqual("Terminating", live.Status?.Phase);
         await Client.GetAsync<ConfigMap>(ns, "keep");
+    }
+
+    [Fact]
+    public async Task Delete_PodNoKubeletConfirmsGone_ContentRemainsWithoutFinalizers()
+    {
+        var ns = await CreateNamespaceAsync("ns-pod");
+        // Bound to a node no kubelet runs: its graceful deletion is never confirmed.
+        await Client.CreateAsync(new Pod
+        {
+            Metadata = new ObjectMeta { Name = "sleeper", Namespace = ns },
+            Spec = new PodSpec { NodeName = "no-such-node", Containers = [new Container { Name = "c", Image = "registry.k8s.io/pause:3.9" }] },
+        });
+
+        await Client.DeleteAsync<CoreNamespace>(null, ns);
+
+        var terminating = await Eventually.GetAsync("remaining-content conditions after a full discovery", async () =>
+        {
+            var current = await Client.GetAsync<CoreNamespace>(null, ns);
+            var conditions = current.Status?.Conditions ?? [];
+            return conditions.Any(c => c.Type == NamespaceConditionUpdater.ContentRemaining && c.Status == "True")
+                && conditions.Any(c => c.Type == NamespaceConditionUpdater.DeletionDiscoveryFailure && c.Status == "False") ? current : null;
+        }, Timeout);
+        var conditions = terminating.Status!.Conditions!.ToDictionary(c => c.Type!);
+        AssertCondition(conditions, "NamespaceContentRemaining", "True", "SomeResourcesRemain", "Some resources are remaining: pods. has 1 resource instances");
+        AssertCondition(conditions, "NamespaceFinalizersRemaining", "False", "ContentHasNoFinalizers", "All content-preserving finalizers finished");
+        Assert.NotNull((await Client.GetAsync<Pod>(ns, "sleeper")).Metadata?.DeletionTimestamp);
+
+        // What a kubelet (or the pod garbage collector) would do: delete it for good; the namespace then goes.
+        await Client.DeleteAsync<Pod>(ns, "sleeper", new DeleteOptions { GracePeriodSeconds = 0 });
+        await WaitNamespaceGoneAsync(ns);
     }
 
     private static void AssertCondition(Dictionary<string, NamespaceCondition> conditions, string type, string status, string reason, string message)
