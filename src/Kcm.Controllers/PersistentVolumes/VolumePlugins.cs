@@ -80,11 +80,15 @@ public sealed class VolumePluginManager(IReadOnlyList<IVolumePlugin> plugins)
         }
     }
 
+    // As upstream: the one plugin for the spec or name first (its errors win), then whether it can do this.
     private T? FindBySpec<T>(PersistentVolume volume) where T : class, IVolumePlugin
-        => plugins.OfType<T>().FirstOrDefault(p => p.CanSupport(volume));
+        => FindPluginBySpec(volume) as T;
 
     private T? FindByName<T>(string name) where T : class, IVolumePlugin
-        => plugins.OfType<T>().FirstOrDefault(p => p.Name == name);
+        => FindPluginByName(name) as T;
+
+    public IVolumePlugin FindPluginByName(string name)
+        => plugins.FirstOrDefault(p => p.Name == name) ?? throw new VolumePluginException("no volume plugin matched name: " + name);
 }
 
 /// <summary>kubernetes.io/local-volume: no provisioning, deleting or recycling, known for the metrics' plugin names.</summary>
