@@ -174,4 +174,19 @@ public class NormalizerTests
         // Not UTF-8: left as base64.
         Assert.Equal("//4A", (string?)first["data"]!["blob"]);
     }
+
+    [Fact]
+    public void Normalize_KeyNamingTheRunsNamespace_IsRewritten()
+    {
+        var role = new JsonObject
+        {
+            ["kind"] = "ClusterRole",
+            ["metadata"] = new JsonObject { ["name"] = "ns-a-pods", ["labels"] = new JsonObject { ["example.com/aggregate-to-ns-a"] = "true" } },
+        };
+
+        var normalized = new Normalizer("ns-a", [role], []).Normalize(role);
+
+        Assert.Equal("true", (string?)normalized["metadata"]!["labels"]!["example.com/aggregate-to-<ns>"]);
+        Assert.Equal("<ns>-pods", (string?)normalized["metadata"]!["name"]);
+    }
 }

@@ -117,10 +117,11 @@ public sealed partial class Normalizer
         return obj;
     }
 
-    // resourceVersions (also an event's involvedObject's) are the server's counters.
+    // resourceVersions (also an event's involvedObject's) are the server's counters. Keys are rewritten too: a label
+    // key may name the run's namespace.
     private JsonNode? Rewrite(JsonNode? node) => node switch
     {
-        JsonObject o => new JsonObject(o.Where(p => p.Key != "resourceVersion").Select(p => KeyValuePair.Create(p.Key, Rewrite(p.Value)))),
+        JsonObject o => new JsonObject(o.Where(p => p.Key != "resourceVersion").Select(p => KeyValuePair.Create(Text(p.Key), Rewrite(p.Value)))),
         JsonArray a => new JsonArray([.. a.Select(Rewrite)]),
         JsonValue v when v.TryGetValue<string>(out var s) => JsonValue.Create(Text(s)),
         _ => node?.DeepClone(),
