@@ -117,15 +117,17 @@ public sealed partial class Normalizer
         return obj;
     }
 
-    // resourceVersions (also an event's involvedObject's) are the server's counters. Keys are rewritten too: a label
-    // key may name the run's namespace.
+    // resourceVersions (also an event's involvedObject's) are the server's counters. In keys only the run's namespace
+    // is replaced (a label key may name it); the other replacements are for values.
     private JsonNode? Rewrite(JsonNode? node) => node switch
     {
-        JsonObject o => new JsonObject(o.Where(p => p.Key != "resourceVersion").Select(p => KeyValuePair.Create(Text(p.Key), Rewrite(p.Value)))),
+        JsonObject o => new JsonObject(o.Where(p => p.Key != "resourceVersion").Select(p => KeyValuePair.Create(NamespaceReplaced(p.Key), Rewrite(p.Value)))),
         JsonArray a => new JsonArray([.. a.Select(Rewrite)]),
         JsonValue v when v.TryGetValue<string>(out var s) => JsonValue.Create(Text(s)),
         _ => node?.DeepClone(),
     };
+
+    private string NamespaceReplaced(string key) => _namespace.Length > 0 ? key.Replace(_namespace, "<ns>", StringComparison.Ordinal) : key;
 
     /// <summary>A string with the run's namespace, uids, generated names, known label values and times replaced.</summary>
     public string Text(string value)
