@@ -64,10 +64,11 @@ public sealed class EventBroadcaster : IAsyncDisposable
             // As client-go's record package (v1.26): only the source names the component; reportingComponent stays empty.
             Source = new EventSource { Component = component },
         };
-        // As upstream's StartStructuredLogging(0): every event at V(0), keyed as klog writes it.
+        // As upstream's StartStructuredLogging(0): every event at V(0), keyed as klog writes it. The reference's fields
+        // are Go strings there: an unset one prints "" (the taint manager's pod references carry no apiVersion).
         _logger.LogInformation("Event occurred {Object} {FieldPath} {Kind} {ApiVersion} {Type} {Reason} {Message}",
             string.IsNullOrEmpty(reference.Namespace) ? reference.Name : $"{reference.Namespace}/{reference.Name}",
-            reference.FieldPath ?? "", reference.Kind, reference.ApiVersion, type, reason, message);
+            reference.FieldPath ?? "", reference.Kind ?? "", reference.ApiVersion ?? "", type, reason, message);
         if (!_pending.Writer.TryWrite(e))
         {
             _logger.LogError("Event queue is full, dropping event {Reason} for {Kind} {Name}", reason, reference.Kind, reference.Name);
