@@ -9,6 +9,7 @@ var files = new List<string>();
 string? upstream = Environment.GetEnvironmentVariable("KCM_UPSTREAM");
 string? ours = null;
 string? kubeconfig = Environment.GetEnvironmentVariable("KUBECONFIG_ADMIN") ?? Environment.GetEnvironmentVariable("KUBECONFIG");
+var showLogs = false;
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -16,8 +17,10 @@ for (var i = 0; i < args.Length; i++)
         case "--upstream": upstream = args[++i]; break;
         case "--ours": ours = args[++i]; break;
         case "--kubeconfig": kubeconfig = args[++i]; break;
+        case "--logs": showLogs = true; break;
         case "-h" or "--help":
-            Console.WriteLine("usage: kcm-differ SCENARIO.yaml... [--upstream KCM] [--ours KCM] [--kubeconfig FILE]");
+            Console.WriteLine("usage: kcm-differ SCENARIO.yaml... [--upstream KCM] [--ours KCM] [--kubeconfig FILE] [--logs]");
+            Console.WriteLine("  --logs: also list the log messages only one manager wrote (a report; they do not count as differences)");
             return 0;
         default: files.Add(args[i]); break;
     }
@@ -67,6 +70,14 @@ foreach (var file in files)
     Console.WriteLine($"objects: upstream {a.Objects.Count}, ours {b.Objects.Count}; error log lines: upstream {a.ErrorLines.Own}, ours {b.ErrorLines.Own}"
         + $" (lines about earlier runs' namespaces, not counted: upstream {a.ErrorLines.Foreign}, ours {b.ErrorLines.Foreign})");
     Console.WriteLine(report.Count == 0 ? "no differences" : string.Join('\n', report));
+    var onlyUpstream = a.LogMessages.Except(b.LogMessages, StringComparer.Ordinal).ToList();
+    var onlyOurs = b.LogMessages.Except(a.LogMessages, StringComparer.Ordinal).ToList();
+    Console.WriteLine($"log messages only upstream wrote: {onlyUpstream.Count}, only ours: {onlyOurs.Count}{(showLogs ? "" : " (--logs lists them)")}");
+    if (showLogs)
+    {
+        foreach (var message in onlyUpstream) Console.WriteLine($"  - {message}");
+        foreach (var message in onlyOurs) Console.WriteLine($"  + {message}");
+    }
     differences += report.Count;
 }
 return differences == 0 ? 0 : 1;
@@ -74,7 +85,7 @@ return differences == 0 ? 0 : 1;
 /// <summary>One run: a fresh namespace, the steps, the controller manager for the settle time, then the snapshot.</summary>
 internal sealed partial class Runner(string kubeconfig)
 {
-    public sealed record Result(Dictionary<string, JsonObject> Objects, Dictionary<string, SortedSet<string>> LabelValues, ErrorLines ErrorLines);
+    public sealed record Result(Dictionary<string, JsonObject> Objects, Dictionary<string, SortedSet<string>> LabelValues, ErrorLines ErrorLines, SortedSet<string> LogMessages);
 
     public async Task<Result> RunAsync(Scenario scenario, string who, string binary)
     {
@@ -122,8 +133,9 @@ internal sealed partial class Runner(string kubeconfig)
             var labels = scenario.Known.ToDictionary(k => k.Label, k => Normalizer.LabelValues(objects, k.Label));
             Stop(manager);
             var errors = ErrorLines.Count(File.ReadLines(log), ns);
+            var messages = LogMessages.Of(File.ReadLines(log), ns, normalizer.Text);
             Console.WriteLine($"  {who}: namespace {ns}, log {log}");
-            return new Result(index, labels, errors);
+            return new Result(index, labels, errors, messages);
         }
         finally
         {

@@ -68,7 +68,7 @@ public sealed class DisruptionController
         _caches = new DisruptionCaches(budgets.Cache, pods.Cache, rcs.Cache, rss.Cache, deployments.Cache, statefulSets.Cache);
         _finders = new PodControllerFinders(rcs.Cache, rss.Cache, deployments.Cache, statefulSets.Cache, new ApiScaleClient(client));
         _writer = new ApiDisruptionWriter(client);
-        _recorder = context.Events.NewRecorder(EventComponent);
+        _recorder = context.Events.NewRecorder(EventComponent, EventLogging.None);
         _queues = new DisruptionQueues(context.NewQueue(QueueName), context.NewQueue(RecheckQueueName), context.NewQueue(StalePodQueueName));
         _time = context.Time;
         _logger = context.Loggers.CreateLogger<DisruptionController>();

@@ -59,7 +59,7 @@ public sealed class EndpointSliceMirroringController
             services.Cache,
             new ApiEndpointSliceClient(context.Clients.For(ServiceAccountName)),
             EndpointSliceController.NewQueue(context.QueueOptions(QueueName), context.Time, TimeSpan.FromSeconds(100)),
-            context.Events.NewRecorder(EventComponent),
+            context.Events.NewRecorder(EventComponent, EventLogging.Legacy),
             new EndpointSliceMirroringMetrics(context.Metrics),
             context.Loggers.CreateLogger<EndpointSliceMirroringController>(),
             context.Time,

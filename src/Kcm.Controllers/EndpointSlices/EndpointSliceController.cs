@@ -71,7 +71,7 @@ public sealed class EndpointSliceController
             nodes.Cache,
             new ApiEndpointSliceClient(context.Clients.For(ServiceAccountName)),
             NewQueue(context.QueueOptions(QueueName), context.Time, TimeSpan.FromSeconds(1000)),
-            context.Events.NewRecorder(EventComponent),
+            context.Events.NewRecorder(EventComponent, EventLogging.Legacy),
             new EndpointSliceMetrics(context.Metrics),
             context.Loggers.CreateLogger<EndpointSliceController>(),
             [services, pods, slices, nodes])

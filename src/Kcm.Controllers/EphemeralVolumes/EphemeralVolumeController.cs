@@ -57,7 +57,7 @@ public sealed class EphemeralVolumeController
 
     private EphemeralVolumeController(ControllerContext context, SharedInformer<Pod> pods, SharedInformer<PersistentVolumeClaim> claims)
         : this(PrepareIndex(pods), claims.Cache, new ApiEphemeralClaimClient(context.Clients.For(ServiceAccountName)),
-            context.Events.NewRecorder(EventComponent), context.NewQueue(QueueName), context.Metrics,
+            context.Events.NewRecorder(EventComponent, EventLogging.Legacy), context.NewQueue(QueueName), context.Metrics,
             context.Loggers.CreateLogger<EphemeralVolumeController>(), [pods, claims])
     {
         pods.AddEventHandler(new ResourceEventHandler<Pod> { Added = (pod, _) => EnqueuePod(pod) });

@@ -3,6 +3,7 @@ using Kcm.Api.Core.V1;
 using Kcm.Client.Errors;
 using Kcm.Runtime.Events;
 using Kcm.Runtime.Informers;
+using Kcm.Runtime.Logging;
 using Kcm.Runtime.Queues;
 using Microsoft.Extensions.Logging;
 
@@ -108,8 +109,8 @@ public sealed class NoExecuteTaintManager
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        _logger.LogInformation("Starting NoExecuteTaintManager");
-        _logger.LogInformation("Sending events to api server");
+        _logger.LogInformation(Klog.InfoS, "Starting NoExecuteTaintManager");
+        _logger.LogInformation(Klog.InfoS, "Sending events to api server");
         Evictions.SetStopping(cancellationToken);
         using var stopQueues = cancellationToken.Register(() =>
         {
@@ -133,7 +134,6 @@ public sealed class NoExecuteTaintManager
         {
             _nodeUpdates.ShutDown();
             _podUpdates.ShutDown();
-            _logger.LogInformation("Shutting down NoExecuteTaintManager");
         }
     }
 

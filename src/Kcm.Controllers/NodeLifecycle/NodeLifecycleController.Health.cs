@@ -5,6 +5,7 @@ using Kcm.Api.Core.V1;
 using Kcm.Client.Errors;
 using Kcm.Runtime.Events;
 using Kcm.Runtime.Informers;
+using Kcm.Runtime.Logging;
 using Microsoft.Extensions.Logging;
 
 namespace Kcm.Controllers.NodeLifecycle;
@@ -65,7 +66,7 @@ public sealed partial class NodeLifecycleController
         foreach (var node in added)
         {
             var name = node.Metadata?.Name ?? "";
-            _logger.LogInformation("Controller observed a new Node: \"{Node}\"", name);
+            _logger.LogInformation(Klog.V1, "Controller observed a new Node: \"{Node}\"", name);
             RecordNodeEvent(name, node.Metadata?.Uid, EventTypes.Normal, "RegisteredNode", $"Registered Node {name} in Controller");
             _knownNodes[name] = node;
             AddPodEvictorForNewZone(node);
@@ -81,7 +82,7 @@ public sealed partial class NodeLifecycleController
         foreach (var node in deleted)
         {
             var name = node.Metadata?.Name ?? "";
-            _logger.LogInformation("Controller observed a Node deletion: {Node}", name);
+            _logger.LogInformation(Klog.V1, "Controller observed a Node deletion: {Node}", name);
             RecordNodeEvent(name, node.Metadata?.Uid, EventTypes.Normal, "RemovingNode", $"Removing Node {name} from Controller");
             _knownNodes.Remove(name);
         }
@@ -245,7 +246,7 @@ public sealed partial class NodeLifecycleController
         }
         else if (saved is null && current is not null)
         {
-            _logger.LogInformation("Creating timestamp entry for newly observed Node {Node}", name);
+            _logger.LogInformation(Klog.V1, "Creating timestamp entry for newly observed Node {Node}", name);
             health = new NodeHealth(now, now, node.Status, null);
         }
         else if (saved is not null && current is null)

@@ -8,6 +8,19 @@ using Microsoft.Extensions.Logging;
 namespace Kcm.Runtime.Events;
 
 /// <summary>
+/// How a recorder's events are logged, as each upstream controller starts its own broadcaster: most with
+/// StartStructuredLogging(0) (`"Event occurred" object=...`), the EndpointSlice, EndpointSlice-mirroring and ephemeral
+/// volume controllers with StartLogging(klog.Infof) (`Event(v1.ObjectReference{...}): type: ... reason: ...`), the
+/// disruption controller not at all.
+/// </summary>
+public enum EventLogging
+{
+    Structured,
+    Legacy,
+    None,
+}
+
+/// <summary>
 /// client-go's EventBroadcaster writing to the core/v1 Events API: recorders hand events to a bounded
 /// channel (full → the event is dropped and logged, never blocking a controller), one loop correlates
 /// them and writes them. A transport failure is retried up to 12 times, 10 s apart, as upstream; a rejection by
@@ -37,9 +50,9 @@ public sealed class EventBroadcaster : IAsyncDisposable
     }
 
     /// <summary>A recorder whose events carry source.component = <paramref name="component"/> (e.g. "deployment-controller").</summary>
-    public IEventRecorder NewRecorder(string component) => new Recorder(this, component);
+    public IEventRecorder NewRecorder(string component, EventLogging logging = EventLogging.Structured) => new Recorder(this, component, logging);
 
-    private void Enqueue(ObjectReference reference, string type, string reason, string message, string component)
+    private void Enqueue(ObjectReference reference, string type, string reason, string message, string component, EventLogging logging)
     {
         if (type is not (EventTypes.Normal or EventTypes.Warning))
         {
@@ -66,9 +79,17 @@ public sealed class EventBroadcaster : IAsyncDisposable
         };
         // As upstream's StartStructuredLogging(0): every event at V(0), keyed as klog writes it. The reference's fields
         // are Go strings there: an unset one prints "" (the taint manager's pod references carry no apiVersion).
-        _logger.LogInformation("Event occurred {Object} {FieldPath} {Kind} {ApiVersion} {Type} {Reason} {Message}",
-            string.IsNullOrEmpty(reference.Namespace) ? reference.Name : $"{reference.Namespace}/{reference.Name}",
-            reference.FieldPath ?? "", reference.Kind ?? "", reference.ApiVersion ?? "", type, reason, message);
+        if (logging == EventLogging.Structured)
+        {
+            _logger.LogInformation("Event occurred {Object} {FieldPath} {Kind} {ApiVersion} {Type} {Reason} {Message}",
+                string.IsNullOrEmpty(reference.Namespace) ? reference.Name : $"{reference.Namespace}/{reference.Name}",
+                reference.FieldPath ?? "", reference.Kind ?? "", reference.ApiVersion ?? "", type, reason, message);
+        }
+        else if (logging == EventLogging.Legacy)
+        {
+            // klog.Infof("Event(%#v): type: '%v' reason: '%v' %v", ...): the reference in Go syntax.
+            _logger.LogInformation("{Message}", $"Event({GoSyntax(reference)}): type: '{type}' reason: '{reason}' {message}");
+        }
         if (!_pending.Writer.TryWrite(e))
         {
             _logger.LogError("Event queue is full, dropping event {Reason} for {Kind} {Name}", reason, reference.Kind, reference.Name);
@@ -158,9 +179,34 @@ public sealed class EventBroadcaster : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private sealed class Recorder(EventBroadcaster broadcaster, string component) : IEventRecorder
+    /// <summary>Go's %#v of a v1.ObjectReference.</summary>
+    internal static string GoSyntax(ObjectReference r)
+        => $"v1.ObjectReference{{Kind:{GoQuote(r.Kind)}, Namespace:{GoQuote(r.Namespace)}, Name:{GoQuote(r.Name)}, UID:{GoQuote(r.Uid)}, "
+            + $"APIVersion:{GoQuote(r.ApiVersion)}, ResourceVersion:{GoQuote(r.ResourceVersion)}, FieldPath:{GoQuote(r.FieldPath)}}}";
+
+    // strconv.Quote for the text object references hold: escapes for quotes, backslashes and control characters.
+    private static string GoQuote(string? value)
+    {
+        var sb = new System.Text.StringBuilder("\"");
+        foreach (var c in value ?? "")
+        {
+            sb.Append(c switch
+            {
+                '"' => "\\\"",
+                '\\' => "\\\\",
+                '\n' => "\\n",
+                '\t' => "\\t",
+                '\r' => "\\r",
+                < ' ' => $"\\x{(int)c:x2}",
+                _ => c.ToString(),
+            });
+        }
+        return sb.Append('"').ToString();
+    }
+
+    private sealed class Recorder(EventBroadcaster broadcaster, string component, EventLogging logging) : IEventRecorder
     {
         public void Event(ObjectReference reference, string type, string reason, string message)
-            => broadcaster.Enqueue(reference, type, reason, message, component);
+            => broadcaster.Enqueue(reference, type, reason, message, component, logging);
     }
 }

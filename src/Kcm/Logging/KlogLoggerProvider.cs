@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Encodings.Web;
+using Kcm.Runtime.Logging;
 using Microsoft.Extensions.Logging;
 
 namespace Kcm.Logging;
@@ -17,8 +18,11 @@ namespace Kcm.Logging;
 /// use the plain variant (<paramref name="upstreamFormat"/> false): the logger's category in the header and the
 /// formatted message, which is what their users and scripts read.
 /// </summary>
-public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel, TimeProvider time, bool json = false, bool upstreamFormat = true) : ILoggerProvider
+/// <param name="verbosity">--v, for lines upstream writes at V(1) (<see cref="Klog.V1"/>); by default what <paramref name="minimumLevel"/> implies.</param>
+public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel, TimeProvider time, bool json = false, bool upstreamFormat = true, int? verbosity = null) : ILoggerProvider
 {
+    private readonly int _verbosity = verbosity ?? minimumLevel switch { LogLevel.Trace => 4, LogLevel.Debug => 2, _ => 0 };
+
     private static readonly JsonWriterOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private readonly ConcurrentQueue<string> _pending = new();
@@ -50,13 +54,13 @@ public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel,
     [ThreadStatic] private static StringBuilder? t_text;
     [ThreadStatic] private static JsonBuffer? t_json;
 
-    private void Write(LogLevel level, CallSite.Location? category, KlogValues.Entry entry)
+    private void Write(LogLevel level, int v, CallSite.Location? category, KlogValues.Entry entry)
     {
         var caller = category ?? CallSite.Find(entry.Template);
         if (json)
         {
             var buffer = t_json ??= new JsonBuffer();
-            Emit(new string(buffer.Format(time.GetUtcNow(), level, caller, entry)));
+            Emit(new string(buffer.Format(time.GetUtcNow(), level, v, caller, entry)));
             return;
         }
         var sb = t_text ??= new StringBuilder(256);
@@ -137,7 +141,7 @@ public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel,
 
         public JsonBuffer() => _writer = new Utf8JsonWriter(_bytes, JsonOptions);
 
-        public ReadOnlySpan<char> Format(DateTimeOffset now, LogLevel level, CallSite.Location caller, KlogValues.Entry entry)
+        public ReadOnlySpan<char> Format(DateTimeOffset now, LogLevel level, int v, CallSite.Location caller, KlogValues.Entry entry)
         {
             _bytes.ResetWrittenCount();
             _writer.Reset(_bytes);
@@ -148,7 +152,7 @@ public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel,
             w.WriteString("caller", caller.Caller);
             // Unstructured lines keep the newline klog's printf-style calls end with.
             w.WriteString("msg", entry.Structured ? entry.Message : entry.Message + "\n");
-            if (level < LogLevel.Error) w.WriteNumber("v", level switch { LogLevel.Trace => 4, LogLevel.Debug => 2, _ => 0 });
+            if (level < LogLevel.Error) w.WriteNumber("v", v);
             foreach (var (key, value) in entry.Values)
             {
                 w.WritePropertyName(key);
@@ -195,10 +199,16 @@ public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel,
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
             if (!IsEnabled(logLevel)) return;
+            var v = logLevel switch { LogLevel.Trace => 4, LogLevel.Debug => 2, _ => 0 };
+            if (eventId == Klog.V1 && logLevel == LogLevel.Information)
+            {
+                if (provider._verbosity < 1) return;
+                v = 1;
+            }
             var entry = provider.UpstreamFormat
-                ? KlogValues.FromState(state, exception, formatter)
+                ? KlogValues.FromState(state, exception, formatter, structured: eventId == Klog.InfoS)
                 : KlogValues.FromText(formatter(state, exception), exception);
-            provider.Write(logLevel, category, entry);
+            provider.Write(logLevel, v, category, entry);
         }
     }
 
@@ -217,7 +227,7 @@ public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel,
             .AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning)
             // "Hosting failed" repeats an error the caller reports itself, as its one line.
             .AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical)
-            .AddProvider(new KlogLoggerProvider(output, level, TimeProvider.System, json, upstreamFormat)));
+            .AddProvider(new KlogLoggerProvider(output, level, TimeProvider.System, json, upstreamFormat, verbosity)));
     }
 
     /// <summary>klog verbosity → level: 0-1 information, 2-3 debug, 4+ trace.</summary>

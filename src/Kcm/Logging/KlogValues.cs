@@ -28,14 +28,19 @@ public static partial class KlogValues
     /// (write that placeholder as the klog key, "{deployment}", for InfoS with one pair). Any other becomes a structured line: the template's words are the message and each
     /// placeholder a key (lower camel case, as klog keys are), in order.
     /// </summary>
-    public static Entry FromState<TState>(TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    /// <param name="structured">The call was klog.InfoS (<see cref="Kcm.Runtime.Logging.Klog.InfoS"/>): a message without values is quoted too.</param>
+    public static Entry FromState<TState>(TState state, Exception? exception, Func<TState, Exception?, string> formatter, bool structured = false)
     {
         if (state is not IReadOnlyList<KeyValuePair<string, object?>> pairs || pairs.Count == 0 || pairs[^1].Key != "{OriginalFormat}")
             return Unstructured(formatter(state, exception), exception);
         var template = pairs[^1].Value as string ?? "";
         var values = new List<KeyValuePair<string, object?>>(pairs.Count);
         for (var i = 0; i < pairs.Count - 1; i++) values.Add(new(KeyOf(pairs[i].Key), pairs[i].Value));
-        if (values.Count == 0) return Unstructured(formatter(state, exception), exception, template);
+        if (values.Count == 0)
+        {
+            return structured ? new Entry(formatter(state, exception), exception == null ? [] : [new("err", exception)], true) { Template = template }
+                : Unstructured(formatter(state, exception), exception, template);
+        }
         var shape = ShapeOf(template);
         if (shape.Quoted || (values.Count == 1 && shape.Labelled)) return Unstructured(formatter(state, exception), exception, template);
         if (exception != null) values.Insert(0, new("err", exception));

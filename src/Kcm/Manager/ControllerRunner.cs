@@ -4,6 +4,7 @@ using Kcm.Controllers.Clients;
 using Kcm.Options;
 using Kcm.Runtime.Events;
 using Kcm.Runtime.Informers;
+using Kcm.Runtime.Logging;
 using Kcm.Runtime.Metrics;
 using Kcm.Runtime.Queues;
 using Kcm.Serving;
@@ -81,7 +82,9 @@ public sealed class ControllerRunner(
                 _logger.LogWarning("\"{Controller}\" is disabled", descriptor.Name);
                 continue;
             }
-            _logger.LogInformation("Starting \"{Controller}\"", descriptor.Name);
+            // The token controller is started apart upstream, before the loop that logs these two lines.
+            var apart = descriptor.Name == "serviceaccount-token";
+            if (!apart) _logger.LogInformation(Klog.V1, "Starting \"{Controller}\"", descriptor.Name);
             RunController? run;
             try
             {
@@ -98,7 +101,7 @@ public sealed class ControllerRunner(
                 continue;
             }
             started.Add((descriptor.Name, run));
-            _logger.LogInformation("Started \"{Controller}\"", descriptor.Name);
+            if (!apart) _logger.LogInformation("Started \"{Controller}\"", descriptor.Name);
             // --controller-start-interval, jittered by up to 100% as upstream's ControllerStartJitter.
             var interval = options.Generic.ControllerStartInterval;
             if (interval > TimeSpan.Zero) await Task.Delay(interval * (1 + Random.Shared.NextDouble()), time, ct);

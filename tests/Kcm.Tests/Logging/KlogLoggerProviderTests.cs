@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Kcm.Logging;
+using Kcm.Runtime.Logging;
 using Kcm.Testing;
 using Microsoft.Extensions.Logging;
 
@@ -95,6 +96,47 @@ public partial class KlogLoggerProviderTests
         Assert.Equal(0, (int)lines[1]["v"]!);
         Assert.Equal(["ts", "caller", "msg", "err"], lines[2].Select(p => p.Key));
         Assert.Equal("bad", (string)lines[2]["err"]!);
+    }
+
+    [Theory]
+    [InlineData(0, false)]
+    [InlineData(1, true)]
+    [InlineData(2, true)]
+    public void Log_V1Line_ShownFromVerbosityOne(int verbosity, bool shown)
+    {
+        var output = new StringWriter();
+        var logger = KlogLoggerProvider.CreateFactory(verbosity, output, upstreamFormat: true).CreateLogger("Kcm.Manager");
+
+        logger.LogInformation(Klog.V1, "Starting \"{Controller}\"", "deployment");
+        logger.LogInformation("Started \"{Controller}\"", "deployment");
+
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(shown, lines.Any(l => l.EndsWith("] Starting \"deployment\"", StringComparison.Ordinal)));
+        Assert.Contains(lines, l => l.EndsWith("] Started \"deployment\"", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Log_V1LineAsJson_HasV1()
+    {
+        var output = new StringWriter();
+        var logger = KlogLoggerProvider.CreateFactory(1, output, json: true, upstreamFormat: true).CreateLogger("Kcm.Manager");
+
+        logger.LogInformation(Klog.V1, "Controller observed a new Node: \"{Node}\"", "n1");
+
+        Assert.Equal(1, (int)JsonNode.Parse(output.ToString())!["v"]!);
+    }
+
+    [Fact]
+    public void Log_InfoSWithoutValues_IsQuotedAsKlogInfoS()
+    {
+        var (logger, output) = Create();
+
+        logger.LogInformation(Klog.InfoS, "Starting NoExecuteTaintManager");
+        logger.LogInformation("Starting node controller");
+
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.EndsWith("] \"Starting NoExecuteTaintManager\"", lines[0]);
+        Assert.EndsWith("] Starting node controller", lines[1]);
     }
 
     [Fact]
