@@ -4,6 +4,7 @@ using Kcm.Controllers.Common;
 using Kcm.Runtime.Controllers;
 using Kcm.Runtime.Events;
 using Kcm.Runtime.Informers;
+using Kcm.Runtime.Logging;
 using Kcm.Runtime.Queues;
 using Microsoft.Extensions.Logging;
 
@@ -96,7 +97,7 @@ public sealed class AttachDetachController
         _time = time;
         _logger = loggers.CreateLogger<AttachDetachController>();
         // Upstream's InitPlugins lines for the attachable plugins a providerless build probes (fc and iscsi detach as no-ops here).
-        foreach (var plugin in new[] { "kubernetes.io/fc", "kubernetes.io/iscsi", CsiAttachPlugin.PluginName }) _logger.LogInformation("Loaded volume plugin {pluginName}", plugin);
+        foreach (var plugin in new[] { "kubernetes.io/fc", "kubernetes.io/iscsi", CsiAttachPlugin.PluginName }) _logger.LogInformation(Klog.V1, "Loaded volume plugin {pluginName}", plugin);
         _plugin = new CsiAttachPlugin(drivers);
         DesiredState = new DesiredStateOfWorld(_plugin);
         ActualState = new ActualStateOfWorld(time);

@@ -114,6 +114,7 @@ public sealed partial class CronJobController
         Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, policy, informers ?? [])
         {
             Description = "cronjob controller v2",
+            DescriptionStructured = true,
             CacheSyncName = "cronjob",
         };
     }

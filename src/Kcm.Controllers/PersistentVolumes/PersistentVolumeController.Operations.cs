@@ -275,7 +275,8 @@ public sealed partial class PersistentVolumeController
         {
             // Retried at every sync of the claim.
             _recorder.Event(claim, EventTypes.Warning, "ProvisioningFailed", e.Message);
-            _logger.LogError("error finding provisioning plugin for claim {Claim}: {Error}", claimKey, e.Message);
+            // klog.Errorf upstream: one printf-style line.
+            _logger.LogError("{Message}", $"error finding provisioning plugin for claim {claimKey}: {e.Message}");
             return;
         }
         _operations.TryRun($"provision-{claimKey}[{claim.Metadata?.Uid}]", async ct =>

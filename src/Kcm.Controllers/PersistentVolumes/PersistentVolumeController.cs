@@ -6,6 +6,7 @@ using Kcm.Controllers.Common;
 using Kcm.Runtime.Controllers;
 using Kcm.Runtime.Events;
 using Kcm.Runtime.Informers;
+using Kcm.Runtime.Logging;
 using Kcm.Runtime.Queues;
 using Microsoft.Extensions.Logging;
 
@@ -112,7 +113,7 @@ public sealed partial class PersistentVolumeController
             new CsiVolumePlugin(),
         ]);
         // Upstream's VolumePluginManager.InitPlugins says so for each.
-        foreach (var plugin in _plugins.Plugins) _logger.LogInformation("Loaded volume plugin {pluginName}", plugin.Name);
+        foreach (var plugin in _plugins.Plugins) _logger.LogInformation(Klog.V1, "Loaded volume plugin {pluginName}", plugin.Name);
 
         volumes.AddEventHandler(new ResourceEventHandler<PersistentVolume>
         {

@@ -76,6 +76,7 @@ public sealed class PvcProtectionController
         Workers = new ControllerWorkers<ObjectKey>(ControllerName, queue, SyncAsync, logger, policy, informers ?? [])
         {
             Description = "PVC protection controller",
+            DescriptionStructured = true,
             CacheSyncName = "PVC protection",
         };
     }

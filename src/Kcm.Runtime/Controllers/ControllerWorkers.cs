@@ -1,4 +1,5 @@
 using Kcm.Runtime.Informers;
+using Kcm.Runtime.Logging;
 using Kcm.Runtime.Queues;
 using Microsoft.Extensions.Logging;
 
@@ -31,14 +32,32 @@ public sealed class ControllerWorkers<TKey>(
     /// <summary>What upstream's Run calls the controller ("replicaset controller"): logged as "Starting …" and "Shutting down …".</summary>
     public string? Description { get; init; }
 
+    /// <summary>Upstream writes the Starting/Shutting down lines with klog.InfoS (quoted), as the PVC protection and CronJob controllers do.</summary>
+    public bool DescriptionStructured { get; init; }
+
     /// <summary>The name upstream's WaitForNamedCacheSync logs ("Waiting for caches to sync for ReplicaSet").</summary>
     public string? CacheSyncName { get; init; }
+
+    // "Starting <description>" as klog.Infof prints it, or quoted as klog.InfoS does: one whole message either way.
+    private void LogDescription(string verb)
+    {
+        if (DescriptionStructured)
+        {
+#pragma warning disable CA2254 // The description is fixed per controller; the line carries no values to keep apart.
+            logger.LogInformation(Klog.InfoS, $"{verb} {Description}");
+#pragma warning restore CA2254
+            return;
+        }
+        // Ends in its only value: printed as Infof("Starting %s") prints it.
+        if (verb == "Starting") logger.LogInformation("Starting {Description}", Description);
+        else logger.LogInformation("Shutting down {Description}", Description);
+    }
 
     /// <summary>Waits for the caches, then runs the workers; zero workers only wait, as upstream starts none.</summary>
     public async Task RunAsync(int workers, CancellationToken cancellationToken)
     {
         using var stopQueue = cancellationToken.Register(queue.ShutDown);
-        if (Description != null) logger.LogInformation("Starting {Description}", Description);
+        if (Description != null) LogDescription("Starting");
         try
         {
             if (CacheSyncName != null) logger.LogInformation("Waiting for caches to sync for {Name}", CacheSyncName);
@@ -60,7 +79,7 @@ public sealed class ControllerWorkers<TKey>(
         finally
         {
             queue.ShutDown();
-            if (Description != null) logger.LogInformation("Shutting down {Description}", Description);
+            if (Description != null) LogDescription("Shutting down");
             else logger.LogTrace("Shutting down {Controller}", name);
         }
     }

@@ -1,6 +1,7 @@
 using Kcm.Testing;
 using System.Collections.Concurrent;
 using Kcm.Runtime.Controllers;
+using Kcm.Runtime.Logging;
 using Kcm.Runtime.Queues;
 using Kcm.Runtime.Tests.Support;
 using Microsoft.Extensions.Logging;
@@ -360,6 +361,47 @@ public sealed class ControllerWorkersTests
             {
                 lock (Lines) Lines.Add($"{logLevel} {formatter(state, exception)}");
             }
+        }
+    }
+
+    [Theory(Timeout = 10_000)]
+    [InlineData(false, "Starting {Description}")]
+    [InlineData(true, "Starting PVC protection controller")]
+    public async Task RunAsync_Description_LoggedAsUpstreamsInfofOrInfoS(bool structured, string template)
+    {
+        using var queue = Queue(new FakeTimeProvider());
+        var logger = new EntryLogger();
+        var workers = new ControllerWorkers<string>("test", queue, (_, _) => Task.FromResult(ReconcileResult.Done), logger)
+        {
+            Description = "PVC protection controller",
+            DescriptionStructured = structured,
+        };
+        using var cts = new CancellationTokenSource();
+        await cts.CancelAsync();
+
+        await workers.RunAsync(1, cts.Token);
+
+        var (eventId, loggedTemplate, text) = logger.Entries[0];
+        Assert.Equal(("Starting PVC protection controller", template), (text, loggedTemplate));
+        Assert.Equal(structured, eventId == Klog.InfoS);
+        Assert.Equal("Shutting down PVC protection controller", logger.Entries[^1].Text);
+    }
+
+    /// <summary>Each entry's event id, message template and text.</summary>
+    private sealed class EntryLogger : ILogger
+    {
+        public List<(EventId EventId, string? Template, string Text)> Entries { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull
+            => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var template = (state as IReadOnlyList<KeyValuePair<string, object?>>)?.LastOrDefault(p => p.Key == "{OriginalFormat}").Value as string;
+            lock (Entries) Entries.Add((eventId, template, formatter(state, exception)));
         }
     }
 
