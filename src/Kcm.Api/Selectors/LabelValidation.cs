@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
+using Kcm.Api.Codecs;
 
 namespace Kcm.Api.Selectors;
 
@@ -115,28 +116,5 @@ internal static partial class LabelValidation
     }
 
     /// <summary>Go's %q for a string.</summary>
-    public static string GoQuote(string value)
-    {
-        var text = new StringBuilder(value.Length + 2).Append('"');
-        foreach (var c in value)
-        {
-            switch (c)
-            {
-                case '"': text.Append("\\\""); break;
-                case '\\': text.Append("\\\\"); break;
-                case '\a': text.Append("\\a"); break;
-                case '\b': text.Append("\\b"); break;
-                case '\f': text.Append("\\f"); break;
-                case '\n': text.Append("\\n"); break;
-                case '\r': text.Append("\\r"); break;
-                case '\t': text.Append("\\t"); break;
-                case '\v': text.Append("\\v"); break;
-                default:
-                    if (c < 0x20 || c == 0x7f) text.Append("\\x").Append(((int)c).ToString("x2", System.Globalization.CultureInfo.InvariantCulture));
-                    else text.Append(c);
-                    break;
-            }
-        }
-        return text.Append('"').ToString();
-    }
+    public static string GoQuote(string value) => GoStrings.Quote(value);
 }

@@ -165,24 +165,7 @@ public static class GoTime
     }
 
     /// <summary>Go's %q for a plain string (events quote user input this way).</summary>
-    public static string Quote(string s)
-    {
-        var sb = new System.Text.StringBuilder("\"");
-        foreach (var c in s)
-        {
-            sb.Append(c switch
-            {
-                '"' => "\\\"",
-                '\\' => "\\\\",
-                '\n' => "\\n",
-                '\t' => "\\t",
-                '\r' => "\\r",
-                _ when char.IsControl(c) => $"\\x{(int)c:x2}",
-                _ => c.ToString(),
-            });
-        }
-        return sb.Append('"').ToString();
-    }
+    public static string Quote(string s) => Kcm.Api.Codecs.GoStrings.Quote(s);
 
     internal static long FloorDiv(long a, long b) => a >= 0 ? a / b : -((-a + b - 1) / b);
 

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Kcm.Api.Codecs;
 using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
 using Kcm.Client;
@@ -184,25 +185,7 @@ public sealed class EventBroadcaster : IAsyncDisposable
         => $"v1.ObjectReference{{Kind:{GoQuote(r.Kind)}, Namespace:{GoQuote(r.Namespace)}, Name:{GoQuote(r.Name)}, UID:{GoQuote(r.Uid)}, "
             + $"APIVersion:{GoQuote(r.ApiVersion)}, ResourceVersion:{GoQuote(r.ResourceVersion)}, FieldPath:{GoQuote(r.FieldPath)}}}";
 
-    // strconv.Quote for the text object references hold: escapes for quotes, backslashes and control characters.
-    private static string GoQuote(string? value)
-    {
-        var sb = new System.Text.StringBuilder("\"");
-        foreach (var c in value ?? "")
-        {
-            sb.Append(c switch
-            {
-                '"' => "\\\"",
-                '\\' => "\\\\",
-                '\n' => "\\n",
-                '\t' => "\\t",
-                '\r' => "\\r",
-                < ' ' => $"\\x{(int)c:x2}",
-                _ => c.ToString(),
-            });
-        }
-        return sb.Append('"').ToString();
-    }
+    private static string GoQuote(string? value) => GoStrings.Quote(value ?? "");
 
     private sealed class Recorder(EventBroadcaster broadcaster, string component, EventLogging logging) : IEventRecorder
     {

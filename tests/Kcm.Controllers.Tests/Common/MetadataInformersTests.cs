@@ -109,16 +109,8 @@ public sealed class MetadataInformersTests(EmbeddedServerFixture server) : IClas
     public async Task RunAsync_Monitors_ListAndWatchOnlyMetadata()
     {
         using var client = RecordingClient(out var handler);
-        var loggers = NullLoggerFactory.Instance;
-        await using var events = new EventBroadcaster(client, loggers, TimeProvider.System);
-        var context = new ControllerContext
-        {
-            Clients = new SharedClients(client),
-            Informers = new SharedInformerFactory(client, new SharedInformerFactoryOptions(), loggers),
-            Events = events,
-            QueueMetrics = NoopWorkQueueMetricsProvider.Instance,
-            Loggers = loggers,
-        };
+        await using var events = new EventBroadcaster(client, NullLoggerFactory.Instance, TimeProvider.System);
+        var context = ContextOn(client, events);
         using var collector = new Controllers.GarbageCollector.GarbageCollector(context);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(45));
         var run = collector.RunAsync(1, cts.Token);
@@ -211,16 +203,8 @@ public sealed class MetadataInformersTests(EmbeddedServerFixture server) : IClas
     public async Task GarbageCollectorAndQuota_OneWatchOfAResourceNoTypedInformerCovers()
     {
         using var client = RecordingClient(out var handler);
-        var loggers = NullLoggerFactory.Instance;
-        await using var events = new EventBroadcaster(client, loggers, TimeProvider.System);
-        var context = new ControllerContext
-        {
-            Clients = new SharedClients(client),
-            Informers = new SharedInformerFactory(client, new SharedInformerFactoryOptions(), loggers),
-            Events = events,
-            QueueMetrics = NoopWorkQueueMetricsProvider.Instance,
-            Loggers = loggers,
-        };
+        await using var events = new EventBroadcaster(client, NullLoggerFactory.Instance, TimeProvider.System);
+        var context = ContextOn(client, events);
         using var collector = new Controllers.GarbageCollector.GarbageCollector(context);
         var quota = new ResourceQuotaController(context, new ResourceQuotaControllerOptions());
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(75));
@@ -245,6 +229,16 @@ public sealed class MetadataInformersTests(EmbeddedServerFixture server) : IClas
     /// <summary>Cluster-wide pod template requests (the informers'; the tests' own calls name a namespace) whose query has <paramref name="marker"/>.</summary>
     private static int PodTemplateRequests(FakeServer handler, string marker)
         => handler.Requests.Count(r => r.Path.StartsWith("/api/v1/podtemplates?", StringComparison.Ordinal) && r.Path.Contains(marker, StringComparison.Ordinal));
+
+    /// <summary>A controller context whose every client is <paramref name="client"/> (the recording one).</summary>
+    private static ControllerContext ContextOn(KubeApiClient client, EventBroadcaster events) => new()
+    {
+        Clients = new SharedClients(client),
+        Informers = new SharedInformerFactory(client, new SharedInformerFactoryOptions(), NullLoggerFactory.Instance),
+        Events = events,
+        QueueMetrics = NoopWorkQueueMetricsProvider.Instance,
+        Loggers = NullLoggerFactory.Instance,
+    };
 
     private KubeApiClient RecordingClient(out FakeServer handler)
     {

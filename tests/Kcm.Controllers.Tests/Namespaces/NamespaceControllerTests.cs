@@ -73,15 +73,7 @@ public sealed class NamespaceControllerTests(NamespaceControllerFixture fixture)
 
         await Client.DeleteAsync<CoreNamespace>(null, ns);
 
-        // A pass that met a group discovery could not serve (on a shared cluster, another class's aggregated metrics
-        // API before it is available) reports that too and is retried: wait for a pass that discovered everything.
-        var terminating = await Eventually.GetAsync("remaining-content conditions after a full discovery", async () =>
-        {
-            var current = await Client.GetAsync<CoreNamespace>(null, ns);
-            var conditions = current.Status?.Conditions ?? [];
-            return conditions.Any(c => c.Type == NamespaceConditionUpdater.ContentRemaining && c.Status == "True")
-                && conditions.Any(c => c.Type == NamespaceConditionUpdater.DeletionDiscoveryFailure && c.Status == "False") ? current : null;
-        }, Timeout);
+        var terminating = await WaitForRemainingContentAsync(ns);
         Assert.Equal("Terminating", terminating.Status?.Phase);
         Assert.Contains("kubernetes", terminating.Spec?.Finalizers ?? []);
         var conditions = terminating.Status!.Conditions!.ToDictionary(c => c.Type!);
@@ -127,13 +119,7 @@ public sealed class NamespaceControllerTests(NamespaceControllerFixture fixture)
 
         await Client.DeleteAsync<CoreNamespace>(null, ns);
 
-        var terminating = await Eventually.GetAsync("remaining-content conditions after a full discovery", async () =>
-        {
-            var current = await Client.GetAsync<CoreNamespace>(null, ns);
-            var conditions = current.Status?.Conditions ?? [];
-            return conditions.Any(c => c.Type == NamespaceConditionUpdater.ContentRemaining && c.Status == "True")
-                && conditions.Any(c => c.Type == NamespaceConditionUpdater.DeletionDiscoveryFailure && c.Status == "False") ? current : null;
-        }, Timeout);
+        var terminating = await WaitForRemainingContentAsync(ns);
         var conditions = terminating.Status!.Conditions!.ToDictionary(c => c.Type!);
         AssertCondition(conditions, "NamespaceContentRemaining", "True", "SomeResourcesRemain", "Some resources are remaining: pods. has 1 resource instances");
         AssertCondition(conditions, "NamespaceFinalizersRemaining", "False", "ContentHasNoFinalizers", "All content-preserving finalizers finished");
@@ -143,6 +129,17 @@ public sealed class NamespaceControllerTests(NamespaceControllerFixture fixture)
         await Client.DeleteAsync<Pod>(ns, "sleeper", new DeleteOptions { GracePeriodSeconds = 0 });
         await WaitNamespaceGoneAsync(ns);
     }
+
+    // A pass that met a group discovery could not serve (on a shared cluster, another class's aggregated metrics API
+    // before it is available) reports that too and is retried: waits for a pass that discovered everything.
+    private Task<CoreNamespace> WaitForRemainingContentAsync(string ns)
+        => Eventually.GetAsync("remaining-content conditions after a full discovery", async () =>
+        {
+            var current = await Client.GetAsync<CoreNamespace>(null, ns);
+            var conditions = current.Status?.Conditions ?? [];
+            return conditions.Any(c => c.Type == NamespaceConditionUpdater.ContentRemaining && c.Status == "True")
+                && conditions.Any(c => c.Type == NamespaceConditionUpdater.DeletionDiscoveryFailure && c.Status == "False") ? current : null;
+        }, Timeout);
 
     private static void AssertCondition(Dictionary<string, NamespaceCondition> conditions, string type, string status, string reason, string message)
     {

@@ -14,7 +14,7 @@ public sealed class EventLogLineTests(EmbeddedServerFixture server) : IClassFixt
     public async Task Event_ReferenceWithoutApiVersion_LogsEmptyStrings()
     {
         var output = new StringWriter();
-        using var loggers = LoggerFactory.Create(b => b.AddProvider(new KlogLoggerProvider(output, LogLevel.Information, TimeProvider.System)));
+        using var loggers = KlogTo(output);
         using var client = KubeApiClient.FromKubeconfig(server.AdminKubeconfigPath);
         await using var broadcaster = new EventBroadcaster(client, loggers);
 
@@ -30,7 +30,7 @@ public sealed class EventLogLineTests(EmbeddedServerFixture server) : IClassFixt
     public async Task Event_LegacyRecorder_LogsKlogInfofLineWithGoSyntaxReference()
     {
         var output = new StringWriter();
-        using var loggers = LoggerFactory.Create(b => b.AddProvider(new KlogLoggerProvider(output, LogLevel.Information, TimeProvider.System)));
+        using var loggers = KlogTo(output);
         using var client = KubeApiClient.FromKubeconfig(server.AdminKubeconfigPath);
         await using var broadcaster = new EventBroadcaster(client, loggers);
 
@@ -47,4 +47,7 @@ public sealed class EventLogLineTests(EmbeddedServerFixture server) : IClassFixt
         Assert.EndsWith("] Event(v1.ObjectReference{Kind:\"Service\", Namespace:\"default\", Name:\"web\", UID:\"u-1\", APIVersion:\"v1\", ResourceVersion:\"55\", FieldPath:\"\"}): "
             + "type: 'Warning' reason: 'FailedToUpdateEndpointSlices' Error updating Endpoint Slices for Service default/web: \"boom\"", line);
     }
+
+    private static ILoggerFactory KlogTo(StringWriter output)
+        => LoggerFactory.Create(b => b.AddProvider(new KlogLoggerProvider(output, LogLevel.Information, TimeProvider.System)));
 }
