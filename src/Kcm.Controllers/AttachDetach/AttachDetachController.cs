@@ -184,7 +184,7 @@ public sealed class AttachDetachController
             var volumeName = CsiAttachPlugin.UniqueVolumeName(spec);
             if (ActualState.GetAttachState(volumeName, nodeName) == AttachState.Detached)
             {
-                _logger.LogInformation("Marking volume attachment as uncertain as volume:\"{Volume}\" (\"{Node}\") is not attached (Detached)", volumeName, nodeName);
+                _logger.LogInformation(Klog.V1, "Marking volume attachment as uncertain as volume:\"{Volume}\" (\"{Node}\") is not attached (Detached)", volumeName, nodeName);
                 ActualState.MarkVolumeAsUncertain(volumeName, spec, nodeName);
             }
         }
@@ -239,7 +239,7 @@ public sealed class AttachDetachController
             {
                 continue;
             }
-            _logger.LogInformation("Removing pod \"{Pod}\" (UID \"{Uid}\") from dsw because it does not exist in pod informer.", ObjectKey.Of(entry.Pod), uid);
+            _logger.LogInformation(Klog.V1, "Removing pod \"{Pod}\" (UID \"{Uid}\") from dsw because it does not exist in pod informer.", ObjectKey.Of(entry.Pod), uid);
             DesiredState.DeletePod(uid, entry.VolumeName, entry.NodeName);
         }
         foreach (var volume in DesiredState.GetVolumesToAttach())

@@ -1,5 +1,6 @@
 using Kcm.Client.Errors;
 using Kcm.Runtime.Events;
+using Kcm.Runtime.Logging;
 using Microsoft.Extensions.Logging;
 
 namespace Kcm.Controllers.AttachDetach;
@@ -133,7 +134,7 @@ public sealed class VolumeOperations(CsiAttacher attacher, IAttachDetachClient c
             if (!await attacher.IsAttachedAsync(volume.Spec, nodeName, cancellationToken).ConfigureAwait(false))
             {
                 actualState.MarkVolumeAsDetached(volume.VolumeName, nodeName);
-                logger.LogInformation("VerifyVolumesAreAttached determined volume \"{Volume}\" (spec.Name: \"{Spec}\") is no longer attached to node \"{Node}\", therefore it was marked as detached.",
+                logger.LogInformation(Klog.V1, "VerifyVolumesAreAttached determined volume \"{Volume}\" (spec.Name: \"{Spec}\") is no longer attached to node \"{Node}\", therefore it was marked as detached.",
                     volume.VolumeName, volume.Spec.Name, nodeName);
             }
         }

@@ -4,6 +4,7 @@ using Kcm.Client;
 using Kcm.Client.Errors;
 using Kcm.Runtime.Controllers;
 using Kcm.Runtime.Informers;
+using Kcm.Runtime.Logging;
 using Microsoft.Extensions.Logging;
 
 namespace Kcm.Controllers.Bootstrap;
@@ -132,7 +133,7 @@ public sealed class BootstrapSigner
             if (ValidForSigning(secret, now) is not { } token) continue;
             if (!tokens.TryAdd(token.Id, token.Secret))
             {
-                _logger.LogInformation("{Message}", $"Duplicate bootstrap tokens found for id {token.Id}, ignoring on in {ObjectKey.Of(secret)}");
+                _logger.LogInformation(Klog.V1, "{Message}", $"Duplicate bootstrap tokens found for id {token.Id}, ignoring on in {ObjectKey.Of(secret)}");
             }
         }
         return tokens;

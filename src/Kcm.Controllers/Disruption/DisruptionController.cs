@@ -7,6 +7,7 @@ using Kcm.Controllers.Common;
 using Kcm.Runtime.Controllers;
 using Kcm.Runtime.Events;
 using Kcm.Runtime.Informers;
+using Kcm.Runtime.Logging;
 using Kcm.Runtime.Queues;
 using Microsoft.Extensions.Logging;
 
@@ -246,7 +247,7 @@ public sealed class DisruptionController
         var disrupted = PdbStatus.BuildDisruptedPodMap(pods, pdb, now, out var recheckAt, out var overdue);
         foreach (var (pod, at) in overdue)
         {
-            _logger.LogInformation("{Message}", $"Pod {ObjectKey.Of(pod)} was expected to be deleted at {at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture)} +0000 UTC but it wasn't, updating pdb {ObjectKey.Of(pdb)}");
+            _logger.LogInformation(Klog.V1, "{Message}", $"Pod {ObjectKey.Of(pod)} was expected to be deleted at {at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture)} +0000 UTC but it wasn't, updating pdb {ObjectKey.Of(pdb)}");
             // Upstream names the budget "namespace/namespace" here.
             _recorder.Event(pod, EventTypes.Warning, "NotDeleted", $"Pod was expected by PDB {pdb.Metadata?.Namespace}/{pdb.Metadata?.Namespace} to be deleted but it wasn't");
         }
