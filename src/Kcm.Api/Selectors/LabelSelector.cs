@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Kcm.Api.Codecs;
 
 namespace Kcm.Api.Selectors;
 
@@ -46,7 +47,7 @@ public sealed class LabelSelector
                 "NotIn" => LabelOperator.NotIn,
                 "Exists" => LabelOperator.Exists,
                 "DoesNotExist" => LabelOperator.DoesNotExist,
-                _ => throw new SelectorParseException($"{LabelValidation.GoQuote(expression.Operator ?? "")} is not a valid label selector operator"),
+                _ => throw new SelectorParseException($"{GoStrings.Quote(expression.Operator ?? "")} is not a valid label selector operator"),
             };
             // Upstream copies the values into a nil slice, so "no values" prints as []string(nil).
             var values = expression.Values is { Count: > 0 } v ? v.Select(x => x ?? "").ToList() : null;

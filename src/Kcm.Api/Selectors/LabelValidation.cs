@@ -99,12 +99,12 @@ internal static partial class LabelValidation
     }
 
     /// <summary>field.Invalid(path, value, detail).Error() for a string value.</summary>
-    public static string Invalid(string path, string value, string detail) => $"{path}: Invalid value: {GoQuote(value)}: {detail}";
+    public static string Invalid(string path, string value, string detail) => $"{path}: Invalid value: {GoStrings.Quote(value)}: {detail}";
 
     /// <summary>field.Invalid(path, values, detail).Error() for a []string value (printed with %#v).</summary>
     public static string Invalid(string path, IReadOnlyList<string>? values, string detail)
     {
-        var shown = values is null ? "[]string(nil)" : "[]string{" + string.Join(", ", values.Select(GoQuote)) + "}";
+        var shown = values is null ? "[]string(nil)" : "[]string{" + string.Join(", ", values.Select(GoStrings.Quote)) + "}";
         return $"{path}: Invalid value: {shown}: {detail}";
     }
 
@@ -115,6 +115,4 @@ internal static partial class LabelValidation
         return distinct.Count == 1 ? distinct[0] : "[" + string.Join(", ", distinct) + "]";
     }
 
-    /// <summary>Go's %q for a string.</summary>
-    public static string GoQuote(string value) => GoStrings.Quote(value);
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.ExceptionServices;
 using Kcm.Api.Batch.V1;
+using Kcm.Api.Codecs;
 using Kcm.Api.Core.V1;
 using Kcm.Api.Meta.V1;
 using Kcm.Client.Errors;
@@ -150,7 +151,7 @@ public sealed partial class CronJobController
             catch (GoTimeException e)
             {
                 _logger.LogTrace("Not starting job because timeZone is invalid {Cronjob} {TimeZone} {Err}", key, timeZone, e.Message);
-                _recorder.Event(cronJob, EventTypes.Warning, "UnknownTimeZone", $"invalid timeZone: {GoTime.Quote(timeZone)}: {e.Message}");
+                _recorder.Event(cronJob, EventTypes.Warning, "UnknownTimeZone", $"invalid timeZone: {GoStrings.Quote(timeZone)}: {e.Message}");
                 return null;
             }
         }
@@ -169,7 +170,7 @@ public sealed partial class CronJobController
         catch (CronParseException e)
         {
             _logger.LogDebug("Unparseable schedule {Cronjob} {Schedule} {Err}", key, cronJob.Spec?.Schedule, e.Message);
-            _recorder.Event(cronJob, EventTypes.Warning, "UnparseableSchedule", $"unparseable schedule: {GoTime.Quote(cronJob.Spec?.Schedule ?? "")} : {e.Message}");
+            _recorder.Event(cronJob, EventTypes.Warning, "UnparseableSchedule", $"unparseable schedule: {GoStrings.Quote(cronJob.Spec?.Schedule ?? "")} : {e.Message}");
             return null;
         }
 

@@ -1,4 +1,5 @@
 using Kcm.Api.Batch.V1;
+using Kcm.Api.Codecs;
 using Kcm.Controllers.Common;
 using Kcm.Runtime.Controllers;
 using Kcm.Runtime.Events;
@@ -195,7 +196,7 @@ public sealed partial class CronJobController
         {
             if (warn)
             {
-                _recorder.Event(cronJob, EventTypes.Warning, "UnsupportedSchedule", $"CRON_TZ or TZ used in schedule {GoTime.Quote(schedule)} is not officially supported, see https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/ for more details");
+                _recorder.Event(cronJob, EventTypes.Warning, "UnsupportedSchedule", $"CRON_TZ or TZ used in schedule {GoStrings.Quote(schedule)} is not officially supported, see https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/ for more details");
             }
             return schedule;
         }

@@ -1,3 +1,5 @@
+using Kcm.Api.Codecs;
+
 namespace Kcm.Controllers.CronJobs;
 
 /// <summary>A schedule could not be parsed; the message is robfig/cron's (it ends up in events and validation errors).</summary>
@@ -182,11 +184,11 @@ public static class CronParser
         var digits = expr.Length > 0 && (expr[0] == '+' || expr[0] == '-') ? expr[1..] : expr;
         if (digits.Length == 0 || !digits.All(char.IsAsciiDigit))
         {
-            throw new CronParseException($"failed to parse int from {expr}: strconv.Atoi: parsing {GoTime.Quote(expr)}: invalid syntax");
+            throw new CronParseException($"failed to parse int from {expr}: strconv.Atoi: parsing {GoStrings.Quote(expr)}: invalid syntax");
         }
         if (!long.TryParse(expr, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var num))
         {
-            throw new CronParseException($"failed to parse int from {expr}: strconv.Atoi: parsing {GoTime.Quote(expr)}: value out of range");
+            throw new CronParseException($"failed to parse int from {expr}: strconv.Atoi: parsing {GoStrings.Quote(expr)}: value out of range");
         }
         if (num < 0)
         {

@@ -164,9 +164,6 @@ public static class GoTime
         return TimeSpan.FromTicks(negative ? -ticks : ticks);
     }
 
-    /// <summary>Go's %q for a plain string (events quote user input this way).</summary>
-    public static string Quote(string s) => Kcm.Api.Codecs.GoStrings.Quote(s);
-
     internal static long FloorDiv(long a, long b) => a >= 0 ? a / b : -((-a + b - 1) / b);
 
     internal static long FloorMod(long a, long b) => a - FloorDiv(a, b) * b;

@@ -41,16 +41,11 @@ public sealed class ControllerWorkers<TKey>(
     // "Starting <description>" as klog.Infof prints it, or quoted as klog.InfoS does: one whole message either way.
     private void LogDescription(string verb)
     {
-        if (DescriptionStructured)
-        {
+        var text = $"{verb} {Description}";
 #pragma warning disable CA2254 // The description is fixed per controller; the line carries no values to keep apart.
-            logger.LogInformation(Klog.InfoS, $"{verb} {Description}");
+        if (DescriptionStructured) logger.LogInformation(Klog.InfoS, text);
 #pragma warning restore CA2254
-            return;
-        }
-        // Ends in its only value: printed as Infof("Starting %s") prints it.
-        if (verb == "Starting") logger.LogInformation("Starting {Description}", Description);
-        else logger.LogInformation("Shutting down {Description}", Description);
+        else logger.LogInformation("{Message}", text);
     }
 
     /// <summary>Waits for the caches, then runs the workers; zero workers only wait, as upstream starts none.</summary>

@@ -21,7 +21,7 @@ namespace Kcm.Logging;
 /// <param name="verbosity">--v, for lines upstream writes at V(1) (<see cref="Klog.V1"/>); by default what <paramref name="minimumLevel"/> implies.</param>
 public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel, TimeProvider time, bool json = false, bool upstreamFormat = true, int? verbosity = null) : ILoggerProvider
 {
-    private readonly int _verbosity = verbosity ?? minimumLevel switch { LogLevel.Trace => 4, LogLevel.Debug => 2, _ => 0 };
+    private readonly int _verbosity = verbosity ?? VerbosityOf(minimumLevel);
 
     private static readonly JsonWriterOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
@@ -199,7 +199,7 @@ public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel,
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
             if (!IsEnabled(logLevel)) return;
-            var v = logLevel switch { LogLevel.Trace => 4, LogLevel.Debug => 2, _ => 0 };
+            var v = VerbosityOf(logLevel);
             if (eventId == Klog.V1 && logLevel == LogLevel.Information)
             {
                 if (provider._verbosity < 1) return;
@@ -229,6 +229,9 @@ public sealed class KlogLoggerProvider(TextWriter output, LogLevel minimumLevel,
             .AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical)
             .AddProvider(new KlogLoggerProvider(output, level, TimeProvider.System, json, upstreamFormat, verbosity)));
     }
+
+    /// <summary>The klog verbosity a line of <paramref name="level"/> is written at (the least that shows it).</summary>
+    private static int VerbosityOf(LogLevel level) => level switch { LogLevel.Trace => 4, LogLevel.Debug => 2, _ => 0 };
 
     /// <summary>klog verbosity → level: 0-1 information, 2-3 debug, 4+ trace.</summary>
     public static LogLevel LevelForVerbosity(int v) => v switch

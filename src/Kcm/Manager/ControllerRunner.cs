@@ -1,6 +1,7 @@
 using Kcm.Client;
 using Kcm.Controllers;
 using Kcm.Controllers.Clients;
+using Kcm.Controllers.ServiceAccounts;
 using Kcm.Options;
 using Kcm.Runtime.Events;
 using Kcm.Runtime.Informers;
@@ -54,7 +55,7 @@ public sealed class ControllerRunner(
 
         var started = await InitializeAsync(context, ct);
         // The token controller is started apart upstream (before the others) and has no check of its own.
-        Health?.Add(started.Where(c => c.Name != "serviceaccount-token").Select(c => HealthChecks.Ping(c.Name)));
+        Health?.Add(started.Where(c => c.Name != TokensController.ControllerName).Select(c => HealthChecks.Ping(c.Name)));
         informers.Start(ct);
         var running = started.Select(c => Task.Run(() => RunOneAsync(c.Name, c.Run, ct), CancellationToken.None)).ToList();
         try
@@ -83,7 +84,7 @@ public sealed class ControllerRunner(
                 continue;
             }
             // The token controller is started apart upstream, before the loop that logs these two lines.
-            var apart = descriptor.Name == "serviceaccount-token";
+            var apart = descriptor.Name == TokensController.ControllerName;
             if (!apart) _logger.LogInformation(Klog.V1, "Starting \"{Controller}\"", descriptor.Name);
             RunController? run;
             try

@@ -365,7 +365,7 @@ public sealed class ControllerWorkersTests
     }
 
     [Theory(Timeout = 10_000)]
-    [InlineData(false, "Starting {Description}")]
+    [InlineData(false, "{Message}")]
     [InlineData(true, "Starting PVC protection controller")]
     public async Task RunAsync_Description_LoggedAsUpstreamsInfofOrInfoS(bool structured, string template)
     {
